@@ -1,0 +1,437 @@
+/*
+ * lrengine.h — the public C API of the lrengine engine.
+ *
+ * lrengine runs the learning-rate range test (Smith, arXiv 1506.01186). This
+ * header is the engine that runs every step: tensors, MLP layers, losses,
+ * optimizers, datasets, a trainer and its snapshots. The range-test driver
+ * itself lives in Lua (lua/lrengine/finder.lua) and drives a trainer through
+ * step/evaluate/snapshot/restore.
+ *
+ * A short tour (error handling elided; every fallible call returns an
+ * lre_status and leaves a message in the context, see lre_ctx_error):
+ *
+ *     lre_ctx *ctx;
+ *     lre_ctx_new(&ctx, NULL);                              // CPU, defaults
+ *
+ *     float x[4 * 2] = {...}; int32_t y[4] = {0, 1, 1, 0};
+ *     lre_dataset *ds;
+ *     lre_dataset_from_arrays(ctx, &ds, 4, 2, x, y, NULL, 0);
+ *
+ *     lre_model *m;
+ *     lre_model_new(ctx, &m);
+ *     lre_model_add_linear(m, 2, 16);
+ *     lre_model_add_act(m, LRE_ACT_RELU, 0);
+ *     lre_model_add_linear(m, 16, 2);
+ *
+ *     lre_trainer_opts o = lre_trainer_opts_default();
+ *     o.optim = lre_optim_adamw_default();
+ *     o.batch_size = 4; o.seed = 1;
+ *     lre_trainer *t;
+ *     lre_trainer_new(ctx, &t, m, ds, &o);
+ *     float loss;
+ *     for (int i = 0; i < 100; i++) lre_trainer_step(t, 1e-2f, &loss);
+ *
+ *     lre_trainer_release(t); lre_model_release(m);
+ *     lre_dataset_release(ds); lre_ctx_release(ctx);
+ *
+ * Conventions
+ *   - Objects are reference counted (`*_retain` / `*_release`); an object
+ *     keeps alive what it uses (a trainer retains its model and dataset, all
+ *     objects retain their context).
+ *   - Every function that can fail returns lre_status; LRE_OK is 0. The
+ *     message of the last failure is lre_ctx_error(ctx); it names the call,
+ *     the argument and the shapes at fault.
+ *   - The engine never exits or aborts the process.
+ *   - Shapes are row-major; a linear layer's weight is (out, in) like
+ *     PyTorch's nn.Linear, so weights move to and from PyTorch unchanged.
+ */
+#ifndef LRENGINE_H
+#define LRENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LRE_VERSION_MAJOR 0
+#define LRE_VERSION_MINOR 1
+#define LRE_VERSION_PATCH 0
+#define LRE_VERSION_STRING "0.1.0"
+
+const char *lre_version(void);
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum lre_status {
+    LRE_OK = 0,
+    LRE_EINVAL,    /* a bad argument (value out of range, wrong type)       */
+    LRE_ESHAPE,    /* shapes that do not fit together                       */
+    LRE_ENOMEM,    /* an allocation failed                                  */
+    LRE_EIO,       /* a file could not be opened, read, written or renamed  */
+    LRE_EFORMAT,   /* a file's content is malformed, truncated or mismatched */
+    LRE_EDEVICE,   /* the device is unavailable or a device call failed     */
+    LRE_ESTATE,    /* the object is not in a state that allows the call     */
+    LRE_STATUS_COUNT
+} lre_status;
+
+/* A static, human-readable name for a status ("invalid argument", ...). */
+const char *lre_status_string(lre_status s);
+
+/* ------------------------------------------------------------- context */
+
+typedef enum lre_device { LRE_DEVICE_CPU = 0, LRE_DEVICE_CUDA = 1 } lre_device;
+
+typedef struct lre_ctx lre_ctx;
+
+typedef struct lre_ctx_opts {
+    lre_device device;   /* default LRE_DEVICE_CPU                           */
+    uint64_t seed;       /* seed of the context's RNG (default 0)            */
+    int threads;         /* BLAS threads; 0 leaves the library's default     */
+} lre_ctx_opts;
+
+lre_ctx_opts lre_ctx_opts_default(void);
+
+/* Creates a context. `opts` may be NULL for the defaults. When creation
+ * fails there is no context to keep the message: `errbuf` (may be NULL)
+ * receives it. */
+lre_status lre_ctx_new(lre_ctx **out, const lre_ctx_opts *opts);
+lre_status lre_ctx_new_err(lre_ctx **out, const lre_ctx_opts *opts,
+                           char *errbuf, size_t errbuf_size);
+void lre_ctx_retain(lre_ctx *ctx);
+void lre_ctx_release(lre_ctx *ctx);
+
+/* The message of the last failure on this context ("" if none). */
+const char *lre_ctx_error(const lre_ctx *ctx);
+void lre_ctx_clear_error(lre_ctx *ctx);
+lre_device lre_ctx_device(const lre_ctx *ctx);
+const char *lre_device_name(lre_device d);
+/* Whether this build has the backend compiled in (CUDA needs nvcc at build
+ * time and a GPU at run time). */
+int lre_device_compiled(lre_device d);
+
+/* Every host allocation the engine makes goes through the context's
+ * allocator; these count them, so tests can prove a code path allocates
+ * nothing. */
+uint64_t lre_ctx_alloc_count(const lre_ctx *ctx);
+uint64_t lre_ctx_bytes_live(const lre_ctx *ctx);
+
+/* ------------------------------------------------------------------ RNG */
+
+/* Philox4x32-10 (Salmon et al., SC'11): counter based, so any device can
+ * draw the same stream. The state is (key, counter). */
+typedef struct lre_rng {
+    uint64_t key;
+    uint64_t counter; /* index of the next 128-bit block */
+    uint32_t buf[4];  /* the current block                */
+    int used;         /* words of buf already handed out (4 = empty) */
+} lre_rng;
+
+void lre_rng_seed(lre_rng *r, uint64_t seed);
+uint32_t lre_rng_u32(lre_rng *r);
+/* Uniform in [0, 1) with 24 random bits. */
+float lre_rng_uniform(lre_rng *r);
+/* Uniform integer in [0, n), without modulo bias. n > 0. */
+uint32_t lre_rng_below(lre_rng *r, uint32_t n);
+/* The raw Philox4x32-10 block for (key, counter). */
+void lre_philox4x32_10(uint64_t key, uint64_t counter, uint32_t out[4]);
+
+/* --------------------------------------------------------------- tensors */
+
+typedef enum lre_dtype { LRE_F32 = 0, LRE_I32 = 1, LRE_U8 = 2, LRE_DTYPE_COUNT } lre_dtype;
+
+#define LRE_MAX_DIMS 4
+
+typedef struct lre_tensor lre_tensor;
+
+size_t lre_dtype_size(lre_dtype t);
+const char *lre_dtype_name(lre_dtype t);
+
+/* A new contiguous tensor, zero-filled, on the context's device. */
+lre_status lre_tensor_new(lre_ctx *ctx, lre_tensor **out, lre_dtype dtype,
+                          int ndim, const int64_t *shape);
+/* A view sharing `t`'s storage: `ndim`/`shape` over the elements starting
+ * at element `offset` of t (must lie inside t). */
+lre_status lre_tensor_view(lre_tensor **out, lre_tensor *t, int64_t offset,
+                           int ndim, const int64_t *shape);
+void lre_tensor_retain(lre_tensor *t);
+void lre_tensor_release(lre_tensor *t);
+
+lre_dtype lre_tensor_dtype(const lre_tensor *t);
+lre_device lre_tensor_device(const lre_tensor *t);
+int lre_tensor_ndim(const lre_tensor *t);
+int64_t lre_tensor_dim(const lre_tensor *t, int i);
+int64_t lre_tensor_numel(const lre_tensor *t);
+/* The element pointer on the tensor's device (host memory on the CPU). */
+void *lre_tensor_data(lre_tensor *t);
+/* "f32[128,784]" into buf; returns buf. */
+const char *lre_tensor_describe(const lre_tensor *t, char *buf, size_t n);
+
+/* Copies between a tensor and host memory of exactly numel*dtype bytes. */
+lre_status lre_tensor_from_host(lre_tensor *t, const void *src, size_t nbytes);
+lre_status lre_tensor_to_host(const lre_tensor *t, void *dst, size_t nbytes);
+
+/* ----------------------------------------------------------------- ops
+ * Each op checks dtypes and shapes and writes into preallocated outputs.
+ * Backward ops accumulate into parameter gradients when `accumulate` is set
+ * (gradient accumulation over micro-batches) and overwrite otherwise.     */
+
+/* c (M,N) = op(a) · op(b), op = transpose when the flag is set;
+ * a is (M,K) or (K,M), b is (K,N) or (N,K). beta = 1 accumulates into c. */
+lre_status lre_matmul(lre_ctx *ctx, lre_tensor *c, const lre_tensor *a, int trans_a,
+                      const lre_tensor *b, int trans_b, float beta);
+
+/* y (B,out) = x (B,in) · w(out,in)^T + b(out); b may be NULL. */
+lre_status lre_linear_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                              const lre_tensor *w, const lre_tensor *b);
+/* From dy (B,out): dx (B,in) = dy·w (dx may be NULL: first layer),
+ * dw (out,in) = dy^T·x, db (out) = Σ_rows dy (db may be NULL). */
+lre_status lre_linear_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw,
+                               lre_tensor *db, const lre_tensor *dy,
+                               const lre_tensor *x, const lre_tensor *w,
+                               int accumulate);
+
+typedef enum lre_act {
+    LRE_ACT_RELU = 0,
+    LRE_ACT_LEAKY_RELU,  /* param: negative slope (PyTorch default 0.01) */
+    LRE_ACT_GELU,        /* exact: 0.5·x·(1 + erf(x/√2))                  */
+    LRE_ACT_GELU_TANH,   /* approximate='tanh'                            */
+    LRE_ACT_TANH,
+    LRE_ACT_SIGMOID,
+    LRE_ACT_COUNT
+} lre_act;
+
+const char *lre_act_name(lre_act a);
+/* y = f(x), elementwise, any shape (x and y same shape). */
+lre_status lre_act_forward(lre_ctx *ctx, lre_act a, float param, lre_tensor *y,
+                           const lre_tensor *x);
+/* dx = f'(x) ⊙ dy; y is the forward output (used by tanh and sigmoid). */
+lre_status lre_act_backward(lre_ctx *ctx, lre_act a, float param, lre_tensor *dx,
+                            const lre_tensor *dy, const lre_tensor *x,
+                            const lre_tensor *y);
+
+/* Softmax cross-entropy on logits (B,C) against labels (B) int32 in [0,C),
+ * mean over the batch, label smoothing ε as PyTorch's CrossEntropyLoss:
+ * loss_i = (1-ε)·(-log p_{y_i}) + ε/C · Σ_c -log p_c.
+ * Writes the mean loss to *loss; when dlogits is not NULL writes
+ * dloss/dlogits multiplied by `grad_scale` (1 for a plain mean; 1/k for
+ * accumulation over k micro-batches). Stable for logits of any magnitude. */
+lre_status lre_cross_entropy(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
+                             const lre_tensor *logits, const lre_tensor *labels,
+                             float smoothing, float grad_scale);
+/* Mean squared error over all elements of pred and target (same shape). */
+lre_status lre_mse(lre_ctx *ctx, float *loss, lre_tensor *dpred,
+                   const lre_tensor *pred, const lre_tensor *target,
+                   float grad_scale);
+
+/* ---------------------------------------------------------- optimizers */
+
+typedef enum lre_optim_kind { LRE_OPTIM_SGD = 0, LRE_OPTIM_ADAM, LRE_OPTIM_ADAMW, LRE_OPTIM_COUNT } lre_optim_kind;
+
+/* torch.optim's hyper-parameters and defaults. The learning rate is not
+ * here: it is an argument of every step. */
+typedef struct lre_optim_config {
+    lre_optim_kind kind;
+    float weight_decay; /* SGD/Adam: coupled L2 (g += wd·p); AdamW: decoupled */
+    /* SGD */
+    float momentum;
+    float dampening;
+    int nesterov;
+    /* Adam / AdamW */
+    float beta1, beta2;
+    float eps;
+} lre_optim_config;
+
+lre_optim_config lre_optim_sgd_default(void);   /* momentum 0, dampening 0, wd 0 */
+lre_optim_config lre_optim_adam_default(void);  /* betas (0.9, 0.999), eps 1e-8, wd 0 */
+lre_optim_config lre_optim_adamw_default(void); /* as Adam, wd 1e-2 */
+const char *lre_optim_name(lre_optim_kind k);
+/* Checks a configuration as torch.optim does (e.g. nesterov needs momentum
+ * > 0 and dampening 0); the message names the field. */
+lre_status lre_optim_config_check(lre_ctx *ctx, const lre_optim_config *c);
+
+/* One update of n parameters p with gradients g, in place, as torch.optim
+ * does (foreach=False, maximize=False, amsgrad=False). `step` is the
+ * 1-based count of this update; state1/state2 are the optimizer's state
+ * buffers of n floats (SGD: momentum buffer in state1, state2 unused; Adam:
+ * exp_avg, exp_avg_sq), zero before the first step. Used by the trainer;
+ * public so that tests and embedders can check it against the formulas. */
+lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, float lr,
+                            int64_t step, lre_tensor *p, const lre_tensor *g,
+                            lre_tensor *state1, lre_tensor *state2);
+
+/* -------------------------------------------------------------- models */
+
+typedef struct lre_model lre_model;
+
+typedef enum lre_layer_kind { LRE_LAYER_LINEAR = 0, LRE_LAYER_ACT, LRE_LAYER_COUNT } lre_layer_kind;
+
+lre_status lre_model_new(lre_ctx *ctx, lre_model **out);
+void lre_model_retain(lre_model *m);
+void lre_model_release(lre_model *m);
+/* Appends a layer. A linear layer's `in` must equal the previous linear's
+ * `out`. Layers can be added until the model is first initialised. */
+lre_status lre_model_add_linear(lre_model *m, int64_t in, int64_t out);
+lre_status lre_model_add_act(lre_model *m, lre_act a, float param);
+/* Allocates the flat parameter and gradient buffers (if not yet) and
+ * initialises every linear layer as PyTorch's nn.Linear does: weight and
+ * bias uniform in ±1/sqrt(in), drawn from a Philox stream of `seed`. */
+lre_status lre_model_init(lre_model *m, uint64_t seed);
+int lre_model_initialized(const lre_model *m);
+int lre_model_num_layers(const lre_model *m);
+lre_layer_kind lre_model_layer_kind(const lre_model *m, int i);
+int64_t lre_model_in_features(const lre_model *m);
+int64_t lre_model_out_features(const lre_model *m);
+int64_t lre_model_num_params(const lre_model *m);
+/* "linear(784,256) relu linear(256,10)" into buf. */
+const char *lre_model_describe(const lre_model *m, char *buf, size_t n);
+/* The flat buffers (the model must be initialised). Borrowed references. */
+lre_tensor *lre_model_params(lre_model *m);
+lre_tensor *lre_model_grads(lre_model *m);
+/* Views of layer i's weight and bias inside the flat buffers (NULL for a
+ * layer without parameters). Borrowed references. */
+lre_tensor *lre_model_weight(lre_model *m, int i);
+lre_tensor *lre_model_bias(lre_model *m, int i);
+lre_tensor *lre_model_weight_grad(lre_model *m, int i);
+lre_tensor *lre_model_bias_grad(lre_model *m, int i);
+
+/* -------------------------------------------------------------- datasets */
+
+typedef struct lre_dataset lre_dataset;
+
+/* A dataset of n rows of `features` floats, with int labels in [0, C) (C =
+ * max label + 1 unless num_classes is given, > 0) or float targets of
+ * `target_dim` per row (for MSE); exactly one of labels/targets is non-NULL.
+ * The data is copied. NaN or inf in the features is an error naming the row
+ * and column. */
+lre_status lre_dataset_from_arrays(lre_ctx *ctx, lre_dataset **out, int64_t n,
+                                   int64_t features, const float *x,
+                                   const int32_t *labels, const float *targets,
+                                   int64_t target_dim);
+/* The same with labels and an explicit class count (labels must be in
+ * [0, num_classes)). */
+lre_status lre_dataset_from_arrays_classes(lre_ctx *ctx, lre_dataset **out,
+                                           int64_t n, int64_t features,
+                                           const float *x, const int32_t *labels,
+                                           int64_t num_classes);
+void lre_dataset_retain(lre_dataset *d);
+void lre_dataset_release(lre_dataset *d);
+int64_t lre_dataset_size(const lre_dataset *d);
+/* Features per row (the product of the per-row shape). */
+int64_t lre_dataset_features(const lre_dataset *d);
+/* Per-row shape (e.g. 28,28 for images; 1 dim for tables). */
+int lre_dataset_row_ndim(const lre_dataset *d);
+int64_t lre_dataset_row_dim(const lre_dataset *d, int i);
+/* 0 for a regression dataset (float targets). */
+int64_t lre_dataset_num_classes(const lre_dataset *d);
+int64_t lre_dataset_target_dim(const lre_dataset *d);
+lre_dtype lre_dataset_feature_dtype(const lre_dataset *d);
+
+/* The transform applied while a batch is gathered: x' = (x·scale - mean)/std
+ * (mean and std global). New datasets have scale 1, mean 0, std 1. These
+ * return a new dataset sharing the rows. */
+lre_status lre_dataset_scale(lre_dataset *d, lre_dataset **out, float scale);
+lre_status lre_dataset_normalize(lre_dataset *d, lre_dataset **out, float mean, float std);
+/* The first n rows, or the listed rows (0-based), as a new dataset sharing
+ * storage. */
+lre_status lre_dataset_subset(lre_dataset *d, lre_dataset **out, int64_t n,
+                              const int64_t *indices);
+/* A seeded random split: `fraction` of the rows (rounded down, at least 1,
+ * at most n-1) in *a, the rest in *b. */
+lre_status lre_dataset_split(lre_dataset *d, lre_dataset **a, lre_dataset **b,
+                             double fraction, uint64_t seed);
+
+/* Gathers rows idx[0..n) into x (n × features floats, transform applied)
+ * and their labels into y (int32) or targets into t (floats); y/t may be
+ * NULL. The batch interface the trainer uses; allocates nothing. */
+lre_status lre_dataset_gather(lre_dataset *d, const int64_t *idx, int64_t n,
+                              float *x, int32_t *y, float *t);
+
+/* ------------------------------------------------------------- trainer */
+
+typedef enum lre_loss_kind { LRE_LOSS_CROSS_ENTROPY = 0, LRE_LOSS_MSE, LRE_LOSS_COUNT } lre_loss_kind;
+
+typedef struct lre_loss_config {
+    lre_loss_kind kind;
+    float label_smoothing; /* cross-entropy only, in [0, 1] */
+} lre_loss_config;
+
+typedef struct lre_trainer_opts {
+    lre_loss_config loss;     /* default: cross-entropy, no smoothing       */
+    lre_optim_config optim;   /* default: Adam                              */
+    int64_t batch_size;       /* default 32 (rows per micro-batch)          */
+    int accumulation_steps;   /* default 1: micro-batches per step          */
+    uint64_t seed;            /* shuffling (and model init if needed); 0    */
+    int shuffle;              /* default 1: a new order every epoch         */
+    int drop_last;            /* default 0, as torch's DataLoader           */
+} lre_trainer_opts;
+
+lre_trainer_opts lre_trainer_opts_default(void);
+
+typedef struct lre_trainer lre_trainer;
+
+/* Creates a trainer; initialises the model from `seed` if it was never
+ * initialised; checks that the data fits the model (feature count, every
+ * label below the model's outputs — the message names the first offending
+ * row); allocates every buffer a step needs. */
+lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model,
+                           lre_dataset *data, const lre_trainer_opts *opts);
+void lre_trainer_retain(lre_trainer *t);
+void lre_trainer_release(lre_trainer *t);
+
+/* One optimizer step on the next batch(es) at learning rate lr; *loss gets
+ * the mean loss of the step (over accumulation_steps micro-batches). A
+ * non-finite loss is returned as is (the finder decides what it means).
+ * No heap allocation. */
+lre_status lre_trainer_step(lre_trainer *t, float lr, float *loss);
+/* The mean loss over all of `data` (in batches of the trainer's batch
+ * size); changes no state. */
+lre_status lre_trainer_evaluate(lre_trainer *t, lre_dataset *data, float *loss);
+/* Fraction of rows whose argmax output equals the label (classification). */
+lre_status lre_trainer_accuracy(lre_trainer *t, lre_dataset *data, double *acc);
+/* Replaces the parameters with a fresh initialisation from `seed` and
+ * resets the optimizer state (used by repeated range tests). */
+lre_status lre_trainer_reinit(lre_trainer *t, uint64_t seed);
+/* Reseeds the batch order: epoch 0, cursor 0, permutation from `seed`. */
+lre_status lre_trainer_reseed(lre_trainer *t, uint64_t seed);
+
+int64_t lre_trainer_steps(const lre_trainer *t);   /* optimizer steps taken */
+int64_t lre_trainer_epoch(const lre_trainer *t);
+int64_t lre_trainer_cursor(const lre_trainer *t);  /* rows consumed this epoch */
+int64_t lre_trainer_batch_size(const lre_trainer *t);
+int lre_trainer_accumulation_steps(const lre_trainer *t);
+uint64_t lre_trainer_seed(const lre_trainer *t);
+lre_model *lre_trainer_model(lre_trainer *t);      /* borrowed */
+lre_dataset *lre_trainer_data(lre_trainer *t);     /* borrowed */
+const lre_optim_config *lre_trainer_optim(const lre_trainer *t);
+const lre_loss_config *lre_trainer_loss(const lre_trainer *t);
+
+/* ------------------------------------------------------------ snapshots */
+
+typedef struct lre_snapshot lre_snapshot;
+
+/* Captures parameters, optimizer state and step count, the batch order
+ * (seed, epoch, cursor) — everything a step reads. */
+lre_status lre_trainer_snapshot(lre_trainer *t, lre_snapshot **out);
+/* Puts the trainer back in the captured state; the snapshot must come from
+ * a trainer of the same model architecture and optimizer. Restoring then
+ * stepping equals the original run bit for bit on the CPU. */
+lre_status lre_trainer_restore(lre_trainer *t, const lre_snapshot *s);
+void lre_snapshot_release(lre_snapshot *s);
+int64_t lre_snapshot_steps(const lre_snapshot *s);
+
+/* The same state as a safetensors file (PyTorch state_dict names "0.weight",
+ * "0.bias", ...; optimizer state "optim.state1"/"optim.state2"; metadata
+ * with the architecture, optimizer and loss hyper-parameters, step count
+ * and batch position). Written to a temporary file and renamed, so a crash
+ * never leaves half a file. Loading checks that the file matches the
+ * trainer's architecture and optimizer, and refuses a corrupt or truncated
+ * file with a message naming the file and the fault. */
+lre_status lre_trainer_save(lre_trainer *t, const char *path);
+lre_status lre_trainer_load(lre_trainer *t, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LRENGINE_H */
