@@ -1,0 +1,301 @@
+# lrengine — build, test, sanitizers, benchmarks, demo, install.
+#
+#   make              library, Lua module, `lrengine` command, C tests, benchmarks
+#   make test         install missing Debian packages, build, run every C test
+#                     and busted spec; ends with `N passed, N failed`
+#   make asan         the same tests built with -fsanitize=address,undefined in
+#                     build-asan/ (clang if present, else gcc), CPU-only
+#   make valgrind     the C tests under valgrind
+#   make bench        build and run scripts/bench_*.c
+#   make demo         install missing packages, build, run the example sweep
+#   make deps         install missing Debian packages (scripts/deps.sh)
+#   make install      PREFIX=/usr/local DESTDIR=  (make uninstall undoes it)
+#   make clean
+#
+# Options (make VAR=value):
+#   CUDA=auto|0|1     auto: build the CUDA backend when nvcc is found (default);
+#                     0: CPU-only; 1: require nvcc
+#   CUDA_HOME=/usr/local/cuda   where nvcc, headers and libcudart/libcublas live
+#   CUDA_ARCH="80 90"           SM versions to compile .cu files for
+#   CC=cc  OPT=-O2  EXTRA_CFLAGS=  EXTRA_LDFLAGS=
+#   SAN_CC=clang      compiler for `make asan`
+#   PREFIX=/usr/local DESTDIR=
+#
+# Layout of the outputs (BUILD is build/, or build-asan/ for `make asan`):
+#   BUILD/liblrengine.a      engine/*.c (+ engine/cuda/*.cu), -fPIC
+#   BUILD/lib/lrengine/core.so  engine/lua/*.c + the library: require "lrengine.core"
+#                            with package.cpath = "BUILD/lib/?.so" (not BUILD/lrengine/:
+#                            that name is the command)
+#   BUILD/lrengine           engine/main.c + engine/lua/*.c + the library
+#   BUILD/tests/test_*       spec/c/test_*.c (+ other spec/c/*.c as helpers)
+#   BUILD/bench/bench_*      scripts/bench_*.c
+
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+.DELETE_ON_ERROR:
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+# ---- options ---------------------------------------------------------------
+CC        ?= cc
+OPT       ?= -O2
+CUDA      ?= auto
+CUDA_HOME ?= /usr/local/cuda
+CUDA_ARCH ?= 75 80 86 89 90
+SAN_CC    ?= $(if $(shell command -v clang 2>/dev/null),clang,$(CC))
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+EXTRA_CFLAGS  ?=
+EXTRA_LDFLAGS ?=
+# internal: set by `make asan` on its sub-make
+BUILD     ?= build
+SAN       ?= 0
+
+ifeq ($(filter $(CUDA),auto 0 1),)
+  $(error CUDA must be auto, 0 or 1 (got '$(CUDA)'))
+endif
+ifeq ($(filter $(SAN),0 1),)
+  $(error SAN must be 0 or 1 (got '$(SAN)'))
+endif
+ifeq ($(strip $(PREFIX)),)
+  $(error PREFIX must not be empty)
+endif
+ifeq ($(strip $(BUILD)),)
+  $(error BUILD must not be empty)
+endif
+ifneq ($(words $(BUILD)),1)
+  $(error BUILD must be one directory without spaces (got '$(BUILD)'))
+endif
+ifeq ($(strip $(CC)),)
+  $(error CC must not be empty)
+endif
+ifneq ($(strip $(CUDA_ARCH)),)
+  ifneq ($(shell echo '$(CUDA_ARCH)' | grep -Eq '^[0-9 ]+$$' && echo ok),ok)
+    $(error CUDA_ARCH must be SM numbers such as "80 90" (got '$(CUDA_ARCH)'))
+  endif
+endif
+
+# ---- sources ---------------------------------------------------------------
+LIB_SRCS   := $(filter-out engine/main.c,$(sort $(wildcard engine/*.c)))
+CU_SRCS    := $(sort $(wildcard engine/cuda/*.cu))
+LUA_SRCS   := $(sort $(wildcard engine/lua/*.c))
+MAIN_SRC   := $(wildcard engine/main.c)
+TEST_SRCS  := $(sort $(wildcard spec/c/test_*.c))
+THELP_SRCS := $(filter-out $(TEST_SRCS),$(sort $(wildcard spec/c/*.c)))
+BENCH_SRCS := $(sort $(wildcard scripts/bench_*.c))
+PUB_HDRS   := $(sort $(wildcard engine/include/*.h))
+
+OBJ := $(BUILD)/obj
+obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+LIB_OBJS   := $(call obj,$(LIB_SRCS))
+LUA_OBJS   := $(call obj,$(LUA_SRCS))
+MAIN_OBJ   := $(call obj,$(MAIN_SRC))
+THELP_OBJS := $(call obj,$(THELP_SRCS))
+
+LIB       := $(BUILD)/liblrengine.a
+MODULE    := $(BUILD)/lib/lrengine/core.so
+CLI       := $(BUILD)/lrengine
+TEST_BINS := $(patsubst spec/c/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+BENCH_BINS:= $(patsubst scripts/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+# ---- CUDA detection --------------------------------------------------------
+NVCC_FOUND := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc))
+ifeq ($(CUDA),0)
+  WITH_CUDA := 0
+  CUDA_MSG  := CUDA=0: CPU-only build
+else ifeq ($(NVCC_FOUND),)
+  ifeq ($(CUDA),1)
+    $(error CUDA=1 but nvcc was found neither on PATH nor at $(CUDA_HOME)/bin/nvcc)
+  endif
+  WITH_CUDA := 0
+  CUDA_MSG  := nvcc not found: CPU-only build
+else ifeq ($(CU_SRCS),)
+  # Nothing to compile yet: enabling the backend would only add a link
+  # dependency on libcudart for no code.
+  WITH_CUDA := 0
+  CUDA_MSG  := nvcc found: $(NVCC_FOUND) (no engine/cuda/*.cu yet: CPU-only build)
+else
+  WITH_CUDA := 1
+  CUDA_MSG  := nvcc found: $(NVCC_FOUND) (CUDA backend enabled)
+endif
+NVCC := $(NVCC_FOUND)
+
+# Say it once per top-level make that builds something.
+ifeq ($(LRE_QUIET_CONFIG),)
+  ifneq ($(filter-out clean uninstall deps help asan,$(or $(MAKECMDGOALS),all)),)
+    $(info $(CUDA_MSG))
+  endif
+endif
+SUBMAKE := $(MAKE) --no-print-directory LRE_QUIET_CONFIG=1
+
+# ---- flags -----------------------------------------------------------------
+comma := ,
+# pkg-config is asked lazily (once, on first use), so that `make deps` and
+# `make test` can install it before anything needs it.
+PKG_ENGINE := openblas libcjson
+PKG_LUA    := lua5.4
+pkg = $(shell pkg-config $(1) $(2) 2>/dev/null || echo PKG_CONFIG_FAILED)
+pkgchk = $(if $(filter PKG_CONFIG_FAILED,$(1)),$(error pkg-config could not find $(2): run `make deps` (or scripts/deps.sh)),$(1))
+ENG_CFLAGS = $(eval ENG_CFLAGS := $$(call pkgchk,$$(call pkg,--cflags,$(PKG_ENGINE)),$(PKG_ENGINE)))$(ENG_CFLAGS)
+ENG_LIBS   = $(eval ENG_LIBS := $$(call pkgchk,$$(call pkg,--libs,$(PKG_ENGINE)),$(PKG_ENGINE)) -lz -lm)$(ENG_LIBS)
+LUA_CFLAGS = $(eval LUA_CFLAGS := $$(call pkgchk,$$(call pkg,--cflags,$(PKG_LUA)),$(PKG_LUA)))$(LUA_CFLAGS)
+LUA_LIBS   = $(eval LUA_LIBS := $$(call pkgchk,$$(call pkg,--libs,$(PKG_LUA)),$(PKG_LUA)))$(LUA_LIBS)
+
+WARN     := -Wall -Wextra -Werror
+# -fopenmp-simd: honour `#pragma omp simd` on the hot elementwise loops
+# (no OpenMP runtime is linked).
+BASE_CFLAGS := -std=c11 $(WARN) -g -fno-math-errno -fopenmp-simd -D_POSIX_C_SOURCE=200809L \
+               -fPIC -MMD -MP -Iengine -Iengine/include
+ifeq ($(SAN),1)
+  SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+               -fno-sanitize-recover=all
+  OPT_FLAGS := -O1
+else
+  SAN_FLAGS :=
+  OPT_FLAGS := $(OPT)
+endif
+CFLAGS_ALL  = $(BASE_CFLAGS) $(OPT_FLAGS) $(SAN_FLAGS) $(CUDA_DEFS) $(EXTRA_CFLAGS)
+LDFLAGS_ALL = $(SAN_FLAGS) $(EXTRA_LDFLAGS)
+
+ifeq ($(WITH_CUDA),1)
+  CUDA_DEFS  := -DLRE_WITH_CUDA
+  # the libraries of the toolkit whose nvcc we use (none: the system's path)
+  CUDA_LIBDIR := $(firstword $(wildcard $(abspath $(dir $(NVCC))../lib64) $(CUDA_HOME)/lib64))
+  CUDA_LIBS  := $(if $(CUDA_LIBDIR),-L$(CUDA_LIBDIR) -Wl$(comma)-rpath$(comma)$(CUDA_LIBDIR)) \
+                -lcudart -lcublas -lstdc++
+  # SASS for each listed SM, and PTX of the newest so later GPUs can JIT it
+  NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a)$(comma)code=sm_$(a)) \
+                  $(if $(CUDA_ARCH),-gencode arch=compute_$(lastword $(CUDA_ARCH))$(comma)code=compute_$(lastword $(CUDA_ARCH)))
+  NVCCFLAGS  := -std=c++17 -O3 -g -lineinfo $(NVCC_GENCODE) -Iengine -Iengine/include \
+                -DLRE_WITH_CUDA -Xcompiler -fPIC,-Wall,-Wextra -Werror all-warnings
+else
+  CUDA_DEFS  :=
+  CUDA_LIBS  :=
+  CU_SRCS    :=
+endif
+CU_OBJS := $(patsubst %.cu,$(OBJ)/%.o,$(CU_SRCS))
+
+# Per-group include paths: engine/*.c get no Lua headers, so an engine file
+# that includes one fails to compile (DESIGN.md: the engine never includes Lua).
+$(OBJ)/engine/%.o:     GROUP_CFLAGS = $(ENG_CFLAGS)
+$(OBJ)/engine/lua/%.o: GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
+$(OBJ)/engine/main.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
+$(OBJ)/spec/%.o:       GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS) -Ispec/c
+$(OBJ)/scripts/%.o:    GROUP_CFLAGS = $(ENG_CFLAGS)
+
+# ---- build -----------------------------------------------------------------
+.PHONY: all lib module cli tests bench-bins
+all: lib module cli tests bench-bins
+lib: $(LIB)
+module: $(MODULE)
+cli: $(CLI)
+tests: $(TEST_BINS)
+bench-bins: $(BENCH_BINS)
+
+# Objects are rebuilt when the flags change (CUDA=0 after CUDA=1, OPT=...):
+# config.txt is rewritten only when its text differs.
+CONFIG_NOW = $(CC) $(CFLAGS_ALL) | $(NVCC) $(NVCCFLAGS)
+.PHONY: FORCE
+$(BUILD)/config.txt: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(subst ','\'',$(CONFIG_NOW))' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+$(OBJ)/%.o: %.c $(BUILD)/config.txt
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(GROUP_CFLAGS) -c $< -o $@
+
+$(OBJ)/%.o: %.cu $(BUILD)/config.txt
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+$(LIB): $(LIB_OBJS) $(CU_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# The module keeps the engine's own symbols local (--exclude-libs) so it
+# exports luaopen_lrengine_core and does not clash with a host that links
+# the library too. Lua's symbols come from the interpreter that loads it.
+$(MODULE): $(LUA_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $(LUA_OBJS) $(LIB) -Wl,--exclude-libs,ALL \
+	    $(ENG_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
+	@nm -D --defined-only $@ | grep -q ' luaopen_lrengine_core$$' || \
+	    { echo "$@ does not export luaopen_lrengine_core" >&2; rm -f $@; exit 1; }
+
+# -Wl,-E: C modules the host loads (busted's, or core.so itself) resolve
+# Lua's API against the host.
+$(CLI): $(MAIN_OBJ) $(LUA_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(MAIN_OBJ) $(LUA_OBJS) $(LIB) -Wl,-E \
+	    $(ENG_LIBS) $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
+
+$(BUILD)/tests/%: $(OBJ)/spec/c/%.o $(THELP_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(THELP_OBJS) $(LIB) $(ENG_LIBS) $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
+
+$(BUILD)/bench/%: $(OBJ)/scripts/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(LIB) $(ENG_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
+
+-include $(wildcard $(OBJ)/*/*.d $(OBJ)/*/*/*.d $(OBJ)/*/*/*/*.d)
+
+# ---- running ---------------------------------------------------------------
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+           $(if $(wildcard scripts/lsan.supp),LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp:print_suppressions=0)
+
+.PHONY: deps test check asan valgrind bench demo
+deps:
+	@bash scripts/deps.sh
+
+test: deps
+	@$(SUBMAKE) all
+	@bash scripts/run_tests.sh --build $(BUILD) --c-tests "$(TEST_BINS)"
+check: test
+
+asan: deps
+	@echo "asan: $(SAN_CC) -fsanitize=address,undefined in build-asan/ (CPU-only)"
+	@$(SUBMAKE) BUILD=build-asan SAN=1 CUDA=0 CC=$(SAN_CC) cli tests
+	@$(SAN_ENV) bash scripts/run_tests.sh --build build-asan --host \
+	    --c-tests "$(patsubst spec/c/%.c,build-asan/tests/%,$(TEST_SRCS))"
+
+valgrind: deps
+	@$(SUBMAKE) tests
+	@bash scripts/run_tests.sh --build $(BUILD) --valgrind --c-tests "$(TEST_BINS)"
+
+bench: bench-bins
+	@set -e; for b in $(BENCH_BINS); do echo "== $$b"; $$b; done
+
+demo: deps
+	@$(SUBMAKE) cli
+	$(CLI) examples/spirals.lua
+
+# ---- install ---------------------------------------------------------------
+.PHONY: install uninstall
+install: lib module cli
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lrengine \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/lrengine/lua
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/lrengine
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/liblrengine.a
+	install -m 644 $(PUB_HDRS) $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lrengine/core.so
+	@# every lua/**/*.lua, keeping the tree (lua/lrengine/x.lua -> .../lua/lrengine/x.lua)
+	cd lua && find . -name '*.lua' -exec install -D -m 644 {} $(abspath $(DESTDIR)$(PREFIX))/share/lrengine/lua/{} \;
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/lrengine $(DESTDIR)$(PREFIX)/lib/liblrengine.a \
+	    $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(PUB_HDRS))) \
+	    $(DESTDIR)$(PREFIX)/lib/lrengine/core.so
+	rm -rf $(DESTDIR)$(PREFIX)/share/lrengine
+	-rmdir $(DESTDIR)$(PREFIX)/lib/lrengine 2>/dev/null
+
+# ---- clean -----------------------------------------------------------------
+.PHONY: clean help
+clean:
+	rm -rf build build-asan
+
+help:
+	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
