@@ -1,0 +1,119 @@
+/*
+ * lrelua.h — what the files of the Lua binding (`lrengine.core`) share: the
+ * userdata box every engine object lives in, the context kept per Lua
+ * state, the checks of option tables, and one opener per object family.
+ *
+ * Only engine/lua/ and engine/main.c include Lua headers; the engine itself
+ * never does.
+ */
+#ifndef LRELUA_H
+#define LRELUA_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "include/lrengine.h"
+
+/* Metatable names (also the `__name` shown in Lua's type errors). */
+#define LRELUA_DATASET   "lrengine.dataset"
+#define LRELUA_MODEL     "lrengine.model"
+#define LRELUA_LAYER     "lrengine.layer"
+#define LRELUA_OPTIM     "lrengine.optimizer"
+#define LRELUA_LOSS      "lrengine.loss"
+#define LRELUA_TRAINER   "lrengine.trainer"
+#define LRELUA_SNAPSHOT  "lrengine.snapshot"
+
+/* The box of a reference-counted engine object. `p` is NULL once the
+ * object is closed (or before it was created: the box is made first, as
+ * liolib's newprefile does, so a failed creation leaves an inert box). The
+ * box holds its own reference on the context, for error messages. */
+typedef struct lrelua_obj {
+    void *p;
+    lre_ctx *ctx;
+} lrelua_obj;
+
+/* ------------------------------------------------------------ context */
+
+/* The state's context, created on first use with the configured options. */
+lre_ctx *lrelua_ctx(lua_State *L);
+/* Options set by the host (engine/main.c) before any script runs: the
+ * context's device, seed and threads, and whether --quiet was given.
+ * Raises a Lua error when the device is not compiled in. */
+void lrelua_setoptions(lua_State *L, const lre_ctx_opts *o, int quiet);
+/* The default seed (--seed, configure{seed=}), for seeds left out. */
+uint64_t lrelua_defaultseed(lua_State *L);
+
+/* -------------------------------------------------------------- boxes */
+
+/* Pushes an empty box of class `tname` with `nuv` user values, holding a
+ * reference on the state's context. */
+lrelua_obj *lrelua_newobj(lua_State *L, const char *tname, int nuv);
+/* The open object at `arg`; "attempt to use a closed <what>" otherwise. */
+void *lrelua_checkobj(lua_State *L, int arg, const char *tname, const char *what);
+/* Like lrelua_checkobj for a value found in an option table: `name` is the
+ * option, `fname` the function, `hint` what makes one. */
+void *lrelua_checkfield(lua_State *L, int idx, const char *fname, const char *name,
+                        const char *tname, const char *what, const char *hint);
+/* Raises the context's last error message as a Lua error. */
+int lrelua_fail(lua_State *L, lre_ctx *ctx);
+
+/* Creates the metatable `tname` with `meta` (metamethods) and, as its
+ * __index, a table of `methods` (either may be NULL); leaves it popped. */
+void lrelua_newclass(lua_State *L, const char *tname, const luaL_Reg *meta,
+                     const luaL_Reg *methods);
+
+/* ---------------------------------------------------- option tables */
+
+/* Checks that `arg` is a table (or nil/none: 0 returned, no options) whose
+ * keys are all in `valid` (NULL terminated); an unknown key is an error
+ * naming it and listing the valid ones. Returns 1 when a table is there. */
+int lrelua_checkopts(lua_State *L, int arg, const char *fname, const char *const valid[]);
+/* Field `name` of the table at `t`: the default when absent, else it must
+ * have the type asked for (an error names the function and the option). */
+lua_Number lrelua_optnumber(lua_State *L, int t, const char *fname, const char *name,
+                            lua_Number def);
+lua_Integer lrelua_optinteger(lua_State *L, int t, const char *fname, const char *name,
+                              lua_Integer def);
+int lrelua_optboolean(lua_State *L, int t, const char *fname, const char *name, int def);
+/* Option 'device' ("cpu" or "cuda", which must be compiled in). */
+lre_device lrelua_optdevice(lua_State *L, int t, const char *fname, lre_device def);
+/* A seed: a non-negative integer (argument or option). */
+uint64_t lrelua_checkseed(lua_State *L, int arg);
+uint64_t lrelua_optseed(lua_State *L, int arg, uint64_t def);
+/* Pushes and returns v formatted as "%.14g" ("0", "1e-08", "0.001"). */
+const char *lrelua_num(lua_State *L, double v);
+/* Lua type name of the value at idx, with "an"/"a" ("a string"). */
+const char *lrelua_typephrase(lua_State *L, int idx);
+
+/* ------------------------------------------------ object families */
+
+/* Each registers its classes and adds its functions to the module table at
+ * the top of the stack. */
+void lrelua_open_data(lua_State *L);
+void lrelua_open_nn(lua_State *L);
+void lrelua_open_optim(lua_State *L);
+void lrelua_open_trainer(lua_State *L);
+/* JSON and atomic writes for the Lua modules (lua_json.c): adds its
+ * functions to the module table itself. */
+void lrelua_open_json(lua_State *L);
+
+/* Objects shared between families. A new dataset is made like this (box
+ * first, so a Lua memory error cannot leak the dataset):
+ *     lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
+ *     lre_dataset *d = NULL;
+ *     if (lre_dataset_xxx(box->ctx, &d, ...) != LRE_OK) lrelua_fail(L, box->ctx);
+ *     box->p = d;                                                           */
+lre_dataset *lrelua_checkdataset(lua_State *L, int arg);
+lre_model *lrelua_checkmodel(lua_State *L, int arg);
+/* A model box for `m` (a new reference is taken) whose layer list is the
+ * table at `layers` (0: none). */
+void lrelua_pushmodel(lua_State *L, lre_model *m, int layers);
+/* Optimizer and loss configurations (value userdata). */
+const lre_optim_config *lrelua_checkoptim(lua_State *L, int arg);
+const lre_loss_config *lrelua_checkloss(lua_State *L, int arg);
+void lrelua_pushoptim(lua_State *L, const lre_optim_config *c, double lr);
+void lrelua_pushloss(lua_State *L, const lre_loss_config *c);
+
+int luaopen_lrengine_core(lua_State *L);
+
+#endif /* LRELUA_H */

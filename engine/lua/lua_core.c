@@ -1,0 +1,339 @@
+/*
+ * lua_core.c — the module `lrengine.core`: the one engine context per Lua
+ * state (kept in the registry, created on first use), its configuration,
+ * and the helpers every object family of the binding uses (boxes, closed
+ * objects, option tables, errors).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lrelua.h"
+
+/* ------------------------------------------------------------ context */
+
+#define CTXBOX "lrengine.context"
+
+/* The registry entry: the options the context will be (or was) made with,
+ * and the context once made. Objects retain the context themselves, so
+ * collecting this box first does no harm. */
+typedef struct ctxbox {
+    lre_ctx *ctx;
+    lre_ctx_opts opts;
+    int quiet;
+    int host;     /* options came from the `lrengine` command */
+} ctxbox;
+
+static const char ctxkey = 'c'; /* its address is the registry key */
+
+static int ctxbox_gc(lua_State *L) {
+    ctxbox *b = (ctxbox *)luaL_checkudata(L, 1, CTXBOX);
+    if (b->ctx) lre_ctx_release(b->ctx);
+    b->ctx = NULL;
+    return 0;
+}
+
+static ctxbox *getbox(lua_State *L) {
+    ctxbox *b;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ctxkey) == LUA_TUSERDATA) {
+        b = (ctxbox *)lua_touserdata(L, -1);
+    } else {
+        lua_pop(L, 1);
+        b = (ctxbox *)lua_newuserdatauv(L, sizeof *b, 0);
+        b->ctx = NULL;
+        b->opts = lre_ctx_opts_default();
+        b->quiet = b->host = 0;
+        if (luaL_newmetatable(L, CTXBOX)) {
+            lua_pushcfunction(L, ctxbox_gc);
+            lua_setfield(L, -2, "__gc");
+        }
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &ctxkey);
+    }
+    lua_pop(L, 1); /* the registry keeps it alive */
+    return b;
+}
+
+lre_ctx *lrelua_ctx(lua_State *L) {
+    ctxbox *b = getbox(L);
+    if (b->ctx == NULL) {
+        char err[256] = "";
+        if (lre_ctx_new_err(&b->ctx, &b->opts, err, sizeof err) != LRE_OK) {
+            b->ctx = NULL;
+            luaL_error(L, "cannot create the lrengine context on %s: %s",
+                       lre_device_name(b->opts.device), err);
+        }
+    }
+    return b->ctx;
+}
+
+static void checkdevice(lua_State *L, lre_device d) {
+    if (!lre_device_compiled(d))
+        luaL_error(L, "device '%s' is not compiled into this build of lrengine",
+                   lre_device_name(d));
+}
+
+void lrelua_setoptions(lua_State *L, const lre_ctx_opts *o, int quiet) {
+    ctxbox *b = getbox(L);
+    checkdevice(L, o->device);
+    b->opts = *o;
+    b->quiet = quiet;
+    b->host = 1;
+}
+
+uint64_t lrelua_defaultseed(lua_State *L) {
+    return getbox(L)->opts.seed;
+}
+
+/* core.configure{device=, seed=, threads=}: before the first object is
+ * made; afterwards only a call that changes nothing is accepted. */
+static int core_configure(lua_State *L) {
+    static const char *const valid[] = {"device", "seed", "threads", "quiet", NULL};
+    ctxbox *b = getbox(L);
+    lre_ctx_opts o = b->opts;
+    int quiet = b->quiet;
+    if (!lrelua_checkopts(L, 1, "configure", valid)) return 0;
+    o.device = lrelua_optdevice(L, 1, "configure", o.device);
+    lua_Integer seed = lrelua_optinteger(L, 1, "configure", "seed", (lua_Integer)o.seed);
+    if (seed < 0) return luaL_error(L, "configure: option 'seed' must be non-negative");
+    o.seed = (uint64_t)seed;
+    lua_Integer th = lrelua_optinteger(L, 1, "configure", "threads", o.threads);
+    if (th < 0 || th > 4096)
+        return luaL_error(L, "configure: option 'threads' = %I is out of range 0..4096", th);
+    o.threads = (int)th;
+    quiet = lrelua_optboolean(L, 1, "configure", "quiet", quiet);
+    if (b->ctx && (o.device != b->opts.device || o.seed != b->opts.seed ||
+                   o.threads != b->opts.threads))
+        return luaL_error(L, "configure: the engine context is already in use; "
+                             "configure it before making any dataset, model or trainer");
+    b->opts = o;
+    b->quiet = quiet;
+    return 0;
+}
+
+/* core.options() -> {device=, seed=, threads=, quiet=, host=} */
+static int core_options(lua_State *L) {
+    ctxbox *b = getbox(L);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, lre_device_name(b->opts.device));
+    lua_setfield(L, -2, "device");
+    lua_pushinteger(L, (lua_Integer)b->opts.seed);
+    lua_setfield(L, -2, "seed");
+    lua_pushinteger(L, b->opts.threads);
+    lua_setfield(L, -2, "threads");
+    lua_pushboolean(L, b->quiet);
+    lua_setfield(L, -2, "quiet");
+    lua_pushboolean(L, b->host);
+    lua_setfield(L, -2, "host");
+    return 1;
+}
+
+static int core_device_compiled(lua_State *L) {
+    static const char *const devices[] = {"cpu", "cuda", NULL};
+    int i = luaL_checkoption(L, 1, NULL, devices);
+    lua_pushboolean(L, lre_device_compiled(i == 0 ? LRE_DEVICE_CPU : LRE_DEVICE_CUDA));
+    return 1;
+}
+
+/* Host allocations the engine made so far (tests prove a step makes none). */
+static int core_alloc_count(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)lre_ctx_alloc_count(lrelua_ctx(L)));
+    return 1;
+}
+
+static int core_bytes_live(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)lre_ctx_bytes_live(lrelua_ctx(L)));
+    return 1;
+}
+
+/* -------------------------------------------------------------- boxes */
+
+lrelua_obj *lrelua_newobj(lua_State *L, const char *tname, int nuv) {
+    lre_ctx *ctx = lrelua_ctx(L);
+    lrelua_obj *o = (lrelua_obj *)lua_newuserdatauv(L, sizeof *o, nuv);
+    o->p = NULL;
+    o->ctx = NULL;
+    luaL_setmetatable(L, tname);
+    lre_ctx_retain(ctx);
+    o->ctx = ctx;
+    return o;
+}
+
+void *lrelua_checkobj(lua_State *L, int arg, const char *tname, const char *what) {
+    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, arg, tname);
+    if (o->p == NULL) luaL_error(L, "attempt to use a closed %s", what);
+    return o->p;
+}
+
+void *lrelua_checkfield(lua_State *L, int idx, const char *fname, const char *name,
+                        const char *tname, const char *what, const char *hint) {
+    lrelua_obj *o = (lrelua_obj *)luaL_testudata(L, idx, tname);
+    if (o == NULL)
+        luaL_error(L, "%s: option '%s' is %s, expected %s (%s)", fname, name,
+                   lrelua_typephrase(L, idx), tname, hint);
+    if (o->p == NULL) luaL_error(L, "%s: option '%s' is a closed %s", fname, name, what);
+    return o->p;
+}
+
+int lrelua_fail(lua_State *L, lre_ctx *ctx) {
+    const char *msg = lre_ctx_error(ctx);
+    return luaL_error(L, "%s", msg && *msg ? msg : "the engine failed without a message");
+}
+
+void lrelua_newclass(lua_State *L, const char *tname, const luaL_Reg *meta,
+                     const luaL_Reg *methods) {
+    luaL_newmetatable(L, tname);
+    if (meta) luaL_setfuncs(L, meta, 0);
+    if (methods) {
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+}
+
+/* ---------------------------------------------------- option tables */
+
+const char *lrelua_num(lua_State *L, double v) {
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.14g", v);
+    return lua_pushstring(L, buf);
+}
+
+const char *lrelua_typephrase(lua_State *L, int idx) {
+    const char *name = NULL;
+    if (lua_type(L, idx) == LUA_TUSERDATA && luaL_getmetafield(L, idx, "__name") != LUA_TNIL) {
+        name = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    if (name == NULL) name = luaL_typename(L, idx);
+    return lua_pushfstring(L, "%s %s", strchr("aeio", name[0]) ? "an" : "a", name);
+}
+
+int lrelua_checkopts(lua_State *L, int arg, const char *fname, const char *const valid[]) {
+    if (lua_isnoneornil(L, arg)) return 0;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    arg = lua_absindex(L, arg);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        int known = 0;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            const char *k = lua_tostring(L, -1);
+            for (int i = 0; valid[i] && !known; i++) known = strcmp(valid[i], k) == 0;
+        }
+        if (!known) {
+            luaL_Buffer b;
+            int keyidx = lua_gettop(L);
+            luaL_buffinit(L, &b);
+            for (int i = 0; valid[i]; i++) {
+                if (i) luaL_addstring(&b, ", ");
+                luaL_addstring(&b, valid[i]);
+            }
+            if (valid[0] == NULL) luaL_addstring(&b, "none");
+            luaL_pushresult(&b);
+            if (lua_type(L, keyidx) == LUA_TSTRING)
+                return luaL_error(L, "%s: unknown option '%s' (valid options: %s)", fname,
+                                  lua_tostring(L, keyidx), lua_tostring(L, -1));
+            const char *key = luaL_tolstring(L, keyidx, NULL);
+            return luaL_error(L, "%s: options are named, found a value at key [%s] "
+                                 "(valid options: %s)", fname, key, lua_tostring(L, -2));
+        }
+    }
+    return 1;
+}
+
+static int typeerror(lua_State *L, const char *fname, const char *name, const char *expected) {
+    return luaL_error(L, "%s: option '%s' is %s, expected %s", fname, name,
+                      lrelua_typephrase(L, -1), expected);
+}
+
+lua_Number lrelua_optnumber(lua_State *L, int t, const char *fname, const char *name,
+                            lua_Number def) {
+    if (t == 0 || lua_getfield(L, t, name) == LUA_TNIL) {
+        if (t) lua_pop(L, 1);
+        return def;
+    }
+    if (lua_type(L, -1) != LUA_TNUMBER) typeerror(L, fname, name, "a number");
+    lua_Number v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+lua_Integer lrelua_optinteger(lua_State *L, int t, const char *fname, const char *name,
+                              lua_Integer def) {
+    if (t == 0 || lua_getfield(L, t, name) == LUA_TNIL) {
+        if (t) lua_pop(L, 1);
+        return def;
+    }
+    if (lua_type(L, -1) != LUA_TNUMBER) typeerror(L, fname, name, "an integer");
+    int isint;
+    lua_Integer v = lua_tointegerx(L, -1, &isint);
+    if (!isint)
+        luaL_error(L, "%s: option '%s' = %s is not an integer", fname, name,
+                   luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 1);
+    return v;
+}
+
+int lrelua_optboolean(lua_State *L, int t, const char *fname, const char *name, int def) {
+    if (t == 0 || lua_getfield(L, t, name) == LUA_TNIL) {
+        if (t) lua_pop(L, 1);
+        return def;
+    }
+    if (lua_type(L, -1) != LUA_TBOOLEAN) typeerror(L, fname, name, "a boolean");
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+lre_device lrelua_optdevice(lua_State *L, int t, const char *fname, lre_device def) {
+    if (t == 0 || lua_getfield(L, t, "device") == LUA_TNIL) {
+        if (t) lua_pop(L, 1);
+        return def;
+    }
+    const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    lre_device d;
+    if (strcmp(name, "cpu") == 0) d = LRE_DEVICE_CPU;
+    else if (strcmp(name, "cuda") == 0) d = LRE_DEVICE_CUDA;
+    else return (lre_device)luaL_error(L, "%s: option 'device' must be \"cpu\" or \"cuda\"", fname);
+    lua_pop(L, 1);
+    checkdevice(L, d);
+    return d;
+}
+
+uint64_t lrelua_checkseed(lua_State *L, int arg) {
+    lua_Integer s = luaL_checkinteger(L, arg);
+    luaL_argcheck(L, s >= 0, arg, "seed must be a non-negative integer");
+    return (uint64_t)s;
+}
+
+uint64_t lrelua_optseed(lua_State *L, int arg, uint64_t def) {
+    return lua_isnoneornil(L, arg) ? def : lrelua_checkseed(L, arg);
+}
+
+/* ------------------------------------------------------------ module */
+
+static const luaL_Reg corefuncs[] = {
+    {"configure", core_configure},
+    {"options", core_options},
+    {"device_compiled", core_device_compiled},
+    {"alloc_count", core_alloc_count},
+    {"bytes_live", core_bytes_live},
+    {NULL, NULL}
+};
+
+int luaopen_lrengine_core(lua_State *L) {
+    luaL_checkversion(L);
+    luaL_newlib(L, corefuncs);
+    lua_pushstring(L, lre_version());
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, LUA_RELEASE);
+    lua_setfield(L, -2, "lua_version");
+    lrelua_open_data(L);
+    lrelua_open_nn(L);
+    lrelua_open_optim(L);
+    lrelua_open_trainer(L);
+    lrelua_open_json(L);
+    return 1;
+}
