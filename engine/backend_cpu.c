@@ -15,6 +15,10 @@
  * no OpenMP runtime; ignored otherwise). The loops are written so that the
  * vector and scalar versions give the same result element by element. */
 #define LRE_SIMD _Pragma("omp simd")
+#if defined(__clang__)
+/* clang warns when it declines to vectorise (sanitizer builds, say) */
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
 
 static lre_status cpu_init(lre_ctx *ctx, void **state, char *err, size_t errn)
 {

@@ -222,7 +222,7 @@ const char *lre_model_describe(const lre_model *m, char *buf, size_t n)
             len += (size_t)snprintf(buf + len, n - len, "%slinear(%" PRId64 ",%" PRId64 ")", sep,
                                     l->in, l->out);
         else if (l->act == LRE_ACT_LEAKY_RELU)
-            len += (size_t)snprintf(buf + len, n - len, "%sleaky_relu(%.9g)", sep,
+            len += (size_t)snprintf(buf + len, n - len, "%sleaky_relu(%g)", sep,
                                     (double)l->act_param);
         else
             len += (size_t)snprintf(buf + len, n - len, "%s%s", sep, lre_act_name(l->act));

@@ -94,9 +94,12 @@ lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, float lr, i
     int need = c->kind == LRE_OPTIM_SGD ? (c->momentum != 0.0f ? 3 : 2) : 4;
     for (int i = 0; i < need; i++) {
         if (!ts[i]) return lre_fail(ctx, LRE_EINVAL, "%s: %s is NULL", fn, tn[i]);
-        if (ts[i]->dtype != LRE_F32 || ts[i]->st->ctx != ctx)
-            return lre_fail(ctx, LRE_EINVAL, "%s: %s must be an f32 tensor of this context", fn,
-                            tn[i]);
+        if (ts[i]->dtype != LRE_F32 || ts[i]->st->ctx != ctx) {
+            char b[64];
+            return lre_fail(ctx, LRE_EINVAL, "%s: %s is %s%s, expected an f32 tensor of this "
+                            "context", fn, tn[i], lre_tensor_describe(ts[i], b, sizeof b),
+                            ts[i]->st->ctx != ctx ? " of another context" : "");
+        }
         if (ts[i]->numel != p->numel)
             return lre_fail(ctx, LRE_ESHAPE,
                             "%s: %s has %lld elements, p has %lld", fn, tn[i],
