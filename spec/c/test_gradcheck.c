@@ -1,0 +1,650 @@
+/*
+ * test_gradcheck.c — every op's forward against a double-precision
+ * reference, and every backward against central finite differences.
+ *
+ * Two finite-difference modes, both central:
+ *   - f32: perturb the engine's own f32 input and re-run the engine's
+ *     forward; the scalar L = Σ r ⊙ out (r a fixed random "upstream
+ *     gradient") is summed in double. Matmul and linear are linear in each
+ *     input, so any step is exact up to rounding (h = 0.25, tolerance 2e-4
+ *     abs + 1e-4 rel). Smooth activations and the losses use h = 1e-2 or
+ *     2e-2 with 1e-2 relative tolerance (plus an absolute floor of 1e-4 or
+ *     5e-5 for the f32 rounding of L divided by 2h); ReLU/LeakyReLU inputs
+ *     stay at least 0.05 from the kink, so no step crosses it.
+ *   - f64: perturb a double copy of the inputs of a double-precision
+ *     reference of the same function (h = 1e-6), so the only error left is
+ *     the f32 rounding of the engine's gradient (1e-5 relative; for the
+ *     MLP, whose gradients span decades across layers, 1e-4 relative plus
+ *     1e-4 of each tensor's largest element).
+ * The whole-MLP check reads the gradients that one trainer step with plain
+ * SGD at lr = 0 leaves in lre_model_grads (the step must not move the
+ * parameters), against both modes: a double-precision forward of the same
+ * network written here, and the engine's own lre_trainer_evaluate.
+ */
+#include "check.h"
+
+static lre_ctx *ctx;
+static chk_rng rng = {20240601};
+
+static double dot_rf(const float *r, const float *y, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)r[i] * y[i];
+    return s;
+}
+
+/* ---------------------------------------------------------------- matmul */
+
+typedef struct mm_case {
+    lre_tensor *a, *b, *c, *r;
+    const float *c0; /* beta = 1: c's content before each product */
+    int ta, tb;
+    float beta;
+} mm_case;
+
+static double mm_loss(void *ud)
+{
+    mm_case *k = ud;
+    int64_t n = lre_tensor_numel(k->c);
+    if (k->beta != 0) memcpy(chk_f(k->c), k->c0, sizeof(float) * (size_t)n);
+    chk_must(ctx, lre_matmul(ctx, k->c, k->a, k->ta, k->b, k->tb, k->beta), "lre_matmul (fd)");
+    return dot_rf(chk_f(k->r), chk_f(k->c), n);
+}
+
+static void test_matmul(void)
+{
+    const int64_t M = 5, K = 7, N = 3;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int bi = 0; bi < 2; bi++) {
+                float beta = (float)bi;
+                const char *tag = chk_name("matmul ta=%d tb=%d beta=%g", ta, tb, (double)beta);
+                char tagc[96];
+                snprintf(tagc, sizeof tagc, "%s", tag);
+                lre_tensor *a = ta ? chk_t2(ctx, LRE_F32, K, M) : chk_t2(ctx, LRE_F32, M, K);
+                lre_tensor *b = tb ? chk_t2(ctx, LRE_F32, N, K) : chk_t2(ctx, LRE_F32, K, N);
+                lre_tensor *c = chk_t2(ctx, LRE_F32, M, N), *r = chk_t2(ctx, LRE_F32, M, N);
+                lre_tensor *da = ta ? chk_t2(ctx, LRE_F32, K, M) : chk_t2(ctx, LRE_F32, M, K);
+                lre_tensor *db = tb ? chk_t2(ctx, LRE_F32, N, K) : chk_t2(ctx, LRE_F32, K, N);
+                float c0[5 * 3];
+                chk_fill(&rng, chk_f(a), M * K, -1, 1);
+                chk_fill(&rng, chk_f(b), K * N, -1, 1);
+                chk_fill(&rng, chk_f(r), M * N, -1, 1);
+                chk_fill(&rng, c0, M * N, -1, 1);
+                /* beta = 0 must overwrite whatever c held, NaN included
+                 * (after a blown-up step the buffers hold NaN). */
+                for (int64_t i = 0; i < M * N; i++) chk_f(c)[i] = beta != 0 ? c0[i] : NAN;
+
+                chk_ok(ctx, lre_matmul(ctx, c, a, ta, b, tb, beta), chk_name("%s runs", tagc));
+                double want[5 * 3];
+                const float *A = chk_f(a), *B = chk_f(b);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        double s = beta != 0 ? c0[i * N + j] : 0.0;
+                        for (int64_t k = 0; k < K; k++)
+                            s += (double)(ta ? A[k * M + i] : A[i * K + k]) *
+                                 (tb ? B[j * K + k] : B[k * N + j]);
+                        want[i * N + j] = s;
+                    }
+                chk_close(chk_name("%s forward vs double", tagc), want, chk_f(c), M * N, 1e-6,
+                          1e-5);
+
+                /* Gradients of L = Σ r ⊙ c, through matmul itself:
+                 * dA = r·op(B)^T (stored transposed when ta),
+                 * dB = op(A)^T·r (stored transposed when tb). */
+                if (ta)
+                    chk_must(ctx, lre_matmul(ctx, da, b, tb, r, 1, 0), "dA");
+                else
+                    chk_must(ctx, lre_matmul(ctx, da, r, 0, b, !tb, 0), "dA");
+                if (tb)
+                    chk_must(ctx, lre_matmul(ctx, db, r, 1, a, ta, 0), "dB");
+                else
+                    chk_must(ctx, lre_matmul(ctx, db, a, !ta, r, 0, 0), "dB");
+
+                mm_case mc = {a, b, c, r, c0, ta, tb, beta};
+                chk_fd_f32(chk_name("%s dL/da vs finite differences", tagc), chk_f(a), M * K, 1,
+                           chk_f(da), mm_loss, &mc, 0.25f, 2e-4, 1e-4);
+                chk_fd_f32(chk_name("%s dL/db vs finite differences", tagc), chk_f(b), K * N, 1,
+                           chk_f(db), mm_loss, &mc, 0.25f, 2e-4, 1e-4);
+
+                lre_tensor *ts[] = {a, b, c, r, da, db};
+                for (size_t i = 0; i < 6; i++) lre_tensor_release(ts[i]);
+            }
+}
+
+/* ---------------------------------------------------------------- linear */
+
+typedef struct lin_case {
+    lre_tensor *x, *w, *b, *y, *r;
+} lin_case;
+
+static double lin_loss(void *ud)
+{
+    lin_case *k = ud;
+    chk_must(ctx, lre_linear_forward(ctx, k->y, k->x, k->w, k->b), "lre_linear_forward (fd)");
+    return dot_rf(chk_f(k->r), chk_f(k->y), lre_tensor_numel(k->y));
+}
+
+static void test_linear(void)
+{
+    const int64_t B = 4, IN = 5, OUT = 3;
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const char *tag = with_bias ? "linear (bias)" : "linear (no bias)";
+        lre_tensor *x = chk_t2(ctx, LRE_F32, B, IN), *w = chk_t2(ctx, LRE_F32, OUT, IN);
+        lre_tensor *b = with_bias ? chk_t1(ctx, LRE_F32, OUT) : NULL;
+        lre_tensor *y = chk_t2(ctx, LRE_F32, B, OUT), *r = chk_t2(ctx, LRE_F32, B, OUT);
+        lre_tensor *dx = chk_t2(ctx, LRE_F32, B, IN), *dw = chk_t2(ctx, LRE_F32, OUT, IN);
+        lre_tensor *db = chk_t1(ctx, LRE_F32, OUT);
+        chk_fill(&rng, chk_f(x), B * IN, -1, 1);
+        chk_fill(&rng, chk_f(w), OUT * IN, -1, 1);
+        if (b) chk_fill(&rng, chk_f(b), OUT, -1, 1);
+        chk_fill(&rng, chk_f(r), B * OUT, -1, 1);
+        for (int64_t i = 0; i < B * OUT; i++) chk_f(y)[i] = NAN;
+
+        chk_ok(ctx, lre_linear_forward(ctx, y, x, w, b), chk_name("%s forward runs", tag));
+        double want[4 * 3];
+        for (int64_t i = 0; i < B; i++)
+            for (int64_t o = 0; o < OUT; o++) {
+                double s = b ? chk_f(b)[o] : 0.0;
+                for (int64_t k = 0; k < IN; k++)
+                    s += (double)chk_f(x)[i * IN + k] * chk_f(w)[o * IN + k];
+                want[i * OUT + o] = s;
+            }
+        chk_close(chk_name("%s forward vs double x·w^T+b", tag), want, chk_f(y), B * OUT, 1e-6,
+                  1e-5);
+
+        /* Backward with dy = r into NaN-filled outputs (must overwrite). */
+        for (int64_t i = 0; i < B * IN; i++) chk_f(dx)[i] = NAN;
+        for (int64_t i = 0; i < OUT * IN; i++) chk_f(dw)[i] = NAN;
+        for (int64_t i = 0; i < OUT; i++) chk_f(db)[i] = NAN;
+        chk_ok(ctx, lre_linear_backward(ctx, dx, dw, b ? db : NULL, r, x, w, 0),
+               chk_name("%s backward runs", tag));
+        lin_case lc = {x, w, b, y, r};
+        chk_fd_f32(chk_name("%s dx vs finite differences", tag), chk_f(x), B * IN, 1, chk_f(dx),
+                   lin_loss, &lc, 0.25f, 2e-4, 1e-4);
+        chk_fd_f32(chk_name("%s dw vs finite differences", tag), chk_f(w), OUT * IN, 1, chk_f(dw),
+                   lin_loss, &lc, 0.25f, 2e-4, 1e-4);
+        if (b)
+            chk_fd_f32(chk_name("%s db vs finite differences", tag), chk_f(b), OUT, 1, chk_f(db),
+                       lin_loss, &lc, 0.25f, 2e-4, 1e-4);
+
+        /* accumulate = 1 adds into dw and db; dx (not a parameter
+         * gradient) is still overwritten. */
+        float *g_dx = chk_download(ctx, dx), *g_dw = chk_download(ctx, dw);
+        float *g_db = chk_download(ctx, db);
+        float dw0[3 * 5], db0[3];
+        chk_fill(&rng, dw0, OUT * IN, -1, 1);
+        chk_fill(&rng, db0, OUT, -1, 1);
+        memcpy(chk_f(dw), dw0, sizeof dw0);
+        memcpy(chk_f(db), db0, sizeof db0);
+        for (int64_t i = 0; i < B * IN; i++) chk_f(dx)[i] = NAN;
+        chk_ok(ctx, lre_linear_backward(ctx, dx, dw, b ? db : NULL, r, x, w, 1),
+               chk_name("%s backward accumulate runs", tag));
+        double wdw[3 * 5], wdb[3];
+        for (int64_t i = 0; i < OUT * IN; i++) wdw[i] = (double)dw0[i] + g_dw[i];
+        for (int64_t i = 0; i < OUT; i++) wdb[i] = (double)db0[i] + g_db[i];
+        chk_close(chk_name("%s accumulate: dw = dw0 + dy^T·x", tag), wdw, chk_f(dw), OUT * IN, 1e-6,
+                  1e-6);
+        if (b)
+            chk_close(chk_name("%s accumulate: db = db0 + Σ dy", tag), wdb, chk_f(db), OUT, 1e-6,
+                      1e-6);
+        chk_close_ff(chk_name("%s accumulate: dx overwritten", tag), g_dx, chk_f(dx), B * IN, 0, 0);
+
+        /* dx = NULL (first layer) and db = NULL leave dw the same. */
+        for (int64_t i = 0; i < OUT * IN; i++) chk_f(dw)[i] = NAN;
+        chk_ok(ctx, lre_linear_backward(ctx, NULL, dw, NULL, r, x, w, 0),
+               chk_name("%s backward with dx=NULL, db=NULL runs", tag));
+        chk_close_ff(chk_name("%s dx=NULL, db=NULL: same dw", tag), g_dw, chk_f(dw), OUT * IN, 0,
+                     0);
+
+        free(g_dx);
+        free(g_dw);
+        free(g_db);
+        lre_tensor *ts[] = {x, w, y, r, dx, dw, db};
+        for (size_t i = 0; i < 7; i++) lre_tensor_release(ts[i]);
+        if (b) lre_tensor_release(b);
+    }
+}
+
+/* ----------------------------------------------------------- activations */
+
+typedef struct act_case {
+    lre_act a;
+    float p;
+    lre_tensor *x, *y, *r;
+} act_case;
+
+static double act_loss(void *ud)
+{
+    act_case *k = ud;
+    chk_must(ctx, lre_act_forward(ctx, k->a, k->p, k->y, k->x), "lre_act_forward (fd)");
+    return dot_rf(chk_f(k->r), chk_f(k->y), lre_tensor_numel(k->y));
+}
+
+static void test_act_one(lre_act a, float p)
+{
+    const char *tag = chk_name("%s(%g)", lre_act_name(a), (double)p);
+    char t[64];
+    snprintf(t, sizeof t, "%s", tag);
+    const int64_t n = 2 * 3 * 4;
+    int kinked = a == LRE_ACT_RELU || a == LRE_ACT_LEAKY_RELU;
+    /* Any shape: a 3-D tensor. */
+    lre_tensor *x = chk_t3(ctx, LRE_F32, 2, 3, 4), *y = chk_t3(ctx, LRE_F32, 2, 3, 4);
+    lre_tensor *r = chk_t3(ctx, LRE_F32, 2, 3, 4), *dx = chk_t3(ctx, LRE_F32, 2, 3, 4);
+    if (kinked)
+        chk_fill_away(&rng, chk_f(x), n, 0.05, 3);
+    else
+        chk_fill(&rng, chk_f(x), n, -4, 4);
+    chk_fill(&rng, chk_f(r), n, -1, 1);
+
+    chk_ok(ctx, lre_act_forward(ctx, a, p, y, x), chk_name("%s forward runs", t));
+    double want[24], dwant[24];
+    for (int64_t i = 0; i < n; i++) {
+        want[i] = chk_act_ref(a, p, chk_f(x)[i]);
+        dwant[i] = chk_act_dref(a, p, chk_f(x)[i]) * chk_f(r)[i];
+    }
+    chk_close(chk_name("%s forward vs closed formula", t), want, chk_f(y), n, 1e-6, 1e-5);
+
+    for (int64_t i = 0; i < n; i++) chk_f(dx)[i] = NAN;
+    chk_ok(ctx, lre_act_backward(ctx, a, p, dx, r, x, y), chk_name("%s backward runs", t));
+    chk_close(chk_name("%s backward vs closed-form derivative", t), dwant, chk_f(dx), n, 1e-6,
+              1e-5);
+    act_case ac = {a, p, x, y, r};
+    float *g = chk_download(ctx, dx);
+    chk_fd_f32(chk_name("%s backward vs finite differences (f32, h=1e-2)", t), chk_f(x), n, 1, g,
+               act_loss, &ac, 1e-2f, 1e-4, 1e-2);
+    free(g);
+
+    /* Far tails and the kink: finite, and equal to the formulas (in the
+     * limit where they saturate). */
+    static const float ext[] = {-100, -30, -10, -1e-3f, 0, 1e-3f, 10, 30, 100};
+    lre_tensor *xe = chk_t1(ctx, LRE_F32, 9), *ye = chk_t1(ctx, LRE_F32, 9);
+    lre_tensor *re = chk_t1(ctx, LRE_F32, 9), *de = chk_t1(ctx, LRE_F32, 9);
+    memcpy(chk_f(xe), ext, sizeof ext);
+    for (int i = 0; i < 9; i++) chk_f(re)[i] = 1;
+    chk_must(ctx, lre_act_forward(ctx, a, p, ye, xe), "lre_act_forward (extremes)");
+    chk_must(ctx, lre_act_backward(ctx, a, p, de, re, xe, ye), "lre_act_backward (extremes)");
+    double we[9], wd[9];
+    for (int i = 0; i < 9; i++) {
+        we[i] = chk_act_ref(a, p, ext[i]);
+        wd[i] = chk_act_dref(a, p, ext[i]);
+    }
+    chk_close(chk_name("%s forward at ±1e2, ±30, ±10, ±1e-3, 0", t), we, chk_f(ye), 9, 1e-6, 1e-5);
+    chk_close(chk_name("%s backward at ±1e2, ±30, ±10, ±1e-3, 0 (PyTorch's value at 0)", t), wd,
+              chk_f(de), 9, 1e-6, 1e-5);
+
+    lre_tensor *ts[] = {x, y, r, dx, xe, ye, re, de};
+    for (size_t i = 0; i < 8; i++) lre_tensor_release(ts[i]);
+}
+
+static void test_act(void)
+{
+    test_act_one(LRE_ACT_RELU, 0);
+    test_act_one(LRE_ACT_LEAKY_RELU, 0.01f);
+    test_act_one(LRE_ACT_LEAKY_RELU, 0.2f);
+    test_act_one(LRE_ACT_GELU, 0);
+    test_act_one(LRE_ACT_GELU_TANH, 0);
+    test_act_one(LRE_ACT_TANH, 0);
+    test_act_one(LRE_ACT_SIGMOID, 0);
+    for (int a = 0; a < LRE_ACT_COUNT; a++) {
+        const char *nm = lre_act_name((lre_act)a);
+        CHECK(nm && nm[0], chk_name("lre_act_name(%d) is a name", a), "got %s",
+              nm ? "\"\"" : "NULL");
+    }
+}
+
+/* ---------------------------------------------------------- cross-entropy */
+
+typedef struct ce_case {
+    lre_tensor *z, *y;
+    float eps;
+    double *zd; /* double copy for the f64 mode */
+    int64_t B, C;
+} ce_case;
+
+static double ce_loss_f32(void *ud)
+{
+    ce_case *k = ud;
+    float loss = NAN;
+    chk_must(ctx, lre_cross_entropy(ctx, &loss, NULL, k->z, k->y, k->eps, 1), "lre_cross_entropy");
+    return loss;
+}
+
+static double ce_loss_f64(void *ud)
+{
+    ce_case *k = ud;
+    return chk_ce_ref(k->zd, chk_i(k->y), k->B, k->C, k->eps);
+}
+
+static void test_cross_entropy(void)
+{
+    const int64_t B = 6, C = 5;
+    static const float epss[] = {0, 0.1f};
+    static const float scales[] = {1, 0.25f};
+    for (int e = 0; e < 2; e++)
+        for (int s = 0; s < 2; s++) {
+            float eps = epss[e], gs = scales[s];
+            char t[64];
+            snprintf(t, sizeof t, "cross_entropy(smoothing=%g, grad_scale=%g)", (double)eps,
+                     (double)gs);
+            lre_tensor *z = chk_t2(ctx, LRE_F32, B, C), *dz = chk_t2(ctx, LRE_F32, B, C);
+            lre_tensor *y = chk_t1(ctx, LRE_I32, B);
+            chk_fill(&rng, chk_f(z), B * C, -3, 3);
+            for (int64_t i = 0; i < B; i++) chk_i(y)[i] = (int32_t)(chk_u64(&rng) % (uint64_t)C);
+            for (int64_t i = 0; i < B * C; i++) chk_f(dz)[i] = NAN;
+            double zd[6 * 5];
+            for (int64_t i = 0; i < B * C; i++) zd[i] = chk_f(z)[i];
+
+            float loss = NAN;
+            chk_ok(ctx, lre_cross_entropy(ctx, &loss, dz, z, y, eps, gs), chk_name("%s runs", t));
+            chk_close1(chk_name("%s loss vs double reference", t),
+                       chk_ce_ref(zd, chk_i(y), B, C, eps), loss, 1e-6, 1e-5);
+
+            /* grad_scale scales the gradient only: compare dz/gs. */
+            float g[6 * 5];
+            for (int64_t i = 0; i < B * C; i++) g[i] = chk_f(dz)[i] / gs;
+            ce_case cc = {z, y, eps, zd, B, C};
+            chk_fd_f64(chk_name("%s dlogits/grad_scale vs finite differences (f64)", t), zd, B * C,
+                       1, g, ce_loss_f64, &cc, 1e-6, 1e-7, 1e-5);
+            chk_fd_f32(chk_name("%s dlogits/grad_scale vs finite differences (f32, h=2e-2)", t),
+                       chk_f(z), B * C, 1, g, ce_loss_f32, &cc, 2e-2f, 5e-5, 1e-2);
+
+            float loss2 = NAN;
+            chk_ok(ctx, lre_cross_entropy(ctx, &loss2, NULL, z, y, eps, gs),
+                   chk_name("%s without dlogits runs", t));
+            CHECK(memcmp(&loss, &loss2, sizeof loss) == 0,
+                  chk_name("%s loss does not depend on dlogits", t),
+                  "with dlogits %.9g, without %.9g", (double)loss, (double)loss2);
+            lre_tensor_release(z);
+            lre_tensor_release(dz);
+            lre_tensor_release(y);
+        }
+
+    /* Stability: logits of magnitude 1e4 (exp overflows f32 at 89). */
+    {
+        enum { SB = 5, SC = 5 };
+        static const float rows[SB][SC] = {
+            {1e4f, 9999, -1e4f, 0, 9998},        /* label 1: log(1+e^-1+e^-2)+1 */
+            {1e4f, -1e4f, 0, 5e3f, -5e3f},       /* label 1: about 2e4 */
+            {1e4f, 1e4f, 1e4f, 1e4f, 1e4f},      /* log 5 */
+            {-1e4f, -1e4f, -1e4f, -1e4f, -1e4f}, /* log 5 */
+            {-1e4f, -9999, -1e4f, 3, -2},        /* label 3: tiny loss */
+        };
+        static const int32_t labels[SB] = {1, 1, 2, 0, 3};
+        for (int e = 0; e < 2; e++) {
+            float eps = epss[e];
+            const char *t = chk_name("cross_entropy logits ±1e4 smoothing=%g", (double)eps);
+            char tt[64];
+            snprintf(tt, sizeof tt, "%s", t);
+            lre_tensor *z = chk_t2(ctx, LRE_F32, SB, SC), *dz = chk_t2(ctx, LRE_F32, SB, SC);
+            lre_tensor *y = chk_t1(ctx, LRE_I32, SB);
+            memcpy(chk_f(z), rows, sizeof rows);
+            memcpy(chk_i(y), labels, sizeof labels);
+            double zd[SB * SC];
+            for (int i = 0; i < SB * SC; i++) zd[i] = chk_f(z)[i];
+            float loss = NAN;
+            chk_ok(ctx, lre_cross_entropy(ctx, &loss, dz, z, y, eps, 1), chk_name("%s runs", tt));
+            double want = chk_ce_ref(zd, labels, SB, SC, eps);
+            CHECK(isfinite(loss), chk_name("%s loss finite", tt), "loss %g (reference %.9g)",
+                  (double)loss, want);
+            chk_close1(chk_name("%s loss vs double reference", tt), want, loss, 1e-5, 1e-6);
+            /* Gradient: (softmax - smoothed one-hot)/B. */
+            double gw[SB * SC];
+            for (int i = 0; i < SB; i++) {
+                double m = zd[i * SC], ssum = 0;
+                for (int c = 1; c < SC; c++) m = zd[i * SC + c] > m ? zd[i * SC + c] : m;
+                for (int c = 0; c < SC; c++) ssum += exp(zd[i * SC + c] - m);
+                for (int c = 0; c < SC; c++) {
+                    double pc = exp(zd[i * SC + c] - m) / ssum;
+                    double q = (c == labels[i] ? 1 - eps : 0) + eps / SC;
+                    gw[i * SC + c] = (pc - q) / SB;
+                }
+            }
+            chk_close(chk_name("%s dlogits finite and = (softmax - target)/B", tt), gw, chk_f(dz),
+                      SB * SC, 1e-7, 1e-5);
+            lre_tensor_release(z);
+            lre_tensor_release(dz);
+            lre_tensor_release(y);
+        }
+    }
+
+    /* Labels out of range: an error naming the row (13 of 16). */
+    {
+        lre_tensor *z = chk_t2(ctx, LRE_F32, 16, 4), *y = chk_t1(ctx, LRE_I32, 16);
+        lre_tensor *dz = chk_t2(ctx, LRE_F32, 16, 4);
+        float loss = 0;
+        chk_i(y)[13] = 4;
+        chk_err(ctx, lre_cross_entropy(ctx, &loss, dz, z, y, 0, 1), LRE_EINVAL,
+                "cross_entropy label == C is an error naming row 13", "row 13", (char *)NULL);
+        chk_i(y)[13] = 0;
+        chk_i(y)[11] = -1;
+        chk_err(ctx, lre_cross_entropy(ctx, &loss, NULL, z, y, 0, 1), LRE_EINVAL,
+                "cross_entropy label -1 is an error naming row 11", "row 11", (char *)NULL);
+        lre_tensor_release(z);
+        lre_tensor_release(y);
+        lre_tensor_release(dz);
+    }
+}
+
+/* ------------------------------------------------------------------ mse */
+
+typedef struct mse_case {
+    lre_tensor *p, *t;
+    double *pd;
+    int64_t n;
+} mse_case;
+
+static double mse_ref(const double *p, const float *t, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (p[i] - t[i]) * (p[i] - t[i]);
+    return s / (double)n;
+}
+
+static double mse_loss_f32(void *ud)
+{
+    mse_case *k = ud;
+    float loss = NAN;
+    chk_must(ctx, lre_mse(ctx, &loss, NULL, k->p, k->t, 1), "lre_mse");
+    return loss;
+}
+
+static double mse_loss_f64(void *ud)
+{
+    mse_case *k = ud;
+    return mse_ref(k->pd, chk_f(k->t), k->n);
+}
+
+static void test_mse(void)
+{
+    const int64_t R = 4, C = 3, n = R * C;
+    static const float scales[] = {1, 0.5f};
+    for (int s = 0; s < 2; s++) {
+        float gs = scales[s];
+        char t[48];
+        snprintf(t, sizeof t, "mse(grad_scale=%g)", (double)gs);
+        lre_tensor *p = chk_t2(ctx, LRE_F32, R, C), *tg = chk_t2(ctx, LRE_F32, R, C);
+        lre_tensor *dp = chk_t2(ctx, LRE_F32, R, C);
+        chk_fill(&rng, chk_f(p), n, -2, 2);
+        chk_fill(&rng, chk_f(tg), n, -2, 2);
+        for (int64_t i = 0; i < n; i++) chk_f(dp)[i] = NAN;
+        double pd[12];
+        for (int64_t i = 0; i < n; i++) pd[i] = chk_f(p)[i];
+        float loss = NAN;
+        chk_ok(ctx, lre_mse(ctx, &loss, dp, p, tg, gs), chk_name("%s runs", t));
+        chk_close1(chk_name("%s loss vs double mean (p-t)^2", t), mse_ref(pd, chk_f(tg), n), loss,
+                   1e-7, 1e-6);
+        float g[12];
+        for (int64_t i = 0; i < n; i++) g[i] = chk_f(dp)[i] / gs;
+        mse_case mc = {p, tg, pd, n};
+        chk_fd_f64(chk_name("%s dpred/grad_scale vs finite differences (f64)", t), pd, n, 1, g,
+                   mse_loss_f64, &mc, 1e-6, 1e-7, 1e-5);
+        chk_fd_f32(chk_name("%s dpred/grad_scale vs finite differences (f32, h=1e-2)", t), chk_f(p),
+                   n, 1, g, mse_loss_f32, &mc, 1e-2f, 5e-5, 1e-2);
+        lre_tensor_release(p);
+        lre_tensor_release(tg);
+        lre_tensor_release(dp);
+    }
+}
+
+/* ------------------------------------------------------------ whole MLP */
+
+typedef struct mlp_case {
+    chk_ref_mlp ref;
+    lre_loss_kind loss;
+    float smoothing;
+    int64_t n;
+    const float *x;
+    const int32_t *labels;
+    const float *targets;
+    lre_trainer *t;
+} mlp_case;
+
+static double mlp_ref_loss(void *ud)
+{
+    mlp_case *k = ud;
+    return chk_ref_mlp_loss(&k->ref, k->x, k->labels, k->targets, NULL, k->n, k->loss,
+                            k->smoothing);
+}
+
+static double mlp_engine_loss(void *ud)
+{
+    mlp_case *k = ud;
+    float loss = NAN;
+    chk_must(ctx, lre_trainer_evaluate(k->t, lre_trainer_data(k->t), &loss),
+             "lre_trainer_evaluate");
+    return loss;
+}
+
+static void test_mlp_one(const char *tag, const chk_layer *spec, int nl, lre_loss_kind lk,
+                         float smoothing, int f32_fd)
+{
+    enum { NROWS = 12 };
+    mlp_case k;
+    memset(&k, 0, sizeof k);
+    int64_t in = spec[0].in, out = 0;
+    int kinked = 0;
+    for (int l = 0; l < nl; l++) {
+        if (spec[l].linear)
+            out = spec[l].out;
+        else
+            kinked |= spec[l].act == LRE_ACT_RELU || spec[l].act == LRE_ACT_LEAKY_RELU;
+    }
+    k.loss = lk;
+    k.smoothing = smoothing;
+    k.n = NROWS;
+
+    float x[NROWS * 8], targets[NROWS * 8];
+    int32_t labels[NROWS];
+    chk_fill(&rng, x, NROWS * in, -2, 2);
+    for (int r = 0; r < NROWS; r++) labels[r] = (int32_t)(r % out); /* every class */
+    chk_fill(&rng, targets, NROWS * out, -1, 1);
+    k.x = x;
+    k.labels = labels;
+    k.targets = targets;
+
+    lre_dataset *ds = NULL;
+    if (lk == LRE_LOSS_CROSS_ENTROPY)
+        chk_must(ctx, lre_dataset_from_arrays(ctx, &ds, NROWS, in, x, labels, NULL, 0),
+                 "lre_dataset_from_arrays");
+    else
+        chk_must(ctx, lre_dataset_from_arrays(ctx, &ds, NROWS, in, x, NULL, targets, out),
+                 "lre_dataset_from_arrays (targets)");
+    lre_model *m = chk_model_from_spec(ctx, spec, nl);
+    chk_must(ctx, lre_model_init(m, 7), "lre_model_init");
+
+    lre_trainer_opts o = lre_trainer_opts_default();
+    o.loss.kind = lk;
+    o.loss.label_smoothing = smoothing;
+    o.optim = lre_optim_sgd_default();
+    o.batch_size = NROWS;
+    o.shuffle = 0;
+    k.t = chk_trainer(ctx, m, ds, &o);
+    chk_ref_mlp_load(&k.ref, spec, nl, ctx, m);
+
+    lre_tensor *P = lre_model_params(m);
+    int64_t np = lre_model_num_params(m);
+    float *before = chk_download(ctx, P);
+    float loss = NAN;
+    chk_ok(ctx, lre_trainer_step(k.t, 0.0f, &loss), chk_name("%s: SGD step at lr=0 runs", tag));
+    float *after = chk_download(ctx, P);
+    chk_bits(chk_name("%s: SGD at lr=0 leaves the parameters unchanged", tag), before, after, np);
+    chk_close1(chk_name("%s: step loss vs double forward", tag), mlp_ref_loss(&k), loss, 1e-6,
+               1e-5);
+    if (kinked)
+        CHECK(k.ref.min_kink > 1e-4, chk_name("%s: pre-activations clear of the kink", tag),
+              "min |z| at a ReLU is %.3g: finite differences with h=1e-6 may cross it",
+              k.ref.min_kink);
+
+    /* Gradients span decades through the layers: absolute tolerance 1e-4
+     * of each tensor's largest element, plus 1e-4 relative. */
+    for (int l = 0; l < nl; l++) {
+        if (!spec[l].linear) continue;
+        float *gw = chk_download(ctx, lre_model_weight_grad(m, l));
+        float *gb = chk_download(ctx, lre_model_bias_grad(m, l));
+        chk_fd_f64(chk_name("%s: layer %d weight grad vs finite differences (f64)", tag, l),
+                   k.ref.theta + k.ref.woff[l], spec[l].in * spec[l].out, 1, gw, mlp_ref_loss, &k,
+                   1e-6, -1e-4, 1e-4);
+        chk_fd_f64(chk_name("%s: layer %d bias grad vs finite differences (f64)", tag, l),
+                   k.ref.theta + k.ref.boff[l], spec[l].out, 1, gb, mlp_ref_loss, &k, 1e-6, -1e-4,
+                   1e-4);
+        free(gw);
+        free(gb);
+    }
+    if (f32_fd) {
+        /* The engine's own loss, perturbed in the flat parameter buffer.
+         * Its f32 noise floor (~1e-5 absolute) is above the smallest
+         * gradients of a deep net; the f64 check above covers those. */
+        float *g = chk_download(ctx, lre_model_grads(m));
+        chk_fd_f32(chk_name("%s: flat grads vs finite differences of lre_trainer_evaluate "
+                            "(f32, h=1e-2)",
+                            tag),
+                   chk_f(P), np, 1, g, mlp_engine_loss, &k, 1e-2f, 1e-4, 1e-2);
+        free(g);
+    }
+
+    free(before);
+    free(after);
+    chk_ref_mlp_free(&k.ref);
+    lre_trainer_release(k.t);
+    lre_model_release(m);
+    lre_dataset_release(ds);
+}
+
+static void test_mlp(void)
+{
+    static const chk_layer smooth[] = {
+        {1, 4, 8, 0, 0}, {0, 0, 0, LRE_ACT_TANH, 0},
+        {1, 8, 8, 0, 0}, {0, 0, 0, LRE_ACT_GELU, 0},
+        {1, 8, 8, 0, 0}, {0, 0, 0, LRE_ACT_GELU_TANH, 0},
+        {1, 8, 6, 0, 0}, {0, 0, 0, LRE_ACT_SIGMOID, 0},
+        {1, 6, 3, 0, 0},
+    };
+    static const chk_layer kinked[] = {
+        {1, 4, 8, 0, 0}, {0, 0, 0, LRE_ACT_RELU, 0},
+        {1, 8, 8, 0, 0}, {0, 0, 0, LRE_ACT_LEAKY_RELU, 0.1f},
+        {1, 8, 3, 0, 0},
+    };
+    static const chk_layer regress[] = {
+        {1, 4, 8, 0, 0},
+        {0, 0, 0, LRE_ACT_TANH, 0},
+        {1, 8, 2, 0, 0},
+    };
+    test_mlp_one("MLP tanh/gelu/gelu_tanh/sigmoid, cross-entropy smoothing 0.1", smooth, 9,
+                 LRE_LOSS_CROSS_ENTROPY, 0.1f, 1);
+    test_mlp_one("MLP relu/leaky_relu, cross-entropy", kinked, 5, LRE_LOSS_CROSS_ENTROPY, 0, 0);
+    test_mlp_one("MLP tanh, mse", regress, 3, LRE_LOSS_MSE, 0, 1);
+}
+
+int main(void)
+{
+    ctx = chk_ctx(1);
+    test_matmul();
+    test_linear();
+    test_act();
+    test_cross_entropy();
+    test_mse();
+    test_mlp();
+    lre_ctx_release(ctx);
+    return chk_done("test_gradcheck");
+}
