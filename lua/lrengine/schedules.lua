@@ -1,0 +1,82 @@
+-- lrengine.schedules — learning-rate schedules for the range test.
+--
+-- A schedule is any `fn(step, num_iter, start_lr, end_lr) -> lr` with `step`
+-- 1-based: step 1 gives start_lr, step num_iter gives end_lr, both exactly.
+--
+--   exp     start * (end/start)^((step-1)/(n-1))   (default)
+--   linear  start + (end-start) * (step-1)/(n-1)
+--
+-- These are pytorch-lr-finder's ExponentialLR and LinearLR
+-- (torch_lr_finder/lr_finder.py, v0.2.x: `r = last_epoch / (num_iter - 1)`
+-- with last_epoch 0..num_iter-1), computed with the same operations, so every
+-- learning rate is bit-identical to theirs except the last one, which is
+-- end_lr exactly here (theirs is start * (end/start)^1.0, which can be one
+-- rounding off). Where pytorch-lr-finder refuses num_iter <= 1, n = 1 here
+-- gives start_lr.
+--
+-- The other finders use other sequences; as a custom schedule:
+--   fastai lr_find (never reaches end_lr):
+--     function(s, n, a, b) return a * (b / a) ^ ((s - 1) / n) end
+--   Lightning lr_find (skips the first exponent):
+--     function(s, n, a, b) return s == 1 and a or a * (b / a) ^ (s / n) end
+--
+-- Names: sched.get("exp") returns the function, sched.register(name, fn) adds
+-- one, sched.names() lists them.
+
+local registry = require "lrengine.registry"
+
+local M = {}
+local known = registry.new("schedule")
+
+local function finite(x) return x == x and x > -math.huge and x < math.huge end
+
+-- Checks the common arguments; `who` names the schedule in messages.
+local function check(who, step, n, start_lr, end_lr)
+  local ni = math.type(n) and math.tointeger(n)
+  if not ni or ni < 1 then
+    error(("%s: 'num_iter' must be an integer >= 1 (got %s)"):format(who, tostring(n)), 3)
+  end
+  local si = math.type(step) and math.tointeger(step)
+  if not si or si < 1 or si > ni then
+    error(("%s: 'step' must be an integer in 1..%d (got %s)"):format(who, ni, tostring(step)), 3)
+  end
+  if type(start_lr) ~= "number" or not finite(start_lr) then
+    error(("%s: 'start_lr' must be a finite number (got %s)"):format(who, tostring(start_lr)), 3)
+  end
+  if type(end_lr) ~= "number" or not finite(end_lr) then
+    error(("%s: 'end_lr' must be a finite number (got %s)"):format(who, tostring(end_lr)), 3)
+  end
+  return si, ni
+end
+
+function M.exp(step, n, start_lr, end_lr)
+  step, n = check("schedules.exp", step, n, start_lr, end_lr)
+  if start_lr <= 0 then
+    error(("schedules.exp: 'start_lr' must be > 0 (got %s)"):format(tostring(start_lr)), 2)
+  end
+  if end_lr <= 0 then
+    error(("schedules.exp: 'end_lr' must be > 0 (got %s)"):format(tostring(end_lr)), 2)
+  end
+  if step == 1 then return start_lr end
+  if step == n then return end_lr end
+  return start_lr * (end_lr / start_lr) ^ ((step - 1) / (n - 1))
+end
+
+function M.linear(step, n, start_lr, end_lr)
+  step, n = check("schedules.linear", step, n, start_lr, end_lr)
+  if start_lr < 0 then
+    error(("schedules.linear: 'start_lr' must be >= 0 (got %s)"):format(tostring(start_lr)), 2)
+  end
+  if end_lr < 0 then
+    error(("schedules.linear: 'end_lr' must be >= 0 (got %s)"):format(tostring(end_lr)), 2)
+  end
+  if step == 1 then return start_lr end
+  if step == n then return end_lr end
+  return start_lr + (step - 1) / (n - 1) * (end_lr - start_lr)
+end
+
+known:add("exp", M.exp)
+known:add("linear", M.linear)
+known:install(M, "schedules")
+
+return M
