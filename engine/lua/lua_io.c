@@ -1,13 +1,16 @@
 /*
- * lua_json.c — JSON through cJSON for the Lua side (results, configs), and
- * atomic file writes: content goes to a temporary file in the target's
- * directory, is flushed to disk, then renamed over the target, so a crash
- * or an error never leaves half a file.
+ * lua_io.c — I/O helpers for the Lua side: JSON through cJSON (results,
+ * configs), atomic file writes (content goes to a temporary file in the
+ * target's directory, is flushed to disk, then renamed over the target, so
+ * a crash or an error never leaves half a file), a monotonic clock for step
+ * timings, and whether a standard stream is a terminal.
  *
  *   core.json_encode(value [, pretty]) -> string
  *   core.json_decode(string [, chunkname]) -> value
  *   core.write_atomic(path, string)
  *   core.json_null                      -- the value JSON null decodes to
+ *   core.clock() -> seconds (monotonic, wall time, for intervals)
+ *   core.isatty("stdin"|"stdout"|"stderr") -> boolean
  *
  * Numbers: Lua integers are written as integers, floats with enough digits
  * to read back exactly (%.17g). JSON has no NaN or infinity, so non-finite
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -289,7 +293,25 @@ static int l_write_atomic(lua_State *L)
     return 0;
 }
 
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
+static int l_isatty(lua_State *L)
+{
+    static const char *const names[] = {"stdin", "stdout", "stderr", NULL};
+    int fd = luaL_checkoption(L, 1, "stderr", names);
+    lua_pushboolean(L, isatty(fd));
+    return 1;
+}
+
 static const luaL_Reg json_funcs[] = {
+    {"clock", l_clock},
+    {"isatty", l_isatty},
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},
     {"write_atomic", l_write_atomic},

@@ -1,0 +1,343 @@
+--[[
+lrengine.finder — the learning-rate range test (Smith, arXiv 1506.01186).
+
+  local finder = require "lrengine.finder"
+  local result = finder.range_test{
+    trainer = trainer,          -- required: anything with step(lr), evaluate(ds),
+                                -- snapshot(), restore(s) (the engine's trainer,
+                                -- or a C application's own object)
+    val = dataset,              -- optional validation set: evaluated every step
+    start_lr = 1e-7, end_lr = 10, num_iter = 100,
+    schedule = "exp",           -- "exp" | "linear" | fn(step, n, start, end)
+    smoothing = "ema",          -- "ema" | "debiased" | "none" | a registered name |
+                                -- fn(loss, prev_smoothed, k) | a smoother object
+    smooth_f = 0.05,            -- ema factor (pytorch-lr-finder)
+    beta = 0.98,                -- "debiased" factor (fastai, Lightning)
+    diverge_th = 5,             -- stop when smoothed > diverge_th × best smoothed
+                                -- (5: pytorch-lr-finder; fastai/Lightning use 4);
+                                -- false disables
+    stop = { fn, ... },         -- more stopping rules fn(state) -> stop, reason
+                                -- (names of lrengine.stopping work too); the
+                                -- non-finite rule always applies
+    accumulation_steps = 1,     -- informational: set it on the trainer
+    curve = "val" | "train",    -- which loss drives smoothing, stopping and
+                                -- suggestions (default "val" when val is given)
+    suggest = { "steepest", "valley", fn, ... },
+    suggest_opts = { name = {...} },  -- per-heuristic opts
+    on_step = fn(state),        -- called after each step (progress, logging)
+    keep_state = false,         -- true: leave the trainer where the test ended
+    repeats = 1,                -- k > 1: k tests with different batch orders
+    reinit = false,             -- with repeats: also a new initialisation each run
+    seed = nil,                 -- base seed of the repeats (default: trainer's)
+    progress = nil,             -- true: a progress line on stderr; a function:
+                                -- called like on_step (the command turns the
+                                -- line on when stderr is a terminal)
+  }
+
+What it does each step i = 1..num_iter: lr = schedule(i, num_iter, start_lr,
+end_lr); train_loss = trainer:step(lr); with `val`, val_loss =
+trainer:evaluate(val) (pytorch-lr-finder keeps only the validation loss in
+that mode; Lightning refuses a validation curve; we record both). The
+driving loss is smoothed; the stopping rules see the state; a non-finite
+loss stops the test at once and is recorded (pytorch-lr-finder runs on
+through NaN). Heuristics then run on the smoothed curve.
+
+State: the trainer is snapshotted before the test and restored after it —
+on success, on an error, on a non-finite loss and on an interrupt — unless
+keep_state is true. So a range test in the middle of training starts from
+the current state and leaves it exactly as it was.
+]]
+
+local results = require "lrengine.results"
+local schedules = require "lrengine.schedules"
+local smoothing = require "lrengine.smoothing"
+local stopping = require "lrengine.stopping"
+local heuristics = require "lrengine.heuristics"
+
+local M = {}
+
+local DEFAULTS = {
+  start_lr = 1e-7, end_lr = 10, num_iter = 100, schedule = "exp", smoothing = "ema",
+  diverge_th = 5, accumulation_steps = 1, keep_state = false, repeats = 1, reinit = false,
+}
+
+local VALID = {
+  trainer = true, val = true, start_lr = true, end_lr = true, num_iter = true,
+  schedule = true, smoothing = true, smooth_f = true, beta = true, diverge_th = true,
+  stop = true, accumulation_steps = true, curve = true, suggest = true,
+  suggest_opts = true, on_step = true, keep_state = true, repeats = true, reinit = true,
+  seed = true, progress = true,
+}
+M.OPTIONS = VALID
+
+local function fail(msg, level) error("range_test: " .. msg, (level or 1) + 2) end
+
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+
+local function check_number(o, name)
+  local v = o[name]
+  if type(v) ~= "number" or not finite(v) or v <= 0 then
+    fail(string.format("%s must be a positive finite number, got %s", name, tostring(v)), 2)
+  end
+end
+
+-- Runs `fn(...)` and turns its error into a range_test error.
+local function checked(what, fn, ...)
+  local ok, a, b = pcall(fn, ...)
+  if not ok then fail(what .. ": " .. tostring(a):gsub("^[^:]*:%d+: ", ""), 2) end
+  return a, b
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+-- The options as recorded in the result: functions by name, objects by
+-- description, so the record is plain JSON.
+local function config_record(o)
+  local c = {}
+  for k, v in pairs(o) do
+    if k == "trainer" or k == "val" then
+      c[k] = tostring(v)
+    elseif type(v) == "function" then
+      c[k] = "custom"
+    elseif type(v) == "table" then
+      local t = {}
+      for i, x in ipairs(v) do t[i] = type(x) == "function" and "custom" or x end
+      if #t > 0 then c[k] = t end
+    elseif type(v) ~= "userdata" then
+      c[k] = v
+    end
+  end
+  return c
+end
+
+local clock = os.clock
+do
+  local ok, core = pcall(require, "lrengine.core")
+  if ok and core.clock then clock = core.clock end
+end
+
+local function progress_line(state)
+  io.stderr:write(string.format("\r\27[Kstep %d/%d  lr %.3e  loss %.4g  best %.4g",
+    state.step, state.num_iter, state.lr, state.loss, state.best))
+  io.stderr:flush()
+end
+
+-- One range test from the trainer's current state.
+local function run_once(o)
+  local trainer, val, n = o.trainer, o.val, o.num_iter
+  local smoother = smoothing.new(o.smoothing, o._smooth_opts)
+  local lrs, losses, smoothed, train, vals, secs = {}, {}, {}, {}, {}, {}
+  local best = math.huge
+  local stop_reason, stop_message, stop_step = "completed", nil, 0
+  local use_val = o.curve == "val"
+  local state = { num_iter = n, lrs = lrs, losses = losses, smoothed_losses = smoothed,
+    train_losses = train, val_losses = vals }
+  for i = 1, n do
+    local lr = o._schedule(i, n, o.start_lr, o.end_lr)
+    local t0 = clock()
+    local tl = trainer:step(lr)
+    local vl
+    if val then vl = trainer:evaluate(val) end
+    secs[i] = clock() - t0
+    local loss = use_val and vl or tl
+    lrs[i], losses[i], train[i] = lr, loss, tl
+    if val then vals[i] = vl end
+    local s = smoother:push(loss)
+    smoothed[i] = s
+    stop_step = i
+    if s < best then best = s end
+    state.step, state.lr, state.loss, state.smoothed, state.best = i, lr, loss, s, best
+    state.train_loss, state.val_loss = tl, vl
+    if o.on_step then o.on_step(state) end
+    if o._progress then o._progress(state) end
+    local stop, reason, message = o._stop(state)
+    if stop then
+      stop_reason, stop_message = reason or "stopped", message
+      break
+    end
+  end
+  if o._progress == progress_line then io.stderr:write("\n") end
+  return { lrs = lrs, losses = losses, smoothed = smoothed, train_losses = train,
+    val_losses = vals, step_seconds = secs, stop_reason = stop_reason,
+    stop_message = stop_message, stop_step = stop_step }
+end
+
+local function suggest_all(o, fields)
+  local out = {}
+  for i, h in ipairs(o.suggest) do
+    local fn, name = heuristics.resolve(h, i)
+    local opts = copy((o.suggest_opts and o.suggest_opts[name]) or {})
+    if opts.num_iter == nil then opts.num_iter = o.num_iter end
+    local ok, lr, index = pcall(fn, fields.lrs, fields.smoothed, opts)
+    if not ok then
+      error(string.format("range_test: heuristic '%s' failed: %s", name, tostring(lr)), 0)
+    end
+    if lr then
+      out[name] = { lr = lr, index = index }
+    else
+      out[name] = { reason = index or "no suggestion" }
+    end
+  end
+  return out
+end
+
+-- Median of positive learning rates, taken in log space for an even count.
+local function median(xs)
+  local s = copy(xs)
+  table.sort(s)
+  local n = #s
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return math.exp((math.log(s[n // 2]) + math.log(s[n // 2 + 1])) / 2)
+end
+
+local function summarize_repeats(runs)
+  local rep = {}
+  for name in pairs(runs[1].suggestions) do
+    local xs = {}
+    for r = 1, #runs do
+      local s = runs[r].suggestions[name]
+      if s and s.lr then xs[#xs + 1] = s.lr end
+    end
+    if #xs > 0 then
+      local lo, hi = math.huge, -math.huge
+      for _, x in ipairs(xs) do lo, hi = math.min(lo, x), math.max(hi, x) end
+      rep[name] = { median = median(xs), min = lo, max = hi, lrs = xs, runs = #runs,
+        spread_decades = lo > 0 and math.log(hi / lo, 10) or nil }
+    else
+      rep[name] = { reason = "no run gave a suggestion", runs = #runs }
+    end
+  end
+  return rep
+end
+
+local function method(obj, name)
+  local ok, f = pcall(function() return obj[name] end)
+  return ok and type(f) == "function" and f or nil
+end
+
+local function validate(opts)
+  if type(opts) ~= "table" then error("range_test: expected a table of options", 3) end
+  for k in pairs(opts) do
+    if not VALID[k] then fail(string.format("unknown option '%s'", tostring(k)), 2) end
+  end
+  local o = copy(DEFAULTS)
+  for k, v in pairs(opts) do o[k] = v end
+  if o.trainer == nil then fail("'trainer' is required", 2) end
+  for _, m in ipairs { "step", "snapshot", "restore" } do
+    if not method(o.trainer, m) then
+      fail(string.format("the trainer has no method '%s' (it needs step, snapshot, restore, "
+        .. "and evaluate for a validation set)", m), 2)
+    end
+  end
+  if o.val ~= nil and not method(o.trainer, "evaluate") then
+    fail("a validation set needs a trainer with an 'evaluate' method", 2)
+  end
+  check_number(o, "start_lr")
+  check_number(o, "end_lr")
+  if math.type(o.num_iter) ~= "integer" or o.num_iter < 1 then
+    fail("num_iter must be an integer >= 1, got " .. tostring(o.num_iter), 2)
+  end
+  if math.type(o.repeats) ~= "integer" or o.repeats < 1 then
+    fail("repeats must be an integer >= 1, got " .. tostring(o.repeats), 2)
+  end
+  o.curve = o.curve or (o.val and "val" or "train")
+  if o.curve ~= "val" and o.curve ~= "train" then
+    fail("curve must be 'val' or 'train', got " .. tostring(o.curve), 2)
+  end
+  if o.curve == "val" and not o.val then fail("curve = 'val' needs a validation set (val)", 2) end
+  o._schedule = checked("schedule", schedules.get, o.schedule)
+  checked("schedule", o._schedule, 1, o.num_iter, o.start_lr, o.end_lr)
+  checked("schedule", o._schedule, o.num_iter, o.num_iter, o.start_lr, o.end_lr)
+  o._smooth_opts = { smooth_f = o.smooth_f, beta = o.beta }
+  checked("smoothing", smoothing.new, o.smoothing, o._smooth_opts)
+  local rules = { checked("stopping", stopping.default, { diverge_th = o.diverge_th }) }
+  if o.stop ~= nil then
+    local list = (type(o.stop) == "table" and not getmetatable(o.stop)) and o.stop or { o.stop }
+    for i, f in ipairs(list) do
+      rules[#rules + 1] = checked(string.format("stop[%d]", i), stopping.get, f)
+    end
+  end
+  o._stop = stopping.any(rules)
+  if o.suggest == nil then o.suggest = { "steepest" } end
+  if type(o.suggest) ~= "table" then o.suggest = { o.suggest } end
+  for i, h in ipairs(o.suggest) do checked(string.format("suggest[%d]", i), heuristics.resolve, h, i) end
+  if o.progress == true then
+    o._progress = progress_line
+  elseif type(o.progress) == "function" then
+    o._progress = o.progress
+  end
+  if o.reinit and not method(o.trainer, "reinit") then
+    fail("reinit = true needs a trainer with a 'reinit' method", 2)
+  end
+  return o
+end
+
+--- Runs the range test; see the module comment for the options.
+function M.range_test(opts)
+  local o = validate(opts)
+  local trainer = o.trainer
+  local base_seed = o.seed
+  if base_seed == nil then
+    local f = method(trainer, "seed")
+    base_seed = f and f(trainer) or 0
+  end
+  local reseed = method(trainer, "reseed")
+  if o.repeats > 1 and not reseed then
+    fail("repeats > 1 needs a trainer with a 'reseed' method", 1)
+  end
+
+  local snap = trainer:snapshot()
+  local runs = {}
+  local ok, err = pcall(function()
+    for r = 1, o.repeats do
+      if r > 1 then
+        -- every run starts from the same state, with its own batch order
+        -- (and with reinit, its own initialisation)
+        trainer:restore(snap)
+        reseed(trainer, base_seed + r - 1)
+        if o.reinit then trainer:reinit(base_seed + r - 1) end
+      end
+      runs[r] = run_once(o)
+      runs[r].suggestions = suggest_all(o, runs[r])
+    end
+  end)
+  -- put the trainer back: on success, on an error, on an interrupt
+  if not o.keep_state then
+    local rok, rerr = pcall(trainer.restore, trainer, snap)
+    if not rok and ok then
+      error("range_test: restoring the trainer failed: " .. tostring(rerr), 2)
+    end
+  end
+  if not ok then error(err, 0) end
+
+  local fields = copy(runs[1])
+  fields.curve = o.curve
+  fields.config = config_record(opts)
+  fields.config.curve = o.curve
+  for k, v in pairs(DEFAULTS) do
+    if fields.config[k] == nil and type(v) ~= "function" then fields.config[k] = v end
+  end
+  fields.seed = base_seed
+  local dev = method(trainer, "device")
+  fields.device = dev and dev(trainer) or "unknown"
+  local okc, core = pcall(require, "lrengine.core")
+  fields.engine_version = okc and core.version or nil
+  fields.lua_version = _VERSION
+  fields.created = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  if o.repeats > 1 then
+    fields.repeats = summarize_repeats(runs)
+    fields.runs = {}
+    for r = 1, o.repeats do
+      fields.runs[r] = { lrs = runs[r].lrs, losses = runs[r].losses,
+        smoothed = runs[r].smoothed, stop_reason = runs[r].stop_reason,
+        suggestions = runs[r].suggestions }
+    end
+  end
+  return results.new(fields)
+end
+
+return M

@@ -1,0 +1,229 @@
+--[[
+lrengine.results — the record of a range test.
+
+A result holds, step by step (1-based, all arrays of equal length):
+  lrs            learning rate of each step
+  losses         the loss that drove the test (validation when `curve` is
+                 "val", else training), raw
+  smoothed       that loss smoothed (the curve stopping and heuristics read)
+  train_losses   training loss of each step
+  val_losses     validation loss of each step (empty without a validation set)
+  step_seconds   wall time of each step (train step + validation)
+and
+  curve          "val" or "train"
+  stop_reason    "completed", "diverged", "non-finite loss", a custom
+                 rule's reason, or "interrupted"
+  stop_step      the last step recorded
+  suggestions    name -> {lr =, index =} (or {reason =} when a heuristic
+                 had no answer)
+  repeats        with repeats > 1: name -> {median =, min =, max =,
+                 spread_decades =, lrs = {...}} over the runs
+  config         the range test's options (functions recorded by name)
+  seed, device, engine_version, lua_version, created (UTC, ISO 8601)
+
+Methods: result:save_json(path), result:save_csv(path),
+result:suggest(names [, opts]) (re-runs heuristics on the saved curve,
+without retraining), result:plot(path, opts) (lrengine.plot).
+Module functions: load_json(path), load_csv(path) (any two-column lr,loss
+CSV, e.g. from another framework), new(fields).
+
+JSON uses these field names; non-finite numbers are written as the strings
+"NaN", "Infinity", "-Infinity" and read back as numbers.
+]]
+
+local M = {}
+
+local Result = {}
+Result.__index = Result
+M.Result = Result
+
+local ARRAYS = { "lrs", "losses", "smoothed", "train_losses", "val_losses", "step_seconds" }
+M.ARRAYS = ARRAYS
+
+local function core() return require "lrengine.core" end
+
+local NONFINITE = { NaN = 0 / 0, Infinity = math.huge, ["-Infinity"] = -math.huge }
+
+local function numeric_array(t, name, where)
+  if t == nil then return {} end
+  if type(t) ~= "table" then
+    error(string.format("%s: field '%s' must be an array of numbers, got %s", where, name, type(t)), 0)
+  end
+  local out = {}
+  for i = 1, #t do
+    local v = t[i]
+    if type(v) == "string" and NONFINITE[v] then v = NONFINITE[v] end
+    if type(v) ~= "number" then
+      error(string.format("%s: %s[%d] is %s, expected a number", where, name, i,
+        type(v) == "string" and ("the string '" .. v .. "'") or type(v)), 0)
+    end
+    out[i] = v
+  end
+  return out
+end
+
+--- A result from a table of fields (arrays are checked and copied).
+function M.new(fields, where)
+  where = where or "result"
+  local r = setmetatable({}, Result)
+  for k, v in pairs(fields) do r[k] = v end
+  for _, name in ipairs(ARRAYS) do r[name] = numeric_array(fields[name], name, where) end
+  local n = #r.lrs
+  if #r.losses ~= n then
+    error(string.format("%s: lrs has %d values but losses has %d", where, n, #r.losses), 0)
+  end
+  if #r.smoothed == 0 and n > 0 then
+    r.smoothed = {}
+    for i = 1, n do r.smoothed[i] = r.losses[i] end
+  end
+  for _, name in ipairs(ARRAYS) do
+    if #r[name] ~= 0 and #r[name] ~= n then
+      error(string.format("%s: %s has %d values, lrs has %d", where, name, #r[name], n), 0)
+    end
+  end
+  r.suggestions = r.suggestions or {}
+  r.config = r.config or {}
+  r.stop_step = r.stop_step or n
+  return r
+end
+
+local function plain(r)
+  local t = {}
+  for k, v in pairs(r) do t[k] = v end
+  return t
+end
+
+function Result:to_json()
+  return core().json_encode(plain(self), true)
+end
+
+function Result:save_json(path)
+  if type(path) ~= "string" or path == "" then
+    error("save_json: path must be a non-empty string", 2)
+  end
+  core().write_atomic(path, self:to_json() .. "\n")
+  return path
+end
+
+local function fmt(v)
+  if v == nil then return "" end
+  if v ~= v then return "nan" end
+  if v == math.huge then return "inf" end
+  if v == -math.huge then return "-inf" end
+  return string.format("%.17g", v)
+end
+
+function Result:to_csv()
+  local lines = { "step,lr,loss,smoothed,train_loss,val_loss,seconds" }
+  for i = 1, #self.lrs do
+    lines[#lines + 1] = table.concat({ tostring(i), fmt(self.lrs[i]), fmt(self.losses[i]),
+      fmt(self.smoothed[i]), fmt(self.train_losses[i]), fmt(self.val_losses[i]),
+      fmt(self.step_seconds[i]) }, ",")
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+function Result:save_csv(path)
+  if type(path) ~= "string" or path == "" then
+    error("save_csv: path must be a non-empty string", 2)
+  end
+  core().write_atomic(path, self:to_csv())
+  return path
+end
+
+--- Runs heuristics on the recorded (smoothed) curve, without retraining.
+-- `names`: a name, a function, or an array of them; opts are passed on.
+-- Returns the suggestions table (also stored in result.suggestions).
+function Result:suggest(names, opts)
+  local H = require "lrengine.heuristics"
+  if names == nil then names = { "steepest" } end
+  if type(names) ~= "table" then names = { names } end
+  local out = {}
+  for i, h in ipairs(names) do
+    local fn, name = H.resolve(h, i)
+    -- the planned length of the test, as the finder passed it (fastai's
+    -- trimming depends on it)
+    local o = {}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    if o.num_iter == nil and math.type(self.config.num_iter) == "integer" then
+      o.num_iter = self.config.num_iter
+    end
+    local lr, index = fn(self.lrs, self.smoothed, o)
+    if lr then
+      out[name] = { lr = lr, index = index }
+    else
+      out[name] = { reason = index or "no suggestion" }
+    end
+    self.suggestions[name] = out[name]
+  end
+  return out
+end
+
+function Result:plot(path, opts)
+  return require("lrengine.plot").plot(self, path, opts)
+end
+
+local function read_file(path, what)
+  if type(path) ~= "string" then error(what .. ": path must be a string", 3) end
+  local f, err = io.open(path, "rb")
+  if not f then error(what .. ": " .. err, 3) end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- Reads a result written by save_json.
+function M.load_json(path)
+  local s = read_file(path, "load_json")
+  local ok, t = pcall(core().json_decode, s, path)
+  if not ok then error(t, 2) end
+  if type(t) ~= "table" or type(t.lrs) ~= "table" or type(t.losses) ~= "table" then
+    error(path .. ": not an lrengine result (no 'lrs' and 'losses' arrays)", 2)
+  end
+  local ok2, r = pcall(M.new, t, path)
+  if not ok2 then error(r, 2) end
+  return r
+end
+
+local function parse_number(cell)
+  cell = cell:match("^%s*(.-)%s*$")
+  local low = cell:lower()
+  if low == "nan" or low == "-nan" then return 0 / 0 end
+  if low == "inf" or low == "+inf" or low == "infinity" then return math.huge end
+  if low == "-inf" or low == "-infinity" then return -math.huge end
+  return tonumber(cell)
+end
+
+--- Reads a two-column CSV (lr, loss), with or without a header line, so a
+-- curve recorded by any framework can be judged.
+function M.load_csv(path)
+  local s = read_file(path, "load_csv")
+  local lrs, losses = {}, {}
+  local lineno = 0
+  for line in (s .. "\n"):gmatch("(.-)\r?\n") do
+    lineno = lineno + 1
+    if line:match("^%s*$") then goto continue end
+    local a, b, rest = line:match("^([^,]*),([^,]*)(.*)$")
+    if not a then
+      error(string.format("%s:%d: expected two columns 'lr,loss'", path, lineno), 2)
+    end
+    local lr, loss = parse_number(a), parse_number(b)
+    if lineno == 1 and #lrs == 0 and (not lr or not loss) then goto continue end -- header
+    if not lr then
+      error(string.format("%s:%d: column 1 (lr) is not a number: '%s'", path, lineno, a), 2)
+    end
+    if not loss then
+      error(string.format("%s:%d: column 2 (loss) is not a number: '%s'", path, lineno, b), 2)
+    end
+    if rest ~= "" and not rest:match("^,") then
+      error(string.format("%s:%d: malformed line", path, lineno), 2)
+    end
+    lrs[#lrs + 1], losses[#losses + 1] = lr, loss
+    ::continue::
+  end
+  if #lrs == 0 then error(path .. ": no data rows", 2) end
+  return M.new({ lrs = lrs, losses = losses, curve = "external", stop_reason = "external",
+    config = { source = path } }, path)
+end
+
+return M
