@@ -4,8 +4,12 @@
  * modules of lrengine on package.path.
  *
  *   lrengine [options] [script [args]]
+ *   lrengine [options] suggest FILE [--heuristic NAME]...
+ *   lrengine [options] plot FILE.json -o OUT.png|svg|pdf
  *
- * The script sees `arg` and `...` exactly as under `lua`. Host options are
+ * The script sees `arg` and `...` exactly as under `lua`. A script that
+ * returns a table is a declarative sweep: the host hands the table to
+ * lrengine.cli.sweep. The subcommands are lrengine.cli.main. Host options are
  * handed to the binding (lrelua_setoptions) before anything runs; scripts
  * read them with require("lrengine").options(). Only this file decides
  * the exit status: 0 success, 1 a Lua error (printed with a traceback),
@@ -39,7 +43,13 @@ enum { EXIT_LUA = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 static const char usage_text[] =
     "usage: " PROGNAME " [options] [script [args]]\n"
+    "       " PROGNAME " [options] suggest FILE.json|FILE.csv [--heuristic NAME]... [--json]\n"
+    "       " PROGNAME " [options] plot FILE.json -o OUT.png|svg|pdf\n"
     "Runs a Lua 5.4 script with the lrengine engine loaded (require \"lrengine\").\n"
+    "A script that returns a table runs it as a declarative range test (see\n"
+    "examples/declarative.lua) and prints the suggestions. 'suggest' re-runs the\n"
+    "learning-rate heuristics on a saved curve (an lrengine result, or a CSV of\n"
+    "lr,loss from any framework); 'plot' draws a saved result.\n"
     "Options:\n"
     "  -e CODE          run the Lua string CODE (before the script; may repeat)\n"
     "  -                run the script read from standard input\n"
@@ -61,6 +71,7 @@ typedef struct host {
     int argc;
     char **argv;
     int script;          /* index of the script in argv; argc when none */
+    int command;         /* index of a subcommand (suggest, plot); 0: none */
     int has_e;
     lre_ctx_opts opts;
     int quiet;
@@ -182,6 +193,15 @@ static int pushargs(lua_State *L) {
     return n;
 }
 
+/* Pushes require("lrengine.cli")[fn]. */
+static void pushcli(lua_State *L, const char *fn) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "lrengine.cli");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+}
+
 static int handle_script(lua_State *L, host *h) {
     const char *fname = h->argv[h->script];
     if (strcmp(fname, "-") == 0 && strcmp(h->argv[h->script - 1], "--") != 0)
@@ -189,7 +209,33 @@ static int handle_script(lua_State *L, host *h) {
     int status = luaL_loadfile(L, fname);
     if (status == LUA_OK) {
         int n = pushargs(L);
-        status = docall(L, n, 0);
+        status = docall(L, n, 1);
+    }
+    if (status == LUA_OK && lua_istable(L, -1)) { /* a declarative sweep */
+        pushcli(L, "sweep");
+        lua_insert(L, -2);
+        lua_pushstring(L, fname ? fname : "stdin");
+        status = docall(L, 2, 0);
+    } else if (status == LUA_OK) {
+        lua_pop(L, 1);
+    }
+    return report(L, h, status);
+}
+
+/* `lrengine suggest|plot ...`: lrengine.cli.main(cmd, {args}) returns the
+ * exit status. */
+static int handle_command(lua_State *L, host *h) {
+    pushcli(L, "main");
+    lua_pushstring(L, h->argv[h->command]);
+    lua_createtable(L, h->argc - h->command - 1, 0);
+    for (int i = h->command + 1; i < h->argc; i++) {
+        lua_pushstring(L, h->argv[i]);
+        lua_rawseti(L, -2, i - h->command);
+    }
+    int status = docall(L, 2, 1);
+    if (status == LUA_OK) {
+        h->status = (int)luaL_optinteger(L, -1, 0);
+        lua_pop(L, 1);
     }
     return report(L, h, status);
 }
@@ -302,6 +348,7 @@ static int collectargs(host *h) {
         const char *a = argv[i], *v;
         if (a[0] != '-' || strcmp(a, "-") == 0) { /* the script (or stdin) */
             h->script = i;
+            if (strcmp(a, "suggest") == 0 || strcmp(a, "plot") == 0) h->command = i;
             return 1;
         }
         if (strcmp(a, "--") == 0) {
@@ -376,7 +423,9 @@ static int pmain(lua_State *L) {
     lua_gc(L, LUA_GCRESTART);
     lua_gc(L, LUA_GCGEN, 0, 0);
     if (!runargs(L, h)) return 0;
-    if (h->script < h->argc) {
+    if (h->command) {
+        handle_command(L, h);
+    } else if (h->script < h->argc) {
         handle_script(L, h);
     } else if (!h->has_e) {
         if (isatty(STDIN_FILENO)) {
@@ -394,7 +443,7 @@ int main(int argc, char **argv) {
         message("cannot create the Lua state: not enough memory");
         return EXIT_LUA;
     }
-    host h = {argc, argv, argc, 0, lre_ctx_opts_default(), 0, EXIT_SUCCESS};
+    host h = {argc, argv, argc, 0, 0, lre_ctx_opts_default(), 0, EXIT_SUCCESS};
     lua_gc(L, LUA_GCSTOP);
     lua_pushcfunction(L, pmain);
     lua_pushlightuserdata(L, &h);

@@ -194,36 +194,65 @@ local function parse_number(cell)
   return tonumber(cell)
 end
 
---- Reads a two-column CSV (lr, loss), with or without a header line, so a
--- curve recorded by any framework can be judged.
+local function split_csv(line)
+  local cells = {}
+  for cell in (line .. ","):gmatch("([^,]*),") do cells[#cells + 1] = cell end
+  return cells
+end
+
+--- Reads a CSV curve so a curve recorded by any framework can be judged:
+-- either two columns (lr, loss), with or without a header, or a header
+-- naming an `lr` (or `learning_rate`) and a `loss` column, and optionally a
+-- `smoothed` one — so the CSV that save_csv writes reads back too.
 function M.load_csv(path)
   local s = read_file(path, "load_csv")
-  local lrs, losses = {}, {}
-  local lineno = 0
+  local lrs, losses, smoothed = {}, {}, {}
+  local lr_col, loss_col, sm_col, width = 1, 2, nil, nil
+  local lineno, header_done = 0, false
   for line in (s .. "\n"):gmatch("(.-)\r?\n") do
     lineno = lineno + 1
     if line:match("^%s*$") then goto continue end
-    local a, b, rest = line:match("^([^,]*),([^,]*)(.*)$")
-    if not a then
-      error(string.format("%s:%d: expected two columns 'lr,loss'", path, lineno), 2)
+    local cells = split_csv(line)
+    if not header_done then
+      header_done = true
+      if not parse_number(cells[1] or "") then -- a header line
+        local names = {}
+        for i, c in ipairs(cells) do names[c:match("^%s*(.-)%s*$"):lower()] = i end
+        if #cells > 2 or names.lr or names.learning_rate then
+          lr_col = names.lr or names.learning_rate
+          loss_col = names.loss
+          sm_col = names.smoothed
+          if not lr_col or not loss_col then
+            error(string.format("%s:%d: the header needs 'lr' and 'loss' columns", path, lineno), 2)
+          end
+        end
+        width = #cells
+        goto continue
+      end
     end
-    local lr, loss = parse_number(a), parse_number(b)
-    if lineno == 1 and #lrs == 0 and (not lr or not loss) then goto continue end -- header
-    if not lr then
-      error(string.format("%s:%d: column 1 (lr) is not a number: '%s'", path, lineno, a), 2)
+    if width and #cells ~= width then
+      error(string.format("%s:%d: %d columns, the first line has %d", path, lineno, #cells, width), 2)
     end
-    if not loss then
-      error(string.format("%s:%d: column 2 (loss) is not a number: '%s'", path, lineno, b), 2)
+    width = width or #cells
+    if #cells < 2 then
+      error(string.format("%s:%d: expected at least two columns 'lr,loss'", path, lineno), 2)
     end
-    if rest ~= "" and not rest:match("^,") then
-      error(string.format("%s:%d: malformed line", path, lineno), 2)
+    local function num(col, what)
+      local v = parse_number(cells[col] or "")
+      if not v then
+        error(string.format("%s:%d: column %d (%s) is not a number: '%s'", path, lineno, col,
+          what, cells[col] or ""), 3)
+      end
+      return v
     end
-    lrs[#lrs + 1], losses[#losses + 1] = lr, loss
+    lrs[#lrs + 1] = num(lr_col, "lr")
+    losses[#losses + 1] = num(loss_col, "loss")
+    if sm_col then smoothed[#smoothed + 1] = num(sm_col, "smoothed") end
     ::continue::
   end
   if #lrs == 0 then error(path .. ": no data rows", 2) end
-  return M.new({ lrs = lrs, losses = losses, curve = "external", stop_reason = "external",
-    config = { source = path } }, path)
+  return M.new({ lrs = lrs, losses = losses, smoothed = smoothed, curve = "external",
+    stop_reason = "external", config = { source = path } }, path)
 end
 
 return M
