@@ -65,13 +65,26 @@ static json_box *push_box(lua_State *L)
  * (ultimately to the box's root) before it is filled, so a Lua error at any
  * depth frees everything through the box. */
 
+/* cJSON prints doubles with 15 digits whenever they read back within an
+ * epsilon, which can lose the last bit: write the shortest of %.15g, %.16g
+ * and %.17g that reads back exactly, as raw JSON. */
 static cJSON *encode_number(lua_State *L, int idx)
 {
-    if (lua_isinteger(L, idx)) return cJSON_CreateNumber((double)lua_tointeger(L, idx));
+    char buf[64];
+    if (lua_isinteger(L, idx)) {
+        snprintf(buf, sizeof buf, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+        return cJSON_CreateRaw(buf);
+    }
     double v = lua_tonumber(L, idx);
     if (isnan(v)) return cJSON_CreateString("NaN");
     if (isinf(v)) return cJSON_CreateString(v > 0 ? "Infinity" : "-Infinity");
-    return cJSON_CreateNumber(v);
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    /* keep it a float in JSON readers that care ("1" -> "1.0") */
+    if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", sizeof buf - strlen(buf) - 1);
+    return cJSON_CreateRaw(buf);
 }
 
 /* Number of elements if the table at idx is a sequence 1..n, else -1. */

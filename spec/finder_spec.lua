@@ -1,0 +1,390 @@
+-- The range-test driver: curves, stopping, state restoration, repeats,
+-- results on disk, and the command's sweep and suggest modes.
+local lre = require "lrengine"
+local finder = require "lrengine.finder"
+local results = require "lrengine.results"
+
+local BIN = os.getenv("LRENGINE_BIN") or "build/lrengine"
+
+-- Three separable blobs in 3-D: a curve that falls, then blows up.
+local function blobs(n, seed)
+  local rows, labels = {}, {}
+  local x = seed or 1
+  local function rnd() -- a small LCG: the data must not depend on math.random
+    x = (x * 1103515245 + 12345) % 2147483648
+    return x / 2147483648
+  end
+  for i = 1, n do
+    local c = i % 3
+    rows[i] = { rnd() + 2 * c, rnd() - c, rnd() }
+    labels[i] = c
+  end
+  return lre.data.from_tables(rows, labels)
+end
+
+local function setup(seed, opt)
+  local ds = blobs(600, 7)
+  local train, val = ds:split(0.8, 1)
+  local model = lre.nn.sequential { lre.nn.linear(3, 32), lre.nn.relu(), lre.nn.linear(32, 3) }
+  local t = lre.trainer { model = model, data = train, batch_size = 32, seed = seed or 1,
+    optimizer = opt or lre.optim.adam { weight_decay = 1e-2 } }
+  return t, val, train
+end
+
+local function tmpname(ext)
+  local p = os.tmpname()
+  os.remove(p)
+  return p .. ext
+end
+
+-- The next k losses of a trainer (to compare two trainers' futures).
+local function future(t, k)
+  local out = {}
+  for i = 1, k do out[i] = t:step(1e-3) end
+  return out
+end
+
+describe("range_test", function()
+  it("records lr, train and validation losses step by step on the exp schedule", function()
+    local t, val = setup()
+    local r = finder.range_test { trainer = t, val = val, start_lr = 1e-6, end_lr = 1,
+      num_iter = 30, diverge_th = false, suggest = { "steepest" } }
+    assert.are.equal(30, #r.lrs)
+    assert.are.equal("completed", r.stop_reason)
+    assert.are.equal(1e-6, r.lrs[1])
+    assert.are.equal(1, r.lrs[30])
+    assert.are.equal(30, #r.train_losses)
+    assert.are.equal(30, #r.val_losses)
+    assert.are.equal("val", r.curve)
+    for i = 1, 30 do
+      assert.are.equal(r.val_losses[i], r.losses[i])
+      assert.is_true(r.step_seconds[i] >= 0)
+    end
+    -- the smoothed curve is pytorch-lr-finder's EMA of the driving loss
+    local S = require "lrengine.smoothing"
+    local ema = S.ema(r.losses, 0.05)
+    for i = 1, 30 do assert.are.equal(ema[i], r.smoothed[i]) end
+  end)
+
+  it("drives the test with the training loss when asked", function()
+    local t, val = setup()
+    local r = finder.range_test { trainer = t, val = val, curve = "train", num_iter = 10,
+      start_lr = 1e-5, end_lr = 1e-3 }
+    for i = 1, #r.lrs do assert.are.equal(r.train_losses[i], r.losses[i]) end
+    assert.are.equal("train", r.curve)
+  end)
+
+  it("stops when the smoothed loss diverges and keeps the diverging point", function()
+    local t, val = setup()
+    local r = finder.range_test { trainer = t, val = val, start_lr = 1e-5, end_lr = 1e4,
+      num_iter = 100 }
+    assert.are.equal("diverged", r.stop_reason)
+    local n = #r.lrs
+    assert.is_true(n < 100)
+    local best = math.huge
+    for i = 1, n - 1 do best = math.min(best, r.smoothed[i]) end
+    assert.is_true(r.smoothed[n] > 5 * best)
+    for i = 1, n - 1 do
+      local b = math.huge
+      for j = 1, i do b = math.min(b, r.smoothed[j]) end
+      assert.is_false(r.smoothed[i] > 5 * b)
+    end
+    assert.is_truthy(r.suggestions.steepest.lr)
+  end)
+
+  it("stops at a non-finite loss, records it, and restores the trainer", function()
+    local t, val = setup(1, lre.optim.sgd {})
+    local before = t:evaluate(val)
+    local r = finder.range_test { trainer = t, val = val, start_lr = 1, end_lr = 1e30,
+      num_iter = 60, diverge_th = false, smoothing = "none" }
+    assert.are.equal("non_finite", r.stop_reason)
+    local last = r.losses[#r.losses]
+    assert.is_true(last ~= last or last == math.huge)
+    assert.are.equal(before, t:evaluate(val))
+    assert.are.equal(0, t:steps())
+  end)
+
+  it("leaves a trainer in the middle of training exactly as it was", function()
+    local a, val = setup(5)
+    local b = setup(5)
+    future(a, 20)
+    future(b, 20)
+    finder.range_test { trainer = a, val = val, num_iter = 40, start_lr = 1e-5, end_lr = 10 }
+    assert.are.equal(20, a:steps())
+    assert.are.same(future(b, 15), future(a, 15))
+  end)
+
+  it("keeps the final state with keep_state = true", function()
+    local t, val = setup()
+    finder.range_test { trainer = t, val = val, num_iter = 12, keep_state = true,
+      start_lr = 1e-5, end_lr = 1e-3 }
+    assert.are.equal(12, t:steps())
+  end)
+
+  it("restores the trainer when a callback raises an error, and re-raises it", function()
+    local t, val = setup()
+    local twin = setup()
+    local ok, err = pcall(finder.range_test, { trainer = t, val = val, num_iter = 30,
+      on_step = function(s) if s.step == 7 then error("boom at 7") end end })
+    assert.is_false(ok)
+    assert.matches("boom at 7", err)
+    assert.are.equal(0, t:steps())
+    assert.are.same(future(twin, 5), future(t, 5))
+  end)
+
+  it("restores the trainer when interrupted (the host's 'interrupted!' error)", function()
+    local t, val = setup()
+    local twin = setup()
+    local ok, err = pcall(finder.range_test, { trainer = t, val = val, num_iter = 30,
+      on_step = function(s) if s.step == 3 then error("interrupted!") end end })
+    assert.is_false(ok)
+    assert.matches("interrupted!", err)
+    assert.are.same(future(twin, 5), future(t, 5))
+  end)
+
+  it("accepts custom schedules, stopping rules and heuristics", function()
+    local t, val = setup()
+    local r = finder.range_test { trainer = t, val = val, num_iter = 20,
+      schedule = function(step, n, s, e) return s + (e - s) * (step - 1) / (n - 1) end,
+      start_lr = 1e-4, end_lr = 1e-2,
+      stop = function(state) return state.step == 9, "nine" end,
+      suggest = { "steepest", function(lrs, losses) return lrs[2], 2 end } }
+    assert.are.equal(9, #r.lrs)
+    assert.are.equal("nine", r.stop_reason)
+    assert.are.equal(1e-4 + (1e-2 - 1e-4) * 1 / 19, r.lrs[2])
+    assert.are.equal(r.lrs[2], r.suggestions.custom2.lr)
+    assert.is_nil(r.suggestions.steepest.lr) -- 9 points: too short after trimming
+    assert.is_string(r.suggestions.steepest.reason)
+  end)
+
+  it("rejects bad options with a clear message", function()
+    local t, val = setup()
+    local function msg(o)
+      local ok, err = pcall(finder.range_test, o)
+      assert.is_false(ok)
+      return err
+    end
+    assert.matches("unknown option 'num_iters'", msg { trainer = t, num_iters = 3 })
+    assert.matches("'trainer' is required", msg { num_iter = 3 })
+    assert.matches("start_lr", msg { trainer = t, start_lr = -1 })
+    assert.matches("num_iter", msg { trainer = t, num_iter = 0 })
+    assert.matches("unknown heuristic 'vally'", msg { trainer = t, suggest = { "vally" } })
+    assert.matches("unknown schedule", msg { trainer = t, schedule = "cosine" })
+    assert.matches("needs a validation set", msg { trainer = t, curve = "val" })
+    assert.matches("smooth_f", msg { trainer = t, val = val, smooth_f = 2 })
+    assert.are.equal(0, t:steps())
+  end)
+
+  it("repeats with different batch orders and reports median and spread", function()
+    local t, val = setup()
+    local r = finder.range_test { trainer = t, val = val, start_lr = 1e-5, end_lr = 10,
+      num_iter = 60, repeats = 3, suggest = { "steepest", "valley" } }
+    assert.are.equal(3, #r.runs)
+    local v = r.repeats.valley
+    assert.are.equal(3, #v.lrs)
+    assert.is_true(v.min <= v.median and v.median <= v.max)
+    assert.are.equal(math.log(v.max / v.min, 10), v.spread_decades)
+    -- the runs saw different batches, so their curves differ
+    assert.are_not.same(r.runs[1].losses, r.runs[2].losses)
+    -- run 1 is the plain test from the trainer's own state
+    local t2 = setup()
+    local plain = finder.range_test { trainer = t2, val = val, start_lr = 1e-5, end_lr = 10,
+      num_iter = 60, suggest = { "steepest", "valley" } }
+    assert.are.same(plain.losses, r.runs[1].losses)
+    assert.are.equal(0, t:steps())
+  end)
+
+  it("is reproducible: the same seed gives the same curve bit for bit", function()
+    local a, val = setup(3)
+    local b = setup(3)
+    local ra = finder.range_test { trainer = a, val = val, num_iter = 40 }
+    local rb = finder.range_test { trainer = b, val = val, num_iter = 40 }
+    assert.are.same(ra.losses, rb.losses)
+    assert.are.same(ra.train_losses, rb.train_losses)
+  end)
+end)
+
+describe("results", function()
+  it("round-trips through JSON, non-finite values included", function()
+    local t, val = setup(1, lre.optim.sgd {})
+    local r = finder.range_test { trainer = t, val = val, start_lr = 1, end_lr = 1e30,
+      num_iter = 60, diverge_th = false, suggest = { "steepest", "valley", "ignite" } }
+    local path = tmpname(".json")
+    r:save_json(path)
+    local back = results.load_json(path)
+    os.remove(path)
+    for _, name in ipairs(results.ARRAYS) do
+      assert.are.equal(#r[name], #back[name])
+      for i = 1, #r[name] do
+        local x, y = r[name][i], back[name][i]
+        if x ~= x then assert.is_true(y ~= y) else assert.are.equal(x, y) end
+      end
+    end
+    assert.are.equal(r.stop_reason, back.stop_reason)
+    assert.are.equal(r.config.num_iter, back.config.num_iter)
+    for name, s in pairs(r.suggestions) do
+      assert.are.equal(s.lr, back.suggestions[name].lr)
+      assert.are.equal(s.index, back.suggestions[name].index)
+    end
+    -- heuristics run again on the loaded curve give the same answers
+    local again = back:suggest { "steepest", "valley", "ignite" }
+    for name, s in pairs(again) do assert.are.equal(r.suggestions[name].lr, s.lr) end
+  end)
+
+  it("round-trips through CSV", function()
+    local t, val = setup()
+    local r = finder.range_test { trainer = t, val = val, num_iter = 25, start_lr = 1e-5,
+      end_lr = 1 }
+    local path = tmpname(".csv")
+    r:save_csv(path)
+    local back = results.load_csv(path)
+    os.remove(path)
+    assert.are.same(r.lrs, back.lrs)
+    assert.are.same(r.losses, back.losses)
+    assert.are.same(r.smoothed, back.smoothed)
+  end)
+
+  it("reads a two-column CSV from another framework and refuses bad ones", function()
+    local path = tmpname(".csv")
+    local f = io.open(path, "w")
+    f:write("lr,loss\n1e-5,2.3\n1e-4,2.2\n1e-3,1.5\n1e-2,0.9\n1e-1,nan\n")
+    f:close()
+    local r = results.load_csv(path)
+    assert.are.same({ 1e-5, 1e-4, 1e-3, 1e-2, 1e-1 }, r.lrs)
+    assert.is_true(r.losses[5] ~= r.losses[5])
+    f = io.open(path, "w")
+    f:write("1e-5,2.3\n1e-4,oops\n")
+    f:close()
+    local ok, err = pcall(results.load_csv, path)
+    os.remove(path)
+    assert.is_false(ok)
+    assert.matches(":2: column 2 %(loss%) is not a number: 'oops'", err)
+  end)
+
+  it("refuses a file that is not a result, and leaves no partial file on a failed write", function()
+    local path = tmpname(".json")
+    local f = io.open(path, "w")
+    f:write('{"lrs": [1, 2], "losses": [1]}')
+    f:close()
+    local ok, err = pcall(results.load_json, path)
+    assert.is_false(ok)
+    assert.matches("lrs has 2 values but losses has 1", err)
+    os.remove(path)
+    local r = results.new { lrs = { 1, 2 }, losses = { 3, 4 } }
+    local bad = "/nonexistent-dir-lrengine/x.json"
+    ok, err = pcall(r.save_json, r, bad)
+    assert.is_false(ok)
+    assert.matches("cannot write /nonexistent%-dir%-lrengine/x.json", err)
+    assert.is_nil(io.open(bad, "r"))
+  end)
+end)
+
+describe("the lrengine command", function()
+  local function run(cmd)
+    local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
+    local out = p:read("a")
+    p:close()
+    local code = tonumber(out:match("exit=(%d+)%s*$"))
+    return code, out
+  end
+
+  local function script(text)
+    local path = tmpname(".lua")
+    local f = io.open(path, "w")
+    f:write(text)
+    f:close()
+    return path
+  end
+
+  local SWEEP = [[
+local lre = require "lrengine"
+local rows, labels = {}, {}
+local x = 1
+local function rnd() x = (x * 1103515245 + 12345) % 2147483648; return x / 2147483648 end
+for i = 1, 300 do local c = i % 3; rows[i] = { rnd() + 2 * c, rnd() - c }; labels[i] = c end
+local tr, va = lre.data.from_tables(rows, labels):split(0.8, 1)
+return { data = tr, val = va, model = { 2, 16, 3 }, optimizer = { "adam" }, batch_size = 16,
+  start_lr = 1e-5, end_lr = 10, num_iter = 40, suggest = { "steepest", "valley" },
+  output = OUT }
+]]
+
+  it("runs a declarative sweep, prints the suggestions and writes the JSON", function()
+    local out = tmpname(".json")
+    local path = script(SWEEP:gsub("OUT", string.format("%q", out)))
+    local code, text = run(BIN .. " -q " .. path)
+    os.remove(path)
+    assert.are.equal(0, code, text)
+    assert.matches("steepest%s+%d%.%d+e[-+]%d+", text)
+    assert.matches("valley", text)
+    assert.matches("result: " .. out:gsub("%p", "%%%0"), text)
+    local r = results.load_json(out)
+    os.remove(out)
+    assert.is_true(#r.lrs > 1)
+  end)
+
+  it("refuses a sweep table with an unknown key (exit 1, names the key)", function()
+    local path = script("return { data = 1, model = {2, 3}, num_iters = 5 }")
+    local code, text = run(BIN .. " " .. path)
+    os.remove(path)
+    assert.are.equal(1, code)
+    assert.matches("unknown key 'num_iters'", text)
+  end)
+
+  it("suggest re-runs heuristics on a saved result and on a CSV", function()
+    local path = tmpname(".csv")
+    local f = io.open(path, "w")
+    f:write("lr,loss\n")
+    for i = 1, 40 do
+      local lr = 1e-5 * 10 ^ ((i - 1) / 8)
+      f:write(string.format("%.17g,%.17g\n", lr, 2 - math.tanh((i - 15) / 5)))
+    end
+    f:close()
+    local code, text = run(BIN .. " suggest " .. path .. " --heuristic steepest --heuristic minimum")
+    assert.are.equal(0, code, text)
+    assert.matches("steepest", text)
+    assert.matches("minimum", text)
+    code, text = run(BIN .. " suggest " .. path .. " --json --heuristic ignite")
+    assert.are.equal(0, code, text)
+    assert.matches('"ignite"', text)
+    os.remove(path)
+  end)
+
+  it("suggest: usage errors exit 2, unreadable files exit 1", function()
+    local code, text = run(BIN .. " suggest")
+    assert.are.equal(2, code)
+    assert.matches("no file given", text)
+    code, text = run(BIN .. " suggest x.json --heuristic nope")
+    assert.are.equal(2, code)
+    assert.matches("unknown heuristic 'nope'", text)
+    code, text = run(BIN .. " suggest /nonexistent/x.json")
+    assert.are.equal(1, code)
+    assert.matches("No such file", text)
+  end)
+
+  it("exits 130 on SIGINT after the range test restored the trainer", function()
+    local marker = tmpname(".txt")
+    local path = script(string.format([[
+local lre = require "lrengine"
+local finder = require "lrengine.finder"
+local rows, labels = {}, {}
+for i = 1, 200 do rows[i] = { i %% 7, i %% 3 }; labels[i] = i %% 2 end
+local ds = lre.data.from_tables(rows, labels)
+local t = lre.trainer { model = lre.nn.sequential { lre.nn.linear(2, 8), lre.nn.relu(),
+  lre.nn.linear(8, 2) }, data = ds, batch_size = 8, seed = 1 }
+local before = t:evaluate(ds)
+local ok, err = pcall(finder.range_test, { trainer = t, num_iter = 100000000,
+  start_lr = 1e-9, end_lr = 1e-8, diverge_th = false,
+  on_step = function(s) if s.step == 3 then local f = io.open(%q, "w"); f:write("ready"); f:close() end end })
+print(err)
+print(t:evaluate(ds) == before and t:steps() == 0 and "restored" or "NOT restored")
+]], marker))
+    local code, text = run(string.format(
+      "%s %s & pid=$!; for i in $(seq 1 200); do [ -s %s ] && break; sleep 0.05; done; " ..
+      "kill -INT $pid; wait $pid", BIN, path, marker))
+    os.remove(path)
+    os.remove(marker)
+    assert.are.equal(130, code, text)
+    assert.matches("interrupted!", text)
+    assert.matches("\nrestored", text)
+  end)
+end)
