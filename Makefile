@@ -267,11 +267,13 @@ valgrind: deps
 	@bash scripts/run_tests.sh --build $(BUILD) --valgrind --c-tests "$(TEST_BINS)"
 
 bench: bench-bins
+	@$(SUBMAKE) cli
 	@set -e; for b in $(BENCH_BINS); do echo "== $$b"; $$b; done
+	@set -e; for s in scripts/bench_*.lua; do echo "== $$s"; $(CLI) -q $$s; done
 
 demo: deps
 	@$(SUBMAKE) cli
-	$(CLI) examples/spirals.lua
+	$(CLI) examples/fashion_mnist.lua
 
 # ---- install ---------------------------------------------------------------
 .PHONY: install uninstall
