@@ -126,6 +126,23 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
     return LRE_OK;
 }
 
+/* Rows of the workspace: the batch size, or more so that evaluate runs
+ * its forward passes in chunks of at least LRE_EVAL_ROWS rows (GEMMs of
+ * 128 rows run ~20% slower than of 512 on the reference MLP), unless that
+ * would take more than LRE_EVAL_BYTES for the activations. Steps use the
+ * first batch_size rows. */
+#define LRE_EVAL_ROWS 512
+#define LRE_EVAL_BYTES ((int64_t)64 << 20)
+
+static int64_t workspace_rows(const lre_model *m, int64_t batch_size)
+{
+    if (batch_size >= LRE_EVAL_ROWS) return batch_size;
+    int64_t width = lre_model_in_features(m);
+    for (int i = 0; i < m->n_layers; i++) width += 2 * m->layers[i].out;
+    if (width * LRE_EVAL_ROWS * (int64_t)sizeof(float) > LRE_EVAL_BYTES) return batch_size;
+    return LRE_EVAL_ROWS;
+}
+
 /* ------------------------------------------------------------ checks */
 
 /* Does `data` fit the model and loss? Names the first offending row. */
@@ -236,7 +253,8 @@ lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lr
         goto fail;
     }
     lre_batcher_permute(&t->batcher);
-    s = ws_alloc(ctx, &t->ws, model, o.batch_size, data->rows->target_dim);
+    s = ws_alloc(ctx, &t->ws, model, workspace_rows(model, o.batch_size),
+                 data->rows->target_dim);
     if (s) goto fail;
     *out = t;
     return LRE_OK;
