@@ -133,7 +133,7 @@ SUBMAKE := $(MAKE) --no-print-directory LRE_QUIET_CONFIG=1
 comma := ,
 # pkg-config is asked lazily (once, on first use), so that `make deps` and
 # `make test` can install it before anything needs it.
-PKG_ENGINE := openblas libcjson
+PKG_ENGINE := openblas libcjson cairo
 PKG_LUA    := lua5.4
 pkg = $(shell pkg-config $(1) $(2) 2>/dev/null || echo PKG_CONFIG_FAILED)
 pkgchk = $(if $(filter PKG_CONFIG_FAILED,$(1)),$(error pkg-config could not find $(2): run `make deps` (or scripts/deps.sh)),$(1))

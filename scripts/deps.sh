@@ -22,7 +22,9 @@ PACKAGES=(
     libclang-rt-14-dev      # clang-14's ASan/UBSan/libFuzzer runtimes
     valgrind                # make valgrind
     dataset-fashion-mnist   # the default data set (/usr/share/datasets/fashion-mnist)
-    libcairo2-dev           # PNG plots of sweeps
+    libcairo2-dev           # the range-test figure: PNG, SVG, PDF (engine/plot.c)
+    fonts-dejavu-core       # its text (cairo asks fontconfig for "sans-serif")
+    lua-expat               # spec/plot_spec.lua parses the SVG as XML
 )
 
 check_only=0

@@ -86,7 +86,10 @@ for bin in "${c_bins[@]}"; do
     name=${bin##*/}
     echo "-- $name"
     if [ "$use_valgrind" -eq 1 ]; then
-        timeout -k 10 "$timeout_s" valgrind -q --error-exitcode=1 \
+        # third-party leaks we cannot fix (each with its proof in the file)
+        supp=()
+        [ -f "$root/scripts/valgrind.supp" ] && supp=(--suppressions="$root/scripts/valgrind.supp")
+        timeout -k 10 "$timeout_s" valgrind -q --error-exitcode=1 "${supp[@]}" \
             --leak-check=full --errors-for-leak-kinds=definite \
             "$bin" >"$log" 2>&1
     else

@@ -90,12 +90,17 @@ const char *lrelua_typephrase(lua_State *L, int idx);
 /* Each registers its classes and adds its functions to the module table at
  * the top of the stack. */
 void lrelua_open_data(lua_State *L);
+/* Adds the file loaders to the `data` table at the top of the stack. */
+int lrelua_open_loaders(lua_State *L);
 void lrelua_open_nn(lua_State *L);
 void lrelua_open_optim(lua_State *L);
 void lrelua_open_trainer(lua_State *L);
 /* JSON and atomic writes for the Lua modules (lua_json.c): adds its
  * functions to the module table itself. */
 void lrelua_open_json(lua_State *L);
+/* The range-test figure through cairo (lua_plot.c): core.plot(path, spec),
+ * core.plot_format(path); adds its functions to the module table itself. */
+void lrelua_open_plot(lua_State *L);
 
 /* Objects shared between families. A new dataset is made like this (box
  * first, so a Lua memory error cannot leak the dataset):

@@ -335,5 +335,6 @@ int luaopen_lrengine_core(lua_State *L) {
     lrelua_open_optim(L);
     lrelua_open_trainer(L);
     lrelua_open_json(L);
+    lrelua_open_plot(L);
     return 1;
 }

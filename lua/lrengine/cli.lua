@@ -189,10 +189,9 @@ function M.sweep(spec, source)
   }
   rt.trainer, rt.val = trainer, val
   local o = opts()
-  if rt.progress == nil and not o.quiet then
-    local core = require "lrengine.core"
-    rt.progress = core.isatty("stderr")
-  end
+  -- the progress line on stderr: redrawn in place on a terminal, a plain
+  -- line every 10% of the steps otherwise (lrengine.progress)
+  if rt.progress == nil and not o.quiet then rt.progress = true end
   local result = finder.range_test(rt)
   local name = (source or "sweep"):match("([^/]+)%.lua$") or "sweep"
   local out = spec.output or ("out/" .. name .. ".json")

@@ -29,9 +29,12 @@ lrengine.finder — the learning-rate range test (Smith, arXiv 1506.01186).
     repeats = 1,                -- k > 1: k tests with different batch orders
     reinit = false,             -- with repeats: also a new initialisation each run
     seed = nil,                 -- base seed of the repeats (default: trainer's)
-    progress = nil,             -- true: a progress line on stderr; a function:
-                                -- called like on_step (the command turns the
-                                -- line on when stderr is a terminal)
+    progress = nil,             -- true: a progress line on stderr
+                                -- (lrengine.progress: redrawn in place on a
+                                -- terminal, a plain line every 10% of the
+                                -- steps otherwise); a function: called like
+                                -- on_step (the command turns it on unless
+                                -- --quiet)
   }
 
 What it does each step i = 1..num_iter: lr = schedule(i, num_iter, start_lr,
@@ -41,6 +44,10 @@ that mode; Lightning refuses a validation curve; we record both). The
 driving loss is smoothed; the stopping rules see the state; a non-finite
 loss stops the test at once and is recorded (pytorch-lr-finder runs on
 through NaN). Heuristics then run on the smoothed curve.
+
+The result also records, when the trainer can say (the engine's can), what
+was tested: `model` (its description), `optimizer`, `data` (descriptions)
+and `batch_size`; lrengine.plot titles the figure with them.
 
 State: the trainer is snapshotted before the test and restored after it —
 on success, on an error, on a non-finite loss and on an interrupt — unless
@@ -120,14 +127,9 @@ do
   if ok and core.clock then clock = core.clock end
 end
 
-local function progress_line(state)
-  io.stderr:write(string.format("\r\27[Kstep %d/%d  lr %.3e  loss %.4g  best %.4g",
-    state.step, state.num_iter, state.lr, state.loss, state.best))
-  io.stderr:flush()
-end
-
--- One range test from the trainer's current state.
-local function run_once(o)
+-- One range test from the trainer's current state. `run` and `runs` label
+-- the progress line of repeats.
+local function run_once(o, run, runs)
   local trainer, val, n = o.trainer, o.val, o.num_iter
   local smoother = smoothing.new(o.smoothing, o._smooth_opts)
   local lrs, losses, smoothed, train, vals, secs = {}, {}, {}, {}, {}, {}
@@ -136,6 +138,12 @@ local function run_once(o)
   local use_val = o.curve == "val"
   local state = { num_iter = n, lrs = lrs, losses = losses, smoothed_losses = smoothed,
     train_losses = train, val_losses = vals }
+  local bar
+  if o.progress == true then
+    bar = require("lrengine.progress").new { total = n,
+      label = runs and runs > 1 and string.format("run %d/%d", run, runs) or nil }
+    o._live_progress = bar
+  end
   for i = 1, n do
     local lr = o._schedule(i, n, o.start_lr, o.end_lr)
     local t0 = clock()
@@ -154,13 +162,17 @@ local function run_once(o)
     state.train_loss, state.val_loss = tl, vl
     if o.on_step then o.on_step(state) end
     if o._progress then o._progress(state) end
+    if bar then bar:update(state) end
     local stop, reason, message = o._stop(state)
     if stop then
       stop_reason, stop_message = reason or "stopped", message
       break
     end
   end
-  if o._progress == progress_line then io.stderr:write("\n") end
+  if bar then
+    bar:finish { step = stop_step, reason = stop_reason }
+    o._live_progress = nil
+  end
   return { lrs = lrs, losses = losses, smoothed = smoothed, train_losses = train,
     val_losses = vals, step_seconds = secs, stop_reason = stop_reason,
     stop_message = stop_message, stop_step = stop_step }
@@ -219,6 +231,31 @@ local function method(obj, name)
   return ok and type(f) == "function" and f or nil
 end
 
+-- What was tested, in words, when the trainer can say (the engine's can):
+-- model, optimizer, data (descriptions) and batch_size, recorded in the
+-- result for people and for the figure's title (lrengine.plot).
+local function describe(trainer)
+  local function call(name)
+    local f = method(trainer, name)
+    if not f then return nil end
+    local ok, v = pcall(f, trainer)
+    if ok then return v end
+  end
+  local d = {}
+  local m = call("model")
+  if m ~= nil then
+    local ok, s = pcall(function() return m:describe() end)
+    d.model = ok and type(s) == "string" and s or tostring(m)
+  end
+  local opt = call("optimizer")
+  if opt ~= nil then d.optimizer = tostring(opt) end
+  local data = call("data")
+  if data ~= nil then d.data = tostring(data) end
+  local bs = call("batch_size")
+  if math.type(bs) == "integer" then d.batch_size = bs end
+  return d
+end
+
 local function validate(opts)
   if type(opts) ~= "table" then error("range_test: expected a table of options", 3) end
   for k in pairs(opts) do
@@ -265,9 +302,7 @@ local function validate(opts)
   if o.suggest == nil then o.suggest = { "steepest" } end
   if type(o.suggest) ~= "table" then o.suggest = { o.suggest } end
   for i, h in ipairs(o.suggest) do checked(string.format("suggest[%d]", i), heuristics.resolve, h, i) end
-  if o.progress == true then
-    o._progress = progress_line
-  elseif type(o.progress) == "function" then
+  if type(o.progress) == "function" then
     o._progress = o.progress
   end
   if o.reinit and not method(o.trainer, "reinit") then
@@ -301,10 +336,15 @@ function M.range_test(opts)
         reseed(trainer, base_seed + r - 1)
         if o.reinit then trainer:reinit(base_seed + r - 1) end
       end
-      runs[r] = run_once(o)
+      runs[r] = run_once(o, r, o.repeats)
       runs[r].suggestions = suggest_all(o, runs[r])
     end
   end)
+  -- an error or interrupt mid-run: end the progress line before the message
+  if o._live_progress then
+    o._live_progress:abort()
+    o._live_progress = nil
+  end
   -- put the trainer back: on success, on an error, on an interrupt
   if not o.keep_state then
     local rok, rerr = pcall(trainer.restore, trainer, snap)
@@ -324,6 +364,7 @@ function M.range_test(opts)
   fields.seed = base_seed
   local dev = method(trainer, "device")
   fields.device = dev and dev(trainer) or "unknown"
+  for k, v in pairs(describe(trainer)) do fields[k] = v end
   local okc, core = pcall(require, "lrengine.core")
   fields.engine_version = okc and core.version or nil
   fields.lua_version = _VERSION

@@ -1,0 +1,126 @@
+/*
+ * lrengine_plot.h — the range-test figure as PNG, SVG or PDF, drawn with
+ * cairo. The same figure `result:plot(path)` and `lrengine plot` draw, for a
+ * C program that ran its own range test.
+ *
+ *     double lrs[N], loss[N], smooth[N];            // your recorded curve
+ *     lre_plot_curve c = {"training", loss, smooth};
+ *     lre_plot_suggestion s = {"steepest", 3.2e-3, 41}; // index 0-based
+ *     lre_plot_data d = lre_plot_data_default();
+ *     d.n = N; d.lrs = lrs; d.curves[0] = c; d.num_curves = 1;
+ *     d.suggestions = &s; d.num_suggestions = 1;
+ *     d.stop_reason = "diverged";
+ *     char err[256];
+ *     if (lre_plot_write(&d, NULL, "sweep.png", err, sizeof err) != LRE_OK)
+ *         fprintf(stderr, "%s\n", err);
+ *
+ * The figure (one code path for the three formats; text is real text):
+ *   - top panel: loss against learning rate (log x axis unless log_x is 0);
+ *     each curve's raw loss as faint points and its smoothed loss as a
+ *     line; every suggestion marked on the first curve's smoothed line and
+ *     named in the legend with its learning rate ("valley 3.2e-3"); where
+ *     the test stopped and why.
+ *   - bottom panel, same x axis: the change in loss per step of the first
+ *     curve's smoothed loss (central differences, numpy.gradient: the
+ *     quantity pytorch-lr-finder's suggestion minimises), on a
+ *     symmetric-log y axis, with the chosen suggestion in red.
+ *   - The y range comes from finite values only and its top is capped at
+ *     the starting loss plus twice its fall (fastai and pytorch-lr-finder
+ *     cut the diverging end the same way); points off the scale, infinite
+ *     or NaN are drawn as small triangles on the panel's edge.
+ *
+ * Errors: no context is needed, so the message of a failure goes to the
+ * caller's buffer (errbuf may be NULL); the status says what kind it was:
+ * LRE_EINVAL (bad data or options, an unknown file extension), LRE_EIO
+ * (the file could not be written: the message names the path), LRE_ENOMEM,
+ * LRE_EFORMAT (cairo failed to render). Nothing is ever half-written: the
+ * file is produced in memory, written to PATH.tmp.PID, flushed and renamed
+ * over PATH; on failure the temporary file is removed and PATH untouched.
+ */
+#ifndef LRENGINE_PLOT_H
+#define LRENGINE_PLOT_H
+
+#include <stddef.h>
+
+#include "lrengine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LRE_PLOT_MAX_CURVES 2
+
+typedef enum lre_plot_format {
+    LRE_PLOT_AUTO = 0, /* from the path's extension: .png, .svg, .pdf */
+    LRE_PLOT_PNG,
+    LRE_PLOT_SVG,
+    LRE_PLOT_PDF
+} lre_plot_format;
+
+/* One loss curve over the data's n steps. Either array may be NULL (not
+ * both); values may be NaN or infinite. */
+typedef struct lre_plot_curve {
+    const char *label;      /* "validation", "training", ...               */
+    const double *raw;      /* n raw losses: drawn as faint points         */
+    const double *smoothed; /* n smoothed losses: drawn as a line          */
+} lre_plot_curve;
+
+typedef struct lre_plot_suggestion {
+    const char *name;       /* "steepest", "valley", ...                   */
+    double lr;
+    size_t index;           /* 0-based step of the curve it points at      */
+} lre_plot_suggestion;
+
+typedef struct lre_plot_data {
+    size_t n;                      /* steps recorded (>= 1)                */
+    const double *lrs;             /* n learning rates                      */
+    /* curves[0] drives the suggestions and the bottom panel; curves[1]
+     * (optional) is drawn beside it, e.g. training beside validation */
+    lre_plot_curve curves[LRE_PLOT_MAX_CURVES];
+    int num_curves;
+    const lre_plot_suggestion *suggestions;
+    size_t num_suggestions;
+    /* which suggestion is "the" answer: drawn in red (default 0, the first;
+     * (size_t)-1 for none) */
+    size_t chosen;
+    int log_x;                     /* 1: log learning-rate axis (default)   */
+    const char *stop_reason;       /* "diverged", "completed", ... or NULL  */
+    size_t planned_steps;          /* num_iter, for "stopped at 77 of 100"; 0: n */
+    const char *title;             /* first title line (NULL: a default)    */
+    const char *subtitle;          /* second, smaller line (NULL: none)     */
+} lre_plot_data;
+
+typedef struct lre_plot_opts {
+    lre_plot_format format;        /* default LRE_PLOT_AUTO                 */
+    /* PNG: pixels (default 1200 x 900); SVG and PDF: points, 1/72 inch
+     * (default 432 x 324, 6 x 4.5 inches) */
+    double width, height;
+    /* PNG only: pixels per inch; 0 (default) scales the figure so that its
+     * shorter side reads like the 6 x 4.5 inch one (1200 x 900 is 200 dpi) */
+    double dpi;
+    double font_size;              /* base size in points (default 8)       */
+    int raw_points;                /* draw the raw losses (default 1)       */
+} lre_plot_opts;
+
+lre_plot_data lre_plot_data_default(void);
+lre_plot_opts lre_plot_opts_default(void);
+
+/* The format named by path's extension (case-insensitive), or
+ * LRE_PLOT_AUTO when it is none of .png, .svg, .pdf. */
+lre_plot_format lre_plot_format_of(const char *path);
+const char *lre_plot_format_name(lre_plot_format f);
+
+/* Draws the figure into `path` (opts may be NULL: the defaults). */
+lre_status lre_plot_write(const lre_plot_data *data, const lre_plot_opts *opts,
+                          const char *path, char *errbuf, size_t errbuf_size);
+
+/* The same, into memory: *out (malloc'ed, the caller frees it) and *len. */
+lre_status lre_plot_render(const lre_plot_data *data, const lre_plot_opts *opts,
+                           lre_plot_format format, unsigned char **out, size_t *len,
+                           char *errbuf, size_t errbuf_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LRENGINE_PLOT_H */

@@ -1,0 +1,198 @@
+/*
+ * lua_plot.c — the figure of a range test from Lua: a thin wrapper over
+ * lre_plot_write (engine/plot.c). lua/lrengine/plot.lua builds the spec
+ * from a result; this file only checks and converts it.
+ *
+ *   core.plot(path, spec)
+ *     spec = {
+ *       lrs = {...},                                   -- n numbers
+ *       curves = { {label=, raw={...}, smoothed={...}}, ... },  -- 1 or 2
+ *       suggestions = { {name=, lr=, index=}, ... },   -- index 1-based
+ *       chosen = 1,          -- which suggestion is red (0: none)
+ *       log_x = true, stop_reason = "diverged", planned_steps = 100,
+ *       title = "...", subtitle = "...",
+ *       format = "png"|"svg"|"pdf" (default: from the path),
+ *       width =, height =, dpi =, font_size =, raw_points = true,
+ *     }
+ *
+ * Arrays are copied into userdata blocks (collected by Lua), so an error
+ * halfway through a conversion leaks nothing. Errors name the spec field.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "lrelua.h"
+#include "include/lrengine_plot.h"
+
+#define FN "plot"
+
+/* A double array the garbage collector owns. */
+static double *newarray(lua_State *L, size_t n)
+{
+    return (double *)lua_newuserdatauv(L, (n ? n : 1) * sizeof(double), 0);
+}
+
+/* The array field `name` of the table at t, exactly n numbers (n == 0: any
+ * length, returned in *n). Leaves the block on the stack; NULL when the
+ * field is absent and optional. */
+static double *numbers(lua_State *L, int t, const char *name, const char *where, size_t *n,
+                       int required)
+{
+    int tt = lua_getfield(L, t, name);
+    if (tt == LUA_TNIL) {
+        lua_pop(L, 1);
+        if (required) luaL_error(L, FN ": %s needs '%s' (an array of numbers)", where, name);
+        return NULL;
+    }
+    if (tt != LUA_TTABLE)
+        luaL_error(L, FN ": %s.%s is %s, expected an array of numbers", where, name,
+                   lrelua_typephrase(L, -1));
+    size_t len = (size_t)luaL_len(L, -1);
+    if (*n && len != *n)
+        luaL_error(L, FN ": %s.%s has %d values, lrs has %d", where, name, (int)len, (int)*n);
+    double *a = newarray(L, len);
+    for (size_t i = 0; i < len; i++) {
+        if (lua_geti(L, -2, (lua_Integer)i + 1) != LUA_TNUMBER)
+            luaL_error(L, FN ": %s.%s[%d] is %s, expected a number", where, name, (int)i + 1,
+                       lrelua_typephrase(L, -1));
+        a[i] = (double)lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_remove(L, -2); /* the table; the block stays */
+    *n = len;
+    return a;
+}
+
+static const char *optstring(lua_State *L, int t, const char *name, const char *where)
+{
+    int tt = lua_getfield(L, t, name);
+    const char *s = NULL;
+    if (tt == LUA_TSTRING) s = lua_tostring(L, -1); /* the spec keeps it alive */
+    else if (tt != LUA_TNIL)
+        luaL_error(L, FN ": %s.%s is %s, expected a string", where, name,
+                   lrelua_typephrase(L, -1));
+    lua_pop(L, 1);
+    return s;
+}
+
+static int l_plot(lua_State *L)
+{
+    static const char *const valid[] = {
+        "lrs", "curves", "suggestions", "chosen", "log_x", "stop_reason", "planned_steps",
+        "title", "subtitle", "format", "width", "height", "dpi", "font_size", "raw_points",
+        NULL};
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lrelua_checkopts(L, 2, FN, valid);
+    lua_settop(L, 2);
+    luaL_checkstack(L, 32, "plot spec");
+
+    lre_plot_data d = lre_plot_data_default();
+    lre_plot_opts o = lre_plot_opts_default();
+    size_t n = 0;
+    d.lrs = numbers(L, 2, "lrs", "spec", &n, 1);
+    d.n = n;
+    if (n == 0) return luaL_error(L, FN ": the curve has no points (lrs is empty)");
+
+    if (lua_getfield(L, 2, "curves") != LUA_TTABLE)
+        return luaL_error(L, FN ": spec.curves must be an array of 1 or 2 curves");
+    int curves = lua_gettop(L);
+    lua_Integer nc = luaL_len(L, curves);
+    if (nc < 1 || nc > LRE_PLOT_MAX_CURVES)
+        return luaL_error(L, FN ": spec.curves has %d curves, expected 1 or 2", (int)nc);
+    d.num_curves = (int)nc;
+    for (int c = 0; c < d.num_curves; c++) {
+        char where[32];
+        snprintf(where, sizeof where, "curves[%d]", c + 1);
+        if (lua_geti(L, curves, c + 1) != LUA_TTABLE)
+            return luaL_error(L, FN ": spec.%s is %s, expected a table", where,
+                              lrelua_typephrase(L, -1));
+        int ct = lua_gettop(L);
+        d.curves[c].label = optstring(L, ct, "label", where);
+        size_t m = n;
+        d.curves[c].raw = numbers(L, ct, "raw", where, &m, 0);
+        m = n;
+        d.curves[c].smoothed = numbers(L, ct, "smoothed", where, &m, 0);
+        if (!d.curves[c].raw && !d.curves[c].smoothed)
+            return luaL_error(L, FN ": spec.%s needs 'raw' or 'smoothed'", where);
+        /* the blocks and the curve table stay on the stack until the end */
+    }
+
+    int st = lua_getfield(L, 2, "suggestions");
+    if (st == LUA_TTABLE) {
+        int sidx = lua_gettop(L);
+        size_t ns = (size_t)luaL_len(L, sidx);
+        lre_plot_suggestion *s =
+            (lre_plot_suggestion *)lua_newuserdatauv(L, (ns ? ns : 1) * sizeof *s, 0);
+        for (size_t i = 0; i < ns; i++) {
+            char where[40];
+            snprintf(where, sizeof where, "suggestions[%d]", (int)i + 1);
+            if (lua_geti(L, sidx, (lua_Integer)i + 1) != LUA_TTABLE)
+                return luaL_error(L, FN ": spec.%s is %s, expected {name=, lr=, index=}", where,
+                                  lrelua_typephrase(L, -1));
+            int e = lua_gettop(L);
+            s[i].name = optstring(L, e, "name", where);
+            s[i].lr = lrelua_optnumber(L, e, FN, "lr", NAN);
+            lua_Integer idx = lrelua_optinteger(L, e, FN, "index", 0);
+            if (idx < 1 || (size_t)idx > n)
+                return luaL_error(L, FN ": spec.%s.index = %d is outside 1..%d", where, (int)idx,
+                                  (int)n);
+            s[i].index = (size_t)(idx - 1);
+            /* keep the table (and its name) referenced: it is in the spec */
+            lua_pop(L, 1);
+        }
+        d.suggestions = s;
+        d.num_suggestions = ns;
+    } else if (st != LUA_TNIL) {
+        return luaL_error(L, FN ": spec.suggestions must be an array");
+    }
+
+    lua_Integer chosen = lrelua_optinteger(L, 2, FN, "chosen", 1);
+    d.chosen = chosen >= 1 && (size_t)chosen <= d.num_suggestions ? (size_t)(chosen - 1)
+                                                                  : (size_t)-1;
+    d.log_x = lrelua_optboolean(L, 2, FN, "log_x", 1);
+    d.stop_reason = optstring(L, 2, "stop_reason", "spec");
+    lua_Integer planned = lrelua_optinteger(L, 2, FN, "planned_steps", 0);
+    d.planned_steps = planned > 0 ? (size_t)planned : 0;
+    d.title = optstring(L, 2, "title", "spec");
+    d.subtitle = optstring(L, 2, "subtitle", "spec");
+
+    const char *format = optstring(L, 2, "format", "spec");
+    if (format) {
+        if (strcmp(format, "png") == 0) o.format = LRE_PLOT_PNG;
+        else if (strcmp(format, "svg") == 0) o.format = LRE_PLOT_SVG;
+        else if (strcmp(format, "pdf") == 0) o.format = LRE_PLOT_PDF;
+        else return luaL_error(L, FN ": format '%s' is not png, svg or pdf", format);
+    }
+    o.width = lrelua_optnumber(L, 2, FN, "width", 0);
+    o.height = lrelua_optnumber(L, 2, FN, "height", 0);
+    o.dpi = lrelua_optnumber(L, 2, FN, "dpi", 0);
+    o.font_size = lrelua_optnumber(L, 2, FN, "font_size", 0);
+    o.raw_points = lrelua_optboolean(L, 2, FN, "raw_points", 1);
+
+    char err[512];
+    if (lre_plot_write(&d, &o, path, err, sizeof err) != LRE_OK)
+        return luaL_error(L, "%s", err);
+    lua_pushstring(L, path);
+    return 1;
+}
+
+/* core.plot_format(path) -> "png"|"svg"|"pdf" or nil */
+static int l_plot_format(lua_State *L)
+{
+    lre_plot_format f = lre_plot_format_of(luaL_checkstring(L, 1));
+    if (f == LRE_PLOT_AUTO) lua_pushnil(L);
+    else lua_pushstring(L, lre_plot_format_name(f));
+    return 1;
+}
+
+static const luaL_Reg plot_funcs[] = {
+    {"plot", l_plot},
+    {"plot_format", l_plot_format},
+    {NULL, NULL},
+};
+
+void lrelua_open_plot(lua_State *L)
+{
+    luaL_setfuncs(L, plot_funcs, 0);
+}
