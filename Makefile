@@ -6,7 +6,8 @@
 #   make asan         the same tests built with -fsanitize=address,undefined in
 #                     build-asan/ (clang if present, else gcc), CPU-only
 #   make valgrind     the C tests under valgrind
-#   make bench        build and run scripts/bench_*.c
+#   make bench        build and run scripts/bench_*.c and scripts/bench_*.lua
+#   make fuzz         libFuzzer targets of every parser, FUZZ_SECONDS (60) each
 #   make demo         install missing packages, build, run the example sweep
 #   make deps         install missing Debian packages (scripts/deps.sh)
 #   make install      PREFIX=/usr/local DESTDIR=  (make uninstall undoes it)
@@ -242,6 +243,10 @@ $(BUILD)/bench/%: $(OBJ)/scripts/%.o $(LIB)
 
 -include $(wildcard $(OBJ)/*/*.d $(OBJ)/*/*/*.d $(OBJ)/*/*/*/*.d)
 
+# make data / bench-data / fuzz-corpus, and make fuzz (libFuzzer targets of
+# every parser, FUZZ_SECONDS each)
+include mk/data.mk mk/fuzz.mk
+
 # ---- running ---------------------------------------------------------------
 SAN_ENV := ASAN_OPTIONS=detect_leaks=1 \
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -297,7 +302,7 @@ uninstall:
 # ---- clean -----------------------------------------------------------------
 .PHONY: clean help
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'

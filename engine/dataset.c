@@ -2,7 +2,10 @@
  * dataset.c — datasets: immutable, shared row storage (features kept in
  * their stored type, u8 or f32; int labels or float targets) and cheap
  * dataset objects over it (a row index for subsets and splits, and the
- * transform applied while a batch is gathered).
+ * transform applied while a batch is gathered: a scale, then a global or
+ * per-feature mean/std), the statistics to normalise with, and the gather
+ * itself — the one data loop of every step, so it is vectorised and
+ * prefetches the next rows of a shuffled order.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -202,6 +205,7 @@ void lre_dataset_release(lre_dataset *d)
     lre_ctx *ctx = d->ctx;
     lre_rows_release(d->rows);
     lre_free(ctx, d->index, 0);
+    lre_free(ctx, d->pf, 0);
     lre_free(ctx, d, sizeof *d);
     lre_ctx_release(ctx);
 }
@@ -239,8 +243,28 @@ static lre_status derive(lre_dataset *d, lre_dataset **out, int64_t n, int64_t *
         memcpy(index, d->index, (size_t)n * sizeof *index);
     }
     e->index = index;
+    if (d->pf) {
+        size_t nb = 4 * (size_t)d->rows->features * sizeof *d->pf;
+        e->pf = lre_malloc(d->ctx, nb, "per-feature normalisation");
+        if (!e->pf) {
+            lre_dataset_release(e);
+            return LRE_ENOMEM;
+        }
+        memcpy(e->pf, d->pf, nb);
+    }
     *out = e;
     return LRE_OK;
+}
+
+/* Recomputes the gather's per-feature map from mean, std and scale. */
+static void pf_update(lre_dataset *d)
+{
+    const int64_t F = d->rows->features;
+    float *m = d->pf, *s = m + F, *mul = s + F, *add = mul + F;
+    for (int64_t c = 0; c < F; c++) {
+        mul[c] = d->scale / s[c];
+        add[c] = -m[c] / s[c];
+    }
 }
 
 lre_status lre_dataset_scale(lre_dataset *d, lre_dataset **out, float scale)
@@ -254,6 +278,7 @@ lre_status lre_dataset_scale(lre_dataset *d, lre_dataset **out, float scale)
     if (s) return s;
     /* the factor applies to the stored values, before normalisation */
     (*out)->scale = d->scale * scale;
+    if ((*out)->pf) pf_update(*out);
     return LRE_OK;
 }
 
@@ -269,7 +294,54 @@ lre_status lre_dataset_normalize(lre_dataset *d, lre_dataset **out, float mean, 
     if (s) return s;
     (*out)->mean = mean;
     (*out)->std = std;
+    lre_free(d->ctx, (*out)->pf, 0); /* replaces a per-feature normalisation */
+    (*out)->pf = NULL;
     return LRE_OK;
+}
+
+lre_status lre_dataset_normalize_per_feature(lre_dataset *d, lre_dataset **out,
+                                             const float *mean, const float *std)
+{
+    static const char fn[] = "normalize_per_feature";
+    if (!d) return LRE_EINVAL;
+    if (!out) return lre_fail(d->ctx, LRE_EINVAL, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!mean || !std) return lre_fail(d->ctx, LRE_EINVAL, "%s: mean or std is NULL", fn);
+    const int64_t F = d->rows->features;
+    for (int64_t c = 0; c < F; c++)
+        if (!isfinite(mean[c]) || !isfinite(std[c]) || !(std[c] > 0.0f))
+            return lre_fail(d->ctx, LRE_EINVAL, "%s: feature %" PRId64 " of %" PRId64
+                            ": mean %g must be finite and std %g finite and > 0", fn, c + 1,
+                            F, (double)mean[c], (double)std[c]);
+    float *pf = lre_malloc(d->ctx, 4 * (size_t)F * sizeof *pf, "per-feature normalisation");
+    if (!pf) return LRE_ENOMEM;
+    memcpy(pf, mean, (size_t)F * sizeof *pf);
+    memcpy(pf + F, std, (size_t)F * sizeof *pf);
+    lre_status s = derive(d, out, d->n, NULL);
+    if (s) {
+        lre_free(d->ctx, pf, 0);
+        return s;
+    }
+    lre_free(d->ctx, (*out)->pf, 0);
+    (*out)->pf = pf;
+    (*out)->mean = 0.0f;
+    (*out)->std = 1.0f;
+    pf_update(*out);
+    return LRE_OK;
+}
+
+int lre_dataset_transform(const lre_dataset *d, float *scale, float *mean, float *std)
+{
+    if (scale) *scale = d->scale;
+    if (!d->pf) {
+        if (mean) *mean = d->mean;
+        if (std) *std = d->std;
+        return 0;
+    }
+    const size_t nb = (size_t)d->rows->features * sizeof *d->pf;
+    if (mean) memcpy(mean, lre_pf_mean(d), nb);
+    if (std) memcpy(std, lre_pf_std(d), nb);
+    return 1;
 }
 
 static int64_t row_of(const lre_dataset *d, int64_t i) { return d->index ? d->index[i] : i; }
@@ -327,6 +399,135 @@ lre_status lre_dataset_split(lre_dataset *d, lre_dataset **a, lre_dataset **b, d
     return s;
 }
 
+/* -------------------------------------------------------------- statistics */
+
+lre_status lre_dataset_stats(lre_dataset *d, int per_feature, float *mean, float *std)
+{
+    static const char fn[] = "stats";
+    if (!d) return LRE_EINVAL;
+    if (!mean || !std) return lre_fail(d->ctx, LRE_EINVAL, "%s: mean or std is NULL", fn);
+    const lre_rows *r = d->rows;
+    const int64_t F = r->features, n = d->n;
+    const double N = per_feature ? (double)n : (double)n * (double)F, sc = d->scale;
+    const int64_t K = per_feature ? F : 1;
+    if (r->dtype == LRE_U8) {
+        /* exact integer sums: a histogram (global) or per-feature sums */
+        const size_t slots = per_feature ? 2 * (size_t)F : 256;
+        uint64_t *acc = lre_calloc(d->ctx, slots, sizeof *acc, "statistics");
+        if (!acc) return LRE_ENOMEM;
+        for (int64_t i = 0; i < n; i++) {
+            const uint8_t *x = (const uint8_t *)r->x + row_of(d, i) * F;
+            if (per_feature)
+                for (int64_t c = 0; c < F; c++) {
+                    acc[c] += x[c];
+                    acc[F + c] += (uint64_t)x[c] * x[c];
+                }
+            else
+                for (int64_t c = 0; c < F; c++) acc[x[c]]++;
+        }
+        for (int64_t k = 0; k < K; k++) {
+            double s1 = 0, s2 = 0;
+            if (per_feature) {
+                s1 = (double)acc[k];
+                s2 = (double)acc[F + k];
+            } else {
+                for (int v = 0; v < 256; v++) {
+                    s1 += (double)v * (double)acc[v];
+                    s2 += (double)v * v * (double)acc[v];
+                }
+            }
+            double m = s1 / N, var = s2 / N - m * m;
+            mean[k] = (float)(m * sc);
+            std[k] = (float)(sqrt(var > 0 ? var : 0) * fabs(sc));
+        }
+        lre_free(d->ctx, acc, 0);
+        return LRE_OK;
+    }
+    /* f32: two passes in double (the mean, then squared deviations) */
+    double *acc = lre_calloc(d->ctx, 2 * (size_t)K, sizeof *acc, "statistics");
+    if (!acc) return LRE_ENOMEM;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t i = 0; i < n; i++) {
+            const float *x = (const float *)r->x + row_of(d, i) * F;
+            for (int64_t c = 0; c < F; c++) {
+                const int64_t k = per_feature ? c : 0;
+                const double v = (double)x[c] * sc;
+                if (pass == 0) acc[k] += v;
+                else acc[K + k] += (v - acc[k]) * (v - acc[k]);
+            }
+        }
+        if (pass == 0)
+            for (int64_t k = 0; k < K; k++) acc[k] /= N;
+    }
+    for (int64_t k = 0; k < K; k++) {
+        mean[k] = (float)acc[k];
+        std[k] = (float)sqrt(acc[K + k] / N);
+    }
+    lre_free(d->ctx, acc, 0);
+    return LRE_OK;
+}
+
+lre_status lre_dataset_standardize(lre_dataset *d, lre_dataset **out, int per_feature)
+{
+    if (!d) return LRE_EINVAL;
+    if (!out) return lre_fail(d->ctx, LRE_EINVAL, "standardize: out is NULL");
+    *out = NULL;
+    const size_t K = per_feature ? (size_t)d->rows->features : 1;
+    float *ms = lre_malloc(d->ctx, 2 * K * sizeof *ms, "statistics");
+    if (!ms) return LRE_ENOMEM;
+    lre_status s = lre_dataset_stats(d, per_feature, ms, ms + K);
+    for (size_t k = 0; !s && k < K; k++)
+        if (!(ms[K + k] > 0.0f)) ms[K + k] = 1.0f; /* a constant feature */
+    if (!s)
+        s = per_feature ? lre_dataset_normalize_per_feature(d, out, ms, ms + K)
+                        : lre_dataset_normalize(d, out, ms[0], ms[1]);
+    lre_free(d->ctx, ms, 0);
+    return s;
+}
+
+/* ------------------------------------------------------------------ gather */
+
+/* o[c] = s[c]·a + b (or a[c], b[c] per feature) over F values. The blocks
+ * of 16 have a known trip count, so GCC's -O2 cost model vectorises them
+ * (u8 → f32 conversion and the affine map, 16 values per pass). */
+#define LRE_BLOCK 16
+#ifndef LRE_AHEAD
+#define LRE_AHEAD 4
+#endif
+static void map_u8(float *restrict o, const uint8_t *restrict s, int64_t F, float a, float b)
+{
+    int64_t c = 0;
+    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
+        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = (float)s[c + k] * a + b;
+    for (; c < F; c++) o[c] = (float)s[c] * a + b;
+}
+
+static void map_u8_pf(float *restrict o, const uint8_t *restrict s, int64_t F,
+                      const float *restrict a, const float *restrict b)
+{
+    int64_t c = 0;
+    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
+        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = (float)s[c + k] * a[c + k] + b[c + k];
+    for (; c < F; c++) o[c] = (float)s[c] * a[c] + b[c];
+}
+
+static void map_f32(float *restrict o, const float *restrict s, int64_t F, float a, float b)
+{
+    int64_t c = 0;
+    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
+        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = s[c + k] * a + b;
+    for (; c < F; c++) o[c] = s[c] * a + b;
+}
+
+static void map_f32_pf(float *restrict o, const float *restrict s, int64_t F,
+                       const float *restrict a, const float *restrict b)
+{
+    int64_t c = 0;
+    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
+        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = s[c + k] * a[c + k] + b[c + k];
+    for (; c < F; c++) o[c] = s[c] * a[c] + b[c];
+}
+
 lre_status lre_dataset_gather(lre_dataset *d, const int64_t *idx, int64_t n, float *x,
                               int32_t *y, float *t)
 {
@@ -335,23 +536,36 @@ lre_status lre_dataset_gather(lre_dataset *d, const int64_t *idx, int64_t n, flo
     const lre_rows *r = d->rows;
     const int64_t F = r->features;
     const float scale = d->scale / d->std, shift = -d->mean / d->std;
-    const int identity = d->scale == 1.0f && d->mean == 0.0f && d->std == 1.0f;
+    const int identity = !d->pf && d->scale == 1.0f && d->mean == 0.0f && d->std == 1.0f;
+    const float *mul = d->pf ? d->pf + 2 * F : NULL, *add = d->pf ? d->pf + 3 * F : NULL;
+    const size_t rsz = lre_dtype_size(r->dtype);
+    (void)rsz;
     for (int64_t i = 0; i < n; i++) {
         if (idx[i] < 0 || idx[i] >= d->n)
             return lre_fail(d->ctx, LRE_EINVAL, "gather: row %" PRId64 " outside [0, %" PRId64 ")",
                             idx[i], d->n);
         int64_t row = row_of(d, idx[i]);
         if (x) {
-            float *restrict xo = x + i * F;
+            float *xo = x + i * F;
+#if defined(__GNUC__)
+            /* rows come in a shuffled order: fetch a later row while this one
+             * converts (sequential access within a row is already prefetched) */
+            if (i + LRE_AHEAD < n && idx[i + LRE_AHEAD] >= 0 && idx[i + LRE_AHEAD] < d->n) {
+                const char *nx = (const char *)r->x +
+                                 row_of(d, idx[i + LRE_AHEAD]) * F * (int64_t)rsz;
+                for (int64_t off = 0; off < F * (int64_t)rsz; off += 64)
+                    __builtin_prefetch(nx + off);
+            }
+#endif
             if (r->dtype == LRE_U8) {
-                const uint8_t *restrict xs = (const uint8_t *)r->x + row * F;
-                for (int64_t c = 0; c < F; c++) xo[c] = (float)xs[c] * scale + shift;
+                const uint8_t *xs = (const uint8_t *)r->x + row * F;
+                if (mul) map_u8_pf(xo, xs, F, mul, add);
+                else map_u8(xo, xs, F, scale, shift);
             } else {
-                const float *restrict xs = (const float *)r->x + row * F;
-                if (identity)
-                    memcpy(xo, xs, (size_t)F * sizeof *xo);
-                else
-                    for (int64_t c = 0; c < F; c++) xo[c] = xs[c] * scale + shift;
+                const float *xs = (const float *)r->x + row * F;
+                if (identity) memcpy(xo, xs, (size_t)F * sizeof *xo);
+                else if (mul) map_f32_pf(xo, xs, F, mul, add);
+                else map_f32(xo, xs, F, scale, shift);
             }
         }
         if (y && r->labels) y[i] = r->labels[row];

@@ -348,6 +348,85 @@ lre_status lre_dataset_split(lre_dataset *d, lre_dataset **a, lre_dataset **b,
 lre_status lre_dataset_gather(lre_dataset *d, const int64_t *idx, int64_t n,
                               float *x, int32_t *y, float *t);
 
+/* ------------------------------------------------ dataset loaders
+ * Datasets from files. Features keep their stored type where the engine has
+ * it (u8 pixels stay u8: Fashion-MNIST's training set is 47 MB in memory,
+ * not 188 MB) and become f32 only in lre_dataset_gather, through the
+ * dataset's transform. Policy on bad values: non-finite features (NaN, inf)
+ * are refused, never silently kept or dropped; class labels must be
+ * integers in [0, 2^31 − 1). A failed load returns a status and a message
+ * naming the file and the fault ("idx: /path/x.gz: truncated: header says
+ * 60000×28×28 images (47040000 bytes) but the file holds 1234 after its
+ * 16-byte header"); it never leaves a half-built dataset.                 */
+
+/* IDX files, the MNIST family (yann.lecun.com/exdb/mnist): images with
+ * magic 0x00000803 (u8, N×H×W; 0x00000802..05 give rows of 1 to 4 dims)
+ * and labels with magic 0x00000801 (u8, N); each file plain or gzip. The
+ * classes are max label + 1. */
+lre_status lre_dataset_idx(lre_ctx *ctx, lre_dataset **out, const char *images_path,
+                           const char *labels_path);
+
+/* NumPy .npy files, format versions 1, 2 and 3, C order (Fortran order and
+ * object arrays are refused), either byte order; plain or gzip.
+ * Features (N, d1, ..., dk), k ≤ 4 (a 1-D array gives one feature): u1
+ * stays u8; f4 stays f32; f8, i4 and i8 are converted to f32 at load (f8
+ * values outside f32's range are refused; integers above 2^24 lose
+ * precision). Labels: integer dtypes (u1, i4, i8; shape (N) or (N,1)) give
+ * class labels, i8 range-checked into i32; float dtypes (f4, f8; shape (N)
+ * or (N,k)) give regression targets for MSE. */
+lre_status lre_dataset_npy(lre_ctx *ctx, lre_dataset **out, const char *features_path,
+                           const char *labels_path);
+
+typedef struct lre_csv_opts {
+    const char *label_name; /* the label column by header name, or NULL      */
+    int64_t label_index;    /* or by 1-based column number (0: not given)    */
+    int header;             /* 1: line 1 names the columns; 0: it is data;
+                               -1 (default): a header when any of its cells
+                               is not a number                               */
+    char delimiter;         /* default ','                                   */
+} lre_csv_opts;
+
+lre_csv_opts lre_csv_opts_default(void);
+
+/* A CSV file (plain or gzip) of numeric cells: every column but the label
+ * column is a feature (f32). The label column is the one named or numbered
+ * in opts, else the column named "label" when the header has one, else the
+ * last column; its cells must be non-negative integers. Cells may be
+ * quoted; spaces around cells are ignored; lines end in LF or CRLF; empty
+ * lines may only close the file. Errors name the file, line and column. */
+lre_status lre_dataset_csv(lre_ctx *ctx, lre_dataset **out, const char *path,
+                           const lre_csv_opts *opts);
+
+/* Fashion-MNIST (Xiao et al. 2017; 10 classes, 28×28 u8 images), split
+ * "train" (60000 rows) or "test" (10000): the IDX files
+ * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] from the directory
+ * $LRENGINE_DATA (or its fashion-mnist/ subdirectory) when set, else from
+ * Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist).
+ * When none has them the message lists the directories searched and the
+ * command that installs the package (apt-get install dataset-fashion-mnist). */
+lre_status lre_dataset_fashion_mnist(lre_ctx *ctx, lre_dataset **out, const char *split);
+#define LRE_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+/* Per-feature normalisation: x'[c] = (x[c]·scale − mean[c]) / std[c], with
+ * `features` values in each array (finite; std > 0). A new dataset sharing
+ * the rows; replaces any earlier normalisation (the scale stays). */
+lre_status lre_dataset_normalize_per_feature(lre_dataset *d, lre_dataset **out,
+                                             const float *mean, const float *std);
+/* Mean and population standard deviation (divide by n) of the scaled
+ * features x·scale over this dataset's rows — one value each when
+ * per_feature is 0, `features` values each otherwise: what normalize needs
+ * to give mean 0 and std 1. Computed in double (exactly for u8 data). */
+lre_status lre_dataset_stats(lre_dataset *d, int per_feature, float *mean, float *std);
+/* normalize (per_feature 0) or normalize_per_feature with this dataset's
+ * own statistics. A std of 0 (a constant feature, such as a pixel that is
+ * black in every image) is replaced by 1, as scikit-learn's StandardScaler
+ * does, so that feature becomes 0 instead of NaN. */
+lre_status lre_dataset_standardize(lre_dataset *d, lre_dataset **out, int per_feature);
+/* The transform of a dataset: its scale, and whether the normalisation is
+ * per feature (1) or global (0). mean and std (either may be NULL) receive
+ * 1 value (global) or `features` values (per feature). */
+int lre_dataset_transform(const lre_dataset *d, float *scale, float *mean, float *std);
+
 /* ------------------------------------------------------------- trainer */
 
 typedef enum lre_loss_kind { LRE_LOSS_CROSS_ENTROPY = 0, LRE_LOSS_MSE, LRE_LOSS_COUNT } lre_loss_kind;
@@ -426,8 +505,14 @@ int64_t lre_snapshot_steps(const lre_snapshot *s);
  * with the architecture, optimizer and loss hyper-parameters, step count
  * and batch position). Written to a temporary file and renamed, so a crash
  * never leaves half a file. Loading checks that the file matches the
- * trainer's architecture and optimizer, and refuses a corrupt or truncated
- * file with a message naming the file and the fault. */
+ * trainer's architecture and optimizer kind, and refuses a corrupt or
+ * truncated file, or one with non-finite parameters, with a message naming
+ * the file and the fault; nothing is changed unless the whole file is good.
+ * The trainer's own hyper-parameters stay in force (as torch's
+ * load_state_dict followed by the caller's optimizer). In PyTorch:
+ *   sd = safetensors.torch.load_file(path)
+ *   model.load_state_dict({k: v for k, v in sd.items()
+ *                          if not k.startswith("optim.")}) */
 lre_status lre_trainer_save(lre_trainer *t, const char *path);
 lre_status lre_trainer_load(lre_trainer *t, const char *path);
 

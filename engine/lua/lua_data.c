@@ -276,29 +276,121 @@ static int ds_scale(lua_State *L) {
 }
 
 /* ds:normalize{mean=, std=} (or ds:normalize(mean, std)) */
+/* Reads option `name` of the table at 2 as `n` finite floats into out
+ * (a table of n numbers); returns 0 when the option is a plain number. */
+static int perfeature(lua_State *L, const char *name, float *out, lua_Integer n) {
+    if (lua_getfield(L, 2, name) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if ((lua_Integer)luaL_len(L, -1) != n)
+        luaL_error(L, "normalize: option '%s' has %d values, the dataset has %d features", name,
+                   (int)luaL_len(L, -1), (int)n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        int isnum;
+        lua_Number v = lua_tonumberx(L, -1, &isnum);
+        if (!isnum || !isfinite(v))
+            luaL_error(L, "normalize: %s[%d] must be a finite number", name, (int)i);
+        out[i - 1] = (float)v;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* ds:normalize{mean=, std=} — global numbers, or tables of one value per
+ * feature; ds:normalize(mean, std); ds:normalize() or
+ * ds:normalize{per_feature=true} — with the data's own statistics (after
+ * the scale): mean 0 and std 1, globally or per feature. */
 static int ds_normalize(lua_State *L) {
-    static const char *const valid[] = {"mean", "std", NULL};
+    static const char *const valid[] = {"mean", "std", "per_feature", NULL};
     lre_dataset *d = lrelua_checkdataset(L, 1);
-    lua_Number mean, std;
+    lua_Number mean = 0, std = 1;
+    int own = 0, per_feature = 0;
     if (lua_type(L, 2) == LUA_TNUMBER) {
         mean = luaL_checknumber(L, 2);
         std = luaL_checknumber(L, 3);
+    } else if (lua_isnoneornil(L, 2)) {
+        own = 1;
     } else {
         luaL_checktype(L, 2, LUA_TTABLE);
         lrelua_checkopts(L, 2, "normalize", valid);
-        mean = lrelua_optnumber(L, 2, "normalize", "mean", 0);
-        std = lrelua_optnumber(L, 2, "normalize", "std", 1);
+        per_feature = lrelua_optboolean(L, 2, "normalize", "per_feature", 0);
+        int has_mean = lua_getfield(L, 2, "mean") != LUA_TNIL;
+        int has_std = lua_getfield(L, 2, "std") != LUA_TNIL;
+        lua_pop(L, 2);
+        if (!has_mean && !has_std) {
+            own = 1;
+        } else {
+            lua_Integer n = lre_dataset_features(d);
+            float *m = lua_newuserdatauv(L, (size_t)n * sizeof(float), 0);
+            float *sd = lua_newuserdatauv(L, (size_t)n * sizeof(float), 0);
+            int pm = perfeature(L, "mean", m, n), ps = perfeature(L, "std", sd, n);
+            if (pm || ps || per_feature) {
+                /* a number given for the other one applies to every feature */
+                mean = pm ? 0 : lrelua_optnumber(L, 2, "normalize", "mean", 0);
+                std = ps ? 1 : lrelua_optnumber(L, 2, "normalize", "std", 1);
+                for (lua_Integer i = 0; i < n; i++) {
+                    if (!pm) m[i] = (float)mean;
+                    if (!ps) sd[i] = (float)std;
+                }
+                lrelua_obj *box = newdataset(L);
+                lre_dataset *out = NULL;
+                if (lre_dataset_normalize_per_feature(d, &out, m, sd) != LRE_OK)
+                    return lrelua_fail(L, box->ctx);
+                box->p = out;
+                return 1;
+            }
+            mean = lrelua_optnumber(L, 2, "normalize", "mean", 0);
+            std = lrelua_optnumber(L, 2, "normalize", "std", 1);
+        }
+    }
+    lrelua_obj *box = newdataset(L);
+    lre_dataset *out = NULL;
+    if (own) {
+        if (lre_dataset_standardize(d, &out, per_feature) != LRE_OK)
+            return lrelua_fail(L, box->ctx);
+        box->p = out;
+        return 1;
     }
     if (!isfinite(mean)) return luaL_error(L, "normalize: mean must be finite");
     if (!(std > 0) || !isfinite(std))
         return luaL_error(L, "normalize: std = %s must be positive and finite",
                           lrelua_num(L, std));
-    lrelua_obj *box = newdataset(L);
-    lre_dataset *out = NULL;
     if (lre_dataset_normalize(d, &out, (float)mean, (float)std) != LRE_OK)
         return lrelua_fail(L, box->ctx);
     box->p = out;
     return 1;
+}
+
+/* ds:stats{per_feature=false} -> mean, std of the scaled features x·scale
+ * (before any normalisation: what normalize needs) — numbers,
+ * or tables of one value per feature). */
+static int ds_stats(lua_State *L) {
+    static const char *const valid[] = {"per_feature", NULL};
+    lre_dataset *d = lrelua_checkdataset(L, 1);
+    int t = lrelua_checkopts(L, 2, "stats", valid);
+    int per_feature = t ? lrelua_optboolean(L, 2, "stats", "per_feature", 0) : 0;
+    lua_Integer n = per_feature ? lre_dataset_features(d) : 1;
+    float *m = lua_newuserdatauv(L, (size_t)n * sizeof(float), 0);
+    float *sd = lua_newuserdatauv(L, (size_t)n * sizeof(float), 0);
+    lre_ctx *ctx = ((lrelua_obj *)lua_touserdata(L, 1))->ctx;
+    if (lre_dataset_stats(d, per_feature, m, sd) != LRE_OK) return lrelua_fail(L, ctx);
+    if (!per_feature) {
+        lua_pushnumber(L, m[0]);
+        lua_pushnumber(L, sd[0]);
+        return 2;
+    }
+    lua_createtable(L, (int)n, 0);
+    lua_createtable(L, (int)n, 0);
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_pushnumber(L, m[i]);
+        lua_rawseti(L, -3, i + 1);
+        lua_pushnumber(L, sd[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 2;
 }
 
 static int ds_close(lua_State *L) {
@@ -354,6 +446,7 @@ static const luaL_Reg ds_methods[] = {
     {"subset", ds_subset},
     {"scale", ds_scale},
     {"normalize", ds_normalize},
+    {"stats", ds_stats},
     {"close", ds_close},
     {NULL, NULL}
 };
@@ -366,5 +459,6 @@ static const luaL_Reg datafuncs[] = {
 void lrelua_open_data(lua_State *L) {
     lrelua_newclass(L, LRELUA_DATASET, ds_meta, ds_methods);
     luaL_newlib(L, datafuncs);
+    lrelua_open_loaders(L); /* idx, npy, csv, fashion_mnist (lua_loaders.c) */
     lua_setfield(L, -2, "data");
 }

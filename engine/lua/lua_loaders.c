@@ -1,0 +1,102 @@
+/*
+ * lua_loaders.c — the dataset loaders in Lua: lre.data.idx(images, labels),
+ * lre.data.npy(features, labels), lre.data.csv(path, {label =, header =,
+ * delimiter =}) and lre.data.fashion_mnist(split). Each returns a dataset
+ * userdata; a file that cannot be loaded raises a Lua error carrying the
+ * engine's message, which names the file and the fault (and the line and
+ * column for CSV).
+ */
+#include <string.h>
+
+#include "lrelua.h"
+
+/* lre.data.idx(images_path, labels_path) */
+static int data_idx(lua_State *L)
+{
+    const char *images = luaL_checkstring(L, 1), *labels = luaL_checkstring(L, 2);
+    lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
+    lre_dataset *d = NULL;
+    if (lre_dataset_idx(box->ctx, &d, images, labels) != LRE_OK) return lrelua_fail(L, box->ctx);
+    box->p = d;
+    return 1;
+}
+
+/* lre.data.npy(features_path, labels_path) */
+static int data_npy(lua_State *L)
+{
+    const char *features = luaL_checkstring(L, 1), *labels = luaL_checkstring(L, 2);
+    lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
+    lre_dataset *d = NULL;
+    if (lre_dataset_npy(box->ctx, &d, features, labels) != LRE_OK)
+        return lrelua_fail(L, box->ctx);
+    box->p = d;
+    return 1;
+}
+
+/* lre.data.csv(path [, {label = name_or_index, header = bool, delimiter = ","}]);
+ * a label index counts from 1, as Lua does. */
+static int data_csv(lua_State *L)
+{
+    static const char *const valid[] = {"label", "header", "delimiter", NULL};
+    const char *path = luaL_checkstring(L, 1);
+    lre_csv_opts o = lre_csv_opts_default();
+    if (lrelua_checkopts(L, 2, "csv", valid)) {
+        int t = lua_getfield(L, 2, "label");
+        if (t == LUA_TSTRING) {
+            o.label_name = lua_tostring(L, -1); /* kept alive by the options table */
+        } else if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+            lua_Integer i = lua_tointeger(L, -1);
+            if (i < 1) return luaL_error(L, "csv: option 'label' = %I: column numbers count from 1", i);
+            o.label_index = (int64_t)i;
+        } else if (t != LUA_TNIL) {
+            return luaL_error(L, "csv: option 'label' must be a column name (string) or a "
+                              "column number from 1 (integer), not %s", lrelua_typephrase(L, -1));
+        }
+        lua_pop(L, 1);
+        o.header = lrelua_optboolean(L, 2, "csv", "header", -1); /* -1: detect */
+        t = lua_getfield(L, 2, "delimiter");
+        if (t != LUA_TNIL) {
+            size_t n = 0;
+            const char *s = t == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+            if (!s || n != 1)
+                return luaL_error(L, "csv: option 'delimiter' must be a one-character string "
+                                  "such as \",\", \";\" or \"\\t\"");
+            o.delimiter = s[0];
+        }
+        lua_pop(L, 1);
+    }
+    lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
+    lre_dataset *d = NULL;
+    if (lre_dataset_csv(box->ctx, &d, path, &o) != LRE_OK) return lrelua_fail(L, box->ctx);
+    box->p = d;
+    return 1;
+}
+
+/* lre.data.fashion_mnist(["train" | "test"]) */
+static int data_fashion_mnist(lua_State *L)
+{
+    const char *split = luaL_optstring(L, 1, "train");
+    luaL_argcheck(L, strcmp(split, "train") == 0 || strcmp(split, "test") == 0, 1,
+                  "split must be \"train\" or \"test\"");
+    lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
+    lre_dataset *d = NULL;
+    if (lre_dataset_fashion_mnist(box->ctx, &d, split) != LRE_OK)
+        return lrelua_fail(L, box->ctx);
+    box->p = d;
+    return 1;
+}
+
+static const luaL_Reg loaders[] = {
+    {"idx", data_idx},
+    {"npy", data_npy},
+    {"csv", data_csv},
+    {"fashion_mnist", data_fashion_mnist},
+    {NULL, NULL}
+};
+
+/* Sets the loaders into the table at the top of the stack (lre.data). */
+int lrelua_open_loaders(lua_State *L)
+{
+    luaL_setfuncs(L, loaders, 0);
+    return 0;
+}

@@ -1,0 +1,209 @@
+-- data_spec.lua — the dataset loaders from Lua: lre.data.idx, lre.data.npy,
+-- lre.data.csv (options label/header/delimiter) and lre.data.fashion_mnist.
+-- The files are written at test time into a temporary directory with
+-- string.pack; a load that fails must raise an error naming the file and
+-- the fault (and the line and column for CSV). The C side (every bad-input
+-- case, gzip, NPY dtypes) is tested in spec/c/test_data.c.
+
+local lre = require "lrengine"
+
+local function fails(text, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error containing '" .. text .. "', but the call succeeded")
+  err = tostring(err)
+  assert(err:find(text, 1, true), "expected an error containing '" .. text .. "', got: " .. err)
+  return err
+end
+
+local dir = os.tmpname()
+os.remove(dir)
+assert(os.execute("mkdir -p '" .. dir .. "'"))
+local written = {}
+
+local function put(name, bytes)
+  local path = dir .. "/" .. name
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+  written[#written + 1] = path
+  return path
+end
+
+-- An IDX file: u8 data with the given dimensions.
+local function idx(dims, data)
+  local parts = { string.pack(">I4", 0x800 + #dims) }
+  for _, d in ipairs(dims) do parts[#parts + 1] = string.pack(">I4", d) end
+  for _, v in ipairs(data) do parts[#parts + 1] = string.char(v) end
+  return table.concat(parts)
+end
+
+-- An NPY (version 1.0) file.
+local function npy(descr, shape, payload)
+  local dict = string.format("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape)
+  local pad = (64 - (10 + #dict + 1) % 64) % 64
+  dict = dict .. string.rep(" ", pad) .. "\n"
+  return "\x93NUMPY\1\0" .. string.pack("<I2", #dict) .. dict .. payload
+end
+
+teardown(function()
+  for _, p in ipairs(written) do os.remove(p) end
+  os.remove(dir)
+end)
+
+describe("lre.data.idx", function()
+  local images = put("images-idx3-ubyte", idx({ 3, 2, 2 }, { 0, 255, 7, 8, 1, 2, 3, 4, 9, 9, 9, 9 }))
+  local labels = put("labels-idx1-ubyte", idx({ 3 }, { 2, 0, 1 }))
+
+  it("loads u8 images and labels", function()
+    local d = lre.data.idx(images, labels)
+    assert.are.equal(3, d:size())
+    assert.are.same({ 2, 2 }, d:shape())
+    assert.are.equal(3, d:num_classes())
+    assert.truthy(tostring(d):find("u8", 1, true))
+    local s = d:scale(1 / 255)
+    assert.are.equal(3, s:size())
+  end)
+
+  it("names the missing file", function()
+    local missing = dir .. "/nope-idx3-ubyte"
+    fails(missing, lre.data.idx, missing, labels)
+    fails("cannot open", lre.data.idx, missing, labels)
+  end)
+
+  it("names a truncated file and what its header says", function()
+    local cut = put("cut-idx3-ubyte", idx({ 3, 2, 2 }, { 1, 2, 3 }))
+    local err = fails(cut, lre.data.idx, cut, labels)
+    assert.truthy(err:find("truncated", 1, true), err)
+    assert.truthy(err:find("3×2×2 images (12 bytes)", 1, true), err)
+  end)
+
+  it("refuses images and labels whose counts disagree", function()
+    local two = put("two-idx1-ubyte", idx({ 2 }, { 0, 1 }))
+    fails("counts disagree", lre.data.idx, images, two)
+  end)
+
+  it("checks its arguments", function()
+    fails("bad argument #2", lre.data.idx, images)
+  end)
+end)
+
+describe("lre.data.npy", function()
+  local x = put("x.npy", npy("<f4", "(3, 2)", string.pack("<ffffff", 0.5, -1, 2, 3, 4, 5)))
+  local y = put("y.npy", npy("<i8", "(3,)", string.pack("<i8i8i8", 0, 2, 1)))
+
+  it("loads f4 features and i8 labels", function()
+    local d = lre.data.npy(x, y)
+    assert.are.equal(3, d:size())
+    assert.are.same({ 2 }, d:shape())
+    assert.are.equal(3, d:num_classes())
+  end)
+
+  it("refuses Fortran order, naming the file", function()
+    local dict = "{'descr': '<f4', 'fortran_order': True, 'shape': (3, 2), }"
+    local f = put("fortran.npy", "\x93NUMPY\1\0" .. string.pack("<I2", #dict + 1) .. dict .. "\n"
+      .. string.rep("\0", 24))
+    local err = fails(f, lre.data.npy, f, y)
+    assert.truthy(err:find("Fortran order", 1, true), err)
+  end)
+
+  it("refuses an unsupported dtype", function()
+    local f = put("f2.npy", npy("<f2", "(3, 2)", string.rep("\0", 12)))
+    fails("unsupported dtype '<f2'", lre.data.npy, f, y)
+  end)
+
+  it("refuses a negative label with its row", function()
+    local neg = put("neg.npy", npy("<i8", "(3,)", string.pack("<i8i8i8", 0, -1, 1)))
+    fails("label -1 at row 2", lre.data.npy, x, neg)
+  end)
+end)
+
+describe("lre.data.csv", function()
+  local iris = put("iris.csv", "sepal;petal;species\n1.5;2;0\n3;4;2\n5;6;1\n")
+
+  it("takes the label column by name, with a header and a delimiter", function()
+    local d = lre.data.csv(iris, { label = "species", header = true, delimiter = ";" })
+    assert.are.equal(3, d:size())
+    assert.are.same({ 2 }, d:shape())
+    assert.are.equal(3, d:num_classes())
+  end)
+
+  it("takes the label column by index from 1", function()
+    local p = put("first.csv", "1,10,20\n0,30,40\n")
+    local d = lre.data.csv(p, { label = 1, header = false })
+    assert.are.equal(2, d:size())
+    assert.are.equal(2, d:num_classes())
+  end)
+
+  it("uses the 'label' column, else the last, by default", function()
+    local p = put("default.csv", "label,a\n4,1\n0,2\n")
+    assert.are.equal(5, lre.data.csv(p):num_classes())
+  end)
+
+  it("names file, line and column of a non-numeric cell", function()
+    local p = put("bad.csv", "a,b,label\n1,2,0\n3,abc,1\n")
+    local err = fails(p, lre.data.csv, p)
+    assert.truthy(err:find("line 3, column 2", 1, true), err)
+    assert.truthy(err:find('"abc" is not a number', 1, true), err)
+  end)
+
+  it("names the line of a ragged row and of an empty line in the middle", function()
+    local p = put("ragged.csv", "1,2,0\n3,4\n")
+    fails("line 2, column 3", lre.data.csv, p)
+    p = put("gap.csv", "1,2,0\n\n3,4,1\n")
+    fails("line 2: empty line", lre.data.csv, p)
+  end)
+
+  it("refuses NaN features and a missing label column", function()
+    fails("not finite", lre.data.csv, put("nan.csv", "1,nan,0\n"))
+    fails('no column named "y"', lre.data.csv, iris, { label = "y", delimiter = ";" })
+    fails("label column 9 does not exist", lre.data.csv, iris, { label = 9, delimiter = ";" })
+  end)
+
+  it("checks its options", function()
+    fails("count from 1", lre.data.csv, iris, { label = 0 })
+    fails("one-character", lre.data.csv, iris, { delimiter = ";;" })
+    fails("unknown option 'sep'", lre.data.csv, iris, { sep = ";" })
+    fails("column name", lre.data.csv, iris, { label = true })
+  end)
+end)
+
+describe("lre.data.fashion_mnist", function()
+  it("refuses an unknown split", function()
+    fails("split must be", lre.data.fashion_mnist, "validation")
+  end)
+
+  -- scripts/deps.sh installs dataset-fashion-mnist, so this always runs
+  it("loads the test split from Debian's package", function()
+    local d = lre.data.fashion_mnist("test")
+    assert.are.equal(10000, d:size())
+    assert.are.same({ 28, 28 }, d:shape())
+    assert.are.equal(10, d:num_classes())
+  end)
+end)
+
+describe("dataset transforms", function()
+  local ds = lre.data.from_tables({ { 0, 10 }, { 2, 20 }, { 4, 30 } }, { 0, 1, 0 })
+
+  it("computes mean and std (population) globally and per feature, after the scale", function()
+    local m, s = ds:scale(0.5):stats()
+    assert.are.equal(5.5, m) -- mean of 0,5,1,10,2,15
+    assert.is_true(math.abs(s - math.sqrt(((0 - 5.5) ^ 2 + (5 - 5.5) ^ 2 + (1 - 5.5) ^ 2
+      + (10 - 5.5) ^ 2 + (2 - 5.5) ^ 2 + (15 - 5.5) ^ 2) / 6)) < 1e-5)
+    local mf, sf = ds:stats { per_feature = true }
+    assert.are.same({ 2, 20 }, mf)
+    assert.is_true(math.abs(sf[1] - math.sqrt(8 / 3)) < 1e-5)
+    assert.is_true(math.abs(sf[2] - math.sqrt(200 / 3)) < 1e-5)
+  end)
+
+  it("normalizes per feature with given values or with the data's own", function()
+    -- the values a batch gets are checked in spec/c/test_data.c; here the
+    -- binding's paths and its errors
+    local a = ds:normalize { mean = { 2, 20 }, std = { 2, 10 } }
+    local b = ds:normalize { per_feature = true }
+    assert.are.equal(3, a:size())
+    assert.are.equal(3, b:size())
+    fails("has 3 values, the dataset has 2 features", ds.normalize, ds, { mean = { 1, 2, 3 } })
+    fails("std[2] must be a finite number", ds.normalize, ds, { mean = { 1, 2 }, std = { 1, 0 / 0 } })
+    fails("unknown option 'avg'", ds.normalize, ds, { avg = 1 })
+  end)
+end)
