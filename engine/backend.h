@@ -68,15 +68,20 @@ typedef struct lre_backend {
                                 const float *logits, const int32_t *labels,
                                 int64_t B, int64_t C);
 
-    /* fused optimizer updates over n parameters (see lre_optim_update) */
+    /* Fused optimizer updates over n parameters (see lre_optim_update).
+     * optim.c turns the double hyper-parameters into the float32 scalars
+     * torch.optim uses, so every backend computes the same thing. */
+    /* SGD: d = g + wd·p; momentum: buf = first ? d : momentum·buf + keep·d,
+     * d = nesterov ? d + momentum·buf : buf; p -= lr·d */
     void (*sgd_update)(void *state, float *p, const float *g, float *buf,
-                       int64_t n, float lr, float momentum, float dampening,
+                       int64_t n, float lr, float momentum, float keep,
                        int nesterov, float weight_decay, int first_step);
+    /* Adam/AdamW: p *= decay; g' = g + l2·p; m += w1·(g' - m);
+     * v = beta2·v + w2·g'²; p -= step_size · m / (sqrt(v)/bc2_sqrt + eps) */
     void (*adam_update)(void *state, float *p, const float *g, float *m,
-                        float *v, int64_t n, float lr, float beta1,
-                        float beta2, float eps, float weight_decay,
-                        int decoupled, double bias_correction1,
-                        double bias_correction2);
+                        float *v, int64_t n, float step_size, float bc2_sqrt,
+                        float w1, float beta2, float w2, float eps,
+                        float decay, float l2);
 } lre_backend;
 
 extern const lre_backend lre_backend_cpu;

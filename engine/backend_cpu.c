@@ -267,10 +267,9 @@ static lre_status cpu_count_correct(void *state, int64_t *correct, const float *
  * g = g + μ·buf, else g = buf; p -= lr·g. */
 static void cpu_sgd_update(void *state, float *restrict p, const float *restrict g,
                            float *restrict buf, int64_t n, float lr, float momentum,
-                           float dampening, int nesterov, float weight_decay, int first_step)
+                           float keep, int nesterov, float weight_decay, int first_step)
 {
     (void)state;
-    const float keep = 1.0f - dampening;
     for (int64_t i = 0; i < n; i++) {
         float d = g[i];
         if (weight_decay != 0.0f) d += weight_decay * p[i];
@@ -284,25 +283,20 @@ static void cpu_sgd_update(void *state, float *restrict p, const float *restrict
 }
 
 /* torch.optim.Adam / AdamW (foreach=False, amsgrad=False):
- * AdamW first decays p *= 1 - lr·wd; Adam adds wd·p to the gradient.
- * m = lerp(m, g, 1-β1); v = β2·v + (1-β2)·g²;
+ * AdamW first decays p *= 1 - lr·wd (decay); Adam adds wd·p to the
+ * gradient (l2). m = lerp(m, g, 1-β1); v = β2·v + (1-β2)·g²;
  * p -= (lr/bc1) · m / (sqrt(v)/sqrt(bc2) + eps). */
 static void cpu_adam_update(void *state, float *restrict p, const float *restrict g,
-                            float *restrict m, float *restrict v, int64_t n, float lr,
-                            float beta1, float beta2, float eps, float weight_decay,
-                            int decoupled, double bias_correction1, double bias_correction2)
+                            float *restrict m, float *restrict v, int64_t n, float step_size,
+                            float bc2_sqrt, float w1, float beta2, float w2, float eps,
+                            float decay, float l2)
 {
     (void)state;
-    const float step_size = (float)((double)lr / bias_correction1);
-    const float bc2_sqrt = (float)sqrt(bias_correction2);
-    const float w1 = 1.0f - beta1, w2 = 1.0f - beta2;
-    const float decay = decoupled ? 1.0f - lr * weight_decay : 1.0f;
-    const float l2 = decoupled ? 0.0f : weight_decay;
     LRE_SIMD
     for (int64_t i = 0; i < n; i++) {
         float pi = p[i] * decay;
         float gi = g[i] + l2 * pi;
-        float mi = m[i] + w1 * (gi - m[i]);
+        float mi = m[i] + w1 * (gi - m[i]); /* torch's lerp for weight < 0.5 */
         float vi = beta2 * v[i] + w2 * gi * gi;
         m[i] = mi;
         v[i] = vi;

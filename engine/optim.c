@@ -18,9 +18,9 @@ lre_optim_config lre_optim_sgd_default(void)
 {
     lre_optim_config c = {0};
     c.kind = LRE_OPTIM_SGD;
-    c.beta1 = 0.9f; /* unused by SGD; kept at Adam's values so a config */
-    c.beta2 = 0.999f; /* switched to Adam by hand stays valid            */
-    c.eps = 1e-8f;
+    c.beta1 = 0.9; /* unused by SGD; kept at Adam's values so a config  */
+    c.beta2 = 0.999; /* switched to Adam by hand stays valid             */
+    c.eps = 1e-8;
     return c;
 }
 
@@ -28,9 +28,9 @@ lre_optim_config lre_optim_adam_default(void)
 {
     lre_optim_config c = {0};
     c.kind = LRE_OPTIM_ADAM;
-    c.beta1 = 0.9f;
-    c.beta2 = 0.999f;
-    c.eps = 1e-8f;
+    c.beta1 = 0.9;
+    c.beta2 = 0.999;
+    c.eps = 1e-8;
     return c;
 }
 
@@ -38,7 +38,7 @@ lre_optim_config lre_optim_adamw_default(void)
 {
     lre_optim_config c = lre_optim_adam_default();
     c.kind = LRE_OPTIM_ADAMW;
-    c.weight_decay = 1e-2f;
+    c.weight_decay = 1e-2;
     return c;
 }
 
@@ -49,35 +49,35 @@ lre_status lre_optim_config_check(lre_ctx *ctx, const lre_optim_config *c)
     if ((unsigned)c->kind >= LRE_OPTIM_COUNT)
         return lre_fail(ctx, LRE_EINVAL, "%s: unknown kind %d", fn, (int)c->kind);
     const char *name = optim_names[c->kind];
-    if (!(c->weight_decay >= 0.0f) || !isfinite(c->weight_decay))
+    if (!(c->weight_decay >= 0.0) || !isfinite(c->weight_decay))
         return lre_fail(ctx, LRE_EINVAL, "%s: invalid weight_decay value: %g", name,
                         (double)c->weight_decay);
     if (c->kind == LRE_OPTIM_SGD) {
-        if (!(c->momentum >= 0.0f) || !isfinite(c->momentum))
+        if (!(c->momentum >= 0.0) || !isfinite(c->momentum))
             return lre_fail(ctx, LRE_EINVAL, "sgd: invalid momentum value: %g",
                             (double)c->momentum);
         if (!isfinite(c->dampening))
             return lre_fail(ctx, LRE_EINVAL, "sgd: invalid dampening value: %g",
                             (double)c->dampening);
-        if (c->nesterov && (c->momentum <= 0.0f || c->dampening != 0.0f))
+        if (c->nesterov && (c->momentum <= 0.0 || c->dampening != 0.0))
             return lre_fail(ctx, LRE_EINVAL,
                             "sgd: nesterov momentum requires a momentum and zero dampening "
                             "(momentum=%g, dampening=%g)",
                             (double)c->momentum, (double)c->dampening);
         return LRE_OK;
     }
-    if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f))
+    if (!(c->beta1 >= 0.0 && c->beta1 < 1.0))
         return lre_fail(ctx, LRE_EINVAL, "%s: invalid beta parameter at index 0: %g", name,
                         (double)c->beta1);
-    if (!(c->beta2 >= 0.0f && c->beta2 < 1.0f))
+    if (!(c->beta2 >= 0.0 && c->beta2 < 1.0))
         return lre_fail(ctx, LRE_EINVAL, "%s: invalid beta parameter at index 1: %g", name,
                         (double)c->beta2);
-    if (!(c->eps >= 0.0f) || !isfinite(c->eps))
+    if (!(c->eps >= 0.0) || !isfinite(c->eps))
         return lre_fail(ctx, LRE_EINVAL, "%s: invalid epsilon value: %g", name, (double)c->eps);
     return LRE_OK;
 }
 
-lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, float lr, int64_t step,
+lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr, int64_t step,
                             lre_tensor *p, const lre_tensor *g, lre_tensor *state1,
                             lre_tensor *state2)
 {
@@ -85,13 +85,13 @@ lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, float lr, i
     if (!ctx) return LRE_EINVAL;
     lre_status s = lre_optim_config_check(ctx, c);
     if (s) return s;
-    if (!isfinite(lr) || lr < 0.0f)
+    if (!isfinite(lr) || lr < 0.0)
         return lre_fail(ctx, LRE_EINVAL, "%s: learning rate %g must be finite and >= 0", fn,
                         (double)lr);
     if (step < 1) return lre_fail(ctx, LRE_EINVAL, "%s: step must be >= 1", fn);
     const lre_tensor *ts[4] = {p, g, state1, state2};
     static const char *const tn[4] = {"p", "g", "state1", "state2"};
-    int need = c->kind == LRE_OPTIM_SGD ? (c->momentum != 0.0f ? 3 : 2) : 4;
+    int need = c->kind == LRE_OPTIM_SGD ? (c->momentum != 0.0 ? 3 : 2) : 4;
     for (int i = 0; i < need; i++) {
         if (!ts[i]) return lre_fail(ctx, LRE_EINVAL, "%s: %s is NULL", fn, tn[i]);
         if (ts[i]->dtype != LRE_F32 || ts[i]->st->ctx != ctx) {
@@ -105,16 +105,23 @@ lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, float lr, i
                             "%s: %s has %lld elements, p has %lld", fn, tn[i],
                             (long long)ts[i]->numel, (long long)p->numel);
     }
+    /* The scalars as torch.optim forms them: Python floats (double) combined
+     * in double, then rounded once to float32 where they meet a tensor. */
     if (c->kind == LRE_OPTIM_SGD) {
         ctx->be->sgd_update(ctx->be_state, lre_f32(p), lre_cf32(g),
-                            state1 ? lre_f32(state1) : NULL, p->numel, lr, c->momentum,
-                            c->dampening, c->nesterov, c->weight_decay, step == 1);
+                            state1 ? lre_f32(state1) : NULL, p->numel, (float)lr,
+                            (float)c->momentum, (float)(1.0 - c->dampening), c->nesterov,
+                            (float)c->weight_decay, step == 1);
     } else {
-        double bc1 = 1.0 - pow((double)c->beta1, (double)step);
-        double bc2 = 1.0 - pow((double)c->beta2, (double)step);
+        int decoupled = c->kind == LRE_OPTIM_ADAMW;
+        double bc1 = 1.0 - pow(c->beta1, (double)step);
+        double bc2 = 1.0 - pow(c->beta2, (double)step);
         ctx->be->adam_update(ctx->be_state, lre_f32(p), lre_cf32(g), lre_f32(state1),
-                             lre_f32(state2), p->numel, lr, c->beta1, c->beta2, c->eps,
-                             c->weight_decay, c->kind == LRE_OPTIM_ADAMW, bc1, bc2);
+                             lre_f32(state2), p->numel, (float)(lr / bc1), (float)sqrt(bc2),
+                             (float)(1.0 - c->beta1), (float)c->beta2,
+                             (float)(1.0 - c->beta2), (float)c->eps,
+                             decoupled ? (float)(1.0 - lr * c->weight_decay) : 1.0f,
+                             decoupled ? 0.0f : (float)c->weight_decay);
     }
     return LRE_OK;
 }

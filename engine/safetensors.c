@@ -14,7 +14,8 @@
  *             architecture (lre_model_describe), optimizer and its
  *             hyper-parameters, loss and label_smoothing, steps, seed, epoch,
  *             cursor, batch_size, accumulation_steps, shuffle, drop_last,
- *             engine_version. Floats are printed with %.9g (they round-trip).
+ *             engine_version. Floats are printed with %.9g (float32) or
+ *             %.17g (the double hyper-parameters), so they round-trip.
  *
  * Saving writes <path>.tmp.<pid> in the same directory, flushes and fsyncs
  * it, then renames it over <path>: <path> is either the old file or the new
@@ -601,13 +602,13 @@ static lre_status build_header(lre_trainer *t, const char *path, char **json)
     ok = ok && add_str(md, "version", SNAP_VERSION);
     ok = ok && add_str(md, "architecture", arch);
     ok = ok && add_str(md, "optimizer", lre_optim_name(o->kind));
-    ok = ok && add_fmt(md, "weight_decay", "%.9g", (double)o->weight_decay);
-    ok = ok && add_fmt(md, "momentum", "%.9g", (double)o->momentum);
-    ok = ok && add_fmt(md, "dampening", "%.9g", (double)o->dampening);
+    ok = ok && add_fmt(md, "weight_decay", "%.17g", o->weight_decay);
+    ok = ok && add_fmt(md, "momentum", "%.17g", o->momentum);
+    ok = ok && add_fmt(md, "dampening", "%.17g", o->dampening);
     ok = ok && add_fmt(md, "nesterov", "%d", o->nesterov ? 1 : 0);
-    ok = ok && add_fmt(md, "beta1", "%.9g", (double)o->beta1);
-    ok = ok && add_fmt(md, "beta2", "%.9g", (double)o->beta2);
-    ok = ok && add_fmt(md, "eps", "%.9g", (double)o->eps);
+    ok = ok && add_fmt(md, "beta1", "%.17g", o->beta1);
+    ok = ok && add_fmt(md, "beta2", "%.17g", o->beta2);
+    ok = ok && add_fmt(md, "eps", "%.17g", o->eps);
     ok = ok && add_str(md, "loss", loss_name(t->loss.kind));
     ok = ok && add_fmt(md, "label_smoothing", "%.9g", (double)t->loss.label_smoothing);
     ok = ok && add_fmt(md, "steps", "%" PRId64, t->steps);

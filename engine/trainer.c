@@ -358,14 +358,13 @@ static lre_status backward(lre_trainer *t, int accumulate)
 
 /* -------------------------------------------------------------- step */
 
-lre_status lre_trainer_step(lre_trainer *t, float lr, float *loss)
+lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss)
 {
     if (!t) return LRE_EINVAL;
     lre_ctx *ctx = t->ctx;
     if (!loss) return lre_fail(ctx, LRE_EINVAL, "step: loss is NULL");
-    if (!isfinite(lr) || lr < 0.0f)
-        return lre_fail(ctx, LRE_EINVAL, "step: learning rate %g must be finite and >= 0",
-                        (double)lr);
+    if (!isfinite(lr) || lr < 0.0)
+        return lre_fail(ctx, LRE_EINVAL, "step: learning rate %g must be finite and >= 0", lr);
     const int K = t->accumulation_steps;
     const float scale = 1.0f / (float)K;
     double total = 0.0;

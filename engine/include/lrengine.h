@@ -230,17 +230,20 @@ lre_status lre_mse(lre_ctx *ctx, float *loss, lre_tensor *dpred,
 typedef enum lre_optim_kind { LRE_OPTIM_SGD = 0, LRE_OPTIM_ADAM, LRE_OPTIM_ADAMW, LRE_OPTIM_COUNT } lre_optim_kind;
 
 /* torch.optim's hyper-parameters and defaults. The learning rate is not
- * here: it is an argument of every step. */
+ * here: it is an argument of every step. They are doubles, as PyTorch's
+ * Python floats are, and enter the float32 update exactly as torch.optim's
+ * do (e.g. Adam's 1 - beta2 is computed in double, then rounded), so the
+ * updates match torch's bit for bit where the arithmetic allows. */
 typedef struct lre_optim_config {
     lre_optim_kind kind;
-    float weight_decay; /* SGD/Adam: coupled L2 (g += wd·p); AdamW: decoupled */
+    double weight_decay; /* SGD/Adam: coupled L2 (g += wd·p); AdamW: decoupled */
     /* SGD */
-    float momentum;
-    float dampening;
+    double momentum;
+    double dampening;
     int nesterov;
     /* Adam / AdamW */
-    float beta1, beta2;
-    float eps;
+    double beta1, beta2;
+    double eps;
 } lre_optim_config;
 
 lre_optim_config lre_optim_sgd_default(void);   /* momentum 0, dampening 0, wd 0 */
@@ -257,7 +260,7 @@ lre_status lre_optim_config_check(lre_ctx *ctx, const lre_optim_config *c);
  * buffers of n floats (SGD: momentum buffer in state1, state2 unused; Adam:
  * exp_avg, exp_avg_sq), zero before the first step. Used by the trainer;
  * public so that tests and embedders can check it against the formulas. */
-lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, float lr,
+lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr,
                             int64_t step, lre_tensor *p, const lre_tensor *g,
                             lre_tensor *state1, lre_tensor *state2);
 
@@ -463,7 +466,7 @@ void lre_trainer_release(lre_trainer *t);
  * the mean loss of the step (over accumulation_steps micro-batches). A
  * non-finite loss is returned as is (the finder decides what it means).
  * No heap allocation. */
-lre_status lre_trainer_step(lre_trainer *t, float lr, float *loss);
+lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss);
 /* The mean loss over all of `data` (in batches of the trainer's batch
  * size); changes no state. */
 lre_status lre_trainer_evaluate(lre_trainer *t, lre_dataset *data, float *loss);

@@ -37,8 +37,8 @@ const lre_loss_config *lrelua_checkloss(lua_State *L, int arg) {
     return &((lossbox *)luaL_checkudata(L, arg, LRELUA_LOSS))->c;
 }
 
-/* The shortest decimal that rounds to f (0.9f reads back as 0.9), for
- * configurations that come from C as floats. */
+/* The shortest decimal that rounds to f (0.1f reads back as 0.1), for
+ * the loss's label smoothing, a float in C. */
 static double shortest(float f) {
     char buf[32];
     for (int digits = 6; digits < 9; digits++) {
@@ -53,12 +53,12 @@ static optbox *newoptbox(lua_State *L, const lre_optim_config *c, double lr) {
     optbox *o = (optbox *)lua_newuserdatauv(L, sizeof *o, 0);
     o->c = *c;
     o->lr = lr;
-    o->weight_decay = shortest(c->weight_decay);
-    o->momentum = shortest(c->momentum);
-    o->dampening = shortest(c->dampening);
-    o->beta1 = shortest(c->beta1);
-    o->beta2 = shortest(c->beta2);
-    o->eps = shortest(c->eps);
+    o->weight_decay = c->weight_decay;
+    o->momentum = c->momentum;
+    o->dampening = c->dampening;
+    o->beta1 = c->beta1;
+    o->beta2 = c->beta2;
+    o->eps = c->eps;
     luaL_setmetatable(L, LRELUA_OPTIM);
     return o;
 }
@@ -110,12 +110,12 @@ static int newoptim(lua_State *L, lre_optim_kind kind) {
         }
         lua_settop(L, 1);
     }
-    c.weight_decay = (float)wd;
-    c.momentum = (float)momentum;
-    c.dampening = (float)dampening;
-    c.beta1 = (float)beta1;
-    c.beta2 = (float)beta2;
-    c.eps = (float)eps;
+    c.weight_decay = wd;
+    c.momentum = momentum;
+    c.dampening = dampening;
+    c.beta1 = beta1;
+    c.beta2 = beta2;
+    c.eps = eps;
     lre_ctx *ctx = lrelua_ctx(L);
     if (lre_optim_config_check(ctx, &c) != LRE_OK) return lrelua_fail(L, ctx);
     optbox *o = newoptbox(L, &c, lr);

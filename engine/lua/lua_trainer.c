@@ -104,7 +104,7 @@ static int trainer_step(lua_State *L) {
     lua_Number lr = luaL_checknumber(L, 2);
     luaL_argcheck(L, lr >= 0 && lr <= 3.4e38, 2, "lr must be a non-negative finite number");
     float loss;
-    if (lre_trainer_step(t, (float)lr, &loss) != LRE_OK) return lrelua_fail(L, ctxof(L, 1));
+    if (lre_trainer_step(t, lr, &loss) != LRE_OK) return lrelua_fail(L, ctxof(L, 1));
     lua_pushnumber(L, (lua_Number)loss);
     return 1;
 }

@@ -211,13 +211,13 @@ static void test_defaults(void)
           "lre_optim_sgd_default is torch's (momentum 0, dampening 0, nesterov off, wd 0)",
           "kind %d momentum %g dampening %g nesterov %d wd %g", (int)s.kind, (double)s.momentum,
           (double)s.dampening, s.nesterov, (double)s.weight_decay);
-    CHECK(a.kind == LRE_OPTIM_ADAM && a.beta1 == 0.9f && a.beta2 == 0.999f && a.eps == 1e-8f &&
+    CHECK(a.kind == LRE_OPTIM_ADAM && a.beta1 == 0.9 && a.beta2 == 0.999 && a.eps == 1e-8 &&
               a.weight_decay == 0,
           "lre_optim_adam_default is torch's (betas (0.9, 0.999), eps 1e-8, wd 0)",
           "kind %d betas (%.9g, %.9g) eps %.9g wd %.9g", (int)a.kind, (double)a.beta1,
           (double)a.beta2, (double)a.eps, (double)a.weight_decay);
-    CHECK(w.kind == LRE_OPTIM_ADAMW && w.beta1 == 0.9f && w.beta2 == 0.999f && w.eps == 1e-8f &&
-              w.weight_decay == 0.01f,
+    CHECK(w.kind == LRE_OPTIM_ADAMW && w.beta1 == 0.9 && w.beta2 == 0.999 && w.eps == 1e-8 &&
+              w.weight_decay == 0.01,
           "lre_optim_adamw_default is torch's (betas (0.9, 0.999), eps 1e-8, wd 0.01)",
           "kind %d betas (%.9g, %.9g) eps %.9g wd %.9g", (int)w.kind, (double)w.beta1,
           (double)w.beta2, (double)w.eps, (double)w.weight_decay);
@@ -228,8 +228,8 @@ static void test_defaults(void)
           "lre_optim_name: sgd, adam, adamw", "got \"%s\", \"%s\", \"%s\"", ns ? ns : "NULL",
           na ? na : "NULL", nw ? nw : "NULL");
     lre_trainer_opts o = lre_trainer_opts_default();
-    CHECK(o.optim.kind == LRE_OPTIM_ADAM && o.optim.beta1 == 0.9f && o.optim.beta2 == 0.999f &&
-              o.optim.eps == 1e-8f && o.optim.weight_decay == 0,
+    CHECK(o.optim.kind == LRE_OPTIM_ADAM && o.optim.beta1 == 0.9 && o.optim.beta2 == 0.999 &&
+              o.optim.eps == 1e-8 && o.optim.weight_decay == 0,
           "lre_trainer_opts_default's optimizer is Adam with torch's defaults", "kind %d wd %g",
           (int)o.optim.kind, (double)o.optim.weight_decay);
 }
