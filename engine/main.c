@@ -5,7 +5,7 @@
  *
  *   lrengine [options] [script [args]]
  *   lrengine [options] suggest FILE [--heuristic NAME]...
- *   lrengine [options] plot FILE.json -o OUT.png|svg|pdf
+ *   lrengine [options] plot FILE.json|FILE.csv [-o OUT.png|svg|pdf]
  *
  * The script sees `arg` and `...` exactly as under `lua`. A script that
  * returns a table is a declarative sweep: the host hands the table to
@@ -44,12 +44,13 @@ enum { EXIT_LUA = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 static const char usage_text[] =
     "usage: " PROGNAME " [options] [script [args]]\n"
     "       " PROGNAME " [options] suggest FILE.json|FILE.csv [--heuristic NAME]... [--json]\n"
-    "       " PROGNAME " [options] plot FILE.json -o OUT.png|svg|pdf\n"
+    "       " PROGNAME " [options] plot FILE.json|FILE.csv [-o OUT.png|svg|pdf]\n"
     "Runs a Lua 5.4 script with the lrengine engine loaded (require \"lrengine\").\n"
     "A script that returns a table runs it as a declarative range test (see\n"
     "examples/declarative.lua) and prints the suggestions. 'suggest' re-runs the\n"
     "learning-rate heuristics on a saved curve (an lrengine result, or a CSV of\n"
-    "lr,loss from any framework); 'plot' draws a saved result.\n"
+    "lr,loss from any framework); 'plot' draws a saved curve (a terminal chart\n"
+    "without -o). Each has --help.\n"
     "Options:\n"
     "  -e CODE          run the Lua string CODE (before the script; may repeat)\n"
     "  -                run the script read from standard input\n"

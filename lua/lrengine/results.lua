@@ -19,6 +19,8 @@ and
   repeats        with repeats > 1: name -> {median =, min =, max =,
                  spread_decades =, lrs = {...}} over the runs
   config         the range test's options (functions recorded by name)
+  model, optimizer, data, batch_size
+                 what was tested, in words, when the trainer can say
   seed, device, engine_version, lua_version, created (UTC, ISO 8601)
 
 Methods: result:save_json(path), result:save_csv(path),

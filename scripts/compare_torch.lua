@@ -1,0 +1,59 @@
+-- compare_torch.lua — lrengine's half of a by-hand check against PyTorch +
+-- pytorch-lr-finder (scripts/compare_torch.py is the other half). Not a test:
+-- PyTorch is only a reference here and never a dependency of the project.
+--
+-- Runs the user's range test (../shared/seeds: 784-256-256-10 ReLU MLP,
+-- Adam with weight decay 1e-2, batch 128, exp 1e-7 -> 500, validation loss
+-- every step, diverge_th 5) on the first n_train Fashion-MNIST training rows
+-- and the first n_val test rows, with shuffle = false so that the batches are
+-- consecutive rows (step k trains on rows (k-1)*128+1 .. k*128, wrapping at
+-- the end of the subset with a short last batch, as a DataLoader with
+-- shuffle=False, drop_last=False does) — reproducible in PyTorch without
+-- sharing an RNG. Writes into OUTDIR:
+--   init.safetensors  the initial weights (PyTorch state_dict names, plus
+--                     optim.* keys that the Python side drops)
+--   lrengine.json     the result (lrs, smoothed, train_losses, val_losses,
+--                     suggestions.steepest, ...)
+--
+--   build/lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val]
+--   /tmp/refenv/bin/python scripts/compare_torch.py OUTDIR
+local lre = require "lrengine"
+local finder = require "lrengine.finder"
+
+local outdir = arg and arg[1]
+if not outdir or outdir == "" then
+  io.stderr:write("usage: lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val]\n")
+  os.exit(2)
+end
+local function int_arg(i, default) return math.tointeger(tonumber(arg[i] or "")) or default end
+local num_iter, n_train, n_val = int_arg(2, 100), int_arg(3, 12000), int_arg(4, 2000)
+assert(os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'"), "cannot create " .. outdir)
+
+-- subset(n) = the first n rows in file order; the Python side reads the same
+-- rows and scales them the same way (uint8 -> float32, times float32(1/255)).
+local train = lre.data.fashion_mnist("train"):scale(1 / 255):subset(n_train)
+local val = lre.data.fashion_mnist("test"):scale(1 / 255):subset(n_val)
+
+local model = lre.nn.sequential {
+  lre.nn.linear(784, 256), lre.nn.relu(),
+  lre.nn.linear(256, 256), lre.nn.relu(),
+  lre.nn.linear(256, 10),
+}
+local trainer = lre.trainer {
+  model = model, data = train, batch_size = 128, seed = 1, shuffle = false,
+  loss = lre.loss.cross_entropy(),
+  optimizer = lre.optim.adam { lr = 1e-7, weight_decay = 1e-2 },
+}
+trainer:save(outdir .. "/init.safetensors") -- before any step: the start point
+
+local result = finder.range_test {
+  trainer = trainer, val = val,
+  start_lr = 1e-7, end_lr = 500, num_iter = num_iter, schedule = "exp",
+  diverge_th = 5, suggest = { "steepest" },
+}
+result.compare = { num_iter = num_iter, n_train = n_train, n_val = n_val, batch_size = 128 }
+result:save_json(outdir .. "/lrengine.json")
+
+local s = result.suggestions.steepest
+print(string.format("lrengine: %d steps (%s), steepest lr %.6g (step %s); wrote %s/{init.safetensors,lrengine.json}",
+  #result.lrs, tostring(result.stop_reason), s and s.lr or 0 / 0, s and tostring(s.index) or "-", outdir))
