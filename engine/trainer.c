@@ -472,6 +472,15 @@ int64_t lre_trainer_epoch(const lre_trainer *t) { return t->batcher.epoch; }
 int64_t lre_trainer_cursor(const lre_trainer *t) { return t->batcher.cursor; }
 int64_t lre_trainer_batch_size(const lre_trainer *t) { return t->batch_size; }
 int lre_trainer_accumulation_steps(const lre_trainer *t) { return t->accumulation_steps; }
+
+lre_status lre_trainer_set_accumulation_steps(lre_trainer *t, int k)
+{
+    if (!t) return LRE_EINVAL;
+    if (k < 1)
+        return lre_fail(t->ctx, LRE_EINVAL, "accumulation_steps %d must be >= 1", k);
+    t->accumulation_steps = k;
+    return LRE_OK;
+}
 uint64_t lre_trainer_seed(const lre_trainer *t) { return t->seed; }
 lre_model *lre_trainer_model(lre_trainer *t) { return t->model; }
 lre_dataset *lre_trainer_data(lre_trainer *t) { return t->data; }

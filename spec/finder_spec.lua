@@ -388,3 +388,42 @@ print(t:evaluate(ds) == before and t:steps() == 0 and "restored" or "NOT restore
     assert.matches("\nrestored", text)
   end)
 end)
+
+describe("range_test on Fashion-MNIST", function()
+  it("falls and then diverges on a subset, with both curves recorded", function()
+    local train = lre.data.fashion_mnist("train"):scale(1 / 255):subset(6000)
+    local val = lre.data.fashion_mnist("test"):scale(1 / 255):subset(1000)
+    local t = lre.trainer { model = lre.nn.sequential { lre.nn.linear(784, 64), lre.nn.relu(),
+      lre.nn.linear(64, 10) }, data = train, batch_size = 64, seed = 1,
+      optimizer = lre.optim.adam { weight_decay = 1e-2 } }
+    local r = finder.range_test { trainer = t, val = val, start_lr = 1e-6, end_lr = 100,
+      num_iter = 80, suggest = { "steepest", "valley" } }
+    assert.are.equal("diverged", r.stop_reason)
+    local first, low, raw_low = r.smoothed[1], math.huge, math.huge
+    for i, s in ipairs(r.smoothed) do
+      low, raw_low = math.min(low, s), math.min(raw_low, r.losses[i])
+    end
+    assert.is_true(first > 2.2 and first < 2.45, "starts near ln 10: " .. first)
+    -- the EMA (0.05) lags the raw curve: it falls less far
+    assert.is_true(raw_low < 0.5 * first, "falls: " .. raw_low .. " vs " .. first)
+    assert.is_true(low < 0.85 * first, "smoothed falls: " .. low .. " vs " .. first)
+    assert.is_true(r.smoothed[#r.smoothed] > 5 * low)
+    local s = r.suggestions.steepest
+    assert.is_true(s.lr > 1e-5 and s.lr < 1, "steepest " .. s.lr)
+    assert.is_true(r.smoothed[s.index] < first)
+  end)
+
+  it("runs the test with accumulation_steps and puts the trainer's own back", function()
+    local train = lre.data.fashion_mnist("train"):scale(1 / 255):subset(2000)
+    local t = lre.trainer { model = lre.nn.sequential { lre.nn.linear(784, 10) },
+      data = train, batch_size = 32, seed = 1 }
+    local seen
+    finder.range_test { trainer = t, num_iter = 5, accumulation_steps = 4,
+      on_step = function() seen = t:accumulation_steps() end }
+    assert.are.equal(4, seen)
+    assert.are.equal(1, t:accumulation_steps())
+    local ok, err = pcall(finder.range_test, { trainer = t, accumulation_steps = 0 })
+    assert.is_false(ok)
+    assert.matches("accumulation_steps must be an integer >= 1", err)
+  end)
+end)

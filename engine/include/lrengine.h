@@ -483,6 +483,9 @@ int64_t lre_trainer_epoch(const lre_trainer *t);
 int64_t lre_trainer_cursor(const lre_trainer *t);  /* rows consumed this epoch */
 int64_t lre_trainer_batch_size(const lre_trainer *t);
 int lre_trainer_accumulation_steps(const lre_trainer *t);
+/* Micro-batches per step from now on (>= 1); no buffer depends on it.
+ * pytorch-lr-finder's range_test(accumulation_steps=) sets it for a test. */
+lre_status lre_trainer_set_accumulation_steps(lre_trainer *t, int k);
 uint64_t lre_trainer_seed(const lre_trainer *t);
 lre_model *lre_trainer_model(lre_trainer *t);      /* borrowed */
 lre_dataset *lre_trainer_data(lre_trainer *t);     /* borrowed */

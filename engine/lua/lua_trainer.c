@@ -200,8 +200,18 @@ static int trainer_batch_size(lua_State *L) {
     return 1;
 }
 
+/* t:accumulation_steps() -> k; t:accumulation_steps(k) sets it, returns
+ * the previous value. */
 static int trainer_accumulation_steps(lua_State *L) {
-    lua_pushinteger(L, lre_trainer_accumulation_steps(checktrainer(L)));
+    lre_trainer *t = checktrainer(L);
+    int old = lre_trainer_accumulation_steps(t);
+    if (!lua_isnoneornil(L, 2)) {
+        lua_Integer k = luaL_checkinteger(L, 2);
+        luaL_argcheck(L, k >= 1 && k <= INT32_MAX, 2, "accumulation_steps must be >= 1");
+        if (lre_trainer_set_accumulation_steps(t, (int)k) != LRE_OK)
+            return lrelua_fail(L, ctxof(L, 1));
+    }
+    lua_pushinteger(L, old);
     return 1;
 }
 

@@ -19,7 +19,9 @@ lrengine.finder — the learning-rate range test (Smith, arXiv 1506.01186).
     stop = { fn, ... },         -- more stopping rules fn(state) -> stop, reason
                                 -- (names of lrengine.stopping work too); the
                                 -- non-finite rule always applies
-    accumulation_steps = 1,     -- informational: set it on the trainer
+    accumulation_steps = nil,   -- micro-batches per step during the test
+                                -- (pytorch-lr-finder's); default: the
+                                -- trainer's own; restored afterwards
     curve = "val" | "train",    -- which loss drives smoothing, stopping and
                                 -- suggestions (default "val" when val is given)
     suggest = { "steepest", "valley", fn, ... },
@@ -65,7 +67,7 @@ local M = {}
 
 local DEFAULTS = {
   start_lr = 1e-7, end_lr = 10, num_iter = 100, schedule = "exp", smoothing = "ema",
-  diverge_th = 5, accumulation_steps = 1, keep_state = false, repeats = 1, reinit = false,
+  diverge_th = 5, keep_state = false, repeats = 1, reinit = false,
 }
 
 local VALID = {
@@ -325,7 +327,17 @@ function M.range_test(opts)
     fail("repeats > 1 needs a trainer with a 'reseed' method", 1)
   end
 
+  local accum = o.accumulation_steps
+  local set_accum = accum ~= nil and method(trainer, "accumulation_steps")
+  if accum ~= nil then
+    if math.type(accum) ~= "integer" or accum < 1 then
+      fail("accumulation_steps must be an integer >= 1, got " .. tostring(accum), 1)
+    end
+    if not set_accum then fail("accumulation_steps needs a trainer that can set it", 1) end
+  end
+
   local snap = trainer:snapshot()
+  local old_accum = set_accum and set_accum(trainer, accum) or nil
   local runs = {}
   local ok, err = pcall(function()
     for r = 1, o.repeats do
@@ -346,6 +358,7 @@ function M.range_test(opts)
     o._live_progress = nil
   end
   -- put the trainer back: on success, on an error, on an interrupt
+  if old_accum then set_accum(trainer, old_accum) end
   if not o.keep_state then
     local rok, rerr = pcall(trainer.restore, trainer, snap)
     if not rok and ok then
