@@ -84,6 +84,11 @@ lre_status lre_model_add_linear(lre_model *m, int64_t in, int64_t out)
         return lre_fail(m->ctx, LRE_EINVAL, "%s: linear(%" PRId64 ", %" PRId64
                         "): sizes must be in [1, 2^31)", fn, in, out);
     int64_t w = current_width(m);
+    const int64_t limit = (int64_t)1 << 40; /* 4 TiB of f32 parameters */
+    if (lre_model_num_params(m) > limit - out * in - out)
+        return lre_fail(m->ctx, LRE_EINVAL,
+                        "%s: linear(%" PRId64 ",%" PRId64 ") would give the model more than "
+                        "2^40 parameters", fn, in, out);
     if (w && w != in)
         return lre_fail(m->ctx, LRE_ESHAPE,
                         "%s: layer %d linear(%" PRId64 ",%" PRId64 ") expects %" PRId64

@@ -198,7 +198,7 @@ static lre_status check_labels(lre_ctx *ctx, const char *fn, const lre_tensor *l
             return lre_fail(ctx, LRE_EINVAL,
                             "%s: label %" PRId32 " at row %" PRId64 " is outside [0, %" PRId64
                             ") (the logits have %" PRId64 " classes)",
-                            fn, y[i], i, C, C);
+                            fn, y[i], i + 1, C, C);
     return LRE_OK;
 }
 

@@ -224,6 +224,25 @@ describe("optimizers", function()
 end)
 
 describe("data.from_tables", function()
+  it("refuses sizes no buffer can hold, even when __len lies", function()
+    local row = setmetatable({}, { __len = function() return 1 << 31 end,
+      __index = function() return 1.0 end })
+    local rows = setmetatable({}, { __len = function() return 1 << 33 end,
+      __index = function() return row end })
+    local labels = setmetatable({}, { __len = function() return 1 << 33 end,
+      __index = function() return 0 end })
+    local ok, err = pcall(lre.data.from_tables, rows, labels)
+    assert.is_false(ok)
+    assert.matches("is too large", err)
+  end)
+
+  it("refuses a scale that a float cannot hold, naming the value", function()
+    local ds = lre.data.from_tables({ { 1 }, { 2 } }, { 0, 1 })
+    local ok, err = pcall(ds.scale, ds, 1e-50)
+    assert.is_false(ok)
+    assert.matches("factor 1e%-50", err)
+  end)
+
   it("makes a classification dataset", function()
     local ds = lre.data.from_tables({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, { 0, 2, 1 })
     assert.are.equal(3, ds:size())

@@ -175,6 +175,37 @@ describe("range_test", function()
     assert.are.equal(0, t:steps())
   end)
 
+  it("refuses bad callbacks, seeds and a falling sweep before any step", function()
+    local t = setup()
+    local function msg(o)
+      local ok, err = pcall(finder.range_test, o)
+      assert.is_false(ok)
+      return err
+    end
+    assert.matches("on_step must be a function", msg { trainer = t, on_step = 5 })
+    assert.matches("progress must be a boolean or a function", msg { trainer = t, progress = "yes" })
+    assert.matches("seed must be an integer >= 0", msg { trainer = t, seed = "x" })
+    assert.matches("end_lr %(0.1%) must be larger than start_lr %(1%)",
+      msg { trainer = t, start_lr = 1, end_lr = 0.1 })
+    assert.are.equal(0, t:steps())
+  end)
+
+  it("runs with the batch order of `seed` when given, and records the seed used", function()
+    local a, val = setup(1)
+    local c = setup(1)
+    local d = setup(1)
+    local ra = finder.range_test { trainer = a, val = val, num_iter = 15, seed = 42 }
+    local rc = finder.range_test { trainer = c, val = val, num_iter = 15, seed = 42 }
+    local rd = finder.range_test { trainer = d, val = val, num_iter = 15 }
+    assert.are.equal(42, ra.seed)
+    assert.are.equal(1, rd.seed)
+    assert.are.same(ra.train_losses, rc.train_losses)
+    assert.are_not.same(ra.train_losses, rd.train_losses) -- another batch order
+    -- the trainer's own order is back afterwards
+    local twin = setup(1)
+    assert.are.same(future(twin, 5), future(a, 5))
+  end)
+
   it("repeats with different batch orders and reports median and spread", function()
     local t, val = setup()
     local r = finder.range_test { trainer = t, val = val, start_lr = 1e-5, end_lr = 10,
@@ -229,6 +260,19 @@ describe("results", function()
     -- heuristics run again on the loaded curve give the same answers
     local again = back:suggest { "steepest", "valley", "ignite" }
     for name, s in pairs(again) do assert.are.equal(r.suggestions[name].lr, s.lr) end
+  end)
+
+  it("keeps non-finite values of the repeated runs through JSON", function()
+    local r = results.new { lrs = { 1, 2 }, losses = { 1, 0 / 0 },
+      runs = { { lrs = { 1, 2 }, losses = { 1, 0 / 0 } }, { lrs = { 1, 2 }, losses = { 1, math.huge } } } }
+    local path = tmpname(".json")
+    r:save_json(path)
+    local back = results.load_json(path)
+    os.remove(path)
+    local nan = back.runs[1].losses[2]
+    assert.are.equal("number", type(nan))
+    assert.is_true(nan ~= nan)
+    assert.are.equal(math.huge, back.runs[2].losses[2])
   end)
 
   it("round-trips through CSV", function()

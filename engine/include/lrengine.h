@@ -40,7 +40,9 @@
  *     objects retain their context).
  *   - Every function that can fail returns lre_status; LRE_OK is 0. The
  *     message of the last failure is lre_ctx_error(ctx); it names the call,
- *     the argument and the shapes at fault.
+ *     the argument and the shapes at fault. Messages count rows, columns,
+ *     lines and layers from 1 (as a spreadsheet, a text editor and Lua do);
+ *     indices passed to and from functions count from 0.
  *   - The engine never exits or aborts the process.
  *   - Shapes are row-major; a linear layer's weight is (out, in) like
  *     PyTorch's nn.Linear, so weights move to and from PyTorch unchanged.

@@ -60,6 +60,10 @@ static float *readmatrix(lua_State *L, int t, const char *what, lua_Integer n,
         lua_Integer len = luaL_len(L, -1);
         if (i == 1) {
             if (len < 1) luaL_error(L, "from_tables: %s[1] is empty", what);
+            /* lengths can come from __len: refuse sizes no buffer can hold */
+            if (len > INT32_MAX || n > (lua_Integer)(INT64_MAX / 8) / len)
+                luaL_error(L, "from_tables: %I rows of %I values (%s[1]) is too large", n, len,
+                           what);
             *width = len;
             buf = (float *)scratch(L, (size_t)n * (size_t)len, sizeof *buf, "from_tables");
             lua_insert(L, -2); /* keep the buffer below the row */
@@ -267,7 +271,10 @@ static int ds_subset(lua_State *L) {
 static int ds_scale(lua_State *L) {
     lre_dataset *d = lrelua_checkdataset(L, 1);
     lua_Number f = luaL_checknumber(L, 2);
-    luaL_argcheck(L, isfinite(f), 2, "scale must be finite");
+    /* checked here, in double: the engine's float would turn 1e-50 into 0 */
+    if (!isfinite(f) || f == 0 || fabs(f) < FLT_MIN || fabs(f) > FLT_MAX)
+        return luaL_error(L, "scale: factor %s must be finite, non-zero and within the "
+                          "range of a float", lrelua_num(L, f));
     lrelua_obj *box = newdataset(L);
     lre_dataset *out = NULL;
     if (lre_dataset_scale(d, &out, (float)f) != LRE_OK) return lrelua_fail(L, box->ctx);
@@ -275,7 +282,6 @@ static int ds_scale(lua_State *L) {
     return 1;
 }
 
-/* ds:normalize{mean=, std=} (or ds:normalize(mean, std)) */
 /* Reads option `name` of the table at 2 as `n` finite floats into out
  * (a table of n numbers); returns 0 when the option is a plain number. */
 static int perfeature(lua_State *L, const char *name, float *out, lua_Integer n) {

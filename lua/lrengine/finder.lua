@@ -30,7 +30,11 @@ lrengine.finder — the learning-rate range test (Smith, arXiv 1506.01186).
     keep_state = false,         -- true: leave the trainer where the test ended
     repeats = 1,                -- k > 1: k tests with different batch orders
     reinit = false,             -- with repeats: also a new initialisation each run
-    seed = nil,                 -- base seed of the repeats (default: trainer's)
+    seed = nil,                 -- the batch order of the test: run r uses
+                                -- seed + r - 1 (the trainer is reseeded, and
+                                -- put back after). Default: run 1 goes on
+                                -- with the trainer's own order from where it
+                                -- stands; runs 2.. use the trainer's seed + r - 1
     progress = nil,             -- true: a progress line on stderr
                                 -- (lrengine.progress: redrawn in place on a
                                 -- terminal, a plain line every 10% of the
@@ -93,7 +97,7 @@ end
 -- Runs `fn(...)` and turns its error into a range_test error.
 local function checked(what, fn, ...)
   local ok, a, b = pcall(fn, ...)
-  if not ok then fail(what .. ": " .. tostring(a):gsub("^[^:]*:%d+: ", ""), 2) end
+  if not ok then fail(what .. ": " .. tostring(a):gsub("^[^:]*:%d+: ", ""), 3) end
   return a, b
 end
 
@@ -277,6 +281,9 @@ local function validate(opts)
   end
   check_number(o, "start_lr")
   check_number(o, "end_lr")
+  if o.end_lr <= o.start_lr then
+    fail(string.format("end_lr (%g) must be larger than start_lr (%g)", o.end_lr, o.start_lr), 2)
+  end
   if math.type(o.num_iter) ~= "integer" or o.num_iter < 1 then
     fail("num_iter must be an integer >= 1, got " .. tostring(o.num_iter), 2)
   end
@@ -306,6 +313,14 @@ local function validate(opts)
   for i, h in ipairs(o.suggest) do checked(string.format("suggest[%d]", i), heuristics.resolve, h, i) end
   if type(o.progress) == "function" then
     o._progress = o.progress
+  elseif o.progress ~= nil and type(o.progress) ~= "boolean" then
+    fail("progress must be a boolean or a function, got " .. type(o.progress), 2)
+  end
+  if o.on_step ~= nil and type(o.on_step) ~= "function" then
+    fail("on_step must be a function, got " .. type(o.on_step), 2)
+  end
+  if o.seed ~= nil and (math.type(o.seed) ~= "integer" or o.seed < 0) then
+    fail("seed must be an integer >= 0, got " .. tostring(o.seed), 2)
   end
   if o.reinit and not method(o.trainer, "reinit") then
     fail("reinit = true needs a trainer with a 'reinit' method", 2)
@@ -323,8 +338,8 @@ function M.range_test(opts)
     base_seed = f and f(trainer) or 0
   end
   local reseed = method(trainer, "reseed")
-  if o.repeats > 1 and not reseed then
-    fail("repeats > 1 needs a trainer with a 'reseed' method", 1)
+  if (o.repeats > 1 or o.seed ~= nil) and not reseed then
+    fail("repeats > 1 and seed need a trainer with a 'reseed' method", 1)
   end
 
   local accum = o.accumulation_steps
@@ -347,6 +362,8 @@ function M.range_test(opts)
         trainer:restore(snap)
         reseed(trainer, base_seed + r - 1)
         if o.reinit then trainer:reinit(base_seed + r - 1) end
+      elseif o.seed ~= nil then
+        reseed(trainer, base_seed)
       end
       runs[r] = run_once(o, r, o.repeats)
       runs[r].suggestions = suggest_all(o, runs[r])
@@ -361,6 +378,9 @@ function M.range_test(opts)
   if old_accum then set_accum(trainer, old_accum) end
   if not o.keep_state then
     local rok, rerr = pcall(trainer.restore, trainer, snap)
+    -- a ^C arriving right here raises in the call above (the host's hook
+    -- fires once): the second try then goes through
+    if not rok then rok, rerr = pcall(trainer.restore, trainer, snap) end
     if not rok and ok then
       error("range_test: restoring the trainer failed: " .. tostring(rerr), 2)
     end

@@ -373,6 +373,7 @@ function M.terminal(result, opts)
     for c = 1, W do cells[r][c] = 0 end
   end
   local function dot(px, py) -- dot coordinates, 0-based, py 0 at the top
+    if px ~= px or py ~= py then return end -- NaN (overflowing ranges)
     if px < 0 or px >= DW or py < 0 or py >= DH then return end
     local c, r = px // 2 + 1, py // 4 + 1
     cells[r][c] = cells[r][c] | BRAILLE[px % 2 + 1][py % 4 + 1]
@@ -380,7 +381,7 @@ function M.terminal(result, opts)
   local function to_dot(lr, v)
     local t = xt(lr)
     local px = (t - x0) / (x1 - x0) * (DW - 1)
-    local py = (yhi - v) / (yhi - ylo) * (DH - 1)
+    local py = (yhi / 2 - v / 2) / (yhi / 2 - ylo / 2) * (DH - 1) -- halves: no overflow
     return px, py
   end
   local prev

@@ -11,8 +11,9 @@ A result holds, step by step (1-based, all arrays of equal length):
   step_seconds   wall time of each step (train step + validation)
 and
   curve          "val" or "train"
-  stop_reason    "completed", "diverged", "non-finite loss", a custom
-                 rule's reason, or "interrupted"
+  stop_reason    "completed", "diverged", "non_finite", or a custom
+                 rule's reason (an interrupt raises an error instead: there
+                 is no result)
   stop_step      the last step recorded
   suggestions    name -> {lr =, index =} (or {reason =} when a heuristic
                  had no answer)
@@ -174,11 +175,26 @@ local function read_file(path, what)
   return s
 end
 
+-- Turns the strings JSON needs for non-finite numbers back into numbers,
+-- in every array of the tree (runs[r].losses, repeats, ... as well as the
+-- top-level curves).
+local function restore_nonfinite(t, depth)
+  if depth > 16 then return end
+  for k, v in pairs(t) do
+    if type(v) == "table" then
+      restore_nonfinite(v, depth + 1)
+    elseif type(v) == "string" and NONFINITE[v] and math.type(k) == "integer" then
+      t[k] = NONFINITE[v]
+    end
+  end
+end
+
 --- Reads a result written by save_json.
 function M.load_json(path)
   local s = read_file(path, "load_json")
   local ok, t = pcall(core().json_decode, s, path)
   if not ok then error(t, 2) end
+  if type(t) == "table" then restore_nonfinite(t, 0) end
   if type(t) ~= "table" or type(t.lrs) ~= "table" or type(t.losses) ~= "table" then
     error(path .. ": not an lrengine result (no 'lrs' and 'losses' arrays)", 2)
   end

@@ -181,8 +181,8 @@ static void test_ops(void)
             "cross_entropy with loss = NULL is refused", NOMSG);
     chk_i(lab)[2] = 3;
     chk_err(ctx, lre_cross_entropy(ctx, &loss, dz, z, lab, 0, 1), LRE_EINVAL,
-            "cross_entropy label 3 of 3 classes names the batch row (0-based: row 2) and the value",
-            "row 2", "3", NOMSG);
+            "cross_entropy label 3 of 3 classes names the batch row (index 2, 1-based: row 3) "
+            "and the value", "row 3", "label 3", NOMSG);
     chk_i(lab)[2] = -7;
     chk_err(ctx, lre_cross_entropy(ctx, &loss, dz, z, lab, 0, 1), LRE_EINVAL,
             "cross_entropy label -7 is refused, naming it", "-7", NOMSG);
@@ -345,6 +345,19 @@ static void test_models(void)
             NOMSG);
     chk_err(ctx, lre_model_add_act(m, LRE_ACT_TANH, 0), LRE_ESTATE,
             "adding an activation after init is refused", NOMSG);
+
+    /* parameter counts that would overflow: refused at the layer, not when
+     * the buffers are allocated */
+    lre_model *huge = NULL;
+    chk_must(ctx, lre_model_new(ctx, &huge), "huge model");
+    chk_err(ctx, lre_model_add_linear(huge, 2147483647, 2147483647), LRE_EINVAL,
+            "linear(2^31-1,2^31-1) is refused: too many parameters", "2^40", NOMSG);
+    chk_must(ctx, lre_model_add_linear(huge, 1 << 20, 1 << 19), "linear(2^20,2^19)");
+    chk_err(ctx, lre_model_add_linear(huge, 1 << 19, 1 << 20), LRE_EINVAL,
+            "a second layer past 2^40 parameters in all is refused", "2^40", NOMSG);
+    CHECK(lre_model_num_params(huge) > 0, "the parameter count stays positive", "%lld",
+          (long long)lre_model_num_params(huge));
+    lre_model_release(huge);
 
     lre_model *empty = NULL;
     chk_must(ctx, lre_model_new(ctx, &empty), "empty model");

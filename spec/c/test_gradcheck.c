@@ -408,18 +408,19 @@ static void test_cross_entropy(void)
         }
     }
 
-    /* Labels out of range: an error naming the row (13 of 16). */
+    /* Labels out of range: an error naming the row (index 13 of 16; messages
+     * count rows from 1, as everywhere: row 14). */
     {
         lre_tensor *z = chk_t2(ctx, LRE_F32, 16, 4), *y = chk_t1(ctx, LRE_I32, 16);
         lre_tensor *dz = chk_t2(ctx, LRE_F32, 16, 4);
         float loss = 0;
         chk_i(y)[13] = 4;
         chk_err(ctx, lre_cross_entropy(ctx, &loss, dz, z, y, 0, 1), LRE_EINVAL,
-                "cross_entropy label == C is an error naming row 13", "row 13", (char *)NULL);
+                "cross_entropy label == C is an error naming row 14", "row 14", (char *)NULL);
         chk_i(y)[13] = 0;
         chk_i(y)[11] = -1;
         chk_err(ctx, lre_cross_entropy(ctx, &loss, NULL, z, y, 0, 1), LRE_EINVAL,
-                "cross_entropy label -1 is an error naming row 11", "row 11", (char *)NULL);
+                "cross_entropy label -1 is an error naming row 12", "row 12", (char *)NULL);
         lre_tensor_release(z);
         lre_tensor_release(y);
         lre_tensor_release(dz);
