@@ -471,3 +471,28 @@ describe("range_test on Fashion-MNIST", function()
     assert.matches("accumulation_steps must be an integer >= 1", err)
   end)
 end)
+
+describe("presets", function()
+  it("take each library's defaults, and explicit options still win", function()
+    local t, val = setup()
+    local r = finder.range_test { trainer = t, val = val, preset = "fastai", num_iter = 30 }
+    assert.are.equal("fastai", r.config.schedule)
+    assert.are.equal("debiased", r.config.smoothing)
+    assert.are.equal(4, r.config.diverge_th)
+    assert.are.equal(30, r.config.num_iter)
+    assert.are.same({ "valley" }, r.config.suggest)
+    -- fastai's schedule: start·(end/start)^((i-1)/n), never reaching end_lr
+    assert.are.equal(1e-7, r.lrs[1])
+    assert.are.equal(1e-7 * (10 / 1e-7) ^ (1 / 30), r.lrs[2])
+    -- fastai's smoothing: debiased EMA, beta 0.98
+    local S = require "lrengine.smoothing"
+    assert.are.same(S.debiased(r.losses, 0.98), r.smoothed)
+    local l = finder.range_test { trainer = t, val = val, preset = "lightning", num_iter = 20 }
+    assert.are.equal(1e-8, l.lrs[1])
+    assert.are.equal(1e-8 * (1 / 1e-8) ^ (2 / 20), l.lrs[2])
+    assert.are.same(S.debiased(l.losses, 0.98, 2), l.smoothed)
+    local ok, err = pcall(finder.range_test, { trainer = t, preset = "keras" })
+    assert.is_false(ok)
+    assert.matches("unknown preset 'keras' %(known: fastai, lightning, pytorch%-lr%-finder%)", err)
+  end)
+end)

@@ -3,6 +3,10 @@ lrengine.finder — the learning-rate range test (Smith, arXiv 1506.01186).
 
   local finder = require "lrengine.finder"
   local result = finder.range_test{
+    preset = nil,               -- "pytorch-lr-finder" | "fastai" | "lightning":
+                                -- that library's defaults (schedule, smoothing,
+                                -- divergence threshold, lr range, suggestion);
+                                -- options given here still win
     trainer = trainer,          -- required: anything with step(lr), evaluate(ds),
                                 -- snapshot(), restore(s) (the engine's trainer,
                                 -- or a C application's own object)
@@ -79,7 +83,7 @@ local VALID = {
   schedule = true, smoothing = true, smooth_f = true, beta = true, diverge_th = true,
   stop = true, accumulation_steps = true, curve = true, suggest = true,
   suggest_opts = true, on_step = true, keep_state = true, repeats = true, reinit = true,
-  seed = true, progress = true,
+  seed = true, progress = true, preset = true,
 }
 M.OPTIONS = VALID
 
@@ -138,6 +142,8 @@ end
 local function run_once(o, run, runs)
   local trainer, val, n = o.trainer, o.val, o.num_iter
   local smoother = smoothing.new(o.smoothing, o._smooth_opts)
+  -- a smoother object given by the user is reused: start it afresh per run
+  if type(smoother.reset) == "function" then smoother:reset() end
   local lrs, losses, smoothed, train, vals, secs = {}, {}, {}, {}, {}, {}
   local best = math.huge
   local stop_reason, stop_message, stop_step = "completed", nil, 0
@@ -262,12 +268,41 @@ local function describe(trainer)
   return d
 end
 
+-- Each library's own defaults, so its numbers can be reproduced with one
+-- option (the heuristics' trimming follows from num_iter).
+M.PRESETS = {
+  -- torch_lr_finder 0.2.2 LRFinder.range_test + plot(suggest_lr=True)
+  ["pytorch-lr-finder"] = { start_lr = 1e-7, end_lr = 10, num_iter = 100, schedule = "exp",
+    smoothing = "ema", smooth_f = 0.05, diverge_th = 5, suggest = { "steepest" } },
+  -- fastai 2.8 Learner.lr_find(start_lr=1e-7, end_lr=10, num_it=100,
+  -- stop_div=True, suggest_funcs=(valley,)): SmoothenValue(0.98), 4× best
+  fastai = { start_lr = 1e-7, end_lr = 10, num_iter = 100, schedule = "fastai",
+    smoothing = "debiased", beta = 0.98, diverge_th = 4, suggest = { "valley" } },
+  -- Lightning 2.6 Tuner.lr_find(min_lr=1e-8, max_lr=1, num_training=100,
+  -- mode="exponential", early_stop_threshold=4.0): beta 0.98 debiased from
+  -- k = 2 (its global step), suggestion() with skip_begin 10, skip_end 1
+  lightning = { start_lr = 1e-8, end_lr = 1, num_iter = 100, schedule = "lightning",
+    smoothing = "debiased", beta = 0.98, _first_k = 2, diverge_th = 4,
+    suggest = { "lightning" } },
+}
+
 local function validate(opts)
   if type(opts) ~= "table" then error("range_test: expected a table of options", 3) end
   for k in pairs(opts) do
     if not VALID[k] then fail(string.format("unknown option '%s'", tostring(k)), 2) end
   end
   local o = copy(DEFAULTS)
+  if opts.preset ~= nil then
+    local p = M.PRESETS[opts.preset]
+    if not p then
+      local names = {}
+      for k in pairs(M.PRESETS) do names[#names + 1] = k end
+      table.sort(names)
+      fail(string.format("unknown preset '%s' (known: %s)", tostring(opts.preset),
+        table.concat(names, ", ")), 2)
+    end
+    for k, v in pairs(p) do o[k] = v end
+  end
   for k, v in pairs(opts) do o[k] = v end
   if o.trainer == nil then fail("'trainer' is required", 2) end
   for _, m in ipairs { "step", "snapshot", "restore" } do
@@ -298,7 +333,7 @@ local function validate(opts)
   o._schedule = checked("schedule", schedules.get, o.schedule)
   checked("schedule", o._schedule, 1, o.num_iter, o.start_lr, o.end_lr)
   checked("schedule", o._schedule, o.num_iter, o.num_iter, o.start_lr, o.end_lr)
-  o._smooth_opts = { smooth_f = o.smooth_f, beta = o.beta }
+  o._smooth_opts = { smooth_f = o.smooth_f, beta = o.beta, first_k = o._first_k }
   checked("smoothing", smoothing.new, o.smoothing, o._smooth_opts)
   local rules = { checked("stopping", stopping.default, { diverge_th = o.diverge_th }) }
   if o.stop ~= nil then
@@ -389,11 +424,12 @@ function M.range_test(opts)
 
   local fields = copy(runs[1])
   fields.curve = o.curve
-  fields.config = config_record(opts)
-  fields.config.curve = o.curve
-  for k, v in pairs(DEFAULTS) do
-    if fields.config[k] == nil and type(v) ~= "function" then fields.config[k] = v end
+  -- the options in force (a preset's and the defaults included)
+  local effective = {}
+  for k, v in pairs(o) do
+    if VALID[k] then effective[k] = v end
   end
+  fields.config = config_record(effective)
   fields.seed = base_seed
   local dev = method(trainer, "device")
   fields.device = dev and dev(trainer) or "unknown"

@@ -14,11 +14,14 @@
 -- rounding off). Where pytorch-lr-finder refuses num_iter <= 1, n = 1 here
 -- gives start_lr.
 --
--- The other finders use other sequences; as a custom schedule:
---   fastai lr_find (never reaches end_lr):
---     function(s, n, a, b) return a * (b / a) ^ ((s - 1) / n) end
---   Lightning lr_find (skips the first exponent):
---     function(s, n, a, b) return s == 1 and a or a * (b / a) ^ (s / n) end
+-- The other finders use other sequences, also here by name (they break
+-- the "step n gives end_lr" rule, as their libraries do):
+--   fastai     lr_find (fastai/callback/schedule.py, 2.8): SchedExp at
+--              train_iter/num_it, so it never reaches end_lr:
+--              start * (end/start)^((step-1)/n)
+--   lightning  lr_find (lightning/pytorch/tuner/lr_finder.py, 2.6): the
+--              recorded lr of step s is start * (end/start)^(s/n) for
+--              s > 1, start at s = 1 (it skips the first exponent)
 --
 -- Names: sched.get("exp") returns the function, sched.register(name, fn) adds
 -- one, sched.names() lists them.
@@ -75,8 +78,27 @@ function M.linear(step, n, start_lr, end_lr)
   return start_lr + (step - 1) / (n - 1) * (end_lr - start_lr)
 end
 
+function M.fastai(step, n, start_lr, end_lr)
+  step, n = check("schedules.fastai", step, n, start_lr, end_lr)
+  if start_lr <= 0 or end_lr <= 0 then
+    error("schedules.fastai: 'start_lr' and 'end_lr' must be > 0", 2)
+  end
+  return start_lr * (end_lr / start_lr) ^ ((step - 1) / n)
+end
+
+function M.lightning(step, n, start_lr, end_lr)
+  step, n = check("schedules.lightning", step, n, start_lr, end_lr)
+  if start_lr <= 0 or end_lr <= 0 then
+    error("schedules.lightning: 'start_lr' and 'end_lr' must be > 0", 2)
+  end
+  if step == 1 then return start_lr end
+  return start_lr * (end_lr / start_lr) ^ (step / n)
+end
+
 known:add("exp", M.exp)
 known:add("linear", M.linear)
+known:add("fastai", M.fastai)
+known:add("lightning", M.lightning)
 known:install(M, "schedules")
 
 return M
