@@ -305,7 +305,6 @@ static lre_status csv_parse(lre_ctx *ctx, lre_dataset **out, const char *name, c
     float *x = lre_malloc(ctx, (size_t)(cap * (uint64_t)F) * sizeof *x, "csv features");
     int32_t *y = lre_malloc(ctx, (size_t)cap * sizeof *y, "csv labels");
     lre_status rc = LRE_ENOMEM;
-    lre_rows *r = NULL;
     int64_t rows = 0;
     if (!x || !y) goto fail;
     for (;;) {
@@ -379,10 +378,7 @@ static lre_status csv_parse(lre_ctx *ctx, lre_dataset **out, const char *name, c
         if (!next_line(&c, &ls, &le)) break;
     }
     int64_t shape[1] = {F};
-    if ((rc = lre_rows_new(ctx, &r, LRE_F32, rows, 1, shape, x, y, NULL, 0, 0, name))) goto fail;
-    rc = lre_dataset_from_rows(ctx, out, r);
-    lre_rows_release(r);
-    return rc;
+    return lre_dataset_adopt(ctx, out, LRE_F32, rows, 1, shape, x, y, NULL, 0, 0, name);
 fail:
     lre_free(ctx, x, 0);
     lre_free(ctx, y, 0);

@@ -159,7 +159,6 @@ lre_status lre_idx_load(lre_ctx *ctx, lre_dataset **out, lre_src *images, lre_sr
     const int64_t n = (int64_t)hi.count;
     uint8_t *x = lre_malloc(ctx, (size_t)hi.bytes, "idx images");
     int32_t *y = lre_malloc(ctx, (size_t)n * sizeof *y, "idx labels");
-    lre_rows *r = NULL;
     if (!x || !y) {
         rc = LRE_ENOMEM;
         goto fail;
@@ -181,12 +180,8 @@ lre_status lre_idx_load(lre_ctx *ctx, lre_dataset **out, lre_src *images, lre_sr
     }
     int64_t shape[LRE_MAX_DIMS];
     for (int i = 1; i < hi.ndim; i++) shape[i - 1] = hi.dims[i];
-    if ((rc = lre_rows_new(ctx, &r, LRE_U8, n, hi.ndim - 1, shape, x, y, NULL, 0, num_classes,
-                           lre_src_name(images))))
-        goto fail;
-    rc = lre_dataset_from_rows(ctx, out, r);
-    lre_rows_release(r);
-    return rc;
+    return lre_dataset_adopt(ctx, out, LRE_U8, n, hi.ndim - 1, shape, x, y, NULL, 0, num_classes,
+                             lre_src_name(images));
 fail:
     lre_free(ctx, x, 0);
     lre_free(ctx, y, 0);

@@ -454,7 +454,6 @@ static lre_status npy_load(lre_ctx *ctx, lre_dataset **out, lre_src *fs, lre_src
     void *x = lre_malloc(ctx, (size_t)(hf.numel * lre_dtype_size(dt)), "npy features");
     int32_t *y = is_int ? lre_malloc(ctx, (size_t)n * sizeof *y, "npy labels") : NULL;
     float *t = is_int ? NULL : lre_malloc(ctx, (size_t)hl.numel * sizeof *t, "npy targets");
-    lre_rows *r = NULL;
     if (!x || (!y && !t)) {
         rc = LRE_ENOMEM;
         goto fail;
@@ -465,12 +464,8 @@ static lre_status npy_load(lre_ctx *ctx, lre_dataset **out, lre_src *fs, lre_src
         goto fail;
     int64_t shape[LRE_MAX_DIMS] = {1};
     for (int i = 1; i < hf.ndim; i++) shape[i - 1] = hf.shape[i];
-    if ((rc = lre_rows_new(ctx, &r, dt, n, hf.ndim > 1 ? hf.ndim - 1 : 1, shape, x, y, t,
-                           (int64_t)tdim, 0, fname)))
-        goto fail;
-    rc = lre_dataset_from_rows(ctx, out, r);
-    lre_rows_release(r);
-    return rc;
+    return lre_dataset_adopt(ctx, out, dt, n, hf.ndim > 1 ? hf.ndim - 1 : 1, shape, x, y, t,
+                             (int64_t)tdim, 0, fname);
 fail:
     lre_free(ctx, x, 0);
     lre_free(ctx, y, 0);

@@ -132,6 +132,25 @@ lre_status lre_dataset_from_rows(lre_ctx *ctx, lre_dataset **out, lre_rows *r)
     return *out ? LRE_OK : LRE_ENOMEM;
 }
 
+lre_status lre_dataset_adopt(lre_ctx *ctx, lre_dataset **out, lre_dtype dtype, int64_t n,
+                             int row_ndim, const int64_t *row_shape, void *x,
+                             int32_t *labels, float *targets, int64_t target_dim,
+                             int64_t num_classes, const char *source)
+{
+    lre_rows *r = NULL;
+    lre_status s = lre_rows_new(ctx, &r, dtype, n, row_ndim, row_shape, x, labels, targets,
+                                target_dim, num_classes, source);
+    if (s) {
+        lre_free(ctx, x, 0);
+        lre_free(ctx, labels, 0);
+        lre_free(ctx, targets, 0);
+        return s;
+    }
+    s = lre_dataset_from_rows(ctx, out, r);
+    lre_rows_release(r);
+    return s;
+}
+
 static lre_status from_arrays(lre_ctx *ctx, lre_dataset **out, int64_t n, int64_t features,
                               const float *x, const int32_t *labels, const float *targets,
                               int64_t target_dim, int64_t num_classes)
@@ -157,24 +176,18 @@ static lre_status from_arrays(lre_ctx *ctx, lre_dataset **out, int64_t n, int64_
     float *cx = lre_malloc(ctx, xb, "dataset features");
     int32_t *cl = labels ? lre_malloc(ctx, lb, "dataset labels") : NULL;
     float *ct = targets ? lre_malloc(ctx, tb, "dataset targets") : NULL;
-    lre_status s = LRE_ENOMEM;
-    lre_rows *r = NULL;
-    if (!cx || (labels && !cl) || (targets && !ct)) goto fail;
+    if (!cx || (labels && !cl) || (targets && !ct)) {
+        lre_free(ctx, cx, xb);
+        lre_free(ctx, cl, lb);
+        lre_free(ctx, ct, tb);
+        return LRE_ENOMEM;
+    }
     memcpy(cx, x, xb);
     if (cl) memcpy(cl, labels, lb);
     if (ct) memcpy(ct, targets, tb);
     int64_t shape[1] = {features};
-    s = lre_rows_new(ctx, &r, LRE_F32, n, 1, shape, cx, cl, ct, target_dim, num_classes,
-                     "from_arrays");
-    if (s) goto fail;
-    s = lre_dataset_from_rows(ctx, out, r);
-    lre_rows_release(r);
-    return s;
-fail:
-    lre_free(ctx, cx, xb);
-    lre_free(ctx, cl, lb);
-    lre_free(ctx, ct, tb);
-    return s;
+    return lre_dataset_adopt(ctx, out, LRE_F32, n, 1, shape, cx, cl, ct, target_dim,
+                             num_classes, "from_arrays");
 }
 
 lre_status lre_dataset_from_arrays(lre_ctx *ctx, lre_dataset **out, int64_t n, int64_t features,

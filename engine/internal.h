@@ -141,6 +141,13 @@ lre_status lre_rows_new(lre_ctx *ctx, lre_rows **out, lre_dtype dtype,
 void lre_rows_release(lre_rows *r);
 /* A dataset over all rows of r (retains r), identity transform. */
 lre_status lre_dataset_from_rows(lre_ctx *ctx, lre_dataset **out, lre_rows *r);
+/* lre_rows_new + lre_dataset_from_rows, taking ownership of x, labels and
+ * targets in every case: on failure they are freed. What the loaders end
+ * with. */
+lre_status lre_dataset_adopt(lre_ctx *ctx, lre_dataset **out, lre_dtype dtype, int64_t n,
+                             int row_ndim, const int64_t *row_shape, void *x,
+                             int32_t *labels, float *targets, int64_t target_dim,
+                             int64_t num_classes, const char *source);
 
 /* ------------------------------------------------ dataset loaders (data_*.c)
  * Every parser reads through an lre_src, a byte source over a file or a
