@@ -911,6 +911,24 @@ static double top_y_inset(fig *f, double v, int *off, double inset)
 
 static double top_y(fig *f, double v, int *off) { return top_y_inset(f, v, off, 0); }
 
+
+/* The chosen suggestion as a dashed vertical line across panel p. */
+static void chosen_line(fig *f, const rect *p)
+{
+    const lre_plot_data *d = f->d;
+    cairo_t *cr = f->cr;
+    if (d->chosen >= d->num_suggestions || !ax_ok(&f->x, d->suggestions[d->chosen].lr)) return;
+    double x = ax_map(&f->x, d->suggestions[d->chosen].lr);
+    double dash[] = {2.5, 2};
+    cairo_set_dash(cr, dash, 2, 0);
+    cairo_set_line_width(cr, 0.8);
+    set_rgb(f, C_CHOSEN, 0.55);
+    cairo_move_to(cr, x, p->y);
+    cairo_line_to(cr, x, p->y + p->h);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, NULL, 0, 0);
+}
+
 static void draw_top(fig *f)
 {
     const lre_plot_data *d = f->d;
@@ -921,18 +939,7 @@ static void draw_top(fig *f)
     cairo_save(cr);
     cairo_rectangle(cr, p->x, p->y, p->w, p->h);
     cairo_clip(cr);
-    /* the chosen suggestion as a dashed line through both panels */
-    if (d->chosen < d->num_suggestions && ax_ok(&f->x, d->suggestions[d->chosen].lr)) {
-        double x = ax_map(&f->x, d->suggestions[d->chosen].lr);
-        double dash[] = {2.5, 2};
-        cairo_set_dash(cr, dash, 2, 0);
-        cairo_set_line_width(cr, 0.8);
-        set_rgb(f, C_CHOSEN, 0.55);
-        cairo_move_to(cr, x, p->y);
-        cairo_line_to(cr, x, p->y + p->h);
-        cairo_stroke(cr);
-        cairo_set_dash(cr, NULL, 0, 0);
-    }
+    chosen_line(f, p); /* through both panels */
     double rr = d->n <= 200 ? 0.24 * f->fs : fmax(0.08 * f->fs, 0.24 * f->fs * sqrt(200.0 / d->n));
     /* raw points behind, the second curve behind the first; then the
      * values off the scale as triangles on the top edge */
@@ -1019,17 +1026,7 @@ static void draw_bottom(fig *f)
     cairo_move_to(cr, p->x, yz);
     cairo_line_to(cr, p->x + p->w, yz);
     cairo_stroke(cr);
-    if (d->chosen < d->num_suggestions && ax_ok(&f->x, d->suggestions[d->chosen].lr)) {
-        double x = ax_map(&f->x, d->suggestions[d->chosen].lr);
-        double dash[] = {2.5, 2};
-        cairo_set_dash(cr, dash, 2, 0);
-        cairo_set_line_width(cr, 0.8);
-        set_rgb(f, C_CHOSEN, 0.55);
-        cairo_move_to(cr, x, p->y);
-        cairo_line_to(cr, x, p->y + p->h);
-        cairo_stroke(cr);
-        cairo_set_dash(cr, NULL, 0, 0);
-    }
+    chosen_line(f, p);
     double cap = ax_inv(&f->yb, f->yb.t1), capl = ax_inv(&f->yb, f->yb.t0);
     /* the line through the values ('o-' in the user's note); clipped at the
      * panel, with the values off the scale marked on its edge */
