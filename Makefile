@@ -1,6 +1,7 @@
 # lrengine — build, test, sanitizers, benchmarks, demo, install.
 #
-#   make              library, Lua module, `lrengine` command, C tests, benchmarks
+#   make              library, Lua module, `lrengine` command, C tests, benchmarks,
+#                     C examples
 #   make test         install missing Debian packages, build, run every C test
 #                     and busted spec; ends with `N passed, N failed`
 #   make asan         the same tests built with -fsanitize=address,undefined in
@@ -27,9 +28,13 @@
 #   BUILD/lib/lrengine/core.so  engine/lua/*.c + the library: require "lrengine.core"
 #                            with package.cpath = "BUILD/lib/?.so" (not BUILD/lrengine/:
 #                            that name is the command)
+#   BUILD/liblrengine_lua.a  engine/lua/*.c: the binding, for C programs that embed
+#                            the finder (engine/include/lrengine_lua.h)
 #   BUILD/lrengine           engine/main.c + engine/lua/*.c + the library
 #   BUILD/tests/test_*       spec/c/test_*.c (+ other spec/c/*.c as helpers)
 #   BUILD/bench/bench_*      scripts/bench_*.c
+#   BUILD/examples/*         examples/*.c (embedding programs), linked as an
+#                            embedder links: liblrengine_lua.a + liblrengine.a
 
 MAKEFLAGS += --no-builtin-rules
 .SUFFIXES:
@@ -84,6 +89,7 @@ MAIN_SRC   := $(wildcard engine/main.c)
 TEST_SRCS  := $(sort $(wildcard spec/c/test_*.c))
 THELP_SRCS := $(filter-out $(TEST_SRCS),$(sort $(wildcard spec/c/*.c)))
 BENCH_SRCS := $(sort $(wildcard scripts/bench_*.c))
+EX_SRCS    := $(sort $(wildcard examples/*.c))
 PUB_HDRS   := $(sort $(wildcard engine/include/*.h))
 
 OBJ := $(BUILD)/obj
@@ -95,10 +101,12 @@ MAIN_OBJ   := $(call obj,$(MAIN_SRC))
 THELP_OBJS := $(call obj,$(THELP_SRCS))
 
 LIB       := $(BUILD)/liblrengine.a
+LUA_LIB   := $(BUILD)/liblrengine_lua.a
 MODULE    := $(BUILD)/lib/lrengine/core.so
 CLI       := $(BUILD)/lrengine
 TEST_BINS := $(patsubst spec/c/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS:= $(patsubst scripts/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+EX_BINS   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRCS))
 
 # ---- CUDA detection --------------------------------------------------------
 NVCC_FOUND := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc))
@@ -182,17 +190,22 @@ CU_OBJS := $(patsubst %.cu,$(OBJ)/%.o,$(CU_SRCS))
 $(OBJ)/engine/%.o:     GROUP_CFLAGS = $(ENG_CFLAGS)
 $(OBJ)/engine/lua/%.o: GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
 $(OBJ)/engine/main.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
-$(OBJ)/spec/%.o:       GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS) -Ispec/c
+# Tests and examples find the Lua modules of this tree (lua/) by default.
+SRC_LUA_DIR := -DLRE_SOURCE_LUA_DIR='"$(CURDIR)/lua"'
+$(OBJ)/spec/%.o:       GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS) -Ispec/c $(SRC_LUA_DIR)
 $(OBJ)/scripts/%.o:    GROUP_CFLAGS = $(ENG_CFLAGS)
+$(OBJ)/examples/%.o:   GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS) $(SRC_LUA_DIR)
 
 # ---- build -----------------------------------------------------------------
-.PHONY: all lib module cli tests bench-bins
-all: lib module cli tests bench-bins
+.PHONY: all lib lualib module cli tests bench-bins examples
+all: lib lualib module cli tests bench-bins examples
 lib: $(LIB)
+lualib: $(LUA_LIB)
 module: $(MODULE)
 cli: $(CLI)
 tests: $(TEST_BINS)
 bench-bins: $(BENCH_BINS)
+examples: $(EX_BINS)
 
 # Objects are rebuilt when the flags change (CUDA=0 after CUDA=1, OPT=...):
 # config.txt is rewritten only when its text differs.
@@ -216,6 +229,11 @@ $(LIB): $(LIB_OBJS) $(CU_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(LUA_LIB): $(LUA_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 # The module keeps the engine's own symbols local (--exclude-libs) so it
 # exports luaopen_lrengine_core and does not clash with a host that links
 # the library too. Lua's symbols come from the interpreter that loads it.
@@ -233,9 +251,19 @@ $(CLI): $(MAIN_OBJ) $(LUA_OBJS) $(LIB)
 	$(CC) -o $@ $(MAIN_OBJ) $(LUA_OBJS) $(LIB) -Wl,-E \
 	    $(ENG_LIBS) $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
 
-$(BUILD)/tests/%: $(OBJ)/spec/c/%.o $(THELP_OBJS) $(LIB)
+# The binding library comes first: a test that embeds the finder
+# (test_embed) pulls its objects, the others none.
+$(BUILD)/tests/%: $(OBJ)/spec/c/%.o $(THELP_OBJS) $(LUA_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(THELP_OBJS) $(LIB) $(ENG_LIBS) $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
+	$(CC) -o $@ $< $(THELP_OBJS) $(LUA_LIB) $(LIB) $(ENG_LIBS) $(LUA_LIBS) $(CUDA_LIBS) \
+	    $(LDFLAGS_ALL)
+
+# As a program that embeds the finder links (README: Embedding in C); -Wl,-E
+# as for the command, so C modules its scripts load find Lua's API.
+$(BUILD)/examples/%: $(OBJ)/examples/%.o $(LUA_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(LUA_LIB) $(LIB) -Wl,-E $(ENG_LIBS) $(LUA_LIBS) $(CUDA_LIBS) \
+	    $(LDFLAGS_ALL)
 
 $(BUILD)/bench/%: $(OBJ)/scripts/%.o $(LIB)
 	@mkdir -p $(@D)
@@ -263,7 +291,7 @@ check: test
 
 asan: deps
 	@echo "asan: $(SAN_CC) -fsanitize=address,undefined in build-asan/ (CPU-only)"
-	@$(SUBMAKE) BUILD=build-asan SAN=1 CUDA=0 CC=$(SAN_CC) cli tests
+	@$(SUBMAKE) BUILD=build-asan SAN=1 CUDA=0 CC=$(SAN_CC) cli tests examples
 	@$(SAN_ENV) bash scripts/run_tests.sh --build build-asan --host \
 	    --c-tests "$(patsubst spec/c/%.c,build-asan/tests/%,$(TEST_SRCS))"
 
@@ -282,11 +310,12 @@ demo: deps
 
 # ---- install ---------------------------------------------------------------
 .PHONY: install uninstall
-install: lib module cli
+install: lib lualib module cli
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lrengine \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/lrengine/lua
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/lrengine
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/liblrengine.a
+	install -m 644 $(LUA_LIB) $(DESTDIR)$(PREFIX)/lib/liblrengine_lua.a
 	install -m 644 $(PUB_HDRS) $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lrengine/core.so
 	@# every lua/**/*.lua, keeping the tree (lua/lrengine/x.lua -> .../lua/lrengine/x.lua)
@@ -294,6 +323,7 @@ install: lib module cli
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/lrengine $(DESTDIR)$(PREFIX)/lib/liblrengine.a \
+	    $(DESTDIR)$(PREFIX)/lib/liblrengine_lua.a \
 	    $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(PUB_HDRS))) \
 	    $(DESTDIR)$(PREFIX)/lib/lrengine/core.so
 	rm -rf $(DESTDIR)$(PREFIX)/share/lrengine

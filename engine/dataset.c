@@ -224,6 +224,7 @@ void lre_dataset_release(lre_dataset *d)
 }
 
 int64_t lre_dataset_size(const lre_dataset *d) { return d->n; }
+lre_ctx *lre_dataset_ctx(const lre_dataset *d) { return d->ctx; }
 int64_t lre_dataset_features(const lre_dataset *d) { return d->rows->features; }
 int lre_dataset_row_ndim(const lre_dataset *d) { return d->rows->row_ndim; }
 int64_t lre_dataset_row_dim(const lre_dataset *d, int i)

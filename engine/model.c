@@ -197,6 +197,17 @@ int lre_model_initialized(const lre_model *m) { return m && m->initialized; }
 int lre_model_num_layers(const lre_model *m) { return m ? m->n_layers : 0; }
 lre_layer_kind lre_model_layer_kind(const lre_model *m, int i) { return m->layers[i].kind; }
 
+lre_layer_info lre_model_layer_info(const lre_model *m, int i)
+{
+    const lre_layer *l = &m->layers[i];
+    lre_layer_info info = {l->kind, l->in, l->out, LRE_ACT_RELU, 0.0f};
+    if (l->kind == LRE_LAYER_ACT) {
+        info.act = l->act;
+        if (l->act == LRE_ACT_LEAKY_RELU) info.param = l->act_param;
+    }
+    return info;
+}
+
 int64_t lre_model_in_features(const lre_model *m)
 {
     for (int i = 0; i < m->n_layers; i++)

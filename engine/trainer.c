@@ -483,6 +483,7 @@ lre_status lre_trainer_set_accumulation_steps(lre_trainer *t, int k)
 }
 uint64_t lre_trainer_seed(const lre_trainer *t) { return t->seed; }
 lre_model *lre_trainer_model(lre_trainer *t) { return t->model; }
+lre_ctx *lre_trainer_ctx(const lre_trainer *t) { return t->ctx; }
 lre_dataset *lre_trainer_data(lre_trainer *t) { return t->data; }
 const lre_optim_config *lre_trainer_optim(const lre_trainer *t) { return &t->optim; }
 const lre_loss_config *lre_trainer_loss(const lre_trainer *t) { return &t->loss; }

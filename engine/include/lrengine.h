@@ -286,6 +286,15 @@ lre_status lre_model_init(lre_model *m, uint64_t seed);
 int lre_model_initialized(const lre_model *m);
 int lre_model_num_layers(const lre_model *m);
 lre_layer_kind lre_model_layer_kind(const lre_model *m, int i);
+/* What layer i (0 <= i < num_layers) is: a linear layer's features, an
+ * activation's function and parameter (what lre_model_add_* was given). */
+typedef struct lre_layer_info {
+    lre_layer_kind kind;
+    int64_t in, out;   /* linear: in and out features; activation: its width */
+    lre_act act;       /* activation only */
+    float param;       /* activation only: leaky_relu's negative slope, else 0 */
+} lre_layer_info;
+lre_layer_info lre_model_layer_info(const lre_model *m, int i);
 int64_t lre_model_in_features(const lre_model *m);
 int64_t lre_model_out_features(const lre_model *m);
 int64_t lre_model_num_params(const lre_model *m);
@@ -323,6 +332,8 @@ lre_status lre_dataset_from_arrays_classes(lre_ctx *ctx, lre_dataset **out,
 void lre_dataset_retain(lre_dataset *d);
 void lre_dataset_release(lre_dataset *d);
 int64_t lre_dataset_size(const lre_dataset *d);
+/* The context the dataset was made in (borrowed). */
+lre_ctx *lre_dataset_ctx(const lre_dataset *d);
 /* Features per row (the product of the per-row shape). */
 int64_t lre_dataset_features(const lre_dataset *d);
 /* Per-row shape (e.g. 28,28 for images; 1 dim for tables). */
@@ -491,6 +502,7 @@ lre_status lre_trainer_set_accumulation_steps(lre_trainer *t, int k);
 uint64_t lre_trainer_seed(const lre_trainer *t);
 lre_model *lre_trainer_model(lre_trainer *t);      /* borrowed */
 lre_dataset *lre_trainer_data(lre_trainer *t);     /* borrowed */
+lre_ctx *lre_trainer_ctx(const lre_trainer *t);    /* borrowed: the context it was made in */
 const lre_optim_config *lre_trainer_optim(const lre_trainer *t);
 const lre_loss_config *lre_trainer_loss(const lre_trainer *t);
 

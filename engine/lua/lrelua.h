@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 
 #include "include/lrengine.h"
+#include "include/lrengine_lua.h"   /* the embedding API (lua_embed.c) */
 
 /* Metatable names (also the `__name` shown in Lua's type errors). */
 #define LRELUA_DATASET   "lrengine.dataset"
@@ -42,6 +43,14 @@ lre_ctx *lrelua_ctx(lua_State *L);
 void lrelua_setoptions(lua_State *L, const lre_ctx_opts *o, int quiet);
 /* The default seed (--seed, configure{seed=}), for seeds left out. */
 uint64_t lrelua_defaultseed(lua_State *L);
+/* The state's objects live in ctx from now on (lrelua_use_ctx, which runs
+ * this under lua_pcall); raises an error naming `fname` when the state
+ * already has another context or made its own. */
+void lrelua_usectx(lua_State *L, lre_ctx *ctx, const char *fname);
+/* Before an object made by the C host is boxed: opens lrengine.core if it
+ * was not yet (its classes must exist), and checks that ctx is the
+ * state's context, giving it to the state if it has none yet. */
+void lrelua_hostobj(lua_State *L, lre_ctx *ctx, const char *fname);
 
 /* -------------------------------------------------------------- boxes */
 
@@ -113,12 +122,20 @@ lre_model *lrelua_checkmodel(lua_State *L, int arg);
 /* A model box for `m` (a new reference is taken) whose layer list is the
  * table at `layers` (0: none). */
 void lrelua_pushmodel(lua_State *L, lre_model *m, int layers);
+/* The layer list of a model built in C (what lre.nn.sequential keeps). */
+void lrelua_pushlayers(lua_State *L, lre_model *m);
+/* A dataset box for `d` (a new reference is taken). */
+void lrelua_pushdataset(lua_State *L, lre_dataset *d);
 /* Optimizer and loss configurations (value userdata). */
 const lre_optim_config *lrelua_checkoptim(lua_State *L, int arg);
 const lre_loss_config *lrelua_checkloss(lua_State *L, int arg);
 void lrelua_pushoptim(lua_State *L, const lre_optim_config *c, double lr);
 void lrelua_pushloss(lua_State *L, const lre_loss_config *c);
+/* The initial lr an optimizer box shows when none was given (PyTorch's). */
+#define LRELUA_DEFAULT_LR 1e-3
+/* The shortest decimal that rounds to the float f (0.1f gives 0.1). */
+double lrelua_shortest(float f);
 
-int luaopen_lrengine_core(lua_State *L);
+/* luaopen_lrengine_core is declared in lrengine_lua.h. */
 
 #endif /* LRELUA_H */

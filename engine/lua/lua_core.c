@@ -1,8 +1,8 @@
 /*
  * lua_core.c — the module `lrengine.core`: the one engine context per Lua
- * state (kept in the registry, created on first use), its configuration,
- * and the helpers every object family of the binding uses (boxes, closed
- * objects, option tables, errors).
+ * state (kept in the registry, created on first use or given by a C host
+ * with lrelua_use_ctx), its configuration, and the helpers every object
+ * family of the binding uses (boxes, closed objects, option tables, errors).
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +21,7 @@ typedef struct ctxbox {
     lre_ctx_opts opts;
     int quiet;
     int host;     /* options came from the `lrengine` command */
+    int given;    /* ctx came from a C host (lrelua_use_ctx), not made here */
 } ctxbox;
 
 static const char ctxkey = 'c'; /* its address is the registry key */
@@ -41,7 +42,7 @@ static ctxbox *getbox(lua_State *L) {
         b = (ctxbox *)lua_newuserdatauv(L, sizeof *b, 0);
         b->ctx = NULL;
         b->opts = lre_ctx_opts_default();
-        b->quiet = b->host = 0;
+        b->quiet = b->host = b->given = 0;
         if (luaL_newmetatable(L, CTXBOX)) {
             lua_pushcfunction(L, ctxbox_gc);
             lua_setfield(L, -2, "__gc");
@@ -85,6 +86,38 @@ uint64_t lrelua_defaultseed(lua_State *L) {
     return getbox(L)->opts.seed;
 }
 
+/* The state's engine objects live in `ctx` from now on (see
+ * lrengine_lua.h: lrelua_use_ctx). */
+void lrelua_usectx(lua_State *L, lre_ctx *ctx, const char *fname) {
+    ctxbox *b = getbox(L);
+    if (ctx == NULL) luaL_error(L, "%s: the context is NULL", fname);
+    if (b->ctx == ctx) return;
+    if (b->ctx && b->given)
+        luaL_error(L, "%s: this Lua state already uses another engine context (one per state; "
+                      "make every object the state sees in the context given to lrelua_use_ctx)",
+                   fname);
+    if (b->ctx)
+        luaL_error(L, "%s: this Lua state has already made its own engine context (something "
+                      "in it used the engine); call lrelua_use_ctx before making any dataset, "
+                      "model or trainer in the state", fname);
+    lre_ctx_retain(ctx);
+    b->ctx = ctx;
+    b->given = 1;
+    b->opts.device = lre_ctx_device(ctx);
+}
+
+void lrelua_hostobj(lua_State *L, lre_ctx *ctx, const char *fname) {
+    /* the classes (metatables) exist once the module was opened */
+    luaL_requiref(L, "lrengine.core", luaopen_lrengine_core, 0);
+    lua_pop(L, 1);
+    ctxbox *b = getbox(L);
+    if (b->ctx == NULL) lrelua_usectx(L, ctx, fname);
+    else if (b->ctx != ctx)
+        luaL_error(L, "%s: the object was made in another engine context than this Lua "
+                      "state's (give the state that context with lrelua_use_ctx before making "
+                      "anything in it)", fname);
+}
+
 /* core.configure{device=, seed=, threads=}: before the first object is
  * made; afterwards only a call that changes nothing is accepted. */
 static int core_configure(lua_State *L) {
@@ -104,8 +137,11 @@ static int core_configure(lua_State *L) {
     quiet = lrelua_optboolean(L, 1, "configure", "quiet", quiet);
     if (b->ctx && (o.device != b->opts.device || o.seed != b->opts.seed ||
                    o.threads != b->opts.threads))
-        return luaL_error(L, "configure: the engine context is already in use; "
-                             "configure it before making any dataset, model or trainer");
+        return luaL_error(L, b->given
+                                 ? "configure: the engine context was given by the host "
+                                   "program (lrelua_use_ctx), which configured it"
+                                 : "configure: the engine context is already in use; "
+                                   "configure it before making any dataset, model or trainer");
     b->opts = o;
     b->quiet = quiet;
     return 0;

@@ -21,6 +21,18 @@ static lrelua_obj *newdataset(lua_State *L) {
     return lrelua_newobj(L, LRELUA_DATASET, 0);
 }
 
+void lrelua_pushdataset(lua_State *L, lre_dataset *d) {
+    lrelua_obj *box = newdataset(L);
+    lre_dataset_retain(d);
+    box->p = d;
+}
+
+void lrelua_push_dataset(lua_State *L, lre_dataset *d) {
+    if (d == NULL) luaL_error(L, "lrelua_push_dataset: the dataset is NULL");
+    lrelua_hostobj(L, lre_dataset_ctx(d), "lrelua_push_dataset");
+    lrelua_pushdataset(L, d);
+}
+
 /* A scratch buffer owned by Lua (freed by the GC even if an error
  * unwinds), left on the stack. */
 static void *scratch(lua_State *L, size_t count, size_t size, const char *fname) {

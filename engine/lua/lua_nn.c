@@ -193,6 +193,34 @@ static int nn_sequential(lua_State *L) {
     return 1;
 }
 
+/* The layer list of a model made in C (lre_model_add_*), as
+ * lre.nn.sequential keeps it: what model:layers() and parameters() read. */
+void lrelua_pushlayers(lua_State *L, lre_model *m) {
+    int n = lre_model_num_layers(m);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lre_layer_info l = lre_model_layer_info(m, i);
+        if (l.kind == LRE_LAYER_LINEAR) {
+            newlayer(L, "linear");
+            lua_pushinteger(L, (lua_Integer)l.in);
+            lua_setfield(L, -2, "in_features");
+            lua_pushinteger(L, (lua_Integer)l.out);
+            lua_setfield(L, -2, "out_features");
+        } else if (l.act == LRE_ACT_LEAKY_RELU) {
+            newlayer(L, "leaky_relu");
+            lua_pushnumber(L, lrelua_shortest(l.param));
+            lua_setfield(L, -2, "negative_slope");
+        } else if (l.act == LRE_ACT_GELU || l.act == LRE_ACT_GELU_TANH) {
+            newlayer(L, "gelu");
+            lua_pushstring(L, l.act == LRE_ACT_GELU_TANH ? "tanh" : "none");
+            lua_setfield(L, -2, "approximate");
+        } else {
+            newlayer(L, lre_act_name(l.act));
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
 /* ------------------------------------------------------------ models */
 
 void lrelua_pushmodel(lua_State *L, lre_model *m, int layers) {

@@ -27,7 +27,7 @@ typedef struct lossbox {
     double label_smoothing;
 } lossbox;
 
-#define DEFAULT_LR 1e-3
+#define DEFAULT_LR LRELUA_DEFAULT_LR
 
 const lre_optim_config *lrelua_checkoptim(lua_State *L, int arg) {
     return &((optbox *)luaL_checkudata(L, arg, LRELUA_OPTIM))->c;
@@ -39,7 +39,7 @@ const lre_loss_config *lrelua_checkloss(lua_State *L, int arg) {
 
 /* The shortest decimal that rounds to f (0.1f reads back as 0.1), for
  * the loss's label smoothing, a float in C. */
-static double shortest(float f) {
+double lrelua_shortest(float f) {
     char buf[32];
     for (int digits = 6; digits < 9; digits++) {
         snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
@@ -197,7 +197,7 @@ static int optim_tostring(lua_State *L) {
 static lossbox *newlossbox(lua_State *L, const lre_loss_config *c) {
     lossbox *o = (lossbox *)lua_newuserdatauv(L, sizeof *o, 0);
     o->c = *c;
-    o->label_smoothing = shortest(c->label_smoothing);
+    o->label_smoothing = lrelua_shortest(c->label_smoothing);
     luaL_setmetatable(L, LRELUA_LOSS);
     return o;
 }

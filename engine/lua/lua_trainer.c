@@ -46,7 +46,7 @@ static int trainer_new(lua_State *L) {
                                                          "from lre.data");
     if (lua_getfield(L, 1, "optimizer") == LUA_TNIL) {                 /* 4 */
         lua_pop(L, 1);
-        lrelua_pushoptim(L, &o.optim, 1e-3);
+        lrelua_pushoptim(L, &o.optim, LRELUA_DEFAULT_LR);
     } else if (!luaL_testudata(L, 4, LRELUA_OPTIM)) {
         return luaL_error(L, "trainer: option 'optimizer' is %s, expected %s (from "
                              "lre.optim.sgd/adam/adamw)", lrelua_typephrase(L, 4), LRELUA_OPTIM);
@@ -94,6 +94,28 @@ static int trainer_new(lua_State *L) {
         return lrelua_fail(L, box->ctx);
     box->p = t;
     return 1;
+}
+
+/* A trainer made in C, boxed as trainer_new boxes one: its user values
+ * are Lua objects for its model (with the layer list), data, optimizer
+ * and loss. */
+void lrelua_push_trainer(lua_State *L, lre_trainer *t) {
+    if (t == NULL) luaL_error(L, "lrelua_push_trainer: the trainer is NULL");
+    lrelua_hostobj(L, lre_trainer_ctx(t), "lrelua_push_trainer");
+    lrelua_obj *box = lrelua_newobj(L, LRELUA_TRAINER, UV_COUNT);
+    lre_model *m = lre_trainer_model(t);
+    lrelua_pushlayers(L, m);
+    lrelua_pushmodel(L, m, -1);
+    lua_setiuservalue(L, -3, UV_MODEL);
+    lua_pop(L, 1);
+    lrelua_pushdataset(L, lre_trainer_data(t));
+    lua_setiuservalue(L, -2, UV_DATA);
+    lrelua_pushoptim(L, lre_trainer_optim(t), LRELUA_DEFAULT_LR);
+    lua_setiuservalue(L, -2, UV_OPTIM);
+    lrelua_pushloss(L, lre_trainer_loss(t));
+    lua_setiuservalue(L, -2, UV_LOSS);
+    lre_trainer_retain(t);
+    box->p = t;
 }
 
 /* ------------------------------------------------------------ methods */
@@ -247,9 +269,7 @@ static int trainer_data(lua_State *L) {
     lua_getiuservalue(L, 1, UV_DATA);
     lrelua_obj *old = (lrelua_obj *)lua_touserdata(L, -1);
     if (old && old->p == d) return 1;
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
-    lre_dataset_retain(d);
-    box->p = d;
+    lrelua_pushdataset(L, d);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, UV_DATA);
     return 1;

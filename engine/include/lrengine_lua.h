@@ -1,0 +1,157 @@
+/*
+ * lrengine_lua.h — the range-test finder for a C program, without writing
+ * Lua.
+ *
+ * The engine (lrengine.h) runs the steps; the finder around it (schedules,
+ * smoothing, stopping rules, learning-rate heuristics) is a set of small Lua
+ * modules (lua/lrengine/, installed under share/lrengine/lua/). A C
+ * program embeds a Lua 5.4 state, opens lrengine in it, hands the finder a
+ * trainer — one made with lrengine.h, or the program's own model behind
+ * four callbacks — and reads the suggestions back with the Lua C API.
+ *
+ * Worked example (error handling shortened; examples/embed.c is the full,
+ * runnable program):
+ *
+ *     // ctx, t: a context and a trainer made with lrengine.h
+ *     lua_State *L = luaL_newstate();
+ *     luaL_openlibs(L);
+ *     if (lrelua_open(L, "/usr/local/share/lrengine/lua") != LUA_OK ||
+ *         lrelua_use_ctx(L, ctx) != LUA_OK)
+ *         return fail(lua_tostring(L, -1));
+ *
+ *     lrelua_push_trainer(L, t);                      // stack: trainer
+ *     lua_createtable(L, 0, 4);                       // stack: trainer opts
+ *     lua_pushnumber(L, 1e-6);  lua_setfield(L, -2, "start_lr");
+ *     lua_pushnumber(L, 10);    lua_setfield(L, -2, "end_lr");
+ *     lua_pushinteger(L, 100);  lua_setfield(L, -2, "num_iter");
+ *     lrelua_push_dataset(L, val);  lua_setfield(L, -2, "val");
+ *     if (lrelua_range_test(L, -2, -1) != LUA_OK)     // stack: trainer opts result
+ *         return fail(lua_tostring(L, -1));
+ *     lua_getfield(L, -1, "suggestions");
+ *     lua_getfield(L, -1, "steepest");
+ *     if (lua_getfield(L, -1, "lr") == LUA_TNUMBER)   // absent: no suggestion
+ *         printf("lr = %g\n", lua_tonumber(L, -1));   // (the table's 'reason' says why)
+ *     lua_settop(L, 0);
+ *     lua_close(L);             // then release t, val and ctx as usual
+ *
+ * The trainer is back in the state it was in before the test (steps,
+ * parameters, optimizer state, batch order), as the finder promises.
+ * lrelua_range_test is require("lrengine.finder").range_test(opts) with
+ * opts.trainer set: every option of lua/lrengine/finder.lua works
+ * (schedule, suggest = {"steepest", "valley"}, diverge_th, ...).
+ *
+ * A model of the program's own (any framework, or plain C) needs four
+ * callbacks, and optionally a validation loss and an error message:
+ *
+ *     static const lrelua_trainer_ops ops = {
+ *         .step = my_step, .evaluate = my_val_loss, .snapshot = my_copy,
+ *         .restore = my_paste, .free_snapshot = my_free, .error = my_message,
+ *     };
+ *     lrelua_push_custom_trainer(L, &ops, &my_model);  // then as above; with
+ *                                                      // evaluate, val = true
+ *
+ * Errors: lrelua_open, lrelua_use_ctx and lrelua_range_test never raise;
+ * they return a Lua status (LUA_OK is 0) and leave the message on the stack
+ * in its place. The push functions are like lua_push*: they may raise a Lua
+ * error (out of memory, or an object of another context), which outside a
+ * lua_pcall is Lua's panic.
+ *
+ * Linking: -llrengine_lua -llrengine, then Lua and the engine's own
+ * dependencies (pkg-config --libs lua5.4 openblas libcjson cairo, -lz -lm);
+ * in the build tree, build/liblrengine_lua.a and build/liblrengine.a.
+ */
+#ifndef LRENGINE_LUA_H
+#define LRENGINE_LUA_H
+
+#include "lrengine.h"
+
+#ifdef __cplusplus
+extern "C" { /* Lua's headers are C, as lua.hpp includes them */
+#endif
+
+#include <lua.h>
+
+/* Makes lrengine loadable in L, whose standard libraries are open
+ * (luaL_openlibs): `require "lrengine.core"` finds the engine's module
+ * (package.preload), and when lua_dir is not NULL, `require
+ * "lrengine.finder"` and the other Lua modules are searched first in
+ * lua_dir (prepended to package.path as "lua_dir/?.lua;lua_dir/?/init.lua";
+ * lua_dir must hold lrengine/finder.lua). NULL: package.path (LUA_PATH)
+ * already finds them. Returns LUA_OK, or an error status with the message
+ * on the stack. */
+int lrelua_open(lua_State *L, const char *lua_dir);
+
+/* The engine objects of L (those Lua makes, and those pushed from C) live
+ * in `ctx`, which L retains: trainers and datasets made in C can then be
+ * used from Lua. Call it before anything in L makes an engine object;
+ * afterwards, or with a second, different context, it is an error (the
+ * same context again is fine). Without it, the first
+ * lrelua_push_trainer/_dataset gives L that object's context, unless Lua
+ * made objects before: then L has its own CPU context, and objects of
+ * another one are refused. Returns LUA_OK, or an error status with the
+ * message on the stack. */
+int lrelua_use_ctx(lua_State *L, lre_ctx *ctx);
+
+/* Pushes an engine object made in C as the userdata the Lua API makes
+ * (lrengine.trainer, lrengine.dataset), with all its methods —
+ * trainer:model(), :data(), :optimizer(), :loss() included. Each takes a new
+ * reference (release yours whenever you like). The object must belong to
+ * L's context (see lrelua_use_ctx). Raises a Lua error on failure. */
+void lrelua_push_trainer(lua_State *L, lre_trainer *t);
+void lrelua_push_dataset(lua_State *L, lre_dataset *d);
+
+/* A model of the program's own, driven by the finder through callbacks.
+ * `user` is handed back to each of them. Those returning int return 0 on
+ * success; non-zero raises a Lua error whose message is error(user) (or
+ * "step failed", "evaluate failed", ...), and the finder then restores the
+ * snapshot it took and reports the error. */
+typedef struct lrelua_trainer_ops {
+    /* One optimizer step at learning rate lr on the next batch; *loss gets
+     * its training loss (a non-finite loss is a result, not a failure: the
+     * finder stops and records it). Required. */
+    int (*step)(void *user, double lr, double *loss);
+    /* The validation loss, on the program's own validation data; changes no
+     * state. Optional (NULL: the finder cannot be given `val`). */
+    int (*evaluate)(void *user, double *loss);
+    /* A copy of all the state a step changes (weights, optimizer state,
+     * batch position); NULL is a failure. Required. */
+    void *(*snapshot)(void *user);
+    /* Puts the model back in the state of `snap`; the snapshot stays
+     * valid (it may be restored again). Required. */
+    int (*restore)(void *user, void *snap);
+    /* Frees a snapshot; called exactly once for each one, when Lua collects
+     * or closes it (at the latest in lua_close). Optional (NULL: snapshots
+     * need no freeing). */
+    void (*free_snapshot)(void *user, void *snap);
+    /* The message of the last failure, or NULL. Optional. */
+    const char *(*error)(void *user);
+} lrelua_trainer_ops;
+
+/* Pushes a trainer (class "lrengine.custom_trainer") whose methods call
+ * ops: step(lr) -> loss, evaluate(val) -> loss (val is ignored: the program
+ * evaluates its own validation data; an error when ops->evaluate is NULL),
+ * snapshot() -> a snapshot userdata (its __gc and __close call
+ * free_snapshot once), restore(snapshot) (of this trainer only). *ops is
+ * copied; `user` and what the callbacks use must stay valid until L is
+ * closed (lua_close runs the pending free_snapshot calls). Raises a Lua
+ * error when ops, step, snapshot or restore is NULL. */
+void lrelua_push_custom_trainer(lua_State *L, const lrelua_trainer_ops *ops, void *user);
+
+/* Runs require("lrengine.finder").range_test(opts) on the trainer at
+ * trainer_idx (an engine or custom trainer, or any Lua object with step,
+ * snapshot and restore) with the options of the table at opts_idx (0: the
+ * defaults; the table is not changed: the options are copied and `trainer`
+ * set in the copy). Pushes the result (a lrengine.results table: lrs,
+ * losses, suggestions = {name = {lr =, index =} or {reason =}},
+ * stop_reason, ...; result:save_json(path) and the rest work) and returns
+ * LUA_OK, or pushes the error message and returns an error status. */
+int lrelua_range_test(lua_State *L, int trainer_idx, int opts_idx);
+
+/* The engine's Lua module, for hosts that register it themselves
+ * (lrelua_open does). */
+int luaopen_lrengine_core(lua_State *L);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LRENGINE_LUA_H */
