@@ -11,20 +11,8 @@ local stop = require "lrengine.stopping"
 local S = require "lrengine.smoothing"
 local sched = require "lrengine.schedules"
 
--- The user's note: raw validation losses over exp 1e-7 -> 500, 100 steps
--- (the same curve as in heuristics_spec.lua).
-local NOTE_RAW = {
-  2.3004, 2.303, 2.3004, 2.3041, 2.2996, 2.305, 2.3064, 2.3039, 2.2987, 2.3003,
-  2.3064, 2.3023, 2.3037, 2.301, 2.3011, 2.2954, 2.2961, 2.2992, 2.2927, 2.2927,
-  2.2837, 2.284, 2.2805, 2.2722, 2.2603, 2.252, 2.239, 2.223, 2.1977, 2.1724,
-  2.1489, 2.1141, 2.0728, 2.0267, 1.9749, 1.9026, 1.8368, 1.7604, 1.6758, 1.586,
-  1.4846, 1.3895, 1.2974, 1.2073, 1.117, 1.0455, 0.9727, 0.9088, 0.8547, 0.8124,
-  0.7875, 0.7651, 0.7437, 0.7426, 0.7365, 0.7505, 0.763, 0.791, 0.8177, 0.8676,
-  0.9127, 0.9679, 1.0468, 1.1229, 1.2277, 1.3339, 1.4692, 1.6155, 1.793, 2.0007,
-  2.2372, 2.5017, 2.8188, 3.1758, 3.5872, 4.0665, 4.617, 5.2501, 5.9891, 6.8283,
-  7.8003, 8.9274, 10.2108, 11.7023, 13.4231, 15.3993, 17.6785, 20.3172, 23.3411, 26.8354,
-  30.8685, 35.5095, 40.859, 47.0253, 54.1348, 62.3208, 71.7715, 82.654, 95.2042, 109.657,
-}
+-- The user's note: raw validation losses over exp 1e-7 -> 500, 100 steps.
+local NOTE_RAW = require "spec.note_curve"
 
 -- What the finder's driver does with a rule: record the step, then ask.
 -- Returns the number of points kept, the reason and the last state.
