@@ -24,17 +24,20 @@
 #   PREFIX=/usr/local DESTDIR=
 #
 # Layout of the outputs (BUILD is build/, or build-asan/ for `make asan`):
-#   BUILD/liblrengine.a      engine/*.c (+ engine/cuda/*.cu), -fPIC
-#   BUILD/lib/lrengine/core.so  engine/lua/*.c + the library: require "lrengine.core"
+#   BUILD/liblrengine.a      engine/{backend,core,nn,data,train}/*.c (+
+#                            engine/backend/cuda/*.cu), -fPIC; needs no cairo
+#   BUILD/liblrengine_plot.a engine/plot/*.c: the range-test figure (cairo)
+#   BUILD/lib/lrengine/core.so  engine/lua/*.c + both libraries: require "lrengine.core"
 #                            with package.cpath = "BUILD/lib/?.so" (not BUILD/lrengine/:
 #                            that name is the command)
 #   BUILD/liblrengine_lua.a  engine/lua/*.c: the binding, for C programs that embed
 #                            the finder (engine/include/lrengine_lua.h)
-#   BUILD/lrengine           engine/main.c + engine/lua/*.c + the library
+#   BUILD/lrengine           engine/cli/main.c + engine/lua/*.c + the libraries
 #   BUILD/tests/test_*       spec/c/test_*.c (+ other spec/c/*.c as helpers)
 #   BUILD/bench/bench_*      scripts/bench_*.c
 #   BUILD/examples/*         examples/*.c (embedding programs), linked as an
-#                            embedder links: liblrengine_lua.a + liblrengine.a
+#                            embedder links: liblrengine_lua.a + liblrengine_plot.a
+#                            + liblrengine.a
 
 MAKEFLAGS += --no-builtin-rules
 .SUFFIXES:
@@ -82,10 +85,14 @@ ifneq ($(strip $(CUDA_ARCH)),)
 endif
 
 # ---- sources ---------------------------------------------------------------
-LIB_SRCS   := $(filter-out engine/main.c,$(sort $(wildcard engine/*.c)))
-CU_SRCS    := $(sort $(wildcard engine/cuda/*.cu))
+# The engine's layers (DESIGN.md), lowest first; each folder's main header
+# says what it may include (scripts/check_layers.sh checks it).
+ENGINE_LAYERS := backend core nn data train
+LIB_SRCS   := $(foreach d,$(ENGINE_LAYERS),$(sort $(wildcard engine/$(d)/*.c)))
+CU_SRCS    := $(sort $(wildcard engine/backend/cuda/*.cu))
+PLOT_SRCS  := $(sort $(wildcard engine/plot/*.c))
 LUA_SRCS   := $(sort $(wildcard engine/lua/*.c))
-MAIN_SRC   := $(wildcard engine/main.c)
+MAIN_SRC   := $(wildcard engine/cli/main.c)
 TEST_SRCS  := $(sort $(wildcard spec/c/test_*.c))
 THELP_SRCS := $(filter-out $(TEST_SRCS),$(sort $(wildcard spec/c/*.c)))
 BENCH_SRCS := $(sort $(wildcard scripts/bench_*.c))
@@ -96,11 +103,13 @@ OBJ := $(BUILD)/obj
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 LIB_OBJS   := $(call obj,$(LIB_SRCS))
+PLOT_OBJS  := $(call obj,$(PLOT_SRCS))
 LUA_OBJS   := $(call obj,$(LUA_SRCS))
 MAIN_OBJ   := $(call obj,$(MAIN_SRC))
 THELP_OBJS := $(call obj,$(THELP_SRCS))
 
 LIB       := $(BUILD)/liblrengine.a
+PLOT_LIB  := $(BUILD)/liblrengine_plot.a
 LUA_LIB   := $(BUILD)/liblrengine_lua.a
 MODULE    := $(BUILD)/lib/lrengine/core.so
 CLI       := $(BUILD)/lrengine
@@ -123,7 +132,7 @@ else ifeq ($(CU_SRCS),)
   # Nothing to compile yet: enabling the backend would only add a link
   # dependency on libcudart for no code.
   WITH_CUDA := 0
-  CUDA_MSG  := nvcc found: $(NVCC_FOUND) (no engine/cuda/*.cu yet: CPU-only build)
+  CUDA_MSG  := nvcc found: $(NVCC_FOUND) (no engine/backend/cuda/*.cu yet: CPU-only build)
 else
   WITH_CUDA := 1
   CUDA_MSG  := nvcc found: $(NVCC_FOUND) (CUDA backend enabled)
@@ -142,12 +151,15 @@ SUBMAKE := $(MAKE) --no-print-directory LRE_QUIET_CONFIG=1
 comma := ,
 # pkg-config is asked lazily (once, on first use), so that `make deps` and
 # `make test` can install it before anything needs it.
-PKG_ENGINE := openblas libcjson cairo
+PKG_ENGINE := openblas libcjson
+PKG_PLOT   := cairo
 PKG_LUA    := lua5.4
 pkg = $(shell pkg-config $(1) $(2) 2>/dev/null || echo PKG_CONFIG_FAILED)
 pkgchk = $(if $(filter PKG_CONFIG_FAILED,$(1)),$(error pkg-config could not find $(2): run `make deps` (or scripts/deps.sh)),$(1))
 ENG_CFLAGS = $(eval ENG_CFLAGS := $$(call pkgchk,$$(call pkg,--cflags,$(PKG_ENGINE)),$(PKG_ENGINE)))$(ENG_CFLAGS)
 ENG_LIBS   = $(eval ENG_LIBS := $$(call pkgchk,$$(call pkg,--libs,$(PKG_ENGINE)),$(PKG_ENGINE)) -lz -lm)$(ENG_LIBS)
+PLOT_CFLAGS = $(eval PLOT_CFLAGS := $$(call pkgchk,$$(call pkg,--cflags,$(PKG_PLOT)),$(PKG_PLOT)))$(PLOT_CFLAGS)
+PLOT_LIBS   = $(eval PLOT_LIBS := $$(call pkgchk,$$(call pkg,--libs,$(PKG_PLOT)),$(PKG_PLOT)))$(PLOT_LIBS)
 LUA_CFLAGS = $(eval LUA_CFLAGS := $$(call pkgchk,$$(call pkg,--cflags,$(PKG_LUA)),$(PKG_LUA)))$(LUA_CFLAGS)
 LUA_LIBS   = $(eval LUA_LIBS := $$(call pkgchk,$$(call pkg,--libs,$(PKG_LUA)),$(PKG_LUA)))$(LUA_LIBS)
 
@@ -185,11 +197,13 @@ else
 endif
 CU_OBJS := $(patsubst %.cu,$(OBJ)/%.o,$(CU_SRCS))
 
-# Per-group include paths: engine/*.c get no Lua headers, so an engine file
-# that includes one fails to compile (DESIGN.md: the engine never includes Lua).
-$(OBJ)/engine/%.o:     GROUP_CFLAGS = $(ENG_CFLAGS)
-$(OBJ)/engine/lua/%.o: GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
-$(OBJ)/engine/main.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
+# Per-group include paths: the engine's layers get no Lua and no cairo
+# headers, so an engine file that includes one fails to compile (DESIGN.md:
+# the engine never includes Lua; the figure is its own library).
+$(OBJ)/engine/%.o:      GROUP_CFLAGS = $(ENG_CFLAGS)
+$(OBJ)/engine/plot/%.o: GROUP_CFLAGS = $(PLOT_CFLAGS)
+$(OBJ)/engine/lua/%.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
+$(OBJ)/engine/cli/%.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
 # Tests and examples find the Lua modules of this tree (lua/) by default.
 SRC_LUA_DIR := -DLRE_SOURCE_LUA_DIR='"$(CURDIR)/lua"'
 $(OBJ)/spec/%.o:       GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS) -Ispec/c $(SRC_LUA_DIR)
@@ -197,9 +211,10 @@ $(OBJ)/scripts/%.o:    GROUP_CFLAGS = $(ENG_CFLAGS)
 $(OBJ)/examples/%.o:   GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS) $(SRC_LUA_DIR)
 
 # ---- build -----------------------------------------------------------------
-.PHONY: all lib lualib module cli tests bench-bins examples
-all: lib lualib module cli tests bench-bins examples
+.PHONY: all lib plotlib lualib module cli tests bench-bins examples
+all: lib plotlib lualib module cli tests bench-bins examples
 lib: $(LIB)
+plotlib: $(PLOT_LIB)
 lualib: $(LUA_LIB)
 module: $(MODULE)
 cli: $(CLI)
@@ -229,6 +244,11 @@ $(LIB): $(LIB_OBJS) $(CU_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(PLOT_LIB): $(PLOT_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(LUA_LIB): $(LUA_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
@@ -237,33 +257,33 @@ $(LUA_LIB): $(LUA_OBJS)
 # The module keeps the engine's own symbols local (--exclude-libs) so it
 # exports luaopen_lrengine_core and does not clash with a host that links
 # the library too. Lua's symbols come from the interpreter that loads it.
-$(MODULE): $(LUA_OBJS) $(LIB)
+$(MODULE): $(LUA_OBJS) $(PLOT_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $(LUA_OBJS) $(LIB) -Wl,--exclude-libs,ALL \
-	    $(ENG_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
+	$(CC) -shared -o $@ $(LUA_OBJS) $(PLOT_LIB) $(LIB) -Wl,--exclude-libs,ALL \
+	    $(ENG_LIBS) $(PLOT_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
 	@nm -D --defined-only $@ | grep -q ' luaopen_lrengine_core$$' || \
 	    { echo "$@ does not export luaopen_lrengine_core" >&2; rm -f $@; exit 1; }
 
 # -Wl,-E: C modules the host loads (busted's, or core.so itself) resolve
 # Lua's API against the host.
-$(CLI): $(MAIN_OBJ) $(LUA_OBJS) $(LIB)
+$(CLI): $(MAIN_OBJ) $(LUA_OBJS) $(PLOT_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(MAIN_OBJ) $(LUA_OBJS) $(LIB) -Wl,-E \
-	    $(ENG_LIBS) $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
+	$(CC) -o $@ $(MAIN_OBJ) $(LUA_OBJS) $(PLOT_LIB) $(LIB) -Wl,-E \
+	    $(ENG_LIBS) $(PLOT_LIBS) $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
 
 # The binding library comes first: a test that embeds the finder
 # (test_embed) pulls its objects, the others none.
-$(BUILD)/tests/%: $(OBJ)/spec/c/%.o $(THELP_OBJS) $(LUA_LIB) $(LIB)
+$(BUILD)/tests/%: $(OBJ)/spec/c/%.o $(THELP_OBJS) $(LUA_LIB) $(PLOT_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(THELP_OBJS) $(LUA_LIB) $(LIB) $(ENG_LIBS) $(LUA_LIBS) $(CUDA_LIBS) \
-	    $(LDFLAGS_ALL)
+	$(CC) -o $@ $< $(THELP_OBJS) $(LUA_LIB) $(PLOT_LIB) $(LIB) $(ENG_LIBS) $(PLOT_LIBS) \
+	    $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
 
 # As a program that embeds the finder links (README: Embedding in C); -Wl,-E
 # as for the command, so C modules its scripts load find Lua's API.
-$(BUILD)/examples/%: $(OBJ)/examples/%.o $(LUA_LIB) $(LIB)
+$(BUILD)/examples/%: $(OBJ)/examples/%.o $(LUA_LIB) $(PLOT_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(LUA_LIB) $(LIB) -Wl,-E $(ENG_LIBS) $(LUA_LIBS) $(CUDA_LIBS) \
-	    $(LDFLAGS_ALL)
+	$(CC) -o $@ $< $(LUA_LIB) $(PLOT_LIB) $(LIB) -Wl,-E $(ENG_LIBS) $(PLOT_LIBS) \
+	    $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
 
 $(BUILD)/bench/%: $(OBJ)/scripts/%.o $(LIB)
 	@mkdir -p $(@D)
@@ -273,7 +293,7 @@ $(BUILD)/bench/%: $(OBJ)/scripts/%.o $(LIB)
 
 # make data / bench-data / fuzz-corpus, and make fuzz (libFuzzer targets of
 # every parser, FUZZ_SECONDS each)
-include mk/data.mk mk/fuzz.mk
+include scripts/mk/data.mk scripts/mk/fuzz.mk
 
 # ---- running ---------------------------------------------------------------
 SAN_ENV := ASAN_OPTIONS=detect_leaks=1 \
@@ -310,12 +330,13 @@ demo: deps
 
 # ---- install ---------------------------------------------------------------
 .PHONY: install uninstall
-install: lib lualib module cli
+install: lib plotlib lualib module cli
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lrengine \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/lrengine/lua
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/lrengine
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/liblrengine.a
 	install -m 644 $(LUA_LIB) $(DESTDIR)$(PREFIX)/lib/liblrengine_lua.a
+	install -m 644 $(PLOT_LIB) $(DESTDIR)$(PREFIX)/lib/liblrengine_plot.a
 	install -m 644 $(PUB_HDRS) $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lrengine/core.so
 	@# every lua/**/*.lua, keeping the tree (lua/lrengine/x.lua -> .../lua/lrengine/x.lua)
@@ -323,7 +344,7 @@ install: lib lualib module cli
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/lrengine $(DESTDIR)$(PREFIX)/lib/liblrengine.a \
-	    $(DESTDIR)$(PREFIX)/lib/liblrengine_lua.a \
+	    $(DESTDIR)$(PREFIX)/lib/liblrengine_lua.a $(DESTDIR)$(PREFIX)/lib/liblrengine_plot.a \
 	    $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(PUB_HDRS))) \
 	    $(DESTDIR)$(PREFIX)/lib/lrengine/core.so
 	rm -rf $(DESTDIR)$(PREFIX)/share/lrengine

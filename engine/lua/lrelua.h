@@ -12,8 +12,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#include "include/lrengine.h"
-#include "include/lrengine_lua.h"   /* the embedding API (lua_embed.c) */
+#include "lrengine.h"
+#include "lrengine_lua.h"   /* the embedding API (lua_embed.c) */
 
 /* Metatable names (also the `__name` shown in Lua's type errors). */
 #define LRELUA_DATASET   "lrengine.dataset"

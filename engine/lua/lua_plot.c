@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "lrelua.h"
-#include "include/lrengine_plot.h"
+#include "lrengine_plot.h"
 
 #define FN "plot"
 

@@ -18,7 +18,7 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "internal.h"
+#include "data/data.h"
 
 /* ------------------------------------------------------------ temp files */
 

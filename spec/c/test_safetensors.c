@@ -37,8 +37,8 @@
 #include <cJSON.h>
 
 #include "check.h"
-#include "internal.h"
-#include "safetensors.h"
+#include "train/train.h"
+#include "train/safetensors.h"
 
 #define NROWS 50   /* not a multiple of the batch: short batches, epochs roll */
 #define NFEAT 4

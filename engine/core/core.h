@@ -1,0 +1,78 @@
+/*
+ * core/core.h — the engine's core, private to the engine: the context
+ * (backend, RNG, last error message, allocation counters), the host
+ * allocator, and tensors over ref-counted, device-tagged storage.
+ *
+ * Layer 2 (DESIGN.md). May include: the public header and backend/backend.h.
+ * Every layer above (nn/, data/, train/) includes this header.
+ */
+#ifndef LRE_CORE_H
+#define LRE_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "lrengine.h"
+#include "backend/backend.h"
+
+#define LRE_ERRMSG_SIZE 1024
+
+struct lre_ctx {
+    int refcount;
+    lre_device device;
+    const lre_backend *be;
+    void *be_state;          /* backend private state (cuBLAS handle, ...) */
+    lre_rng rng;
+    int threads;
+    uint64_t n_allocs;       /* host allocations made through lre_malloc */
+    uint64_t bytes_live;
+    char err[LRE_ERRMSG_SIZE];
+};
+
+/* Sets the context's message (printf style) and returns `s`. */
+lre_status lre_fail(lre_ctx *ctx, lre_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Host allocation through the context's counters. lre_malloc zero-fills
+ * nothing; lre_calloc does. Failure sets an LRE_ENOMEM message naming
+ * `what`. */
+void *lre_malloc(lre_ctx *ctx, size_t n, const char *what);
+void *lre_calloc(lre_ctx *ctx, size_t count, size_t size, const char *what);
+/* `n` is informational: each block records its own size. */
+void lre_free(lre_ctx *ctx, void *p, size_t n);
+
+/* ----------------------------------------------------------- tensors */
+
+typedef struct lre_storage {
+    int refcount;
+    lre_ctx *ctx;            /* retained */
+    lre_device device;
+    size_t nbytes;
+    void *data;              /* device pointer (host memory for the CPU) */
+} lre_storage;
+
+struct lre_tensor {
+    int refcount;
+    lre_storage *st;
+    size_t offset;           /* bytes from st->data */
+    lre_dtype dtype;
+    int ndim;
+    int64_t shape[LRE_MAX_DIMS];
+    int64_t numel;
+};
+
+static inline float *lre_f32(lre_tensor *t) { return (float *)((char *)t->st->data + t->offset); }
+static inline const float *lre_cf32(const lre_tensor *t) { return (const float *)((const char *)t->st->data + t->offset); }
+static inline int32_t *lre_i32(lre_tensor *t) { return (int32_t *)((char *)t->st->data + t->offset); }
+static inline const int32_t *lre_ci32(const lre_tensor *t) { return (const int32_t *)((const char *)t->st->data + t->offset); }
+
+/* Sets *out to a tensor of `rows` leading rows of t (a cheap in-place
+ * reshape of an existing tensor struct; no allocation): used for the last,
+ * short batch of an epoch. */
+void lre_tensor_set_rows(lre_tensor *view, const lre_tensor *full, int64_t rows);
+
+
+#endif /* LRE_CORE_H */

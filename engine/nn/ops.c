@@ -1,0 +1,253 @@
+/*
+ * ops.c — the public, shape-checked operations. Each checks its arguments,
+ * names the shapes at fault, and dispatches to the context's backend.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "nn/nn.h"
+
+typedef char shape_str[64];
+#define DESC(t, buf) lre_tensor_describe((t), (buf), sizeof(buf))
+
+
+/* The tensor must exist, be f32 (or `dtype`), live on ctx's device, and
+ * have `ndim` dims (0 = any). */
+static lre_status check_tensor(lre_ctx *ctx, const char *fn, const char *name,
+                               const lre_tensor *t, lre_dtype dtype, int ndim)
+{
+    shape_str b;
+    if (!t) return lre_fail(ctx, LRE_EINVAL, "%s: %s is NULL", fn, name);
+    if (t->st->ctx != ctx)
+        return lre_fail(ctx, LRE_EINVAL, "%s: %s belongs to another context", fn, name);
+    if (t->dtype != dtype)
+        return lre_fail(ctx, LRE_EINVAL, "%s: %s is %s, expected %s", fn, name, DESC(t, b),
+                        lre_dtype_name(dtype));
+    if (ndim && t->ndim != ndim)
+        return lre_fail(ctx, LRE_ESHAPE, "%s: %s is %s, expected %d dimensions", fn, name,
+                        DESC(t, b), ndim);
+    return LRE_OK;
+}
+
+#define CHECK(expr)                        \
+    do {                                   \
+        lre_status s_ = (expr);            \
+        if (s_ != LRE_OK) return s_;       \
+    } while (0)
+
+lre_status lre_matmul(lre_ctx *ctx, lre_tensor *c, const lre_tensor *a, int trans_a,
+                      const lre_tensor *b, int trans_b, float beta)
+{
+    static const char fn[] = "lre_matmul";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_tensor(ctx, fn, "c", c, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "a", a, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "b", b, LRE_F32, 2));
+    int64_t M = trans_a ? a->shape[1] : a->shape[0], K = trans_a ? a->shape[0] : a->shape[1];
+    int64_t Kb = trans_b ? b->shape[1] : b->shape[0], N = trans_b ? b->shape[0] : b->shape[1];
+    if (K != Kb || c->shape[0] != M || c->shape[1] != N) {
+        shape_str sa, sb, sc;
+        return lre_fail(ctx, LRE_ESHAPE, "%s: c %s = a%s %s · b%s %s does not fit", fn,
+                        DESC(c, sc), trans_a ? "^T" : "", DESC(a, sa), trans_b ? "^T" : "",
+                        DESC(b, sb));
+    }
+    return ctx->be->gemm(ctx->be_state, trans_a, trans_b, M, N, K, 1.0f, lre_cf32(a),
+                         a->shape[1], lre_cf32(b), b->shape[1], beta, lre_f32(c), N);
+}
+
+static lre_status check_linear(lre_ctx *ctx, const char *fn, const lre_tensor *x,
+                               const lre_tensor *y, const lre_tensor *w, const lre_tensor *b,
+                               const char *xname, const char *yname)
+{
+    CHECK(check_tensor(ctx, fn, xname, x, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, yname, y, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "w", w, LRE_F32, 2));
+    if (b) CHECK(check_tensor(ctx, fn, "b", b, LRE_F32, 1));
+    int64_t B = x->shape[0], in = x->shape[1], out = w->shape[0];
+    if (w->shape[1] != in || y->shape[0] != B || y->shape[1] != out ||
+        (b && b->shape[0] != out)) {
+        shape_str sx, sy, sw, sb;
+        return lre_fail(ctx, LRE_ESHAPE,
+                        "%s: %s %s, w %s (out,in), b %s and %s %s do not fit "
+                        "(expected %s (B,in), %s (B,out), b (out))",
+                        fn, xname, DESC(x, sx), DESC(w, sw), b ? DESC(b, sb) : "none", yname,
+                        DESC(y, sy), xname, yname);
+    }
+    return LRE_OK;
+}
+
+lre_status lre_linear_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                              const lre_tensor *w, const lre_tensor *b)
+{
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_linear(ctx, "lre_linear_forward", x, y, w, b, "x", "y"));
+    int64_t B = x->shape[0], in = x->shape[1], out = w->shape[0];
+    /* y (B,out) = x (B,in) · w^T (in,out) */
+    CHECK(ctx->be->gemm(ctx->be_state, 0, 1, B, out, in, 1.0f, lre_cf32(x), in, lre_cf32(w),
+                        in, 0.0f, lre_f32(y), out));
+    if (b) ctx->be->bias_add_forward(ctx->be_state, lre_f32(y), lre_cf32(b), B, out);
+    return LRE_OK;
+}
+
+lre_status lre_linear_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
+                               const lre_tensor *dy, const lre_tensor *x, const lre_tensor *w,
+                               int accumulate)
+{
+    static const char fn[] = "lre_linear_backward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_linear(ctx, fn, x, dy, w, db, "x", "dy"));
+    CHECK(check_tensor(ctx, fn, "dw", dw, LRE_F32, 2));
+    if (dw->shape[0] != w->shape[0] || dw->shape[1] != w->shape[1]) {
+        shape_str s1, s2;
+        return lre_fail(ctx, LRE_ESHAPE, "%s: dw %s must have w's shape %s", fn, DESC(dw, s1),
+                        DESC(w, s2));
+    }
+    if (dx) {
+        CHECK(check_tensor(ctx, fn, "dx", dx, LRE_F32, 2));
+        if (dx->shape[0] != x->shape[0] || dx->shape[1] != x->shape[1]) {
+            shape_str s1, s2;
+            return lre_fail(ctx, LRE_ESHAPE, "%s: dx %s must have x's shape %s", fn,
+                            DESC(dx, s1), DESC(x, s2));
+        }
+    }
+    int64_t B = x->shape[0], in = x->shape[1], out = w->shape[0];
+    float beta = accumulate ? 1.0f : 0.0f;
+    /* dw (out,in) (+)= dy^T (out,B) · x (B,in) */
+    CHECK(ctx->be->gemm(ctx->be_state, 1, 0, out, in, B, 1.0f, lre_cf32(dy), out, lre_cf32(x),
+                        in, beta, lre_f32(dw), in));
+    if (db) ctx->be->bias_add_backward(ctx->be_state, lre_f32(db), lre_cf32(dy), B, out,
+                                       accumulate);
+    /* dx (B,in) = dy (B,out) · w (out,in) */
+    if (dx)
+        CHECK(ctx->be->gemm(ctx->be_state, 0, 0, B, in, out, 1.0f, lre_cf32(dy), out,
+                            lre_cf32(w), in, 0.0f, lre_f32(dx), in));
+    return LRE_OK;
+}
+
+_Static_assert(LRE_ACT_COUNT == 6, "activation names below must match lre_act");
+static const char *const act_names[LRE_ACT_COUNT] = {
+    "relu", "leaky_relu", "gelu", "gelu_tanh", "tanh", "sigmoid",
+};
+
+const char *lre_act_name(lre_act a) { return (unsigned)a < LRE_ACT_COUNT ? act_names[a] : "?"; }
+
+static lre_status check_same(lre_ctx *ctx, const char *fn, const char *an, const lre_tensor *a,
+                             const char *bn, const lre_tensor *b)
+{
+    if (a->numel != b->numel || a->ndim != b->ndim) goto bad;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) goto bad;
+    return LRE_OK;
+bad:;
+    shape_str sa, sb;
+    return lre_fail(ctx, LRE_ESHAPE, "%s: %s %s and %s %s must have the same shape", fn, an,
+                    DESC(a, sa), bn, DESC(b, sb));
+}
+
+static lre_status check_act(lre_ctx *ctx, const char *fn, lre_act a, float param)
+{
+    if ((unsigned)a >= LRE_ACT_COUNT)
+        return lre_fail(ctx, LRE_EINVAL, "%s: unknown activation %d", fn, (int)a);
+    if (a == LRE_ACT_LEAKY_RELU && !isfinite(param))
+        return lre_fail(ctx, LRE_EINVAL, "%s: leaky_relu slope must be finite", fn);
+    return LRE_OK;
+}
+
+lre_status lre_act_forward(lre_ctx *ctx, lre_act a, float param, lre_tensor *y,
+                           const lre_tensor *x)
+{
+    static const char fn[] = "lre_act_forward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_act(ctx, fn, a, param));
+    CHECK(check_tensor(ctx, fn, "y", y, LRE_F32, 0));
+    CHECK(check_tensor(ctx, fn, "x", x, LRE_F32, 0));
+    CHECK(check_same(ctx, fn, "y", y, "x", x));
+    ctx->be->act_forward(ctx->be_state, a, param, lre_f32(y), lre_cf32(x), x->numel);
+    return LRE_OK;
+}
+
+lre_status lre_act_backward(lre_ctx *ctx, lre_act a, float param, lre_tensor *dx,
+                            const lre_tensor *dy, const lre_tensor *x, const lre_tensor *y)
+{
+    static const char fn[] = "lre_act_backward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_act(ctx, fn, a, param));
+    CHECK(check_tensor(ctx, fn, "dx", dx, LRE_F32, 0));
+    CHECK(check_tensor(ctx, fn, "dy", dy, LRE_F32, 0));
+    CHECK(check_tensor(ctx, fn, "x", x, LRE_F32, 0));
+    CHECK(check_tensor(ctx, fn, "y", y, LRE_F32, 0));
+    CHECK(check_same(ctx, fn, "dx", dx, "x", x));
+    CHECK(check_same(ctx, fn, "dy", dy, "x", x));
+    CHECK(check_same(ctx, fn, "y", y, "x", x));
+    ctx->be->act_backward(ctx->be_state, a, param, lre_f32(dx), lre_cf32(dy), lre_cf32(x),
+                          lre_cf32(y), x->numel);
+    return LRE_OK;
+}
+
+/* Labels live on the device; the check reads them on the host. On the CPU
+ * that is the tensor itself; other backends validate labels when a batch is
+ * gathered (trainer) — here we copy, which is fine off the hot path. */
+static lre_status check_labels(lre_ctx *ctx, const char *fn, const lre_tensor *labels,
+                               int64_t C)
+{
+    if (ctx->device != LRE_DEVICE_CPU) return LRE_OK;
+    const int32_t *y = lre_ci32(labels);
+    for (int64_t i = 0; i < labels->numel; i++)
+        if (y[i] < 0 || y[i] >= C)
+            return lre_fail(ctx, LRE_EINVAL,
+                            "%s: label %" PRId32 " at row %" PRId64 " is outside [0, %" PRId64
+                            ") (the logits have %" PRId64 " classes)",
+                            fn, y[i], i + 1, C, C);
+    return LRE_OK;
+}
+
+lre_status lre_cross_entropy(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
+                             const lre_tensor *logits, const lre_tensor *labels, float smoothing,
+                             float grad_scale)
+{
+    static const char fn[] = "lre_cross_entropy";
+    if (!ctx) return LRE_EINVAL;
+    if (!loss) return lre_fail(ctx, LRE_EINVAL, "%s: loss is NULL", fn);
+    CHECK(check_tensor(ctx, fn, "logits", logits, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "labels", labels, LRE_I32, 1));
+    if (labels->shape[0] != logits->shape[0]) {
+        shape_str s1, s2;
+        return lre_fail(ctx, LRE_ESHAPE, "%s: labels %s do not match logits %s (B,C)", fn,
+                        DESC(labels, s1), DESC(logits, s2));
+    }
+    if (logits->shape[1] < 1)
+        return lre_fail(ctx, LRE_ESHAPE, "%s: logits need at least one class", fn);
+    if (dlogits) {
+        CHECK(check_tensor(ctx, fn, "dlogits", dlogits, LRE_F32, 2));
+        CHECK(check_same(ctx, fn, "dlogits", dlogits, "logits", logits));
+    }
+    if (!(smoothing >= 0.0f && smoothing <= 1.0f))
+        return lre_fail(ctx, LRE_EINVAL, "%s: label_smoothing %g is outside [0, 1]", fn,
+                        (double)smoothing);
+    if (!isfinite(grad_scale))
+        return lre_fail(ctx, LRE_EINVAL, "%s: grad_scale must be finite", fn);
+    CHECK(check_labels(ctx, fn, labels, logits->shape[1]));
+    return ctx->be->cross_entropy(ctx->be_state, loss, dlogits ? lre_f32(dlogits) : NULL,
+                                  lre_cf32(logits), lre_ci32(labels), logits->shape[0],
+                                  logits->shape[1], smoothing, grad_scale);
+}
+
+lre_status lre_mse(lre_ctx *ctx, float *loss, lre_tensor *dpred, const lre_tensor *pred,
+                   const lre_tensor *target, float grad_scale)
+{
+    static const char fn[] = "lre_mse";
+    if (!ctx) return LRE_EINVAL;
+    if (!loss) return lre_fail(ctx, LRE_EINVAL, "%s: loss is NULL", fn);
+    CHECK(check_tensor(ctx, fn, "pred", pred, LRE_F32, 0));
+    CHECK(check_tensor(ctx, fn, "target", target, LRE_F32, 0));
+    CHECK(check_same(ctx, fn, "pred", pred, "target", target));
+    if (dpred) {
+        CHECK(check_tensor(ctx, fn, "dpred", dpred, LRE_F32, 0));
+        CHECK(check_same(ctx, fn, "dpred", dpred, "pred", pred));
+    }
+    if (!isfinite(grad_scale))
+        return lre_fail(ctx, LRE_EINVAL, "%s: grad_scale must be finite", fn);
+    return ctx->be->mse(ctx->be_state, loss, dpred ? lre_f32(dpred) : NULL, lre_cf32(pred),
+                        lre_cf32(target), pred->numel, grad_scale);
+}

@@ -1,0 +1,652 @@
+/*
+ * checkpoint.c — a trainer's state on disk: lre_trainer_save/load through a
+ * safetensors file (the parser is safetensors.c).
+ *
+ * What a snapshot file holds
+ *   tensors   "<i>.weight" F32 [out,in] and "<i>.bias" F32 [out] for every
+ *             linear layer i, numbered over all layers as torch.nn.Sequential
+ *             numbers its children (activations count), so
+ *             Sequential(Linear, ReLU, Linear).load_state_dict(load_file(p))
+ *             works; "optim.state1"/"optim.state2" F32 [n_params], the
+ *             optimizer state over the flat parameter buffer (Adam/AdamW:
+ *             exp_avg, exp_avg_sq; SGD: momentum buffer, state2 zeros).
+ *   metadata  all strings: format "lrengine-snapshot", version "1",
+ *             architecture (lre_model_describe), optimizer and its
+ *             hyper-parameters, loss and label_smoothing, steps, seed, epoch,
+ *             cursor, batch_size, accumulation_steps, shuffle, drop_last,
+ *             engine_version. Floats are printed with %.9g (float32) or
+ *             %.17g (the double hyper-parameters), so they round-trip.
+ *
+ * Saving writes <path>.tmp.<pid> in the same directory, flushes and fsyncs
+ * it, then renames it over <path>: <path> is either the old file or the new
+ * one, never half of one. Any failure removes the temporary file.
+ *
+ * Loading reads the whole file, parses it (lre_safetensors_parse), checks it
+ * against the trainer, decodes every tensor into host buffers and only then
+ * touches the trainer, so a refused file leaves the trainer as it was.
+ * Policy:
+ *   - format/version, architecture and optimizer kind must match; a
+ *     missing, extra, mistyped or misshapen tensor is refused.
+ *   - the trainer's own configuration stays in force: hyper-parameters,
+ *     loss, batch size, accumulation steps that differ from the file's are
+ *     accepted (the file's values are a record of the run that wrote it),
+ *     like torch's load_state_dict followed by an optimizer of the caller's
+ *     choosing.
+ *   - a NaN or infinity in the parameters or the optimizer state is refused
+ *     (message names the tensor and the element): such a state cannot train
+ *     and is almost always a diverged run or a corrupt file. Saving does not
+ *     check, so a diverged state can still be written and inspected in
+ *     PyTorch.
+ *   - the cursor must lie within the trainer's dataset.
+ */
+#include "train/safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cJSON.h>
+
+#include "train/train.h"
+
+#define SNAP_FORMAT "lrengine-snapshot"
+#define SNAP_VERSION "1"
+
+/* ------------------------------------------------- trainer ↔ snapshot */
+
+static const char *loss_name(lre_loss_kind k)
+{
+    switch (k) {
+    case LRE_LOSS_CROSS_ENTROPY: return "cross_entropy";
+    case LRE_LOSS_MSE: return "mse";
+    default: return "unknown";
+    }
+}
+
+/* lre_model_describe into a heap buffer large enough for any model (64
+ * bytes per layer is more than any layer's description takes). */
+static char *describe_model(lre_ctx *ctx, const lre_model *m, size_t *size)
+{
+    size_t n = 64 * ((size_t)m->n_layers + 1) + 64;
+    char *buf = lre_malloc(ctx, n, "architecture description");
+    if (!buf) return NULL;
+    buf[0] = '\0';
+    lre_model_describe(m, buf, n);
+    buf[n - 1] = '\0';
+    *size = n;
+    return buf;
+}
+
+/* Checks that layer i's parameters lie inside the flat buffer. */
+static lre_status check_layer_offsets(lre_ctx *ctx, const lre_model *m, int i, const char *what)
+{
+    const lre_layer *L = &m->layers[i];
+    int64_t wn = L->out * L->in;
+    if (L->in <= 0 || L->out <= 0 || L->w_off < 0 || L->b_off < 0 ||
+        L->w_off > m->n_params - wn || L->b_off > m->n_params - L->out)
+        return lre_fail(ctx, LRE_ESTATE,
+                        "%s: layer %d's parameters lie outside the flat parameter buffer "
+                        "(internal error)", what, i);
+    return LRE_OK;
+}
+
+/* ---------------------------------------------------------------- save */
+
+static int add_str(cJSON *o, const char *k, const char *v)
+{
+    return cJSON_AddStringToObject(o, k, v) != NULL;
+}
+
+static int add_fmt(cJSON *o, const char *k, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int add_fmt(cJSON *o, const char *k, const char *fmt, ...)
+{
+    char buf[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return add_str(o, k, buf);
+}
+
+/* Adds "name": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]}.
+ * Integers go in as raw JSON text so that every value prints exactly (cJSON
+ * would print large doubles in exponent form). */
+static int add_tensor_entry(cJSON *root, const char *name, int ndim, const int64_t *shape,
+                            uint64_t begin, uint64_t end)
+{
+    char num[32];
+    cJSON *e = cJSON_CreateObject();
+    if (!e) return 0;
+    if (!cJSON_AddItemToObject(root, name, e)) { cJSON_Delete(e); return 0; }
+    if (!cJSON_AddStringToObject(e, "dtype", "F32")) return 0;
+    cJSON *sh = cJSON_AddArrayToObject(e, "shape");
+    if (!sh) return 0;
+    for (int i = 0; i < ndim; i++) {
+        snprintf(num, sizeof num, "%" PRId64, shape[i]);
+        cJSON *v = cJSON_CreateRaw(num);
+        if (!v || !cJSON_AddItemToArray(sh, v)) { cJSON_Delete(v); return 0; }
+    }
+    cJSON *off = cJSON_AddArrayToObject(e, "data_offsets");
+    if (!off) return 0;
+    uint64_t be[2] = {begin, end};
+    for (int i = 0; i < 2; i++) {
+        snprintf(num, sizeof num, "%" PRIu64, be[i]);
+        cJSON *v = cJSON_CreateRaw(num);
+        if (!v || !cJSON_AddItemToArray(off, v)) { cJSON_Delete(v); return 0; }
+    }
+    return 1;
+}
+
+/* The JSON header of t's snapshot (cJSON_free it). */
+static lre_status build_header(lre_trainer *t, const char *path, char **json)
+{
+    lre_ctx *ctx = t->ctx;
+    lre_model *m = t->model;
+    const lre_optim_config *o = &t->optim;
+    size_t asz = 0;
+    char *arch = describe_model(ctx, m, &asz);
+    if (!arch) return LRE_ENOMEM;
+
+    int ok = 1;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *md = root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
+    ok = md != NULL;
+    ok = ok && add_str(md, "format", SNAP_FORMAT);
+    ok = ok && add_str(md, "version", SNAP_VERSION);
+    ok = ok && add_str(md, "architecture", arch);
+    ok = ok && add_str(md, "optimizer", lre_optim_name(o->kind));
+    ok = ok && add_fmt(md, "weight_decay", "%.17g", o->weight_decay);
+    ok = ok && add_fmt(md, "momentum", "%.17g", o->momentum);
+    ok = ok && add_fmt(md, "dampening", "%.17g", o->dampening);
+    ok = ok && add_fmt(md, "nesterov", "%d", o->nesterov ? 1 : 0);
+    ok = ok && add_fmt(md, "beta1", "%.17g", o->beta1);
+    ok = ok && add_fmt(md, "beta2", "%.17g", o->beta2);
+    ok = ok && add_fmt(md, "eps", "%.17g", o->eps);
+    ok = ok && add_str(md, "loss", loss_name(t->loss.kind));
+    ok = ok && add_fmt(md, "label_smoothing", "%.9g", (double)t->loss.label_smoothing);
+    ok = ok && add_fmt(md, "steps", "%" PRId64, t->steps);
+    ok = ok && add_fmt(md, "seed", "%" PRIu64, t->batcher.seed);
+    ok = ok && add_fmt(md, "epoch", "%" PRId64, t->batcher.epoch);
+    ok = ok && add_fmt(md, "cursor", "%" PRId64, t->batcher.cursor);
+    ok = ok && add_fmt(md, "batch_size", "%" PRId64, t->batch_size);
+    ok = ok && add_fmt(md, "accumulation_steps", "%d", t->accumulation_steps);
+    ok = ok && add_fmt(md, "shuffle", "%d", t->batcher.shuffle ? 1 : 0);
+    ok = ok && add_fmt(md, "drop_last", "%d", t->batcher.drop_last ? 1 : 0);
+    ok = ok && add_str(md, "engine_version", lre_version());
+    lre_free(ctx, arch, asz);
+
+    uint64_t pos = 0;
+    char name[48];
+    for (int i = 0; ok && i < m->n_layers; i++) {
+        const lre_layer *L = &m->layers[i];
+        if (L->kind != LRE_LAYER_LINEAR) continue;
+        int64_t wshape[2] = {L->out, L->in};
+        uint64_t wb = (uint64_t)(L->out * L->in) * 4, bb = (uint64_t)L->out * 4;
+        snprintf(name, sizeof name, "%d.weight", i);
+        ok = add_tensor_entry(root, name, 2, wshape, pos, pos + wb);
+        pos += wb;
+        snprintf(name, sizeof name, "%d.bias", i);
+        ok = ok && add_tensor_entry(root, name, 1, &L->out, pos, pos + bb);
+        pos += bb;
+    }
+    uint64_t sb = (uint64_t)m->n_params * 4;
+    ok = ok && add_tensor_entry(root, "optim.state1", 1, &m->n_params, pos, pos + sb);
+    pos += sb;
+    ok = ok && add_tensor_entry(root, "optim.state2", 1, &m->n_params, pos, pos + sb);
+
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return lre_fail(ctx, LRE_ENOMEM, "save: %s: out of memory building the header", path);
+    *json = text;
+    return LRE_OK;
+}
+
+/* fwrite of n floats as little-endian F32, in chunks (any host order). */
+static int write_f32(FILE *f, const float *x, size_t n)
+{
+    uint8_t buf[4096];
+    while (n > 0) {
+        size_t k = n < sizeof buf / 4 ? n : sizeof buf / 4;
+        for (size_t i = 0; i < k; i++) {
+            uint32_t u;
+            memcpy(&u, &x[i], 4);
+            buf[4 * i] = (uint8_t)u;
+            buf[4 * i + 1] = (uint8_t)(u >> 8);
+            buf[4 * i + 2] = (uint8_t)(u >> 16);
+            buf[4 * i + 3] = (uint8_t)(u >> 24);
+        }
+        if (fwrite(buf, 1, 4 * k, f) != 4 * k) return -1;
+        x += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* fsync the directory holding path, so the rename itself is durable. Best
+ * effort: some file systems refuse to fsync a directory. */
+static void sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n == 0) n = 1; /* "/file" */
+        if (n >= sizeof dir) return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;
+    (void)fsync(fd);
+    close(fd);
+}
+
+lre_status lre_trainer_save(lre_trainer *t, const char *path)
+{
+    if (!t) return LRE_EINVAL;
+    lre_ctx *ctx = t->ctx;
+    lre_model *m = t->model;
+    lre_status s;
+    if (!path || !*path) return lre_fail(ctx, LRE_EINVAL, "save: path is empty");
+    if (!m->initialized || !m->params)
+        return lre_fail(ctx, LRE_ESTATE, "save: %s: the model is not initialised", path);
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == LRE_LAYER_LINEAR &&
+            (s = check_layer_offsets(ctx, m, i, "save")) != LRE_OK)
+            return s;
+
+    /* Everything that can fail for want of memory happens before the
+     * temporary file exists. */
+    char *json = NULL;
+    if ((s = build_header(t, path, &json)) != LRE_OK) return s;
+    size_t jn = strlen(json);
+    size_t hn = (jn + 7) / 8 * 8; /* padded with spaces: data 8-byte aligned */
+
+    size_t np = (size_t)m->n_params;
+    size_t hostn = (np ? np : 1) * sizeof(float);
+    float *host = lre_malloc(ctx, hostn, "save: host copy");
+    size_t tmpn = strlen(path) + 32;
+    char *tmp = lre_malloc(ctx, tmpn, "save: temporary path");
+    if (!host || !tmp) {
+        if (host) lre_free(ctx, host, hostn);
+        if (tmp) lre_free(ctx, tmp, tmpn);
+        cJSON_free(json);
+        return LRE_ENOMEM;
+    }
+    snprintf(tmp, tmpn, "%s.tmp.%ld", path, (long)getpid());
+
+    const char *doing = "create";
+    int err = 0;
+    FILE *f = fopen(tmp, "wbx");
+    if (!f && errno == EEXIST) { /* left over by a crashed process of our pid */
+        remove(tmp);
+        f = fopen(tmp, "wbx");
+    }
+    if (!f) { err = errno; goto io_fail; }
+
+    doing = "write";
+    uint8_t len8[8];
+    lre_st_put_le64(len8, (uint64_t)hn);
+    errno = 0;
+    if (fwrite(len8, 1, 8, f) != 8 || fwrite(json, 1, jn, f) != jn) { err = errno; goto io_fail; }
+    for (size_t i = jn; i < hn; i++)
+        if (fputc(' ', f) == EOF) { err = errno; goto io_fail; }
+
+    if ((s = lre_tensor_to_host(m->params, host, np * sizeof(float))) != LRE_OK) goto fail;
+    for (int i = 0; i < m->n_layers; i++) {
+        const lre_layer *L = &m->layers[i];
+        if (L->kind != LRE_LAYER_LINEAR) continue;
+        if (write_f32(f, host + L->w_off, (size_t)(L->out * L->in)) != 0 ||
+            write_f32(f, host + L->b_off, (size_t)L->out) != 0) { err = errno; goto io_fail; }
+    }
+    lre_tensor *states[2] = {t->state1, t->state2};
+    for (int k = 0; k < 2; k++) {
+        if (states[k]) {
+            if ((s = lre_tensor_to_host(states[k], host, np * sizeof(float))) != LRE_OK) goto fail;
+        } else {
+            memset(host, 0, np * sizeof(float));
+        }
+        if (write_f32(f, host, np) != 0) { err = errno; goto io_fail; }
+    }
+
+    doing = "flush";
+    if (fflush(f) != 0) { err = errno; goto io_fail; }
+    doing = "sync";
+    if (fsync(fileno(f)) != 0) { err = errno; goto io_fail; }
+    doing = "close";
+    int rc = fclose(f);
+    f = NULL;
+    if (rc != 0) { err = errno; goto io_fail; }
+    doing = "rename";
+    if (rename(tmp, path) != 0) { err = errno; goto io_fail; }
+    sync_dir(path);
+
+    lre_free(ctx, host, hostn);
+    lre_free(ctx, tmp, tmpn);
+    cJSON_free(json);
+    return LRE_OK;
+
+io_fail:
+    if (strcmp(doing, "create") == 0)
+        s = lre_fail(ctx, LRE_EIO, "save: %s: cannot create the temporary file %s: %s", path,
+                     tmp, err ? strerror(err) : "unknown error");
+    else if (strcmp(doing, "rename") == 0)
+        s = lre_fail(ctx, LRE_EIO, "save: %s: cannot rename %s onto it: %s", path, tmp,
+                     err ? strerror(err) : "unknown error");
+    else
+        s = lre_fail(ctx, LRE_EIO, "save: %s: cannot %s the temporary file %s: %s", path, doing,
+                     tmp, err ? strerror(err) : "unknown error");
+fail:
+    if (f) fclose(f);
+    if (strcmp(doing, "create") != 0) remove(tmp);
+    lre_free(ctx, host, hostn);
+    lre_free(ctx, tmp, tmpn);
+    cJSON_free(json);
+    return s;
+}
+
+/* ---------------------------------------------------------------- load */
+
+#define LOADFAIL(st, ...) lre_fail(ctx, (st), "load: %s: " __VA_ARGS__)
+
+/* Reads the whole regular file at path into a new buffer. max: the largest
+ * size accepted (anything larger cannot be a snapshot of this trainer). */
+static lre_status read_file(lre_ctx *ctx, const char *path, uint64_t max, uint8_t **out,
+                            size_t *outn, size_t *cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return LOADFAIL(LRE_EIO, "cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return LOADFAIL(LRE_EIO, "cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return LOADFAIL(LRE_EIO, "not a regular file", path);
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > max || (uint64_t)st.st_size > SIZE_MAX - 1) {
+        close(fd);
+        return LOADFAIL(LRE_EFORMAT,
+                        "the file is %lld bytes, more than a snapshot of this trainer can be "
+                        "(%" PRIu64 ")", path, (long long)st.st_size, max);
+    }
+    size_t n = (size_t)st.st_size;
+    size_t c = n ? n : 1;
+    uint8_t *buf = lre_malloc(ctx, c, "load: file contents");
+    if (!buf) { close(fd); return LRE_ENOMEM; }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            close(fd);
+            lre_free(ctx, buf, c);
+            if (r == 0)
+                return LOADFAIL(LRE_EIO, "the file shrank while it was read (%zu of %zu bytes)",
+                                path, got, n);
+            return LOADFAIL(LRE_EIO, "read failed: %s", path, strerror(e));
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    *out = buf;
+    *outn = n;
+    *cap = c;
+    return LRE_OK;
+}
+
+/* A metadata value that must be a decimal integer in [0, hi]. */
+static lre_status meta_int(lre_ctx *ctx, const char *path, const lre_st_file *f, const char *key,
+                           uint64_t hi, uint64_t *out)
+{
+    const char *v = lre_safetensors_meta(f, key);
+    if (!v) return LOADFAIL(LRE_EFORMAT, "the metadata has no \"%s\"", path, key);
+    uint64_t x = 0;
+    const char *p = v;
+    if (!*p) goto bad;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9') goto bad;
+        unsigned d = (unsigned)(*p - '0');
+        if (x > (UINT64_MAX - d) / 10) goto bad;
+        x = x * 10 + d;
+    }
+    if (x > hi)
+        return LOADFAIL(LRE_EFORMAT, "metadata %s %" PRIu64 " is out of range (at most %" PRIu64
+                        ")", path, key, x, hi);
+    *out = x;
+    return LRE_OK;
+bad:
+    return LOADFAIL(LRE_EFORMAT, "metadata %s \"%.40s\" is not a non-negative decimal integer",
+                    path, key, v);
+}
+
+/* Checks a tensor's presence, dtype and shape against what the model
+ * expects. */
+static lre_status expect_tensor(lre_ctx *ctx, const char *path, const lre_st_file *f,
+                                const char *name, int ndim, const int64_t *shape,
+                                const lre_st_tensor **out)
+{
+    const lre_st_tensor *t = lre_safetensors_find(f, name);
+    if (!t) return LOADFAIL(LRE_EFORMAT, "tensor %s is missing", path, name);
+    if (strcmp(t->dtype, "F32") != 0)
+        return LOADFAIL(LRE_EFORMAT, "tensor %s has dtype %s, the model expects F32", path, name,
+                        t->dtype);
+    int same = t->ndim == ndim;
+    uint64_t want[LRE_ST_MAX_DIMS];
+    for (int i = 0; i < ndim; i++) {
+        want[i] = (uint64_t)shape[i];
+        if (same && t->shape[i] != want[i]) same = 0;
+    }
+    if (!same) {
+        char a[256], b[256];
+        return LOADFAIL(LRE_EFORMAT, "tensor %s has shape %s, the model expects %s", path, name,
+                        lre_st_shape_str(a, sizeof a, t->ndim, t->shape),
+                        lre_st_shape_str(b, sizeof b, ndim, want));
+    }
+    *out = t;
+    return LRE_OK;
+}
+
+/* Decodes a checked F32 tensor into dst, refusing NaN and infinity. */
+static lre_status decode_f32(lre_ctx *ctx, const char *path, const lre_st_tensor *t, float *dst)
+{
+    const uint8_t *p = t->data;
+    for (uint64_t i = 0; i < t->numel; i++, p += 4) {
+        float v = lre_st_get_f32(p);
+        uint32_t u;
+        memcpy(&u, &v, 4);
+        if ((u & 0x7F800000u) == 0x7F800000u) {
+            const char *what = (u & 0x007FFFFFu) ? "nan" : (u >> 31) ? "-inf" : "inf";
+            if (t->ndim == 2 && t->shape[1] > 0)
+                return LOADFAIL(LRE_EFORMAT, "tensor %s has a non-finite value (%s) at [%" PRIu64
+                                ",%" PRIu64 "]", path, t->name, what, i / t->shape[1],
+                                i % t->shape[1]);
+            return LOADFAIL(LRE_EFORMAT, "tensor %s has a non-finite value (%s) at [%" PRIu64 "]",
+                            path, t->name, what, i);
+        }
+        dst[i] = v;
+    }
+    return LRE_OK;
+}
+
+/* Is `name` one of the tensors the model expects? */
+static int expected_name(const lre_model *m, const char *name)
+{
+    if (strcmp(name, "optim.state1") == 0 || strcmp(name, "optim.state2") == 0) return 1;
+    const char *p = name;
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9')) return 0;
+    long i = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        i = i * 10 + (*p - '0');
+        if (i >= m->n_layers) return 0;
+    }
+    if (strcmp(p, ".weight") != 0 && strcmp(p, ".bias") != 0) return 0;
+    return m->layers[i].kind == LRE_LAYER_LINEAR;
+}
+
+static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_file *f,
+                               float *params, float *s1, float *s2)
+{
+    lre_ctx *ctx = t->ctx;
+    lre_model *m = t->model;
+    lre_status s;
+
+    if (!f->has_metadata)
+        return LOADFAIL(LRE_EFORMAT, "no __metadata__: not an lrengine snapshot", path);
+    const char *fmt = lre_safetensors_meta(f, "format");
+    if (!fmt || strcmp(fmt, SNAP_FORMAT) != 0)
+        return LOADFAIL(LRE_EFORMAT, "metadata format is \"%.40s\", not \"" SNAP_FORMAT "\"", path,
+                        fmt ? fmt : "(none)");
+    const char *ver = lre_safetensors_meta(f, "version");
+    if (!ver || strcmp(ver, SNAP_VERSION) != 0)
+        return LOADFAIL(LRE_EFORMAT, "snapshot version \"%.40s\", this engine reads version "
+                        SNAP_VERSION, path, ver ? ver : "(none)");
+
+    size_t asz = 0;
+    char *arch = describe_model(ctx, m, &asz);
+    if (!arch) return LRE_ENOMEM;
+    const char *farch = lre_safetensors_meta(f, "architecture");
+    if (!farch || strcmp(farch, arch) != 0) {
+        s = LOADFAIL(LRE_EFORMAT, "architecture \"%.300s\" does not match the trainer's model "
+                     "\"%.300s\"", path, farch ? farch : "(none)", arch);
+        lre_free(ctx, arch, asz);
+        return s;
+    }
+    lre_free(ctx, arch, asz);
+    const char *fopt = lre_safetensors_meta(f, "optimizer");
+    const char *topt = lre_optim_name(t->optim.kind);
+    if (!fopt || strcmp(fopt, topt) != 0)
+        return LOADFAIL(LRE_EFORMAT, "optimizer \"%.40s\" does not match the trainer's "
+                        "optimizer \"%s\"", path, fopt ? fopt : "(none)", topt);
+
+    uint64_t steps, seed, epoch, cursor;
+    if ((s = meta_int(ctx, path, f, "steps", INT64_MAX, &steps)) != LRE_OK ||
+        (s = meta_int(ctx, path, f, "seed", UINT64_MAX, &seed)) != LRE_OK ||
+        (s = meta_int(ctx, path, f, "epoch", INT64_MAX, &epoch)) != LRE_OK ||
+        (s = meta_int(ctx, path, f, "cursor", INT64_MAX, &cursor)) != LRE_OK)
+        return s;
+    if ((int64_t)cursor > t->batcher.n)
+        return LOADFAIL(LRE_EFORMAT, "cursor %" PRIu64 " lies past the end of the trainer's "
+                        "dataset (%" PRId64 " rows)", path, cursor, t->batcher.n);
+
+    /* Tensors: every expected one present and well typed, nothing else. */
+    size_t n_expected = 2;
+    char name[48];
+    for (int i = 0; i < m->n_layers; i++) {
+        const lre_layer *L = &m->layers[i];
+        if (L->kind != LRE_LAYER_LINEAR) continue;
+        if ((s = check_layer_offsets(ctx, m, i, "load")) != LRE_OK) return s;
+        const lre_st_tensor *tw, *tb;
+        int64_t wshape[2] = {L->out, L->in};
+        snprintf(name, sizeof name, "%d.weight", i);
+        if ((s = expect_tensor(ctx, path, f, name, 2, wshape, &tw)) != LRE_OK) return s;
+        snprintf(name, sizeof name, "%d.bias", i);
+        if ((s = expect_tensor(ctx, path, f, name, 1, &L->out, &tb)) != LRE_OK) return s;
+        n_expected += 2;
+    }
+    const lre_st_tensor *ts1, *ts2;
+    if ((s = expect_tensor(ctx, path, f, "optim.state1", 1, &m->n_params, &ts1)) != LRE_OK ||
+        (s = expect_tensor(ctx, path, f, "optim.state2", 1, &m->n_params, &ts2)) != LRE_OK)
+        return s;
+    if (f->n_tensors != n_expected) /* names are unique, so there are extras */
+        for (size_t k = 0; k < f->n_tensors; k++)
+            if (!expected_name(m, f->tensors[k].name))
+                return LOADFAIL(LRE_EFORMAT, "tensor %.200s is not part of this model", path,
+                                f->tensors[k].name);
+
+    /* Decode into host buffers (params starts as the current values, so
+     * any part of the flat buffer outside the layers is kept). */
+    for (int i = 0; i < m->n_layers; i++) {
+        const lre_layer *L = &m->layers[i];
+        if (L->kind != LRE_LAYER_LINEAR) continue;
+        snprintf(name, sizeof name, "%d.weight", i);
+        if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), params + L->w_off)) != LRE_OK)
+            return s;
+        snprintf(name, sizeof name, "%d.bias", i);
+        if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), params + L->b_off)) != LRE_OK)
+            return s;
+    }
+    if ((s = decode_f32(ctx, path, ts1, s1)) != LRE_OK ||
+        (s = decode_f32(ctx, path, ts2, s2)) != LRE_OK)
+        return s;
+
+    /* Apply. On the CPU nothing below can fail; on a device a failed copy
+     * is reported (and the trainer may then hold part of the file). */
+    size_t nb = (size_t)m->n_params * sizeof(float);
+    if ((s = lre_tensor_from_host(m->params, params, nb)) != LRE_OK) return s;
+    if (t->state1 && (s = lre_tensor_from_host(t->state1, s1, nb)) != LRE_OK) return s;
+    if (t->state2 && (s = lre_tensor_from_host(t->state2, s2, nb)) != LRE_OK) return s;
+    t->steps = (int64_t)steps;
+    t->seed = seed;
+    t->batcher.seed = seed;
+    t->batcher.epoch = (int64_t)epoch;
+    t->batcher.cursor = (int64_t)cursor;
+    lre_batcher_permute(&t->batcher);
+    return LRE_OK;
+}
+
+lre_status lre_trainer_load(lre_trainer *t, const char *path)
+{
+    if (!t) return LRE_EINVAL;
+    lre_ctx *ctx = t->ctx;
+    lre_model *m = t->model;
+    lre_status s;
+    if (!path || !*path) return lre_fail(ctx, LRE_EINVAL, "load: path is empty");
+    if (!m->initialized || !m->params)
+        return lre_fail(ctx, LRE_ESTATE, "load: %s: the model is not initialised", path);
+
+    /* The largest plausible file: length, header, three flat buffers. */
+    uint64_t data_max, max = 0;
+    if (m->n_params < 0 || !lre_st_mul_u64((uint64_t)m->n_params, 12, &data_max) ||
+        data_max > UINT64_MAX - 8 - LRE_ST_MAX_HEADER)
+        return lre_fail(ctx, LRE_ESTATE, "load: %s: the model is too large", path);
+    max = 8 + LRE_ST_MAX_HEADER + data_max;
+
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    if ((s = read_file(ctx, path, max, &buf, &n, &cap)) != LRE_OK) return s;
+
+    lre_st_file f;
+    s = lre_safetensors_parse(ctx, buf, n, &f);
+    if (s != LRE_OK) {
+        if (s == LRE_EFORMAT) {
+            char msg[LRE_ERRMSG_SIZE];
+            snprintf(msg, sizeof msg, "%s", lre_ctx_error(ctx));
+            lre_fail(ctx, s, "load: %s: %s", path, msg);
+        }
+        lre_free(ctx, buf, cap);
+        return s;
+    }
+
+    size_t np = (size_t)m->n_params;
+    size_t hostn = (np ? np : 1) * sizeof(float);
+    float *params = lre_malloc(ctx, hostn, "load: parameters");
+    float *s1 = lre_malloc(ctx, hostn, "load: optimizer state");
+    float *s2 = lre_malloc(ctx, hostn, "load: optimizer state");
+    if (!params || !s1 || !s2) {
+        s = LRE_ENOMEM;
+    } else if ((s = lre_tensor_to_host(m->params, params, np * sizeof(float))) == LRE_OK) {
+        s = load_checked(t, path, &f, params, s1, s2);
+    }
+    if (params) lre_free(ctx, params, hostn);
+    if (s1) lre_free(ctx, s1, hostn);
+    if (s2) lre_free(ctx, s2, hostn);
+    lre_safetensors_free(&f);
+    lre_free(ctx, buf, cap);
+    return s;
+}

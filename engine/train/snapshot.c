@@ -1,0 +1,95 @@
+/*
+ * snapshot.c — in-memory snapshots of a trainer: parameters, optimizer
+ * state and step count, and the batch position (seed, epoch, cursor; the
+ * epoch's order is a pure function of them). Restoring then stepping gives
+ * the original run bit for bit.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "train/train.h"
+
+lre_status lre_trainer_snapshot(lre_trainer *t, lre_snapshot **out)
+{
+    if (!t) return LRE_EINVAL;
+    lre_ctx *ctx = t->ctx;
+    if (!out) return lre_fail(ctx, LRE_EINVAL, "snapshot: out is NULL");
+    *out = NULL;
+    lre_model *m = t->model;
+    size_t bytes = (size_t)m->n_params * sizeof(float);
+    lre_snapshot *s = lre_calloc(ctx, 1, sizeof *s, "snapshot");
+    if (!s) return LRE_ENOMEM;
+    s->ctx = ctx;
+    lre_ctx_retain(ctx);
+    s->params = lre_malloc(ctx, bytes, "snapshot parameters");
+    s->state1 = lre_malloc(ctx, bytes, "snapshot optimizer state");
+    s->state2 = lre_malloc(ctx, bytes, "snapshot optimizer state");
+    lre_status st = LRE_ENOMEM;
+    if (!s->params || !s->state1 || !s->state2) goto fail;
+    if ((st = lre_tensor_to_host(m->params, s->params, bytes)) ||
+        (st = lre_tensor_to_host(t->state1, s->state1, bytes)) ||
+        (st = lre_tensor_to_host(t->state2, s->state2, bytes)))
+        goto fail;
+    s->n_params = m->n_params;
+    lre_model_describe(m, s->arch, sizeof s->arch);
+    s->optim_kind = t->optim.kind;
+    s->steps = t->steps;
+    s->seed = t->batcher.seed;
+    s->epoch = t->batcher.epoch;
+    s->cursor = t->batcher.cursor;
+    *out = s;
+    return LRE_OK;
+fail:
+    lre_snapshot_release(s);
+    return st;
+}
+
+lre_status lre_trainer_restore(lre_trainer *t, const lre_snapshot *s)
+{
+    if (!t) return LRE_EINVAL;
+    lre_ctx *ctx = t->ctx;
+    if (!s) return lre_fail(ctx, LRE_EINVAL, "restore: snapshot is NULL");
+    char arch[sizeof s->arch];
+    lre_model_describe(t->model, arch, sizeof arch);
+    if (s->n_params != t->model->n_params || strcmp(arch, s->arch) != 0)
+        return lre_fail(ctx, LRE_ESHAPE,
+                        "restore: the snapshot is of model %s (%" PRId64
+                        " parameters), this trainer's model is %s (%" PRId64 ")",
+                        s->arch, s->n_params, arch, t->model->n_params);
+    if (s->optim_kind != t->optim.kind)
+        return lre_fail(ctx, LRE_EINVAL,
+                        "restore: the snapshot holds %s state, this trainer uses %s",
+                        lre_optim_name(s->optim_kind), lre_optim_name(t->optim.kind));
+    if (s->cursor < 0 || s->cursor > t->batcher.n)
+        return lre_fail(ctx, LRE_EINVAL,
+                        "restore: the snapshot's batch position %" PRId64
+                        " is beyond this trainer's %" PRId64 " rows", s->cursor, t->batcher.n);
+    size_t bytes = (size_t)s->n_params * sizeof(float);
+    lre_status st;
+    if ((st = lre_tensor_from_host(t->model->params, s->params, bytes)) ||
+        (st = lre_tensor_from_host(t->state1, s->state1, bytes)) ||
+        (st = lre_tensor_from_host(t->state2, s->state2, bytes)))
+        return st;
+    t->model->initialized = true;
+    t->steps = s->steps;
+    int reorder = t->batcher.seed != s->seed || t->batcher.epoch != s->epoch;
+    t->batcher.seed = s->seed;
+    t->seed = s->seed;
+    t->batcher.epoch = s->epoch;
+    t->batcher.cursor = s->cursor;
+    if (reorder) lre_batcher_permute(&t->batcher);
+    return LRE_OK;
+}
+
+void lre_snapshot_release(lre_snapshot *s)
+{
+    if (!s) return;
+    lre_ctx *ctx = s->ctx;
+    lre_free(ctx, s->params, 0);
+    lre_free(ctx, s->state1, 0);
+    lre_free(ctx, s->state2, 0);
+    lre_free(ctx, s, sizeof *s);
+    lre_ctx_release(ctx);
+}
+
+int64_t lre_snapshot_steps(const lre_snapshot *s) { return s ? s->steps : 0; }
