@@ -235,6 +235,89 @@ describe("range_test", function()
   end)
 end)
 
+-- A trainer of our own whose loss follows `curve` step by step (restored
+-- by the test like the engine's).
+local function scripted(curve)
+  local k = 0
+  return { step = function() k = k + 1 return curve[k] or curve[#curve] end,
+    snapshot = function() return k end, restore = function(_, s) k = s end }
+end
+
+describe("range_test options of named plug-ins", function()
+  -- falls to 1, then climbs: 2x the best at step 8, 3x at step 9, 6x at step 10
+  local CURVE = { 5, 4, 3, 2, 1, 1.2, 1.5, 2.1, 3.1, 6, 7, 8 }
+
+  it("passes stop_opts to the named stopping rules of `stop`", function()
+    local base = { num_iter = #CURVE, smoothing = "none", diverge_th = false, stop = { "divergence" } }
+    local function with(extra)
+      local o = {}
+      for k, v in pairs(base) do o[k] = v end
+      for k, v in pairs(extra) do o[k] = v end
+      o.trainer = scripted(CURVE)
+      return finder.range_test(o)
+    end
+    local r5 = with {}
+    assert.are.equal(10, #r5.lrs) -- the default threshold, 5
+    assert.are.equal("diverged", r5.stop_reason)
+    local r2 = with { stop_opts = { divergence = { threshold = 2 } } }
+    assert.are.equal(8, #r2.lrs)
+    assert.are.equal("diverged", r2.stop_reason)
+    local r3 = with { stop = "divergence", stop_opts = { divergence = { threshold = 3 } } }
+    assert.are.equal(9, #r3.lrs)
+  end)
+
+  it("builds a user's {factory = f} stopping rule and heuristic with their options", function()
+    local stopping = require "lrengine.stopping"
+    local H = require "lrengine.heuristics"
+    stopping.register("finder_spec_max_loss", { factory = function(opts)
+      return function(state)
+        if state.loss > opts.max then return true, "too_high" end
+        return false
+      end
+    end })
+    H.register("finder_spec_nth", { factory = function(opts)
+      return function(lrs, _, o)
+        assert(o.num_iter == #CURVE) -- the call's opts are still given
+        return lrs[opts.n], opts.n
+      end
+    end })
+    local r = finder.range_test { trainer = scripted(CURVE), num_iter = #CURVE, smoothing = "none",
+      diverge_th = false, stop = { "finder_spec_max_loss" },
+      stop_opts = { finder_spec_max_loss = { max = 5.5 } },
+      suggest = { "finder_spec_nth" }, suggest_opts = { finder_spec_nth = { n = 4 } } }
+    assert.are.equal(10, #r.lrs)
+    assert.are.equal("too_high", r.stop_reason)
+    assert.are.same({ lr = r.lrs[4], index = 4 }, r.suggestions.finder_spec_nth)
+  end)
+
+  it("refuses options for a rule that is not in `stop`, or that takes none", function()
+    local function msg(o)
+      o.trainer = o.trainer or scripted(CURVE)
+      local ok, err = pcall(finder.range_test, o)
+      assert.is_false(ok)
+      return err
+    end
+    local err = msg { stop = { "divergence" }, stop_opts = { divergense = { threshold = 2 } } }
+    assert.matches("range_test: stop_opts%.divergense: no stopping rule named 'divergense' in "
+      .. "'stop' %(it has: divergence%)", err)
+    err = msg { stop_opts = { divergence = { threshold = 2 } } }
+    assert.matches("stop_opts%.divergence: no stopping rule named 'divergence' in 'stop' %(it names "
+      .. "none%); the default rules take diverge_th", err)
+    err = msg { stop = { "divergence" }, stop_opts = { divergence = 2 } }
+    assert.matches("stop_opts%.divergence must be a table of options %(got number%)", err)
+    err = msg { stop = { "divergence" }, stop_opts = "x" }
+    assert.matches("stop_opts must be a table of name = {options}", err)
+    err = msg { stop = { "divergence" }, stop_opts = { divergence = { threshold = -1 } } }
+    assert.matches("stop%[1%]: .*'threshold' must be a finite number > 0", err)
+    local stopping = require "lrengine.stopping"
+    stopping.register("finder_spec_plain", function() return false end)
+    err = msg { stop = { "finder_spec_plain" }, stop_opts = { finder_spec_plain = { x = 1 } } }
+    assert.matches("stopping rule 'finder_spec_plain' is a plain function and takes no options", err)
+    err = msg { suggest = { "valley" }, suggest_opts = { vally = { skip_start = 1 } } }
+    assert.matches("suggest_opts%.vally: no heuristic named 'vally' in 'suggest' %(it has: valley%)", err)
+  end)
+end)
+
 describe("results", function()
   it("round-trips through JSON, non-finite values included", function()
     local t, val = setup(1, lre.optim.sgd {})
@@ -303,6 +386,54 @@ describe("results", function()
     os.remove(path)
     assert.is_false(ok)
     assert.matches(":2: column 2 %(loss%) is not a number: 'oops'", err)
+  end)
+
+  it("results.load reads JSON and CSV, by the extension or else by the content", function()
+    local r = results.new { lrs = { 1e-3, 1e-2, 1e-1 }, losses = { 2, 1, 0 / 0 },
+      config = { num_iter = 3 } }
+    local json, csv = tmpname(".json"), tmpname(".csv")
+    r:save_json(json)
+    r:save_csv(csv)
+    local a, b = results.load(json), results.load(csv)
+    assert.are.same(r.lrs, a.lrs)
+    assert.are.same(r.lrs, b.lrs)
+    assert.are.equal(3, a.config.num_iter)
+    assert.is_true(b.losses[3] ~= b.losses[3])
+    assert.are.equal(getmetatable(r), getmetatable(a))
+    -- no telling extension: '{' first means JSON, anything else CSV
+    local plain_json, plain_csv = tmpname(".out"), tmpname("")
+    os.rename(json, plain_json)
+    os.rename(csv, plain_csv)
+    assert.are.same(r.lrs, results.load(plain_json).lrs)
+    assert.are.same(r.lrs, results.load(plain_csv).lrs)
+    os.remove(plain_json)
+    os.remove(plain_csv)
+  end)
+
+  it("results.load names the file in every failure", function()
+    local function load_err(content, ext)
+      local path = tmpname(ext)
+      if content then
+        local f = io.open(path, "w")
+        f:write(content)
+        f:close()
+      end
+      local ok, err = pcall(results.load, path)
+      os.remove(path)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find(path, 1, true), err)
+      return err
+    end
+    assert.matches("No such file", load_err(nil, ".json"))
+    assert.matches("invalid JSON", load_err("{ not json", ".json"))
+    assert.matches("not an lrengine result", load_err('{"a": 1}', ".json"))
+    assert.matches("lrs has 2 values but losses has 1", load_err('{"lrs": [1, 2], "losses": [1]}', ".json"))
+    assert.matches(":2: column 2 %(loss%) is not a number: 'oops'", load_err("1e-5,2.3\n1e-4,oops\n", ".csv"))
+    assert.matches("no data rows", load_err("lr,loss\n", ".csv"))
+    assert.matches("invalid JSON", load_err("  {", ".txt"))
+    local ok, err = pcall(results.load, 42)
+    assert.is_false(ok)
+    assert.matches("results.load: path must be a non%-empty string", err)
   end)
 
   it("refuses a file that is not a result, and leaves no partial file on a failed write", function()

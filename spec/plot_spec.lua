@@ -321,6 +321,49 @@ describe("result:plot", function()
   end)
 end)
 
+describe("the three parts: figure, chart, command", function()
+  it("lrengine.chart draws the terminal chart (plot.terminal is the same)", function()
+    local chart = require "lrengine.chart"
+    local r = note_result()
+    assert.are.equal(chart.terminal(r), plot.terminal(r))
+    assert.are.equal(chart.terminal(r, { chosen = "valley", width = 40 }),
+      plot.terminal(r, { chosen = "valley", width = 40 }))
+    assert.matches("● valley", chart.terminal(r, { chosen = "valley" }))
+  end)
+
+  it("the chart and the figure agree on the suggestions and the chosen one", function()
+    local r = note_result()
+    local list = plot.suggestion_list(r)
+    local spec = plot.spec(r)
+    assert.are.equal(#spec.suggestions, #list)
+    for i, s in ipairs(list) do
+      assert.are.same({ name = spec.suggestions[i].name, lr = spec.suggestions[i].lr,
+        index = spec.suggestions[i].index }, s)
+    end
+    assert.are.equal(spec.chosen, plot.chosen_index(list, r))
+    assert.are.equal(2, plot.chosen_index(list, r, "valley"))
+    assert.is_nil((plot.chosen_index(list, r, "nope")))
+  end)
+
+  it("the `plot` command is lrengine.cli's, and reads files with results.load", function()
+    local cli = require "lrengine.cli"
+    assert.are.equal(cli.plot, cli.COMMANDS.plot)
+    assert.is_nil(plot.command)
+    -- a CSV without a telling extension: results.load decides by the content
+    local path = DIR .. "/curve.txt"
+    local f = assert(io.open(path, "w"))
+    f:write("lr,loss\n")
+    for i = 1, 40 do
+      local lr = 1e-5 * 1.3 ^ i
+      f:write(string.format("%.17g,%.17g\n", lr, 3 - 0.04 * i + 0.0012 * i * i))
+    end
+    f:close()
+    local code, out, err = run("plot " .. q(path))
+    assert.are.equal(0, code, err)
+    assert.matches("smoothed loss vs learning rate", out)
+  end)
+end)
+
 describe("plot.terminal", function()
   it("charts the loss against log lr in about 70 x 16 cells, with suggestions and lr labels", function()
     local r = note_result()

@@ -181,19 +181,56 @@ describe("smoothing step by step", function()
     assert.is_truthy(err:find("'loss' must be a number", 1, true), err)
   end)
 
-  it("registers a user smoothing factory", function()
-    S.register("last2", function()
+  -- (Before the one registry contract this spec registered the factory as a
+  -- plain function and checked S.get == S.new; a factory is now
+  -- {factory = f}, and S.get returns a smoothing function.)
+  it("registers a user smoothing factory as {factory = f}", function()
+    S.register("last2", { factory = function()
       local prev
       return S.new(function(loss)
         local out = prev and (prev + loss) / 2 or loss
         prev = loss
         return out
       end)
-    end)
+    end })
     local sm = S.new("last2")
     assert.are.equal(4, sm:push(4))
     assert.are.equal(3, sm:push(2))
     assert.is_truthy(table.concat(S.names(), ","):find("last2", 1, true))
-    assert.are.equal(S.new, S.get)
+    local fn = S.get("last2")
+    assert.are.equal("function", type(fn))
+    assert.are.equal(6, fn(6, nil, 1))
+    assert.are.equal(5, fn(4, 6, 2))
+  end)
+
+  it("S.get returns a smoothing function fn(loss, prev, k), the same values as S.new", function()
+    for _, name in ipairs { "ema", "debiased", "none" } do
+      local fn = S.get(name, { smooth_f = 0.1, beta = 0.9 })
+      assert.are.equal("function", type(fn), name)
+      local sm = S.new(name, { smooth_f = 0.1, beta = 0.9 })
+      local prev
+      for k, l in ipairs(RAW) do
+        prev = fn(l, prev, k)
+        assert.are.equal(sm:push(l), prev, name .. " at " .. k)
+      end
+    end
+    -- a fresh curve (prev nil) starts afresh, also for the stateful one
+    local d = S.get("debiased")
+    local first = d(RAW[1], nil, 1)
+    d(RAW[2], first, 2)
+    assert.are.equal(first, d(RAW[1], nil, 1))
+    assert.are.same(S.debiased(RAW, 0.9), (function()
+      local f, out = S.get("debiased", { beta = 0.9 }), {}
+      for k, l in ipairs(RAW) do out[k] = f(l, out[k - 1], k) end
+      return out
+    end)())
+  end)
+
+  it("says so when a plain smoothing returns a table (an old-style factory)", function()
+    S.register("old_style", function() return S.new("ema") end)
+    local ok, err = pcall(function() S.new("old_style"):push(1) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find("smoothing 'old_style' returned a table, not a number", 1, true), err)
+    assert.is_truthy(err:find("{factory = f}", 1, true), err)
   end)
 end)

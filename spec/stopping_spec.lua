@@ -218,13 +218,15 @@ describe("user rules and combinations", function()
     assert.is_truthy(err:find("stopping.get: unknown stopping rule 'nope'", 1, true), err)
   end)
 
-  it("stop.register adds a named factory", function()
-    stop.register("max_loss", function(opts)
+  -- (Before the one registry contract, stop.register(name, f) took a bare
+  -- factory; a factory is now {factory = f}, as in the other registries.)
+  it("stop.register adds a named factory as {factory = f}", function()
+    stop.register("max_loss", { factory = function(opts)
       return function(state)
         if state.loss > opts.max then return true, "max_loss" end
         return false
       end
-    end)
+    end })
     local rule = stop.get("max_loss", { max = 10 })
     assert.is_true(rule { step = 1, loss = 11 })
     local combined = stop.any { stop.get("max_loss", { max = 3 }), "divergence" }
@@ -232,5 +234,23 @@ describe("user rules and combinations", function()
     assert.are.equal(4, kept)
     assert.are.equal("max_loss", reason)
     assert.is_truthy(table.concat(stop.names(), ","):find("max_loss", 1, true))
+  end)
+
+  it("stop.register stores a plain rule as it is; stop.any says so about an old-style factory", function()
+    local rule = function(state) return state.step >= 3, "three" end
+    stop.register("three", rule)
+    assert.are.equal(rule, stop.get("three"))
+    local kept, reason = drive({ 1, 1, 1, 1 }, S.new("none"), stop.any { "three" })
+    assert.are.equal(3, kept)
+    assert.are.equal("three", reason)
+    local ok, err = pcall(stop.get, "three", { n = 2 })
+    assert.is_false(ok)
+    assert.is_truthy(err:find("stopping rule 'three' is a plain function and takes no options (got n)",
+      1, true), err)
+    stop.register("old_style", function() return function() return false end end)
+    ok, err = pcall(stop.any { "old_style" }, { step = 1, loss = 1 })
+    assert.is_false(ok)
+    assert.is_truthy(err:find("rule 'old_style' answered with a function", 1, true), err)
+    assert.is_truthy(err:find("{factory = f}", 1, true), err)
   end)
 end)

@@ -7,7 +7,12 @@ lrengine.cli — what the `lrengine` command does beyond running a script:
                                re-runs heuristics on a saved curve: a result
                                JSON, or a two-column CSV (lr, loss) from any
                                framework
-  lrengine plot FILE.json -o OUT.(png|svg|pdf)   (lrengine.plot)
+  lrengine plot FILE [-o OUT.(png|svg|pdf)] [options]
+                               draws a saved result (lrengine.plot), or
+                               without -o prints the terminal chart
+                               (lrengine.chart)
+
+Both subcommands read FILE with lrengine.results.load (JSON or CSV).
 
 Functions return the exit status; usage errors print to stderr and return 2.
 
@@ -221,14 +226,26 @@ end
 function M.report(result, json_path, order, plot_path)
   local o = opts()
   if not o.quiet then
-    local ok, plot = pcall(require, "lrengine.plot")
-    if ok and plot.terminal then io.write(plot.terminal(result), "\n") end
+    io.write(require("lrengine.chart").terminal(result), "\n")
   end
   io.write(string.format("stopped: %s after %d of %d steps (%s curve)\n", result.stop_reason,
     #result.lrs, result.config.num_iter or #result.lrs, result.curve or "?"))
   io.write(M.format_suggestions(result, order), "\n")
   if json_path then io.write("result: ", json_path, "\n") end
   if plot_path then io.write("plot: ", plot_path, "\n") end
+end
+
+-- ------------------------------------------------- reading a saved result
+
+-- FILE of a subcommand -> the result, or nil after printing why on stderr
+-- (the caller exits 1).
+local function load_result(file)
+  local ok, r = pcall(require("lrengine.results").load, file)
+  if not ok then
+    io.stderr:write("lrengine: ", tostring(r), "\n")
+    return nil
+  end
+  return r
 end
 
 -- ------------------------------------------------------------ suggest
@@ -271,13 +288,8 @@ function M.suggest(args)
     if not ok then return usage("suggest: " .. tostring(err):gsub("^.-get: ", "")) end
   end
   if #names == 0 then names = H.names() end
-  local results = require "lrengine.results"
-  local load = file:lower():match("%.csv$") and results.load_csv or results.load_json
-  local ok, r = pcall(load, file)
-  if not ok then
-    io.stderr:write("lrengine: ", (tostring(r):gsub("^[^\n]-%.lua:%d+: ", "")), "\n")
-    return 1
-  end
+  local r = load_result(file)
+  if not r then return 1 end
   r.suggestions = {}
   r.repeats = nil
   r:suggest(names)
@@ -291,18 +303,128 @@ function M.suggest(args)
   return 0
 end
 
+-- ------------------------------------------------------------ plot
+
+local PLOT_USAGE = [[
+usage: lrengine plot FILE.json|FILE.csv [-o OUT.png|OUT.svg|OUT.pdf] [options]
+  Draws a saved range test (no retraining). Without -o, prints a chart in
+  the terminal instead.
+  -o, --output PATH  the figure; the format comes from the extension
+  --width N          PNG: pixels (default 1200); SVG/PDF: points (default 432, 6 in)
+  --height N         PNG: pixels (default 900); SVG/PDF: points (default 324, 4.5 in)
+  --dpi N            PNG only: pixels per inch (default: fit the 6 x 4.5 in figure)
+  --title TEXT       the title (default: model, optimizer and batch size)
+  --chosen NAME      the suggestion drawn in red (default: the first one asked for)
+  --heuristic NAME   re-run this heuristic on the saved curve (repeatable)
+                     and draw its suggestion instead of the saved ones
+  --no-raw           leave out the raw loss points
+  -h, --help         this text
+Exit status: 0 done, 1 the file could not be read or the figure not written,
+2 a usage error.]]
+
+local function plot_usage(msg) return usage("plot: " .. msg, PLOT_USAGE) end
+
+local function quiet() return opts().quiet end
+
+--- `lrengine plot ...`: draws a saved result (lrengine.plot), or prints the
+-- terminal chart (lrengine.chart) without -o. Returns the exit status.
+function M.plot(args)
+  local core = require "lrengine.core"
+  local plot = require "lrengine.plot"
+  local file, out, opts, heuristics = nil, nil, {}, {}
+  local valued = { ["-o"] = "output", ["--output"] = "output", ["--width"] = "width",
+    ["--height"] = "height", ["--dpi"] = "dpi", ["--title"] = "title", ["--chosen"] = "chosen",
+    ["--heuristic"] = "heuristic" }
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    if not key then key = a end
+    if valued[key] then
+      if value == nil then
+        value = args[i + 1]
+        i = i + 1
+        if value == nil then return plot_usage(string.format("'%s' needs a value", key)) end
+      end
+      local name = valued[key]
+      if name == "output" then
+        out = value
+      elseif name == "heuristic" then
+        heuristics[#heuristics + 1] = value
+      elseif name == "title" or name == "chosen" then
+        opts[name] = value
+      else
+        local v = tonumber(value)
+        if not v or not (v > 0) or v == math.huge then
+          return plot_usage(string.format("%s needs a positive number, got '%s'", key, value))
+        end
+        opts[name] = v
+      end
+    elseif a == "--no-raw" then
+      opts.raw_points = false
+    elseif a == "-h" or a == "--help" then
+      io.write(PLOT_USAGE, "\n")
+      return 0
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      return plot_usage("unrecognized option '" .. a .. "'")
+    elseif file then
+      return plot_usage("one file at a time (got '" .. file .. "' and '" .. a .. "')")
+    else
+      file = a
+    end
+    i = i + 1
+  end
+  if not file then return plot_usage("no file given") end
+  if out and not core.plot_format(out) then
+    return plot_usage(string.format("cannot tell the format of '%s': use a .png, .svg or .pdf name", out))
+  end
+  for _, h in ipairs(heuristics) do
+    local ok, err = pcall(require("lrengine.heuristics").get, h)
+    if not ok then return plot_usage(tostring(err):gsub("^.-get: ", "")) end
+  end
+  local r = load_result(file)
+  if not r then return 1 end
+  if #r.lrs == 0 then
+    io.stderr:write("lrengine: ", file, ": the result has no points\n")
+    return 1
+  end
+  if #heuristics > 0 then
+    r.suggestions = {}
+    r.config.suggest = heuristics
+    local sok, serr = pcall(r.suggest, r, heuristics)
+    if not sok then
+      io.stderr:write("lrengine: ", tostring(serr), "\n")
+      return 1
+    end
+  end
+  if not out then
+    local tok, text = pcall(require("lrengine.chart").terminal, r, { chosen = opts.chosen })
+    if not tok then
+      io.stderr:write("lrengine: ", tostring(text), "\n")
+      return 1
+    end
+    io.write(text, "\n")
+    return 0
+  end
+  local pok, perr = pcall(plot.plot, r, out, opts)
+  if not pok then
+    local msg = tostring(perr):gsub("^[^\n]-%.lua:%d+: ", "")
+    io.stderr:write("lrengine: ", msg, "\n")
+    -- an unknown --chosen is the command line's fault
+    return msg:match("^plot: chosen = ") and 2 or 1
+  end
+  if not quiet() then io.write("plot: ", out, "\n") end
+  return 0
+end
+
 -- ------------------------------------------------------------ dispatch
 
-M.COMMANDS = { suggest = M.suggest }
+M.COMMANDS = { suggest = M.suggest, plot = M.plot }
 
 --- Runs subcommand `cmd` with the array `args`; returns the exit status.
 function M.main(cmd, args)
   local f = M.COMMANDS[cmd]
-  if not f then
-    local ok, plot = pcall(require, "lrengine.plot")
-    if cmd == "plot" and ok and plot.command then return plot.command(args) end
-    return usage("unknown command '" .. tostring(cmd) .. "'")
-  end
+  if not f then return usage("unknown command '" .. tostring(cmd) .. "'") end
   return f(args)
 end
 

@@ -23,13 +23,21 @@ lrengine.finder — the learning-rate range test (Smith, arXiv 1506.01186).
     stop = { fn, ... },         -- more stopping rules fn(state) -> stop, reason
                                 -- (names of lrengine.stopping work too); the
                                 -- non-finite rule always applies
+    stop_opts = { name = {...} },  -- options of the named rules in `stop`:
+                                -- stop = { "divergence" }, stop_opts =
+                                -- { divergence = { threshold = 3 } } builds
+                                -- stopping.get("divergence", {threshold = 3});
+                                -- a key that names no rule in `stop` is an error
     accumulation_steps = nil,   -- micro-batches per step during the test
                                 -- (pytorch-lr-finder's); default: the
                                 -- trainer's own; restored afterwards
     curve = "val" | "train",    -- which loss drives smoothing, stopping and
                                 -- suggestions (default "val" when val is given)
     suggest = { "steepest", "valley", fn, ... },
-    suggest_opts = { name = {...} },  -- per-heuristic opts
+    suggest_opts = { name = {...} },  -- per-heuristic opts (each heuristic also
+                                -- gets num_iter); a {factory = f} heuristic
+                                -- is built with them; a key that names no
+                                -- heuristic in `suggest` is an error
     on_step = fn(state),        -- called after each step (progress, logging)
     keep_state = false,         -- true: leave the trainer where the test ended
     repeats = 1,                -- k > 1: k tests with different batch orders
@@ -81,7 +89,7 @@ local DEFAULTS = {
 local VALID = {
   trainer = true, val = true, start_lr = true, end_lr = true, num_iter = true,
   schedule = true, smoothing = true, smooth_f = true, beta = true, diverge_th = true,
-  stop = true, accumulation_steps = true, curve = true, suggest = true,
+  stop = true, stop_opts = true, accumulation_steps = true, curve = true, suggest = true,
   suggest_opts = true, on_step = true, keep_state = true, repeats = true, reinit = true,
   seed = true, progress = true, preset = true,
 }
@@ -192,11 +200,9 @@ end
 
 local function suggest_all(o, fields)
   local out = {}
-  for i, h in ipairs(o.suggest) do
-    local fn, name = heuristics.resolve(h, i)
-    local opts = copy((o.suggest_opts and o.suggest_opts[name]) or {})
-    if opts.num_iter == nil then opts.num_iter = o.num_iter end
-    local ok, lr, index = pcall(fn, fields.lrs, fields.smoothed, opts)
+  for _, h in ipairs(o._heuristics) do
+    local fn, name = h.fn, h.name
+    local ok, lr, index = pcall(fn, fields.lrs, fields.smoothed, copy(h.opts))
     if not ok then
       error(string.format("range_test: heuristic '%s' failed: %s", name, tostring(lr)), 0)
     end
@@ -286,6 +292,31 @@ M.PRESETS = {
     suggest = { "lightning" } },
 }
 
+-- Checks o[key] (stop_opts, suggest_opts): a table of name -> options
+-- table, each name one of `named` (the names in o[list_key]).
+local function check_opts_table(o, key, list_key, kind, named, hint)
+  local t = o[key]
+  if t == nil then return end
+  if type(t) ~= "table" then
+    fail(string.format("%s must be a table of name = {options} (got %s)", key, type(t)), 3)
+  end
+  local known = {}
+  for _, n in ipairs(named) do known[n] = true end
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    if not known[k] then
+      fail(string.format("%s.%s: no %s named '%s' in '%s' (%s)%s", key, k, kind, k, list_key,
+        #named > 0 and ("it has: " .. table.concat(named, ", ")) or "it names none",
+        hint and ("; " .. hint) or ""), 3)
+    end
+    if type(t[k]) ~= "table" then
+      fail(string.format("%s.%s must be a table of options (got %s)", key, k, type(t[k])), 3)
+    end
+  end
+end
+
 local function validate(opts)
   if type(opts) ~= "table" then error("range_test: expected a table of options", 3) end
   for k in pairs(opts) do
@@ -336,16 +367,38 @@ local function validate(opts)
   o._smooth_opts = { smooth_f = o.smooth_f, beta = o.beta, first_k = o._first_k }
   checked("smoothing", smoothing.new, o.smoothing, o._smooth_opts)
   local rules = { checked("stopping", stopping.default, { diverge_th = o.diverge_th }) }
+  local stop_list = {}
   if o.stop ~= nil then
-    local list = (type(o.stop) == "table" and not getmetatable(o.stop)) and o.stop or { o.stop }
-    for i, f in ipairs(list) do
-      rules[#rules + 1] = checked(string.format("stop[%d]", i), stopping.get, f)
-    end
+    stop_list = (type(o.stop) == "table" and not getmetatable(o.stop)) and o.stop or { o.stop }
+  end
+  local stop_named = {}
+  for _, f in ipairs(stop_list) do
+    if type(f) == "string" then stop_named[#stop_named + 1] = f end
+  end
+  check_opts_table(o, "stop_opts", "stop", "stopping rule", stop_named,
+    "the default rules take diverge_th")
+  for i, f in ipairs(stop_list) do
+    local sopts = type(f) == "string" and o.stop_opts and o.stop_opts[f] or nil
+    rules[#rules + 1] = checked(string.format("stop[%d]", i), stopping.get, f, sopts)
   end
   o._stop = stopping.any(rules)
   if o.suggest == nil then o.suggest = { "steepest" } end
   if type(o.suggest) ~= "table" then o.suggest = { o.suggest } end
-  for i, h in ipairs(o.suggest) do checked(string.format("suggest[%d]", i), heuristics.resolve, h, i) end
+  -- each heuristic with its name and opts, built once (a {factory = f} one
+  -- with its opts)
+  o._heuristics = {}
+  local suggest_named = {}
+  for i, h in ipairs(o.suggest) do
+    local name = type(h) == "string" and h or select(2, checked(string.format("suggest[%d]", i),
+      heuristics.resolve, h, i))
+    suggest_named[#suggest_named + 1] = name
+    local hopts = {}
+    if o.suggest_opts and type(o.suggest_opts[name]) == "table" then hopts = copy(o.suggest_opts[name]) end
+    if hopts.num_iter == nil then hopts.num_iter = o.num_iter end
+    local fn = checked(string.format("suggest[%d]", i), heuristics.resolve, h, i, hopts)
+    o._heuristics[i] = { fn = fn, name = name, opts = hopts }
+  end
+  check_opts_table(o, "suggest_opts", "suggest", "heuristic", suggest_named)
   if type(o.progress) == "function" then
     o._progress = o.progress
   elseif o.progress ~= nil and type(o.progress) ~= "boolean" then

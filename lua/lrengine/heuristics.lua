@@ -24,14 +24,28 @@
 -- * the returned lr is the double from `lrs` (fastai returns its float32
 --   rounding, or a value derived from that).
 --
--- Names: H.get(name_or_fn), H.register(name, fn), H.names(),
--- H.resolve(name_or_fn, i) -> fn, name; and H.suggest(lrs, losses, which,
--- opts) runs several at once.
+-- Names (lrengine.registry, the same for all four kinds of plug-in):
+--   H.register(name, fn)              a plain heuristic, stored as it is:
+--                                     H.get(name) returns fn itself
+--   H.register(name, {factory = f})   one that is built with options:
+--                                     H.get(name, opts) returns f(opts),
+--                                     which must be a heuristic
+--       a name already known (a built-in one, or one registered before) is
+--       replaced only with a third argument {replace = true}
+--   H.get(name_or_fn [, opts])        a heuristic. For a plain one (or a
+--       function) with opts, the opts are bound as defaults: the result is
+--       fn(lrs, losses, o) -> H.mine(lrs, losses, opts overridden by o);
+--       without opts the function itself
+--   H.names()
+--   H.resolve(name_or_fn, i [, opts]) -> fn, name: the function to call
+--       with (lrs, losses, opts) and the name to file its suggestion under;
+--       a factory entry is built with opts, a plain one is returned as it is
+--   H.suggest(lrs, losses, which, opts) runs several at once.
 
 local registry = require "lrengine.registry"
 
 local H = {}
-local known = registry.new("heuristic")
+local known -- the registry, made below (its get binds opts to a plain heuristic)
 
 local function finite(x) return x == x and x > -math.huge and x < math.huge end
 
@@ -343,22 +357,38 @@ end
 
 -- ---------------------------------------------------------------------------
 
+-- get(plain, opts): the opts become defaults that the caller's opts override.
+local function bind_opts(fn, opts)
+  if opts == nil or next(opts) == nil then return fn end
+  local bound = {}
+  for k, v in pairs(opts) do bound[k] = v end
+  return function(lrs, losses, o)
+    if o ~= nil and type(o) ~= "table" then return fn(lrs, losses, o) end -- its own error
+    local merged = {}
+    for k, v in pairs(bound) do merged[k] = v end
+    for k, v in pairs(o or {}) do merged[k] = v end
+    return fn(lrs, losses, merged)
+  end
+end
+
+known = registry.new("heuristic", { plain_opts = bind_opts })
 for _, name in ipairs { "steepest", "steep", "valley", "slide", "minimum", "lightning", "ignite" } do
-  known:add(name, H[name])
+  known:add(name, H[name], nil, true)
 end
 known:install(H, "heuristics")
 
 -- A name or a function -> the function and the name to file its suggestion
 -- under: a string is itself; a registered function its registered name;
 -- any other function "custom" (i nil or 1) or "custom<i>" (i = its place in
--- a list). An unknown name is an error listing the known ones.
-function H.resolve(v, i)
-  local fn, err = known:lookup(v)
-  if not fn then error("heuristics.resolve: " .. err, 2) end
+-- a list). A {factory = f} entry is built with `opts`; a plain one comes
+-- back as it is (the caller passes opts when it calls it). An unknown name
+-- is an error listing the known ones.
+function H.resolve(v, i, opts)
+  local fn, err, own = known:build(v, opts, true)
+  if not fn then error(own and err or ("heuristics.resolve: " .. err), 2) end
   if type(v) == "string" then return fn, v end
-  for name, f in pairs(known.entries) do
-    if f == fn then return fn, name end
-  end
+  local name = known:name_of(fn)
+  if name then return fn, name end
   return fn, (i == nil or i == 1) and "custom" or ("custom" .. i)
 end
 
@@ -375,13 +405,22 @@ function H.suggest(lrs, losses, which, opts)
     error(("heuristics.suggest: 'opts' must be a table (got %s)"):format(type(opts)), 2)
   end
   which, opts = which or known:names(), opts or {}
+  -- the opts of one heuristic: the shared ones, merged with opts[name]
+  local function opts_for(name)
+    if type(opts[name]) ~= "table" then return opts end
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    for k, v in pairs(opts[name]) do o[k] = v end
+    return o
+  end
   local todo = {}
   for k, v in pairs(which) do
-    local ok, fn, name = pcall(H.resolve, v, k)
+    local name = type(k) == "string" and k or (type(v) == "string" and v) or nil
+    local ok, fn, rname = pcall(H.resolve, v, k, name and opts_for(name) or opts)
     if not ok then
       error(("heuristics.suggest: which[%s]: %s"):format(tostring(k), (fn:gsub("^.-resolve: ", ""))), 2)
     end
-    if type(k) == "string" then name = k end
+    name = name or rname
     todo[#todo + 1] = { name, fn, type(k) == "number" and k or math.huge }
   end
   table.sort(todo, function(a, b)
@@ -391,13 +430,7 @@ function H.suggest(lrs, losses, which, opts)
   local out = {}
   for _, t in ipairs(todo) do
     local name, fn = t[1], t[2]
-    local o = opts
-    if type(opts[name]) == "table" then
-      o = {}
-      for k, v in pairs(opts) do o[k] = v end
-      for k, v in pairs(opts[name]) do o[k] = v end
-    end
-    local lr, index = fn(lrs, losses, o)
+    local lr, index = fn(lrs, losses, opts_for(name))
     if lr == nil then
       out[name] = { reason = index or "no suggestion" }
     else

@@ -25,7 +25,10 @@ are the C ones themselves, so an error points at the caller's line):
   lre.version, lre.lua_version, lre.device_compiled(name)
 
 The range-test modules load on first use: lre.finder, lre.heuristics,
-lre.smoothing, lre.schedules, lre.stopping, lre.results, lre.plot.
+lre.smoothing, lre.schedules, lre.stopping, lre.results, lre.plot (the
+figure), lre.chart (the terminal chart). The four plug-in registries
+(heuristics, schedules, smoothing, stopping) share one contract:
+lrengine.registry.
 ]]
 
 local core = require "lrengine.core"
@@ -46,7 +49,7 @@ local lre = {
 
 local lazy = {
   finder = true, heuristics = true, smoothing = true, schedules = true,
-  stopping = true, results = true, plot = true,
+  stopping = true, results = true, plot = true, chart = true,
 }
 
 return setmetatable(lre, {

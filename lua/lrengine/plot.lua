@@ -1,10 +1,16 @@
 --[[
-lrengine.plot — pictures of a range test.
+lrengine.plot — the figure of a range test.
 
   local plot = require "lrengine.plot"
   plot.plot(result, "out/sweep.png", opts)   -- also result:plot(path, opts)
-  print(plot.terminal(result))               -- a Unicode chart for the terminal
-  plot.command(args)                         -- `lrengine plot FILE.json -o OUT.png`
+  plot.spec(result, opts)                    -- what the renderer is given
+  plot.describe(result)                      -- the title and subtitle
+
+The other two pictures live next door: lrengine.chart draws the Unicode
+chart for the terminal (plot.terminal is chart.terminal), and the
+`lrengine plot FILE -o OUT.png` command is lrengine.cli's (cli.plot).
+Both read the suggestions the way the figure does, through
+plot.suggestion_list and plot.chosen_index below.
 
 plot.plot draws the figure with cairo (engine/plot.c, also a C API in
 engine/include/lrengine_plot.h) as PNG, SVG or PDF, chosen by the path's
@@ -232,6 +238,8 @@ function M.describe(result)
   return title, table.concat(sub, " · ")
 end
 
+-- Which suggestion of `list` is drawn as the chosen one: its position, 0
+-- when there is none; nil and the name when `want` is not in the list.
 local function chosen_of(list, result, want)
   local pos = {}
   for i, s in ipairs(list) do pos[s.name] = i end
@@ -304,348 +312,25 @@ function M.plot(result, path, opts)
   return path
 end
 
--- ----------------------------------------------------------- terminal
 
-local BRAILLE = { { 0x01, 0x02, 0x04, 0x40 }, { 0x08, 0x10, 0x20, 0x80 } } -- [col][row]
-local MARKS = { "●", "■", "◆", "▲", "▼", "★", "✚" }
+-- ------------------------------------------------- shared with the chart
 
-local function utf8char(cp) return utf8.char(cp) end
-
--- The same robust range as the figure: finite values, the top cut at the
--- start plus twice the fall.
-local function y_range(values, main)
-  local lo, hi, start, mlo = math.huge, -math.huge, nil, math.huge
-  for _, v in ipairs(values) do
-    if finite(v) then lo, hi = math.min(lo, v), math.max(hi, v) end
-  end
-  for _, v in ipairs(main) do
-    if finite(v) then
-      start = start or v
-      mlo = math.min(mlo, v)
-    end
-  end
-  if lo > hi then return nil end
-  if start then
-    local fall = math.max(start - mlo, 0)
-    local cap = start + math.max(2 * fall, 0.25 * math.abs(start) + 1e-12)
-    if hi > cap then hi = cap end
-  end
-  if hi - lo < 1e-12 * math.max(1, math.abs(hi)) then
-    local w = math.max(math.abs(lo) * 0.05, 1e-6)
-    lo, hi = lo - w, hi + w
-  end
-  return lo, hi
-end
-
-local function num_label(v)
-  local s = string.format("%.3g", v)
-  return s
-end
-
---- A compact Unicode chart of the smoothed loss against the learning rate
--- (log scale unless the schedule was linear), braille dots, suggestions
--- marked, axes labelled. opts: width (cells, 70), height (rows, 16).
--- Returns a string (no trailing newline).
-function M.terminal(result, opts)
-  opts = opts or {}
-  local W = math.max(10, math.tointeger(opts.width) or 70)
-  local H = math.max(4, math.tointeger(opts.height) or 16)
-  local lrs = result.lrs or {}
-  local main = (#(result.smoothed or {}) == #lrs and #lrs > 0) and result.smoothed or result.losses or {}
-  local log_x = opts.log_x
-  if log_x == nil then log_x = not (result.config and result.config.schedule == "linear") end
-  local function xt(lr)
-    if log_x then return lr > 0 and math.log(lr, 10) or nil end
-    return lr
-  end
-  local x0, x1 = math.huge, -math.huge
-  for _, lr in ipairs(lrs) do
-    local t = finite(lr) and xt(lr)
-    if t then x0, x1 = math.min(x0, t), math.max(x1, t) end
-  end
-  local ylo, yhi = y_range(main, main)
-  if x0 > x1 or not ylo then return "(no finite points to chart)" end
-  if x1 - x0 < 1e-12 then x0, x1 = x0 - 0.5, x1 + 0.5 end
-  local DW, DH = W * 2, H * 4
-  local cells = {}
-  for r = 1, H do
-    cells[r] = {}
-    for c = 1, W do cells[r][c] = 0 end
-  end
-  local function dot(px, py) -- dot coordinates, 0-based, py 0 at the top
-    if px ~= px or py ~= py then return end -- NaN (overflowing ranges)
-    if px < 0 or px >= DW or py < 0 or py >= DH then return end
-    local c, r = px // 2 + 1, py // 4 + 1
-    cells[r][c] = cells[r][c] | BRAILLE[px % 2 + 1][py % 4 + 1]
-  end
-  local function to_dot(lr, v)
-    local t = xt(lr)
-    local px = (t - x0) / (x1 - x0) * (DW - 1)
-    local py = (yhi / 2 - v / 2) / (yhi / 2 - ylo / 2) * (DH - 1) -- halves: no overflow
-    return px, py
-  end
-  local prev
-  for i, lr in ipairs(lrs) do
-    local v = main[i]
-    if finite(lr) and xt(lr) and finite(v) then
-      local px, py = to_dot(lr, v)
-      if prev then
-        -- a line to the previous point, one dot per step of the longer side
-        local steps = math.max(1, math.ceil(math.max(math.abs(px - prev[1]), math.abs(py - prev[2]))))
-        steps = math.min(steps, 4 * DH)
-        for k = 1, steps do
-          local a = k / steps
-          local qx, qy = prev[1] + (px - prev[1]) * a, prev[2] + (py - prev[2]) * a
-          dot(math.floor(qx + 0.5), math.floor(qy + 0.5))
-        end
-      else
-        dot(math.floor(px + 0.5), math.floor(py + 0.5))
-      end
-      prev = { px, py }
-    else
-      prev = nil
-    end
-  end
-  local grid = {}
-  for r = 1, H do
-    grid[r] = {}
-    for c = 1, W do grid[r][c] = utf8char(0x2800 + cells[r][c]) end
-  end
-  -- marks: suggestions, then the last step
+--- The suggestions with a learning rate, in the order the test asked for
+-- them (then the rest sorted), each {name =, lr =, index =} with `index`
+-- the step it is drawn at.
+function M.suggestion_list(result)
   local list = ordered_suggestions(result)
-  local chosen = chosen_of(list, result, opts.chosen) or 0
-  local legend = {}
-  local function place(lr, v, mark)
-    if not (finite(lr) and xt(lr)) then return end
-    local px, py = to_dot(lr, finite(v) and math.min(math.max(v, ylo), yhi) or yhi)
-    local c = math.min(W, math.max(1, math.floor(px + 0.5) // 2 + 1))
-    local r = math.min(H, math.max(1, math.floor(py + 0.5) // 4 + 1))
-    grid[r][c] = mark
-  end
-  -- suggestions at the same step share a mark and a legend entry, as in
-  -- the figure; the chosen one's group is "●" and drawn last (it wins a
-  -- shared cell)
-  local groups, by_key = {}, {}
-  for i, s in ipairs(list) do
-    local idx = index_of(result, s)
-    local key = tostring(idx) .. "/" .. string.format("%.17g", s.lr)
-    local grp = by_key[key]
-    if not grp then
-      grp = { names = {}, lr = s.lr, index = idx }
-      by_key[key] = grp
-      groups[#groups + 1] = grp
-    end
-    grp.names[#grp.names + 1] = s.name
-    if i == chosen then grp.chosen = true end
-  end
-  local n = #lrs
-  if n > 0 then place(lrs[n], main[n], "✕") end
-  local k = 0
-  for _, grp in ipairs(groups) do
-    if grp.chosen then grp.mark = MARKS[1]
-    else
-      grp.mark = MARKS[k % (#MARKS - 1) + 2]
-      k = k + 1
-    end
-  end
-  for gi = #groups, 1, -1 do
-    if not groups[gi].chosen then place(groups[gi].lr, main[groups[gi].index], groups[gi].mark) end
-  end
-  for _, grp in ipairs(groups) do
-    if grp.chosen then place(grp.lr, main[grp.index], grp.mark) end
-  end
-  for _, grp in ipairs(groups) do
-    legend[#legend + 1] = string.format("%s %s %s%s", grp.mark, table.concat(grp.names, ", "),
-      M.fmt_lr(grp.lr), grp.chosen and " (chosen)" or "")
-  end
-  local reason = result.stop_reason or "end"
-  legend[#legend + 1] = reason == "completed" and string.format("✕ completed %d step%s", n, n == 1 and "" or "s")
-    or string.format("✕ stopped: %s at step %d", reason, n)
-  -- y labels at the top, middle and bottom rows
-  local labels = { [1] = num_label(yhi), [H] = num_label(ylo) }
-  labels[(H + 1) // 2] = num_label((yhi + ylo) / 2)
-  local lw = 0
-  for _, s in pairs(labels) do lw = math.max(lw, #s) end
-  local lines = {}
-  local what = result.curve == "val" and "validation" or result.curve == "train" and "training" or ""
-  lines[1] = string.rep(" ", lw + 1) .. string.format("smoothed %sloss vs learning rate%s",
-    what ~= "" and (what .. " ") or "", log_x and " (log)" or "")
-  for r = 1, H do
-    local lab = labels[r] or ""
-    lines[#lines + 1] = string.rep(" ", lw - #lab) .. lab .. (labels[r] and "┤" or "│")
-      .. table.concat(grid[r])
-  end
-  -- x axis: a tick and a label per decade (or per nice step), if they fit
-  local ticks = {}
-  if log_x then
-    for k = math.ceil(x0 - 1e-9), math.floor(x1 + 1e-9) do ticks[#ticks + 1] = { k, "1e" .. k } end
-    if #ticks > 12 then
-      local t2 = {}
-      for i, t in ipairs(ticks) do if i % 2 == 1 then t2[#t2 + 1] = t end end
-      ticks = t2
-    end
-  else
-    local span = x1 - x0
-    local raw = span / 5
-    local mag = 10 ^ math.floor(math.log(raw, 10))
-    local step = mag * ((raw / mag <= 2) and 2 or (raw / mag <= 5) and 5 or 10)
-    for k = math.ceil(x0 / step), math.floor(x1 / step) do
-      ticks[#ticks + 1] = { k * step, string.format("%g", k * step) }
-    end
-  end
-  local axis, labline = {}, {}
-  for c = 1, W do axis[c], labline[c] = "─", " " end
-  local last_end = 0
-  for _, t in ipairs(ticks) do
-    local c = math.floor((t[1] - x0) / (x1 - x0) * (DW - 1) + 0.5) // 2 + 1
-    if c >= 1 and c <= W then
-      axis[c] = "┬"
-      local s = t[2]
-      local start = math.max(1, math.min(c - #s // 2, W - #s + 1))
-      if start > last_end + 1 or last_end == 0 then
-        for k = 1, #s do labline[start + k - 1] = s:sub(k, k) end
-        last_end = start + #s - 1
-      end
-    end
-  end
-  lines[#lines + 1] = string.rep(" ", lw) .. "└" .. table.concat(axis)
-  lines[#lines + 1] = string.rep(" ", lw + 1) .. table.concat(labline)
-  -- the legend, wrapped to the chart's width
-  local row = string.rep(" ", lw + 1)
-  local width = lw + 1
-  for _, item in ipairs(legend) do
-    local len = utf8.len(item) or #item
-    if width + len + 3 > lw + 1 + W and width > lw + 1 then
-      lines[#lines + 1] = row
-      row, width = string.rep(" ", lw + 1), lw + 1
-    end
-    if width > lw + 1 then row, width = row .. "   ", width + 3 end
-    row, width = row .. item, width + len
-  end
-  lines[#lines + 1] = row
-  return table.concat(lines, "\n")
+  for _, s in ipairs(list) do s.index = index_of(result, s) end
+  return list
 end
 
--- ------------------------------------------------------------ command
+--- The position in `list` of the suggestion drawn as chosen: `want` when
+-- given (nil and the name when it is not in the list), else the first one
+-- asked for in the test, else "steepest", else the first; 0 when the list
+-- is empty.
+function M.chosen_index(list, result, want) return chosen_of(list, result, want) end
 
-local USAGE = [[
-usage: lrengine plot FILE.json|FILE.csv [-o OUT.png|OUT.svg|OUT.pdf] [options]
-  Draws a saved range test (no retraining). Without -o, prints a chart in
-  the terminal instead.
-  -o, --output PATH  the figure; the format comes from the extension
-  --width N          PNG: pixels (default 1200); SVG/PDF: points (default 432, 6 in)
-  --height N         PNG: pixels (default 900); SVG/PDF: points (default 324, 4.5 in)
-  --dpi N            PNG only: pixels per inch (default: fit the 6 x 4.5 in figure)
-  --title TEXT       the title (default: model, optimizer and batch size)
-  --chosen NAME      the suggestion drawn in red (default: the first one asked for)
-  --heuristic NAME   re-run this heuristic on the saved curve (repeatable)
-                     and draw its suggestion instead of the saved ones
-  --no-raw           leave out the raw loss points
-  -h, --help         this text
-Exit status: 0 done, 1 the file could not be read or the figure not written,
-2 a usage error.]]
-
-local function usage(msg)
-  io.stderr:write("lrengine: plot: ", msg, "\n", USAGE, "\n")
-  return 2
-end
-
-local function quiet()
-  local ok, o = pcall(function() return core().options() end)
-  return ok and o.quiet
-end
-
---- `lrengine plot ...`: returns the exit status.
-function M.command(args)
-  local file, out, opts, heuristics = nil, nil, {}, {}
-  local valued = { ["-o"] = "output", ["--output"] = "output", ["--width"] = "width",
-    ["--height"] = "height", ["--dpi"] = "dpi", ["--title"] = "title", ["--chosen"] = "chosen",
-    ["--heuristic"] = "heuristic" }
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
-    if not key then key = a end
-    if valued[key] then
-      if value == nil then
-        value = args[i + 1]
-        i = i + 1
-        if value == nil then return usage(string.format("'%s' needs a value", key)) end
-      end
-      local name = valued[key]
-      if name == "output" then
-        out = value
-      elseif name == "heuristic" then
-        heuristics[#heuristics + 1] = value
-      elseif name == "title" or name == "chosen" then
-        opts[name] = value
-      else
-        local v = tonumber(value)
-        if not v or not (v > 0) or v == math.huge then
-          return usage(string.format("%s needs a positive number, got '%s'", key, value))
-        end
-        opts[name] = v
-      end
-    elseif a == "--no-raw" then
-      opts.raw_points = false
-    elseif a == "-h" or a == "--help" then
-      io.write(USAGE, "\n")
-      return 0
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return usage("unrecognized option '" .. a .. "'")
-    elseif file then
-      return usage("one file at a time (got '" .. file .. "' and '" .. a .. "')")
-    else
-      file = a
-    end
-    i = i + 1
-  end
-  if not file then return usage("no file given") end
-  if out and not core().plot_format(out) then
-    return usage(string.format("cannot tell the format of '%s': use a .png, .svg or .pdf name", out))
-  end
-  for _, h in ipairs(heuristics) do
-    local ok, err = pcall(require("lrengine.heuristics").get, h)
-    if not ok then return usage(tostring(err):gsub("^.-get: ", "")) end
-  end
-  local results = require "lrengine.results"
-  local load = file:lower():match("%.csv$") and results.load_csv or results.load_json
-  local ok, r = pcall(load, file)
-  if not ok then
-    io.stderr:write("lrengine: ", (tostring(r):gsub("^[^\n]-%.lua:%d+: ", "")), "\n")
-    return 1
-  end
-  if #r.lrs == 0 then
-    io.stderr:write("lrengine: ", file, ": the result has no points\n")
-    return 1
-  end
-  if #heuristics > 0 then
-    r.suggestions = {}
-    r.config.suggest = heuristics
-    local sok, serr = pcall(r.suggest, r, heuristics)
-    if not sok then
-      io.stderr:write("lrengine: ", tostring(serr), "\n")
-      return 1
-    end
-  end
-  if not out then
-    local tok, text = pcall(M.terminal, r, { chosen = opts.chosen })
-    if not tok then
-      io.stderr:write("lrengine: ", tostring(text), "\n")
-      return 1
-    end
-    io.write(text, "\n")
-    return 0
-  end
-  local pok, perr = pcall(M.plot, r, out, opts)
-  if not pok then
-    local msg = tostring(perr):gsub("^[^\n]-%.lua:%d+: ", "")
-    io.stderr:write("lrengine: ", msg, "\n")
-    -- an unknown --chosen is the command line's fault
-    return msg:match("^plot: chosen = ") and 2 or 1
-  end
-  if not quiet() then io.write("plot: ", out, "\n") end
-  return 0
-end
+--- The Unicode chart for the terminal: lrengine.chart's terminal.
+function M.terminal(result, opts) return require("lrengine.chart").terminal(result, opts) end
 
 return M

@@ -1,17 +1,33 @@
--- lrengine.registry — named entries for the pluggable parts (schedules,
--- smoothings, stopping rules, heuristics).
+-- lrengine.registry — named entries for the pluggable parts (heuristics,
+-- schedules, smoothings, stopping rules), all four the same way.
 --
 -- "A name is accepted wherever a function is": each module keeps one
--- registry, resolves a string through it and passes a function through as
--- it is. `install` gives the module its public trio:
+-- registry, resolves a string through it and passes a function through.
+-- `install` gives the module its public trio:
 --
---   M.register(name, fn)   adds a name, or replaces an existing one
---   M.get(name_or_fn)      the function; an unknown name is an error that
---                          lists the known ones
---   M.names()              the known names, sorted
+--   M.register(name, fn [, {replace = true}])
+--       a plain entry: the function is stored as it is, and get(name)
+--       returns it (the same function)
+--   M.register(name, {factory = f} [, {replace = true}])
+--       an entry that takes options: get(name, opts) returns f(opts) (opts
+--       is {} when none are given), which must be a ready-to-call function;
+--       f may also return nil and a message for bad options
+--   M.get(name_or_fn [, opts])
+--       always a ready-to-call function of the module's kind. A factory
+--       entry is built with opts. A plain entry, or a function given
+--       instead of a name, meets opts as the module decides (heuristics
+--       bind them as defaults, schedules and stopping rules refuse them,
+--       smoothings ignore them: see each module's header). An unknown name
+--       is an error that lists the known ones.
+--   M.names()
+--       the known names, sorted
+--
+-- A name is registered once: registering a built-in name, or a name
+-- registered before, is an error unless the third argument is
+-- {replace = true}.
 --
 -- Plain use: local reg = registry.new("heuristic"); reg:add("mine", fn);
--- reg:lookup("mine") --> fn; reg:lookup("nope") --> nil, "unknown ...".
+-- reg:build("mine") --> fn; reg:build("nope") --> nil, "unknown ...".
 
 local M = {}
 
@@ -25,22 +41,92 @@ local function callable(v)
 end
 M.callable = callable
 
--- kind: what an entry is, for messages ("heuristic", "schedule", ...).
-function M.new(kind)
-  assert(type(kind) == "string" and kind ~= "", "registry.new: kind must be a string")
-  return setmetatable({ kind = kind, entries = {} }, Registry)
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  return keys
 end
 
--- Returns fn, or nil and a message.
-function Registry:add(name, fn)
+-- What get does with opts for a plain entry (or a function given instead of
+-- a name): fn(plain, opts, label) -> function, or nil and a message. `opts`
+-- is a table or nil; `label` names the entry for messages.
+
+--- Refuses non-empty opts: the plain function has no way to take them.
+function M.refuse_opts(fn, opts, label)
+  if opts ~= nil and next(opts) ~= nil then
+    return nil, ("%s is a plain function and takes no options (got %s); register it as "
+      .. "{factory = f} to take options"):format(label, table.concat(sorted_keys(opts), ", "))
+  end
+  return fn
+end
+
+--- Ignores opts: the function is returned as it is.
+function M.ignore_opts(fn) return fn end
+
+-- kind: what an entry is, for messages ("heuristic", "schedule", ...).
+-- how (optional):
+--   plain_opts  what get does with opts for a plain entry (default
+--               M.refuse_opts)
+--   adapt       fn(product) -> function or nil: turns a factory's product
+--               into a function before it is checked (smoothing uses it for
+--               factories that return a smoother object)
+function M.new(kind, how)
+  assert(type(kind) == "string" and kind ~= "", "registry.new: kind must be a string")
+  how = how or {}
+  return setmetatable({ kind = kind, entries = {}, plain_opts = how.plain_opts or M.refuse_opts,
+    adapt = how.adapt }, Registry)
+end
+
+-- A register() argument -> the stored record ({fn = f} or {factory = f}),
+-- or nil and a message.
+local function record(self, name, entry)
+  if callable(entry) then return { fn = entry } end
+  if type(entry) == "table" and getmetatable(entry) == nil then
+    for k in pairs(entry) do
+      if k ~= "factory" then
+        return nil, ("%s '%s': unknown key '%s' in the entry (expected a function or "
+          .. "{factory = f})"):format(self.kind, name, tostring(k))
+      end
+    end
+    if not callable(entry.factory) then
+      return nil, ("%s '%s': 'factory' must be a function (got %s)")
+        :format(self.kind, name, type(entry.factory))
+    end
+    return { factory = entry.factory }
+  end
+  return nil, ("%s '%s' must be a function or {factory = f} (got %s)")
+    :format(self.kind, name, type(entry))
+end
+
+-- Adds an entry: a function or {factory = f}. opts: {replace = true} to
+-- replace an existing name. `builtin` marks the module's own entries (for
+-- messages). Returns the stored record, or nil and a message.
+function Registry:add(name, entry, opts, builtin)
   if type(name) ~= "string" or name == "" then
     return nil, ("the %s name must be a non-empty string (got %s)"):format(self.kind, type(name))
   end
-  if not callable(fn) then
-    return nil, ("%s '%s' must be a function (got %s)"):format(self.kind, name, type(fn))
+  if opts ~= nil and type(opts) ~= "table" then
+    return nil, ("the third argument must be a table such as {replace = true} (got %s)")
+      :format(type(opts))
   end
-  self.entries[name] = fn
-  return fn
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "replace" then
+      return nil, ("unknown option '%s' (known: replace)"):format(tostring(k))
+    end
+  end
+  local rec, err = record(self, name, entry)
+  if not rec then return nil, err end
+  local old = self.entries[name]
+  if old and not opts.replace then
+    return nil, ("%s '%s' is already registered (%s); pass {replace = true} as the third "
+      .. "argument to replace it"):format(self.kind, name,
+        old.builtin and "a built-in one" or "by an earlier register")
+  end
+  rec.builtin = builtin and true or nil
+  self.entries[name] = rec
+  return rec
 end
 
 function Registry:names()
@@ -50,31 +136,71 @@ function Registry:names()
   return out
 end
 
--- A function (or callable table) comes back unchanged; a string is looked
--- up. Returns nil and a message naming the known entries otherwise.
-function Registry:lookup(v)
-  if callable(v) then return v end
-  if type(v) ~= "string" then
-    return nil, ("%s must be a name or a function (got %s)"):format(self.kind, type(v))
+-- The record of a name, or nil and a message naming the known ones.
+function Registry:entry(name)
+  if type(name) ~= "string" then
+    return nil, ("%s must be a name or a function (got %s)"):format(self.kind, type(name))
   end
-  local fn = self.entries[v]
-  if fn then return fn end
+  local rec = self.entries[name]
+  if rec then return rec end
   return nil, ("unknown %s '%s' (known: %s)")
-    :format(self.kind, v, table.concat(self:names(), ", "))
+    :format(self.kind, name, table.concat(self:names(), ", "))
+end
+
+-- The registered name of a plain entry's function, or nil.
+function Registry:name_of(fn)
+  for name, rec in pairs(self.entries) do
+    if rec.fn == fn then return name end
+  end
+  return nil
+end
+
+-- A name or a function -> a ready-to-call function, or nil, a message and
+-- `own` (true when the message is the factory's own, to be raised as it
+-- is). With `as_is`, a plain entry (or a function) comes back unchanged
+-- whatever opts are (for callers that pass opts at call time).
+function Registry:build(v, opts, as_is)
+  if opts ~= nil and type(opts) ~= "table" then
+    return nil, ("'opts' must be a table (got %s)"):format(type(opts))
+  end
+  if callable(v) then
+    if as_is then return v end
+    return self.plain_opts(v, opts, ("the %s given as a function"):format(self.kind))
+  end
+  local rec, err = self:entry(v)
+  if not rec then return nil, err end
+  if rec.fn then
+    if as_is then return rec.fn end
+    return self.plain_opts(rec.fn, opts, ("%s '%s'"):format(self.kind, v))
+  end
+  local ok, product, ferr = pcall(rec.factory, opts or {})
+  if not ok then
+    -- raised again at get's caller; a factory's "error(msg, 2)" (a bad
+    -- option) pointed at this file, which would tell the user nothing
+    if type(product) ~= "string" then product = tostring(product) end
+    return nil, (product:gsub("^[^\n]-registry%.lua:%d+: ", "")), true
+  end
+  if product == nil and type(ferr) == "string" then return nil, ferr, true end
+  if self.adapt and not callable(product) then product = self.adapt(product) or product end
+  if not callable(product) then
+    return nil, ("the factory of %s '%s' returned %s, not a function")
+      :format(self.kind, v, product == nil and "nil" or ("a " .. type(product)))
+  end
+  return product
 end
 
 -- Adds register/get/names to module table `mod`, whose name (for messages)
 -- is `modname`. Errors point at the caller of those functions.
 function Registry:install(mod, modname)
   local reg = self
-  function mod.register(name, fn)
-    local ok, err = reg:add(name, fn)
+  function mod.register(name, entry, opts)
+    local ok, err = reg:add(name, entry, opts)
     if not ok then error(modname .. ".register: " .. err, 2) end
-    return ok
+    return entry
   end
-  function mod.get(name_or_fn)
-    local fn, err = reg:lookup(name_or_fn)
-    if not fn then error(modname .. ".get: " .. err, 2) end
+  function mod.get(name_or_fn, opts)
+    local fn, err, own = reg:build(name_or_fn, opts)
+    if not fn then error(own and err or (modname .. ".get: " .. err), 2) end
     return fn
   end
   function mod.names() return reg:names() end

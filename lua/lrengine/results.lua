@@ -27,8 +27,17 @@ and
 Methods: result:save_json(path), result:save_csv(path),
 result:suggest(names [, opts]) (re-runs heuristics on the saved curve,
 without retraining), result:plot(path, opts) (lrengine.plot).
-Module functions: load_json(path), load_csv(path) (any two-column lr,loss
-CSV, e.g. from another framework), new(fields).
+Module functions:
+  load(path)       a saved result, JSON or CSV: by the extension (.json,
+                   .csv), else by the content (a file whose first non-blank
+                   character is '{' is JSON). Every failure (a missing file,
+                   bad JSON, a bad CSV cell, a table that is not a result)
+                   is an error naming the file (and the line for CSV); under
+                   pcall it carries no Lua position, so the command prints
+                   it as it is. The `plot` and `suggest` commands use it.
+  load_json(path), load_csv(path)   one format each (load_csv reads any
+                   two-column lr,loss CSV, e.g. from another framework)
+  new(fields)
 
 JSON uses these field names; non-finite numbers are written as the strings
 "NaN", "Infinity", "-Infinity" and read back as numbers.
@@ -143,7 +152,6 @@ function Result:suggest(names, opts)
   if type(names) ~= "table" then names = { names } end
   local out = {}
   for i, h in ipairs(names) do
-    local fn, name = H.resolve(h, i)
     -- the planned length of the test, as the finder passed it (fastai's
     -- trimming depends on it)
     local o = {}
@@ -151,6 +159,7 @@ function Result:suggest(names, opts)
     if o.num_iter == nil and math.type(self.config.num_iter) == "integer" then
       o.num_iter = self.config.num_iter
     end
+    local fn, name = H.resolve(h, i, o)
     local lr, index = fn(self.lrs, self.smoothed, o)
     if lr then
       out[name] = { lr = lr, index = index }
@@ -189,9 +198,8 @@ local function restore_nonfinite(t, depth)
   end
 end
 
---- Reads a result written by save_json.
-function M.load_json(path)
-  local s = read_file(path, "load_json")
+-- A result from the text `s` of the JSON file `path`.
+local function from_json(s, path)
   local ok, t = pcall(core().json_decode, s, path)
   if not ok then error(t, 2) end
   if type(t) == "table" then restore_nonfinite(t, 0) end
@@ -200,6 +208,14 @@ function M.load_json(path)
   end
   local ok2, r = pcall(M.new, t, path)
   if not ok2 then error(r, 2) end
+  return r
+end
+
+--- Reads a result written by save_json.
+function M.load_json(path)
+  local s = read_file(path, "load_json")
+  local ok, r = pcall(from_json, s, path)
+  if not ok then error(r, 2) end
   return r
 end
 
@@ -218,12 +234,8 @@ local function split_csv(line)
   return cells
 end
 
---- Reads a CSV curve so a curve recorded by any framework can be judged:
--- either two columns (lr, loss), with or without a header, or a header
--- naming an `lr` (or `learning_rate`) and a `loss` column, and optionally a
--- `smoothed` one — so the CSV that save_csv writes reads back too.
-function M.load_csv(path)
-  local s = read_file(path, "load_csv")
+-- A result from the text `s` of the CSV file `path` (see load_csv).
+local function from_csv(s, path)
   local lrs, losses, smoothed = {}, {}, {}
   local lr_col, loss_col, sm_col, width = 1, 2, nil, nil
   local lineno, header_done = 0, false
@@ -271,6 +283,41 @@ function M.load_csv(path)
   if #lrs == 0 then error(path .. ": no data rows", 2) end
   return M.new({ lrs = lrs, losses = losses, smoothed = smoothed, curve = "external",
     stop_reason = "external", config = { source = path } }, path)
+end
+
+--- Reads a CSV curve so a curve recorded by any framework can be judged:
+-- either two columns (lr, loss), with or without a header, or a header
+-- naming an `lr` (or `learning_rate`) and a `loss` column, and optionally a
+-- `smoothed` one — so the CSV that save_csv writes reads back too.
+function M.load_csv(path)
+  local s = read_file(path, "load_csv")
+  local ok, r = pcall(from_csv, s, path)
+  if not ok then error(r, 2) end
+  return r
+end
+
+--- Reads a saved result, JSON or CSV (see the module comment). Every
+-- failure — a missing file, bad JSON, a CSV cell that is not a number, a
+-- table that is not a result — is an error naming the file.
+function M.load(path)
+  if type(path) ~= "string" or path == "" then
+    error("results.load: path must be a non-empty string", 2)
+  end
+  local f, err = io.open(path, "rb")
+  if not f then error("results.load: " .. err, 2) end
+  local s, rerr = f:read("a")
+  f:close()
+  if not s then error("results.load: " .. path .. ": " .. tostring(rerr), 2) end
+  local ext = path:lower():match("%.(%w+)$")
+  local json
+  if ext == "json" then json = true
+  elseif ext == "csv" then json = false
+  else json = s:match("^%s*(.)") == "{" end
+  -- (the parsers raise at their caller, pcall here: their messages carry
+  -- no Lua position)
+  local ok, r = pcall(json and from_json or from_csv, s, path)
+  if not ok then error(r, 2) end
+  return r
 end
 
 return M

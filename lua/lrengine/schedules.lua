@@ -23,13 +23,21 @@
 --              recorded lr of step s is start * (end/start)^(s/n) for
 --              s > 1, start at s = 1 (it skips the first exponent)
 --
--- Names: sched.get("exp") returns the function, sched.register(name, fn) adds
--- one, sched.names() lists them.
+-- Names (lrengine.registry, the same for all four kinds of plug-in):
+--   sched.get(name_or_fn [, opts])   a schedule: a plain entry is the
+--       function itself (sched.get("exp") == sched.exp) and takes no
+--       options (non-empty opts are an error); a {factory = f} entry
+--       returns f(opts); a function comes back as it is
+--   sched.register(name, fn)              a plain schedule
+--   sched.register(name, {factory = f})   f(opts) -> schedule
+--       a name already known (a built-in one included) is replaced only
+--       with a third argument {replace = true}
+--   sched.names()
 
 local registry = require "lrengine.registry"
 
 local M = {}
-local known = registry.new("schedule")
+local known = registry.new("schedule", { plain_opts = registry.refuse_opts })
 
 local function finite(x) return x == x and x > -math.huge and x < math.huge end
 
@@ -95,10 +103,9 @@ function M.lightning(step, n, start_lr, end_lr)
   return start_lr * (end_lr / start_lr) ^ (step / n)
 end
 
-known:add("exp", M.exp)
-known:add("linear", M.linear)
-known:add("fastai", M.fastai)
-known:add("lightning", M.lightning)
+for _, name in ipairs { "exp", "linear", "fastai", "lightning" } do
+  known:add(name, M[name], nil, true)
+end
 known:install(M, "schedules")
 
 return M

@@ -23,15 +23,26 @@
 --   stop.non_finite()                  loss or smoothed is NaN or +-inf
 --   stop.any{ rule_or_name, ... }      the first rule that says stop
 --   stop.default{ diverge_th = 5 }     any{ non_finite(), divergence{...} }
---   stop.get(name_or_fn, opts)         a rule: a name's factory applied to
---                                      opts, or a function as it is
---   stop.register(name, factory)       factory(opts) -> rule
+--
+-- Names (lrengine.registry, the same for all four kinds of plug-in):
+--   stop.get(name_or_fn [, opts])      always a rule. The three above are
+--       {factory = f} entries: stop.get("divergence", { threshold = 4 })
+--       is stop.divergence{ threshold = 4 }. A plain entry, or a function,
+--       comes back as it is and takes no options (non-empty opts are an
+--       error naming the entry)
+--   stop.register(name, rule)               a plain rule, stored as it is
+--   stop.register(name, {factory = f})      f(opts) -> rule
+--       a name already known (a built-in one, or one registered before) is
+--       replaced only with a third argument {replace = true}
 --   stop.names()
+-- (Before: stop.register(name, f) took a factory. A factory registered
+-- that way is now a rule that returns a function; stop.any, and so the
+-- finder, stop with an error saying so.)
 
 local registry = require "lrengine.registry"
 
 local M = {}
-local known = registry.new("stopping rule")
+local known = registry.new("stopping rule", { plain_opts = registry.refuse_opts })
 
 local function finite(x) return x == x and x > -math.huge and x < math.huge end
 
@@ -99,30 +110,29 @@ function M.non_finite(opts)
   end
 end
 
-local function resolve(v, opts)
-  if type(v) == "string" then
-    local factory, err = known:lookup(v)
-    if not factory then return nil, err end
-    return factory(opts or {})
-  end
-  return known:lookup(v)
-end
-
--- Combines rules (functions or registered names); the first that says stop
--- decides, in the order given.
+-- Combines rules (functions or registered names, built without options);
+-- the first that says stop decides, in the order given. A rule that
+-- answers with a function or a table (a factory registered as a plain
+-- rule, most likely) is an error.
 function M.any(rules)
   if type(rules) ~= "table" then
     error(("stopping.any: 'rules' must be an array of rules (got %s)"):format(type(rules)), 2)
   end
-  local list = {}
+  local list, labels = {}, {}
   for i = 1, #rules do
-    local fn, err = resolve(rules[i])
+    local fn, err = known:build(rules[i])
     if not fn then error(("stopping.any: rules[%d]: %s"):format(i, err), 2) end
     list[i] = fn
+    labels[i] = type(rules[i]) == "string" and ("'" .. rules[i] .. "'") or ("rules[" .. i .. "]")
   end
   return function(state)
     for i = 1, #list do
       local stop, reason, message = list[i](state)
+      local t = type(stop)
+      if t == "function" or t == "table" then
+        error(("stopping: rule %s answered with a %s instead of true/false: a factory "
+          .. "registered as a plain rule? register it as {factory = f}"):format(labels[i], t), 0)
+      end
       if stop then return true, reason, message end
     end
     return false
@@ -148,16 +158,9 @@ function M.default(opts)
   return M.any(rules)
 end
 
-known:add("divergence", M.divergence)
-known:add("non_finite", M.non_finite)
-known:add("default", M.default)
-known:install(M, "stopping")
-
--- Overrides the installed get: it always returns a rule, never a factory.
-function M.get(name_or_fn, opts)
-  local fn, err = resolve(name_or_fn, opts)
-  if not fn then error("stopping.get: " .. err, 2) end
-  return fn
+for _, name in ipairs { "divergence", "non_finite", "default" } do
+  known:add(name, { factory = M[name] }, nil, true)
 end
+known:install(M, "stopping")
 
 return M
