@@ -1,6 +1,7 @@
 -- binding_spec.lua — the Lua binding `lrengine.core` through the facade
 -- `require "lrengine"`: construction and defaults, argument checking,
--- shape errors, training, snapshots, save/load, closed objects.
+-- shape errors, training, snapshots, save/load, closed objects (every
+-- class, one close).
 
 local lre = require "lrengine"
 
@@ -554,5 +555,97 @@ describe("object lifetime", function()
     assert.are.equal(82, m2:num_params())
     s = nil
     collectgarbage("collect")
+  end)
+end)
+
+-- Every class of engine objects shares one close (lrelua_newboxclass):
+-- the same promises, checked for each class Lua can make. (The custom
+-- trainer's snapshot, made from C, is checked in spec/c/test_embed.c.)
+describe("closing, for every class", function()
+  local classes = {
+    { name = "dataset", make = function() return blobs(8) end },
+    { name = "model", make = mlp },
+    { name = "trainer", make = function() return trainer() end },
+    { name = "snapshot", make = function() return trainer():snapshot() end },
+  }
+
+  local function settle()
+    collectgarbage("collect")
+    collectgarbage("collect")
+  end
+
+  for _, class in ipairs(classes) do
+    local name, make = class.name, class.make
+
+    it(name .. ": close releases at once, and closing again or collecting does nothing", function()
+      settle()
+      local before = lre.core.bytes_live()
+      local x = make()
+      local open = lre.core.bytes_live()
+      assert.is_true(open > before, "making a " .. name .. " allocates")
+      x:close()
+      assert.is_true(lre.core.bytes_live() < open, "close released the " .. name)
+      x:close()
+      getmetatable(x).__close(x)
+      assert.are.equal("lrengine." .. name .. " (closed)", tostring(x))
+      x = nil
+      settle() -- __gc on a closed box
+      assert.are.equal(before, lre.core.bytes_live())
+    end)
+
+    it(name .. ": every method of a closed one is an error naming the class", function()
+      local x = make()
+      local methods = getmetatable(x).__index
+      x:close()
+      local n = 0
+      for method, fn in pairs(methods) do
+        if method ~= "close" then
+          local ok, err = pcall(fn, x)
+          assert.is_false(ok, name .. ":" .. method .. "() on a closed " .. name .. " succeeded")
+          assert.are.equal("attempt to use a closed " .. name, err,
+                           name .. ":" .. method .. "()")
+          n = n + 1
+        end
+      end
+      assert.is_true(n >= 1)
+    end)
+
+    it(name .. ": a <close> variable closes at the end of its block, and on an error", function()
+      local escaped
+      do
+        local x <close> = make()
+        escaped = x
+      end
+      assert.are.equal("lrengine." .. name .. " (closed)", tostring(escaped))
+      assert.is_false(pcall(function()
+        local x <close> = make()
+        escaped = x
+        error("unwinding")
+      end))
+      assert.are.equal("lrengine." .. name .. " (closed)", tostring(escaped))
+      do
+        local x <close> = make()
+        x:close() -- then __close at the end of the block: harmless
+      end
+    end)
+  end
+
+  it("a closed object given as an argument is an error naming its class", function()
+    local t, ds, s = trainer(), blobs(8), trainer():snapshot()
+    ds:close()
+    s:close()
+    fails("attempt to use a closed dataset", t.evaluate, t, ds)
+    fails("attempt to use a closed dataset", t.accuracy, t, ds)
+    fails("attempt to use a closed snapshot", t.restore, t, s)
+    fails("trainer: option 'data' is a closed dataset", lre.trainer, { model = mlp(), data = ds })
+    fails("attempt to use a closed dataset", function() return #ds end)
+  end)
+
+  it("a trainer's own objects outlive a closed trainer", function()
+    local m, ds = mlp(), blobs(16)
+    local t = lre.trainer{ model = m, data = ds, seed = 1 }
+    t:close()
+    assert.are.equal(82, m:num_params())
+    assert.are.equal(16, ds:size())
   end)
 end)

@@ -1,10 +1,13 @@
 /*
- * lua_core.c — the module `lrengine.core`: the one engine context per Lua
- * state (kept in the registry, created on first use or given by a C host
- * with lrelua_use_ctx), its configuration, and the helpers every object
- * family of the binding uses (boxes, closed objects, option tables, errors).
+ * lua_core.c — the bottom of the binding `lrengine.core`: the one engine
+ * context per Lua state (kept in the registry, created on first use or
+ * given by a C host with lrelua_use_ctx), its configuration (core.configure
+ * and friends), and the helpers every object family uses (boxes and the
+ * one close they share, option tables, numbers, errors). It calls no other
+ * file of the binding; the module itself is put together in lua_embed.c.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lrelua.h"
@@ -14,24 +17,20 @@
 #define CTXBOX "lrengine.context"
 
 /* The registry entry: the options the context will be (or was) made with,
- * and the context once made. Objects retain the context themselves, so
- * collecting this box first does no harm. */
+ * and the context once made, as the box's ctx (its reference, released by
+ * the common close; obj.p stays NULL). Objects retain the context
+ * themselves, so collecting this box first does no harm. */
 typedef struct ctxbox {
-    lre_ctx *ctx;
+    lrelua_obj obj;
     lre_ctx_opts opts;
     int quiet;
     int host;     /* options came from the `lrengine` command */
     int given;    /* ctx came from a C host (lrelua_use_ctx), not made here */
 } ctxbox;
 
-static const char ctxkey = 'c'; /* its address is the registry key */
+static const lrelua_class ctxbox_class = {CTXBOX, "context", NULL, NULL};
 
-static int ctxbox_gc(lua_State *L) {
-    ctxbox *b = (ctxbox *)luaL_checkudata(L, 1, CTXBOX);
-    if (b->ctx) lre_ctx_release(b->ctx);
-    b->ctx = NULL;
-    return 0;
-}
+static const char ctxkey = 'c'; /* its address is the registry key */
 
 static ctxbox *getbox(lua_State *L) {
     ctxbox *b;
@@ -40,14 +39,14 @@ static ctxbox *getbox(lua_State *L) {
     } else {
         lua_pop(L, 1);
         b = (ctxbox *)lua_newuserdatauv(L, sizeof *b, 0);
-        b->ctx = NULL;
+        b->obj.p = NULL;
+        b->obj.ctx = NULL;
         b->opts = lre_ctx_opts_default();
         b->quiet = b->host = b->given = 0;
-        if (luaL_newmetatable(L, CTXBOX)) {
-            lua_pushcfunction(L, ctxbox_gc);
-            lua_setfield(L, -2, "__gc");
-        }
-        lua_setmetatable(L, -2);
+        if (luaL_getmetatable(L, CTXBOX) == LUA_TNIL)
+            lrelua_newboxclass(L, &ctxbox_class, NULL, NULL);
+        lua_pop(L, 1);
+        luaL_setmetatable(L, CTXBOX);
         lua_pushvalue(L, -1);
         lua_rawsetp(L, LUA_REGISTRYINDEX, &ctxkey);
     }
@@ -57,15 +56,15 @@ static ctxbox *getbox(lua_State *L) {
 
 lre_ctx *lrelua_ctx(lua_State *L) {
     ctxbox *b = getbox(L);
-    if (b->ctx == NULL) {
+    if (b->obj.ctx == NULL) {
         char err[256] = "";
-        if (lre_ctx_new_err(&b->ctx, &b->opts, err, sizeof err) != LRE_OK) {
-            b->ctx = NULL;
+        if (lre_ctx_new_err(&b->obj.ctx, &b->opts, err, sizeof err) != LRE_OK) {
+            b->obj.ctx = NULL;
             luaL_error(L, "cannot create the lrengine context on %s: %s",
                        lre_device_name(b->opts.device), err);
         }
     }
-    return b->ctx;
+    return b->obj.ctx;
 }
 
 static void checkdevice(lua_State *L, lre_device d) {
@@ -88,31 +87,28 @@ uint64_t lrelua_defaultseed(lua_State *L) {
 
 /* The state's engine objects live in `ctx` from now on (see
  * lrengine_lua.h: lrelua_use_ctx). */
-void lrelua_usectx(lua_State *L, lre_ctx *ctx, const char *fname) {
+void lrelua_setctx(lua_State *L, lre_ctx *ctx, const char *fname) {
     ctxbox *b = getbox(L);
     if (ctx == NULL) luaL_error(L, "%s: the context is NULL", fname);
-    if (b->ctx == ctx) return;
-    if (b->ctx && b->given)
+    if (b->obj.ctx == ctx) return;
+    if (b->obj.ctx && b->given)
         luaL_error(L, "%s: this Lua state already uses another engine context (one per state; "
                       "make every object the state sees in the context given to lrelua_use_ctx)",
                    fname);
-    if (b->ctx)
+    if (b->obj.ctx)
         luaL_error(L, "%s: this Lua state has already made its own engine context (something "
                       "in it used the engine); call lrelua_use_ctx before making any dataset, "
                       "model or trainer in the state", fname);
     lre_ctx_retain(ctx);
-    b->ctx = ctx;
+    b->obj.ctx = ctx;
     b->given = 1;
     b->opts.device = lre_ctx_device(ctx);
 }
 
-void lrelua_hostobj(lua_State *L, lre_ctx *ctx, const char *fname) {
-    /* the classes (metatables) exist once the module was opened */
-    luaL_requiref(L, "lrengine.core", luaopen_lrengine_core, 0);
-    lua_pop(L, 1);
+void lrelua_checkhostctx(lua_State *L, lre_ctx *ctx, const char *fname) {
     ctxbox *b = getbox(L);
-    if (b->ctx == NULL) lrelua_usectx(L, ctx, fname);
-    else if (b->ctx != ctx)
+    if (b->obj.ctx == NULL) lrelua_setctx(L, ctx, fname);
+    else if (b->obj.ctx != ctx)
         luaL_error(L, "%s: the object was made in another engine context than this Lua "
                       "state's (give the state that context with lrelua_use_ctx before making "
                       "anything in it)", fname);
@@ -135,7 +131,7 @@ static int core_configure(lua_State *L) {
         return luaL_error(L, "configure: option 'threads' = %I is out of range 0..4096", th);
     o.threads = (int)th;
     quiet = lrelua_optboolean(L, 1, "configure", "quiet", quiet);
-    if (b->ctx && (o.device != b->opts.device || o.seed != b->opts.seed ||
+    if (b->obj.ctx && (o.device != b->opts.device || o.seed != b->opts.seed ||
                    o.threads != b->opts.threads))
         return luaL_error(L, b->given
                                  ? "configure: the engine context was given by the host "
@@ -184,30 +180,30 @@ static int core_bytes_live(lua_State *L) {
 
 /* -------------------------------------------------------------- boxes */
 
-lrelua_obj *lrelua_newobj(lua_State *L, const char *tname, int nuv) {
+lrelua_obj *lrelua_newobj(lua_State *L, const lrelua_class *c, int nuv) {
     lre_ctx *ctx = lrelua_ctx(L);
     lrelua_obj *o = (lrelua_obj *)lua_newuserdatauv(L, sizeof *o, nuv);
     o->p = NULL;
     o->ctx = NULL;
-    luaL_setmetatable(L, tname);
+    luaL_setmetatable(L, c->tname);
     lre_ctx_retain(ctx);
     o->ctx = ctx;
     return o;
 }
 
-void *lrelua_checkobj(lua_State *L, int arg, const char *tname, const char *what) {
-    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, arg, tname);
-    if (o->p == NULL) luaL_error(L, "attempt to use a closed %s", what);
+void *lrelua_checkobj(lua_State *L, int arg, const lrelua_class *c) {
+    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, arg, c->tname);
+    if (o->p == NULL) luaL_error(L, "attempt to use a closed %s", c->what);
     return o->p;
 }
 
 void *lrelua_checkfield(lua_State *L, int idx, const char *fname, const char *name,
-                        const char *tname, const char *what, const char *hint) {
-    lrelua_obj *o = (lrelua_obj *)luaL_testudata(L, idx, tname);
+                        const lrelua_class *c, const char *hint) {
+    lrelua_obj *o = (lrelua_obj *)luaL_testudata(L, idx, c->tname);
     if (o == NULL)
         luaL_error(L, "%s: option '%s' is %s, expected %s (%s)", fname, name,
-                   lrelua_typephrase(L, idx), tname, hint);
-    if (o->p == NULL) luaL_error(L, "%s: option '%s' is a closed %s", fname, name, what);
+                   lrelua_typephrase(L, idx), c->tname, hint);
+    if (o->p == NULL) luaL_error(L, "%s: option '%s' is a closed %s", fname, name, c->what);
     return o->p;
 }
 
@@ -228,12 +224,72 @@ void lrelua_newclass(lua_State *L, const char *tname, const luaL_Reg *meta,
     lua_pop(L, 1);
 }
 
+/* The class of a box function: its upvalue (see lrelua_newboxclass). */
+static const lrelua_class *upclass(lua_State *L) {
+    return (const lrelua_class *)lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* __gc, __close and box:close() of every class of boxes. */
+static int closebox(lua_State *L) {
+    const lrelua_class *c = upclass(L);
+    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, c->tname);
+    void *p = o->p;
+    lre_ctx *ctx = o->ctx;
+    o->p = NULL; /* closed before releasing: once, even if the release came back here */
+    o->ctx = NULL;
+    if (p && c->release) c->release(p, o);
+    if (ctx) lre_ctx_release(ctx);
+    return 0;
+}
+
+static int tostringbox(lua_State *L) {
+    const lrelua_class *c = upclass(L);
+    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, c->tname);
+    if (o->p == NULL) lua_pushfstring(L, "%s (closed)", c->tname);
+    else if (c->describe) c->describe(L, o->p);
+    else lua_pushstring(L, c->tname);
+    return 1;
+}
+
+void lrelua_newboxclass(lua_State *L, const lrelua_class *c, const luaL_Reg *meta,
+                        const luaL_Reg *methods) {
+    static const luaL_Reg boxmeta[] = {
+        {"__gc", closebox},
+        {"__close", closebox},
+        {"__tostring", tostringbox},
+        {NULL, NULL}
+    };
+    static const luaL_Reg boxmethods[] = {
+        {"close", closebox},
+        {NULL, NULL}
+    };
+    static const luaL_Reg nomethods[] = {{NULL, NULL}};
+    lrelua_newclass(L, c->tname, meta, methods ? methods : nomethods);
+    luaL_getmetatable(L, c->tname);
+    lua_pushlightuserdata(L, (void *)c);
+    luaL_setfuncs(L, boxmeta, 1);
+    lua_getfield(L, -1, "__index");
+    lua_pushlightuserdata(L, (void *)c);
+    luaL_setfuncs(L, boxmethods, 1);
+    lua_pop(L, 2);
+}
+
 /* ---------------------------------------------------- option tables */
 
 const char *lrelua_num(lua_State *L, double v) {
     char buf[40];
     snprintf(buf, sizeof buf, "%.14g", v);
     return lua_pushstring(L, buf);
+}
+
+double lrelua_shortest(float f) {
+    char buf[32];
+    for (int digits = 6; digits < 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        double d = strtod(buf, NULL);
+        if ((float)d == f) return d;
+    }
+    return f;
 }
 
 const char *lrelua_typephrase(lua_State *L, int idx) {
@@ -359,18 +415,10 @@ static const luaL_Reg corefuncs[] = {
     {NULL, NULL}
 };
 
-int luaopen_lrengine_core(lua_State *L) {
-    luaL_checkversion(L);
-    luaL_newlib(L, corefuncs);
+void lrelua_open_context(lua_State *L) {
+    luaL_setfuncs(L, corefuncs, 0);
     lua_pushstring(L, lre_version());
     lua_setfield(L, -2, "version");
     lua_pushstring(L, LUA_RELEASE);
     lua_setfield(L, -2, "lua_version");
-    lrelua_open_data(L);
-    lrelua_open_nn(L);
-    lrelua_open_optim(L);
-    lrelua_open_trainer(L);
-    lrelua_open_json(L);
-    lrelua_open_plot(L);
-    return 1;
 }

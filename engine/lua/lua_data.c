@@ -1,7 +1,8 @@
 /*
  * lua_data.c — datasets from Lua: `lre.data.from_tables` and the dataset
  * userdata (size, shape, classes, split, subset, scale, normalize). The
- * file loaders (idx, npy, csv, fashion_mnist) add themselves here.
+ * file loaders (idx, npy, csv, fashion_mnist, lua_loaders.c) add
+ * themselves to `data` afterwards.
  *
  * Input from Lua tables is checked here rather than in the engine so that
  * every message names the 1-based Lua index at fault ("rows[3][2]").
@@ -13,24 +14,18 @@
 #include "lrelua.h"
 
 lre_dataset *lrelua_checkdataset(lua_State *L, int arg) {
-    return (lre_dataset *)lrelua_checkobj(L, arg, LRELUA_DATASET, "dataset");
+    return (lre_dataset *)lrelua_checkobj(L, arg, &lrelua_dataset_class);
 }
 
 /* Pushes an empty dataset box; the caller fills box->p. */
 static lrelua_obj *newdataset(lua_State *L) {
-    return lrelua_newobj(L, LRELUA_DATASET, 0);
+    return lrelua_newobj(L, &lrelua_dataset_class, 0);
 }
 
-void lrelua_pushdataset(lua_State *L, lre_dataset *d) {
+void lrelua_boxdataset(lua_State *L, lre_dataset *d) {
     lrelua_obj *box = newdataset(L);
     lre_dataset_retain(d);
     box->p = d;
-}
-
-void lrelua_push_dataset(lua_State *L, lre_dataset *d) {
-    if (d == NULL) luaL_error(L, "lrelua_push_dataset: the dataset is NULL");
-    lrelua_hostobj(L, lre_dataset_ctx(d), "lrelua_push_dataset");
-    lrelua_pushdataset(L, d);
 }
 
 /* A scratch buffer owned by Lua (freed by the GC even if an error
@@ -296,7 +291,7 @@ static int ds_scale(lua_State *L) {
 
 /* Reads option `name` of the table at 2 as `n` finite floats into out
  * (a table of n numbers); returns 0 when the option is a plain number. */
-static int perfeature(lua_State *L, const char *name, float *out, lua_Integer n) {
+static int featurevalues(lua_State *L, const char *name, float *out, lua_Integer n) {
     if (lua_getfield(L, 2, name) != LUA_TTABLE) {
         lua_pop(L, 1);
         return 0;
@@ -344,7 +339,7 @@ static int ds_normalize(lua_State *L) {
             lua_Integer n = lre_dataset_features(d);
             float *m = lua_newuserdatauv(L, (size_t)n * sizeof(float), 0);
             float *sd = lua_newuserdatauv(L, (size_t)n * sizeof(float), 0);
-            int pm = perfeature(L, "mean", m, n), ps = perfeature(L, "std", sd, n);
+            int pm = featurevalues(L, "mean", m, n), ps = featurevalues(L, "std", sd, n);
             if (pm || ps || per_feature) {
                 /* a number given for the other one applies to every feature */
                 mean = pm ? 0 : lrelua_optnumber(L, 2, "normalize", "mean", 0);
@@ -411,22 +406,15 @@ static int ds_stats(lua_State *L) {
     return 2;
 }
 
-static int ds_close(lua_State *L) {
-    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, LRELUA_DATASET);
-    if (o->p) lre_dataset_release((lre_dataset *)o->p);
-    if (o->ctx) lre_ctx_release(o->ctx);
-    o->p = NULL;
-    o->ctx = NULL;
-    return 0;
+/* ------------------------------------------------------------- class */
+
+static void release_dataset(void *d, lrelua_obj *box) {
+    (void)box;
+    lre_dataset_release((lre_dataset *)d);
 }
 
-static int ds_tostring(lua_State *L) {
-    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, LRELUA_DATASET);
-    lre_dataset *d = (lre_dataset *)o->p;
-    if (d == NULL) {
-        lua_pushliteral(L, "lrengine.dataset (closed)");
-        return 1;
-    }
+static void describe_dataset(lua_State *L, void *p) {
+    lre_dataset *d = (lre_dataset *)p;
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     lua_pushfstring(L, "lrengine.dataset(%I rows of ", (lua_Integer)lre_dataset_size(d));
@@ -443,13 +431,12 @@ static int ds_tostring(lua_State *L) {
         lua_pushfstring(L, "targets of %I)", (lua_Integer)lre_dataset_target_dim(d));
     luaL_addvalue(&b);
     luaL_pushresult(&b);
-    return 1;
 }
 
+const lrelua_class lrelua_dataset_class = {LRELUA_DATASET, "dataset", release_dataset,
+                                           describe_dataset};
+
 static const luaL_Reg ds_meta[] = {
-    {"__gc", ds_close},
-    {"__close", ds_close},
-    {"__tostring", ds_tostring},
     {"__len", ds_size},
     {NULL, NULL}
 };
@@ -465,7 +452,6 @@ static const luaL_Reg ds_methods[] = {
     {"scale", ds_scale},
     {"normalize", ds_normalize},
     {"stats", ds_stats},
-    {"close", ds_close},
     {NULL, NULL}
 };
 
@@ -475,8 +461,7 @@ static const luaL_Reg datafuncs[] = {
 };
 
 void lrelua_open_data(lua_State *L) {
-    lrelua_newclass(L, LRELUA_DATASET, ds_meta, ds_methods);
+    lrelua_newboxclass(L, &lrelua_dataset_class, ds_meta, ds_methods);
     luaL_newlib(L, datafuncs);
-    lrelua_open_loaders(L); /* idx, npy, csv, fashion_mnist (lua_loaders.c) */
     lua_setfield(L, -2, "data");
 }

@@ -1,10 +1,11 @@
 /*
- * lua_embed.c — the embedding API of lrengine_lua.h: opening lrengine in a
- * C program's Lua state, giving it the program's engine context, a trainer
- * backed by the program's own callbacks (lrengine.custom_trainer) and a
- * protected call of the finder. The boxes of engine objects made in C are
- * made where their classes live (lrelua_push_trainer in lua_trainer.c,
- * lrelua_push_dataset in lua_data.c).
+ * lua_embed.c — the API of lrengine_lua.h, the top of the binding: the
+ * module lrengine.core made of every family, opening it in a C program's
+ * Lua state, giving the state the program's engine context, pushing the
+ * program's trainers and datasets (boxed where their classes live:
+ * lrelua_boxtrainer, lrelua_boxdataset), a trainer backed by the program's
+ * own callbacks (lrengine.custom_trainer) and a protected call of the
+ * finder.
  *
  * The functions that return a status run their work under lua_pcall, so
  * a C host gets a message on the stack instead of a panic.
@@ -22,6 +23,22 @@ static int protect(lua_State *L, lua_CFunction f, void *ud) {
     lua_pushcfunction(L, f);
     lua_pushlightuserdata(L, ud);
     return lua_pcall(L, 1, 0, 0);
+}
+
+/* -------------------------------------------------------------- module */
+
+int luaopen_lrengine_core(lua_State *L) {
+    luaL_checkversion(L);
+    lua_newtable(L);
+    lrelua_open_context(L);
+    lrelua_open_data(L);
+    lrelua_open_loaders(L);
+    lrelua_open_nn(L);
+    lrelua_open_optim(L);
+    lrelua_open_trainer(L);
+    lrelua_open_json(L);
+    lrelua_open_plot(L);
+    return 1;
 }
 
 /* ------------------------------------------------------------- opening */
@@ -56,12 +73,34 @@ int lrelua_open(lua_State *L, const char *lua_dir) {
 }
 
 static int use_ctx_call(lua_State *L) {
-    lrelua_usectx(L, (lre_ctx *)lua_touserdata(L, 1), "lrelua_use_ctx");
+    lrelua_setctx(L, (lre_ctx *)lua_touserdata(L, 1), "lrelua_use_ctx");
     return 0;
 }
 
 int lrelua_use_ctx(lua_State *L, lre_ctx *ctx) {
     return protect(L, use_ctx_call, ctx);
+}
+
+/* ------------------------------------------------- objects made in C */
+
+/* Before an object made by the C host is boxed: opens lrengine.core if it
+ * was not yet (its classes must exist), and checks the object's context. */
+static void hostobj(lua_State *L, lre_ctx *ctx, const char *fname) {
+    luaL_requiref(L, "lrengine.core", luaopen_lrengine_core, 0);
+    lua_pop(L, 1);
+    lrelua_checkhostctx(L, ctx, fname);
+}
+
+void lrelua_push_trainer(lua_State *L, lre_trainer *t) {
+    if (t == NULL) luaL_error(L, "lrelua_push_trainer: the trainer is NULL");
+    hostobj(L, lre_trainer_ctx(t), "lrelua_push_trainer");
+    lrelua_boxtrainer(L, t);
+}
+
+void lrelua_push_dataset(lua_State *L, lre_dataset *d) {
+    if (d == NULL) luaL_error(L, "lrelua_push_dataset: the dataset is NULL");
+    hostobj(L, lre_dataset_ctx(d), "lrelua_push_dataset");
+    lrelua_boxdataset(L, d);
 }
 
 /* ------------------------------------------------------ custom trainer */
@@ -71,13 +110,23 @@ typedef struct custom {
     void *user;
 } custom;
 
-/* A snapshot keeps what freeing it needs, and its trainer as user value 1
- * (restore checks it; it keeps the trainer alive). */
+/* A snapshot box: obj.p is the program's snapshot (NULL once freed; no
+ * engine context: obj.ctx stays NULL), followed by what freeing it needs.
+ * Its trainer is user value 1 (restore checks it; it keeps the trainer
+ * alive). */
 typedef struct customsnap {
-    void *snap;   /* NULL once freed */
+    lrelua_obj obj;
     void (*free_snapshot)(void *user, void *snap);
     void *user;
 } customsnap;
+
+static void release_customsnap(void *snap, lrelua_obj *box) {
+    customsnap *s = (customsnap *)box;
+    if (s->free_snapshot) s->free_snapshot(s->user, snap);
+}
+
+static const lrelua_class customsnap_class = {CUSTOM_SNAPSHOT, "snapshot", release_customsnap,
+                                              NULL};
 
 static custom *checkcustom(lua_State *L) {
     return (custom *)luaL_checkudata(L, 1, CUSTOM_TRAINER);
@@ -118,45 +167,31 @@ static int custom_snapshot(lua_State *L) {
     custom *c = checkcustom(L);
     /* the box first, so a memory error cannot lose a snapshot */
     customsnap *s = (customsnap *)lua_newuserdatauv(L, sizeof *s, 1);
-    s->snap = NULL;
+    s->obj.p = NULL;
+    s->obj.ctx = NULL;
     s->free_snapshot = c->ops.free_snapshot;
     s->user = c->user;
     luaL_setmetatable(L, CUSTOM_SNAPSHOT);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
-    s->snap = c->ops.snapshot(c->user);
-    if (s->snap == NULL) return callbackfail(L, c, "snapshot");
+    s->obj.p = c->ops.snapshot(c->user);
+    if (s->obj.p == NULL) return callbackfail(L, c, "snapshot");
     return 1;
 }
 
 static int custom_restore(lua_State *L) {
     custom *c = checkcustom(L);
-    customsnap *s = (customsnap *)luaL_checkudata(L, 2, CUSTOM_SNAPSHOT);
-    if (s->snap == NULL) return luaL_error(L, "attempt to use a closed snapshot");
+    void *snap = lrelua_checkobj(L, 2, &customsnap_class);
     lua_getiuservalue(L, 2, 1);
     if (!lua_rawequal(L, -1, 1))
         return luaL_argerror(L, 2, "the snapshot was taken from another trainer");
-    if (c->ops.restore(c->user, s->snap) != 0) return callbackfail(L, c, "restore");
+    if (c->ops.restore(c->user, snap) != 0) return callbackfail(L, c, "restore");
     return 0;
 }
 
 static int custom_tostring(lua_State *L) {
     checkcustom(L);
     lua_pushliteral(L, CUSTOM_TRAINER);
-    return 1;
-}
-
-static int snap_close(lua_State *L) {
-    customsnap *s = (customsnap *)luaL_checkudata(L, 1, CUSTOM_SNAPSHOT);
-    void *snap = s->snap;
-    s->snap = NULL; /* once, even if free_snapshot were to come back here */
-    if (snap && s->free_snapshot) s->free_snapshot(s->user, snap);
-    return 0;
-}
-
-static int snap_tostring(lua_State *L) {
-    customsnap *s = (customsnap *)luaL_checkudata(L, 1, CUSTOM_SNAPSHOT);
-    lua_pushstring(L, s->snap ? CUSTOM_SNAPSHOT : CUSTOM_SNAPSHOT " (closed)");
     return 1;
 }
 
@@ -173,18 +208,6 @@ static const luaL_Reg custom_methods[] = {
     {NULL, NULL}
 };
 
-static const luaL_Reg snap_meta[] = {
-    {"__gc", snap_close},
-    {"__close", snap_close},
-    {"__tostring", snap_tostring},
-    {NULL, NULL}
-};
-
-static const luaL_Reg snap_methods[] = {
-    {"close", snap_close},
-    {NULL, NULL}
-};
-
 void lrelua_push_custom_trainer(lua_State *L, const lrelua_trainer_ops *ops, void *user) {
     if (ops == NULL) luaL_error(L, "lrelua_push_custom_trainer: ops is NULL");
     const char *missing = !ops->step ? "step" : !ops->snapshot ? "snapshot"
@@ -194,7 +217,7 @@ void lrelua_push_custom_trainer(lua_State *L, const lrelua_trainer_ops *ops, voi
                       "restore are required)", missing);
     if (luaL_getmetatable(L, CUSTOM_TRAINER) == LUA_TNIL) {
         lrelua_newclass(L, CUSTOM_TRAINER, custom_meta, custom_methods);
-        lrelua_newclass(L, CUSTOM_SNAPSHOT, snap_meta, snap_methods);
+        lrelua_newboxclass(L, &customsnap_class, NULL, NULL);
     }
     lua_pop(L, 1);
     custom *c = (custom *)lua_newuserdatauv(L, sizeof *c, 0);

@@ -33,31 +33,22 @@
 
 #define JSON_MAX_DEPTH 64
 
-/* A cJSON tree owned by a to-be-closed box, so a Lua error while building
- * or converting never leaks it. */
-typedef struct json_box {
-    cJSON *root;
-} json_box;
-
-static int json_box_gc(lua_State *L)
+/* A cJSON tree owned by a to-be-closed box (p: the root; no engine
+ * context), so a Lua error while building or converting never leaks it. */
+static void release_json(void *root, lrelua_obj *box)
 {
-    json_box *b = luaL_checkudata(L, 1, "lrengine.jsonbox");
-    if (b->root) cJSON_Delete(b->root);
-    b->root = NULL;
-    return 0;
+    (void)box;
+    cJSON_Delete(root);
 }
 
-static json_box *push_box(lua_State *L)
+static const lrelua_class jsonbox_class = {"lrengine.jsonbox", "JSON tree", release_json, NULL};
+
+static lrelua_obj *push_box(lua_State *L)
 {
-    json_box *b = lua_newuserdatauv(L, sizeof *b, 0);
-    b->root = NULL;
-    if (luaL_newmetatable(L, "lrengine.jsonbox")) {
-        lua_pushcfunction(L, json_box_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, json_box_gc);
-        lua_setfield(L, -2, "__close");
-    }
-    lua_setmetatable(L, -2);
+    lrelua_obj *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->p = NULL;
+    b->ctx = NULL;
+    luaL_setmetatable(L, jsonbox_class.tname);
     return b;
 }
 
@@ -205,11 +196,11 @@ static int l_json_encode(lua_State *L)
     luaL_checkany(L, 1);
     int pretty = lua_toboolean(L, 2);
     lua_settop(L, 2);
-    json_box *box = push_box(L);
+    lrelua_obj *box = push_box(L);
     lua_toclose(L, 3);
-    box->root = make_node(L, 1, "value");
-    fill(L, 1, box->root, 0, "value");
-    char *s = pretty ? cJSON_Print(box->root) : cJSON_PrintUnformatted(box->root);
+    cJSON *root = box->p = make_node(L, 1, "value");
+    fill(L, 1, root, 0, "value");
+    char *s = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
     if (!s) return luaL_error(L, "json_encode: out of memory");
     lua_pushstring(L, s);
     cJSON_free(s);
@@ -256,11 +247,11 @@ static int l_json_decode(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &len);
     const char *name = luaL_optstring(L, 2, "string");
     lua_settop(L, 2);
-    json_box *box = push_box(L);
+    lrelua_obj *box = push_box(L);
     lua_toclose(L, 3);
     const char *end = NULL;
-    box->root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
-    if (!box->root) {
+    cJSON *root = box->p = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+    if (!root) {
         size_t off = end && end >= s && end <= s + len ? (size_t)(end - s) : 0;
         /* cJSON reports the position where it gave up: give line and column */
         size_t line = 1, col = 1;
@@ -275,7 +266,7 @@ static int l_json_decode(lua_State *L)
         return luaL_error(L, "%s: invalid JSON at line %d, column %d", name, (int)line,
                           (int)col);
     }
-    decode_value(L, box->root, 0);
+    decode_value(L, root, 0);
     return 1;
 }
 
@@ -333,6 +324,7 @@ static const luaL_Reg json_funcs[] = {
 
 void lrelua_open_json(lua_State *L)
 {
+    lrelua_newboxclass(L, &jsonbox_class, NULL, NULL);
     luaL_setfuncs(L, json_funcs, 0);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "json_null");

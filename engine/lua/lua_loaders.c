@@ -14,7 +14,7 @@
 static int data_idx(lua_State *L)
 {
     const char *images = luaL_checkstring(L, 1), *labels = luaL_checkstring(L, 2);
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
+    lrelua_obj *box = lrelua_newobj(L, &lrelua_dataset_class, 0);
     lre_dataset *d = NULL;
     if (lre_dataset_idx(box->ctx, &d, images, labels) != LRE_OK) return lrelua_fail(L, box->ctx);
     box->p = d;
@@ -25,7 +25,7 @@ static int data_idx(lua_State *L)
 static int data_npy(lua_State *L)
 {
     const char *features = luaL_checkstring(L, 1), *labels = luaL_checkstring(L, 2);
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
+    lrelua_obj *box = lrelua_newobj(L, &lrelua_dataset_class, 0);
     lre_dataset *d = NULL;
     if (lre_dataset_npy(box->ctx, &d, features, labels) != LRE_OK)
         return lrelua_fail(L, box->ctx);
@@ -65,7 +65,7 @@ static int data_csv(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
+    lrelua_obj *box = lrelua_newobj(L, &lrelua_dataset_class, 0);
     lre_dataset *d = NULL;
     if (lre_dataset_csv(box->ctx, &d, path, &o) != LRE_OK) return lrelua_fail(L, box->ctx);
     box->p = d;
@@ -78,7 +78,7 @@ static int data_fashion_mnist(lua_State *L)
     const char *split = luaL_optstring(L, 1, "train");
     luaL_argcheck(L, strcmp(split, "train") == 0 || strcmp(split, "test") == 0, 1,
                   "split must be \"train\" or \"test\"");
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_DATASET, 0);
+    lrelua_obj *box = lrelua_newobj(L, &lrelua_dataset_class, 0);
     lre_dataset *d = NULL;
     if (lre_dataset_fashion_mnist(box->ctx, &d, split) != LRE_OK)
         return lrelua_fail(L, box->ctx);
@@ -94,9 +94,10 @@ static const luaL_Reg loaders[] = {
     {NULL, NULL}
 };
 
-/* Sets the loaders into the table at the top of the stack (lre.data). */
-int lrelua_open_loaders(lua_State *L)
+/* Adds the loaders to the module's `data` table (after lrelua_open_data). */
+void lrelua_open_loaders(lua_State *L)
 {
+    lua_getfield(L, -1, "data");
     luaL_setfuncs(L, loaders, 0);
-    return 0;
+    lua_pop(L, 1);
 }

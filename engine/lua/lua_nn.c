@@ -10,7 +10,7 @@
 #include "lrelua.h"
 
 lre_model *lrelua_checkmodel(lua_State *L, int arg) {
-    return (lre_model *)lrelua_checkobj(L, arg, LRELUA_MODEL, "model");
+    return (lre_model *)lrelua_checkobj(L, arg, &lrelua_model_class);
 }
 
 /* --------------------------------------------------- layer descriptions */
@@ -179,7 +179,7 @@ static int nn_sequential(lua_State *L) {
     if (last == 0)
         return luaL_error(L, "sequential: a model needs at least one linear layer");
 
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_MODEL, 1);
+    lrelua_obj *box = lrelua_newobj(L, &lrelua_model_class, 1);
     lua_pushvalue(L, 3);
     lua_setiuservalue(L, -2, 1);
     lre_model *m = NULL;
@@ -223,9 +223,9 @@ void lrelua_pushlayers(lua_State *L, lre_model *m) {
 
 /* ------------------------------------------------------------ models */
 
-void lrelua_pushmodel(lua_State *L, lre_model *m, int layers) {
+void lrelua_boxmodel(lua_State *L, lre_model *m, int layers) {
     layers = layers ? lua_absindex(L, layers) : 0;
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_MODEL, 1);
+    lrelua_obj *box = lrelua_newobj(L, &lrelua_model_class, 1);
     if (layers) {
         lua_pushvalue(L, layers);
         lua_setiuservalue(L, -2, 1);
@@ -347,34 +347,19 @@ static int model_parameters(lua_State *L) {
     return 1;
 }
 
-static int model_close(lua_State *L) {
-    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, LRELUA_MODEL);
-    if (o->p) lre_model_release((lre_model *)o->p);
-    if (o->ctx) lre_ctx_release(o->ctx);
-    o->p = NULL;
-    o->ctx = NULL;
-    return 0;
+static void release_model(void *m, lrelua_obj *box) {
+    (void)box;
+    lre_model_release((lre_model *)m);
 }
 
-static int model_tostring(lua_State *L) {
-    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, LRELUA_MODEL);
-    if (o->p == NULL) {
-        lua_pushliteral(L, "lrengine.model (closed)");
-        return 1;
-    }
-    lre_model *m = (lre_model *)o->p;
+static void describe_model(lua_State *L, void *p) {
+    lre_model *m = (lre_model *)p;
     pushdescribe(L, m);
     lua_pushfstring(L, "lrengine.model(%s; %I params)", lua_tostring(L, -1),
                     (lua_Integer)lre_model_num_params(m));
-    return 1;
 }
 
-static const luaL_Reg model_meta[] = {
-    {"__gc", model_close},
-    {"__close", model_close},
-    {"__tostring", model_tostring},
-    {NULL, NULL}
-};
+const lrelua_class lrelua_model_class = {LRELUA_MODEL, "model", release_model, describe_model};
 
 static const luaL_Reg model_methods[] = {
     {"num_params", model_num_params},
@@ -386,7 +371,6 @@ static const luaL_Reg model_methods[] = {
     {"init", model_init},
     {"layers", model_layers},
     {"parameters", model_parameters},
-    {"close", model_close},
     {NULL, NULL}
 };
 
@@ -407,7 +391,7 @@ static const luaL_Reg nnfuncs[] = {
 };
 
 void lrelua_open_nn(lua_State *L) {
-    lrelua_newclass(L, LRELUA_MODEL, model_meta, model_methods);
+    lrelua_newboxclass(L, &lrelua_model_class, NULL, model_methods);
     lrelua_newclass(L, LRELUA_LAYER, layer_meta, NULL);
     luaL_newlib(L, nnfuncs);
     lua_setfield(L, -2, "nn");

@@ -10,8 +10,6 @@
  * (`trainer:step(lr)`), so the finder and training loops decide it.
  */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "lrelua.h"
@@ -35,18 +33,6 @@ const lre_optim_config *lrelua_checkoptim(lua_State *L, int arg) {
 
 const lre_loss_config *lrelua_checkloss(lua_State *L, int arg) {
     return &((lossbox *)luaL_checkudata(L, arg, LRELUA_LOSS))->c;
-}
-
-/* The shortest decimal that rounds to f (0.1f reads back as 0.1), for
- * the loss's label smoothing, a float in C. */
-double lrelua_shortest(float f) {
-    char buf[32];
-    for (int digits = 6; digits < 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
-        double d = strtod(buf, NULL);
-        if ((float)d == f) return d;
-    }
-    return f;
 }
 
 static optbox *newoptbox(lua_State *L, const lre_optim_config *c, double lr) {

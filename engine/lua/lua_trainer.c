@@ -15,8 +15,14 @@
  * trainer:model() is the model the user passed. */
 enum { UV_MODEL = 1, UV_DATA, UV_OPTIM, UV_LOSS, UV_COUNT = UV_LOSS };
 
+static const lrelua_class trainer_class, snapshot_class; /* at the end */
+
 static lre_trainer *checktrainer(lua_State *L) {
-    return (lre_trainer *)lrelua_checkobj(L, 1, LRELUA_TRAINER, "trainer");
+    return (lre_trainer *)lrelua_checkobj(L, 1, &trainer_class);
+}
+
+static lre_snapshot *checksnapshot(lua_State *L, int arg) {
+    return (lre_snapshot *)lrelua_checkobj(L, arg, &snapshot_class);
 }
 
 static lre_ctx *ctxof(lua_State *L, int idx) {
@@ -36,14 +42,14 @@ static int trainer_new(lua_State *L) {
     if (lua_getfield(L, 1, "model") == LUA_TNIL)                       /* 2 */
         return luaL_error(L, "trainer: option 'model' is missing (make one with "
                              "lre.nn.sequential{...})");
-    lre_model *model = (lre_model *)lrelua_checkfield(L, 2, "trainer", "model", LRELUA_MODEL,
-                                                      "model", "from lre.nn.sequential");
+    lre_model *model = (lre_model *)lrelua_checkfield(L, 2, "trainer", "model",
+                                                      &lrelua_model_class,
+                                                      "from lre.nn.sequential");
     if (lua_getfield(L, 1, "data") == LUA_TNIL)                        /* 3 */
         return luaL_error(L, "trainer: option 'data' is missing (a dataset, e.g. from "
                              "lre.data.from_tables)");
     lre_dataset *data = (lre_dataset *)lrelua_checkfield(L, 3, "trainer", "data",
-                                                         LRELUA_DATASET, "dataset",
-                                                         "from lre.data");
+                                                         &lrelua_dataset_class, "from lre.data");
     if (lua_getfield(L, 1, "optimizer") == LUA_TNIL) {                 /* 4 */
         lua_pop(L, 1);
         lrelua_pushoptim(L, &o.optim, LRELUA_DEFAULT_LR);
@@ -76,7 +82,7 @@ static int trainer_new(lua_State *L) {
     o.shuffle = lrelua_optboolean(L, 1, "trainer", "shuffle", o.shuffle);
     o.drop_last = lrelua_optboolean(L, 1, "trainer", "drop_last", o.drop_last);
 
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_TRAINER, UV_COUNT);       /* 6 */
+    lrelua_obj *box = lrelua_newobj(L, &trainer_class, UV_COUNT);       /* 6 */
     lre_device have = lre_ctx_device(box->ctx);
     lre_device want = lrelua_optdevice(L, 1, "trainer", have);
     if (want != have)
@@ -96,19 +102,15 @@ static int trainer_new(lua_State *L) {
     return 1;
 }
 
-/* A trainer made in C, boxed as trainer_new boxes one: its user values
- * are Lua objects for its model (with the layer list), data, optimizer
- * and loss. */
-void lrelua_push_trainer(lua_State *L, lre_trainer *t) {
-    if (t == NULL) luaL_error(L, "lrelua_push_trainer: the trainer is NULL");
-    lrelua_hostobj(L, lre_trainer_ctx(t), "lrelua_push_trainer");
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_TRAINER, UV_COUNT);
+/* A trainer made in C, boxed as trainer_new boxes one. */
+void lrelua_boxtrainer(lua_State *L, lre_trainer *t) {
+    lrelua_obj *box = lrelua_newobj(L, &trainer_class, UV_COUNT);
     lre_model *m = lre_trainer_model(t);
     lrelua_pushlayers(L, m);
-    lrelua_pushmodel(L, m, -1);
+    lrelua_boxmodel(L, m, -1);
     lua_setiuservalue(L, -3, UV_MODEL);
     lua_pop(L, 1);
-    lrelua_pushdataset(L, lre_trainer_data(t));
+    lrelua_boxdataset(L, lre_trainer_data(t));
     lua_setiuservalue(L, -2, UV_DATA);
     lrelua_pushoptim(L, lre_trainer_optim(t), LRELUA_DEFAULT_LR);
     lua_setiuservalue(L, -2, UV_OPTIM);
@@ -158,7 +160,7 @@ static int trainer_accuracy(lua_State *L) {
 
 static int trainer_snapshot(lua_State *L) {
     lre_trainer *t = checktrainer(L);
-    lrelua_obj *box = lrelua_newobj(L, LRELUA_SNAPSHOT, 0);
+    lrelua_obj *box = lrelua_newobj(L, &snapshot_class, 0);
     lre_snapshot *s = NULL;
     if (lre_trainer_snapshot(t, &s) != LRE_OK) return lrelua_fail(L, box->ctx);
     box->p = s;
@@ -167,7 +169,7 @@ static int trainer_snapshot(lua_State *L) {
 
 static int trainer_restore(lua_State *L) {
     lre_trainer *t = checktrainer(L);
-    lre_snapshot *s = (lre_snapshot *)lrelua_checkobj(L, 2, LRELUA_SNAPSHOT, "snapshot");
+    lre_snapshot *s = checksnapshot(L, 2);
     if (lre_trainer_restore(t, s) != LRE_OK) return lrelua_fail(L, ctxof(L, 1));
     return 0;
 }
@@ -257,7 +259,7 @@ static int trainer_model(lua_State *L) {
     lrelua_obj *old = (lrelua_obj *)lua_touserdata(L, -1);
     if (old && old->p == m) return 1;
     lua_getiuservalue(L, -1, 1);  /* the layer list survives a close */
-    lrelua_pushmodel(L, m, lua_istable(L, -1) ? -1 : 0);
+    lrelua_boxmodel(L, m, lua_istable(L, -1) ? -1 : 0);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, UV_MODEL);
     return 1;
@@ -269,7 +271,7 @@ static int trainer_data(lua_State *L) {
     lua_getiuservalue(L, 1, UV_DATA);
     lrelua_obj *old = (lrelua_obj *)lua_touserdata(L, -1);
     if (old && old->p == d) return 1;
-    lrelua_pushdataset(L, d);
+    lrelua_boxdataset(L, d);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, UV_DATA);
     return 1;
@@ -287,22 +289,13 @@ static int trainer_loss(lua_State *L) {
     return 1;
 }
 
-static int trainer_close(lua_State *L) {
-    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, LRELUA_TRAINER);
-    if (o->p) lre_trainer_release((lre_trainer *)o->p);
-    if (o->ctx) lre_ctx_release(o->ctx);
-    o->p = NULL;
-    o->ctx = NULL;
-    return 0;
+static void release_trainer(void *t, lrelua_obj *box) {
+    (void)box;
+    lre_trainer_release((lre_trainer *)t);
 }
 
-static int trainer_tostring(lua_State *L) {
-    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, LRELUA_TRAINER);
-    lre_trainer *t = (lre_trainer *)o->p;
-    if (t == NULL) {
-        lua_pushliteral(L, "lrengine.trainer (closed)");
-        return 1;
-    }
+static void describe_trainer(lua_State *L, void *p) {
+    lre_trainer *t = (lre_trainer *)p;
     lre_model *m = lre_trainer_model(t);
     size_t n = 48 * (size_t)lre_model_num_layers(m) + 64;
     char *desc = (char *)lua_newuserdatauv(L, n, 0);
@@ -311,44 +304,31 @@ static int trainer_tostring(lua_State *L) {
     lua_pushfstring(L, "lrengine.trainer(model=%s, optim=%s, batch=%I, steps=%I)", desc,
                     lre_optim_name(lre_trainer_optim(t)->kind),
                     (lua_Integer)lre_trainer_batch_size(t), (lua_Integer)lre_trainer_steps(t));
-    return 1;
 }
 
 /* ----------------------------------------------------------- snapshots */
 
 static int snapshot_steps(lua_State *L) {
-    lre_snapshot *s = (lre_snapshot *)lrelua_checkobj(L, 1, LRELUA_SNAPSHOT, "snapshot");
-    lua_pushinteger(L, (lua_Integer)lre_snapshot_steps(s));
+    lua_pushinteger(L, (lua_Integer)lre_snapshot_steps(checksnapshot(L, 1)));
     return 1;
 }
 
-static int snapshot_close(lua_State *L) {
-    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, LRELUA_SNAPSHOT);
-    if (o->p) lre_snapshot_release((lre_snapshot *)o->p);
-    if (o->ctx) lre_ctx_release(o->ctx);
-    o->p = NULL;
-    o->ctx = NULL;
-    return 0;
+static void release_snapshot(void *s, lrelua_obj *box) {
+    (void)box;
+    lre_snapshot_release((lre_snapshot *)s);
 }
 
-static int snapshot_tostring(lua_State *L) {
-    lrelua_obj *o = (lrelua_obj *)luaL_checkudata(L, 1, LRELUA_SNAPSHOT);
-    if (o->p == NULL)
-        lua_pushliteral(L, "lrengine.snapshot (closed)");
-    else
-        lua_pushfstring(L, "lrengine.snapshot(steps=%I)",
-                        (lua_Integer)lre_snapshot_steps((lre_snapshot *)o->p));
-    return 1;
+static void describe_snapshot(lua_State *L, void *s) {
+    lua_pushfstring(L, "lrengine.snapshot(steps=%I)",
+                    (lua_Integer)lre_snapshot_steps((lre_snapshot *)s));
 }
 
 /* ---------------------------------------------------------------- module */
 
-static const luaL_Reg trainer_meta[] = {
-    {"__gc", trainer_close},
-    {"__close", trainer_close},
-    {"__tostring", trainer_tostring},
-    {NULL, NULL}
-};
+static const lrelua_class trainer_class = {LRELUA_TRAINER, "trainer", release_trainer,
+                                           describe_trainer};
+static const lrelua_class snapshot_class = {LRELUA_SNAPSHOT, "snapshot", release_snapshot,
+                                            describe_snapshot};
 
 static const luaL_Reg trainer_methods[] = {
     {"step", trainer_step},
@@ -371,26 +351,17 @@ static const luaL_Reg trainer_methods[] = {
     {"data", trainer_data},
     {"optimizer", trainer_optimizer},
     {"loss", trainer_loss},
-    {"close", trainer_close},
-    {NULL, NULL}
-};
-
-static const luaL_Reg snapshot_meta[] = {
-    {"__gc", snapshot_close},
-    {"__close", snapshot_close},
-    {"__tostring", snapshot_tostring},
     {NULL, NULL}
 };
 
 static const luaL_Reg snapshot_methods[] = {
     {"steps", snapshot_steps},
-    {"close", snapshot_close},
     {NULL, NULL}
 };
 
 void lrelua_open_trainer(lua_State *L) {
-    lrelua_newclass(L, LRELUA_TRAINER, trainer_meta, trainer_methods);
-    lrelua_newclass(L, LRELUA_SNAPSHOT, snapshot_meta, snapshot_methods);
+    lrelua_newboxclass(L, &trainer_class, NULL, trainer_methods);
+    lrelua_newboxclass(L, &snapshot_class, NULL, snapshot_methods);
     lua_pushcfunction(L, trainer_new);
     lua_setfield(L, -2, "trainer");
 }
