@@ -2,8 +2,10 @@
 #
 #   make              library, Lua module, `lrengine` command, C tests, benchmarks,
 #                     C examples
-#   make test         install missing Debian packages, build, run every C test
-#                     and busted spec; ends with `N passed, N failed`
+#   make test         install missing Debian packages, check that every engine
+#                     #include goes down the layers (scripts/check_layers.sh),
+#                     build, run every C test and busted spec; ends with
+#                     `N passed, N failed`
 #   make asan         the same tests built with -fsanitize=address,undefined in
 #                     build-asan/ (clang if present, else gcc), CPU-only
 #   make valgrind     the C tests under valgrind
@@ -85,7 +87,7 @@ ifneq ($(strip $(CUDA_ARCH)),)
 endif
 
 # ---- sources ---------------------------------------------------------------
-# The engine's layers (DESIGN.md), lowest first; each folder's main header
+# The engine's layers (README.md, "Layout"), lowest first; each folder's main header
 # says what it may include (scripts/check_layers.sh checks it).
 ENGINE_LAYERS := backend core nn data train
 LIB_SRCS   := $(foreach d,$(ENGINE_LAYERS),$(sort $(wildcard engine/$(d)/*.c)))
@@ -198,7 +200,7 @@ endif
 CU_OBJS := $(patsubst %.cu,$(OBJ)/%.o,$(CU_SRCS))
 
 # Per-group include paths: the engine's layers get no Lua and no cairo
-# headers, so an engine file that includes one fails to compile (DESIGN.md:
+# headers, so an engine file that includes one fails to compile (README.md, "Layout":
 # the engine never includes Lua; the figure is its own library).
 $(OBJ)/engine/%.o:      GROUP_CFLAGS = $(ENG_CFLAGS)
 $(OBJ)/engine/plot/%.o: GROUP_CFLAGS = $(PLOT_CFLAGS)
@@ -305,6 +307,7 @@ deps:
 	@bash scripts/deps.sh
 
 test: deps
+	@bash scripts/check_layers.sh
 	@$(SUBMAKE) all
 	@bash scripts/run_tests.sh --build $(BUILD) --c-tests "$(TEST_BINS)"
 check: test

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check_layers.sh — the engine's folders are its layers (DESIGN.md); a file
+# check_layers.sh — the engine's folders are its layers (README.md, "Layout"); a file
 # includes only headers of its own layer or of the layers below it, and only
 # the binding and the command see Lua, only plot/ sees cairo. Prints each
 # offending #include and exits 1 if there is one.

@@ -1,12 +1,24 @@
 /*
- * backend.h — the device seam. Every per-element or per-matrix operation the
- * engine runs goes through one of these tables; the callers (ops.c,
- * trainer.c) never know which device they run on. The CPU table
- * (backend_cpu.c) is the reference; the CUDA table (cuda/backend_cuda.cu)
- * implements the same entries with cuBLAS and kernels.
+ * backend/backend.h — the device seam. Every per-element or per-matrix
+ * operation the engine runs goes through one of these tables; the callers
+ * (core/tensor.c, nn/ops.c, nn/optim.c, data/dataset.c) never know which
+ * device they run on, and the trainer never calls a table at all. The CPU
+ * table (cpu.c) is the reference; a CUDA table (cuda/, next) implements the
+ * same entries with cuBLAS and kernels and is tested against it entry by
+ * entry (spec/c/test_backend_ops.c).
  *
- * Pointers are device pointers; row-major throughout. Shapes are in the
- * comment of each entry. Entries marked optional may be NULL.
+ * Layer 1 (README.md, "Layout"), the lowest. May include: the public lrengine.h (for
+ * lre_status, lre_dtype, lre_act, lre_device) and nothing else of the
+ * engine. A backend sees what a backend needs — an error sink, allocation
+ * counters and a thread count (lre_backend_env) — never a context, a
+ * trainer, a workspace or a snapshot. Safe to include from C++ (.cu).
+ *
+ * Pointers passed to an entry are device pointers (host memory for a host
+ * backend, see is_host), row-major throughout; each entry's comment gives
+ * its shapes. Entries may run asynchronously on the backend's stream; the
+ * callers in core/ make every public operation synchronous from the user's
+ * view (a result that reaches the host is copied with to_host, which waits).
+ * Entries marked optional may be NULL.
  */
 #ifndef LRE_BACKEND_H
 #define LRE_BACKEND_H
@@ -16,15 +28,86 @@
 
 #include "lrengine.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LRE_ERRMSG_SIZE 1024
+
+/* Allocation counters: every allocation, host or device, is counted in its
+ * context's pair, so "a step allocates nothing" holds on every device. */
+typedef struct lre_mem_stats {
+    uint64_t n_allocs;        /* allocations made (never decreases) */
+    uint64_t bytes_live;      /* bytes allocated and not yet freed  */
+} lre_mem_stats;
+
+/* What a backend gets from the context that creates it. */
+typedef struct lre_backend_env {
+    char *err;                /* the context's message buffer (LRE_ERRMSG_SIZE) */
+    lre_mem_stats *stats;     /* the context's counters */
+    int threads;              /* worker threads; 0: the library's default */
+} lre_backend_env;
+
+/* Writes a message (printf style) into env->err and returns s. */
+lre_status lre_backend_fail(const lre_backend_env *env, lre_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Host memory, 64-byte aligned, counted in `stats` (backend/hostmem.c). The
+ * engine's own host allocator (core/ctx.c) and the CPU backend's tensor
+ * memory both use it. NULL when out of memory (or n too large). */
+void *lre_host_alloc(lre_mem_stats *stats, size_t n, int zero);
+void lre_host_free(lre_mem_stats *stats, void *p);
+
+/* Where a batch gather reads from: a dataset's rows as stored (u8 or f32)
+ * and the transform x' = x·scale' + shift' (global) or x·mul[c] + add[c]
+ * (per feature), with every pointer on the backend's device. */
+typedef struct lre_gather_src {
+    const void *x;            /* rows × features, dtype u8 or f32 */
+    lre_dtype dtype;
+    int64_t features;
+    const int32_t *labels;    /* rows, or NULL */
+    const float *targets;     /* rows × target_dim, or NULL */
+    int64_t target_dim;
+    const int64_t *index;     /* the dataset's rows (n), or NULL: row i is i */
+    int64_t n;                /* rows in the dataset (idx values lie in [0, n)) */
+    float scale, shift;       /* global map, used when mul is NULL */
+    int identity;             /* f32 rows with the identity map: a plain copy */
+    const float *mul, *add;   /* per-feature map (features), or NULL */
+} lre_gather_src;
+
+/* The per-step scalars of an optimizer update, formed on the host from the
+ * double hyper-parameters as torch.optim forms them (nn/optim.c) and read
+ * by the update kernels from device memory, so a captured step needs
+ * nothing from the host but this struct. */
+typedef struct lre_optim_scalars {
+    /* SGD: d = g + wd·p; momentum: buf = first ? d : momentum·buf + keep·d,
+     * d = nesterov ? d + momentum·buf : buf; p -= lr·d */
+    float lr, momentum, keep, weight_decay;
+    int32_t nesterov, first_step;
+    /* Adam/AdamW: p *= decay; g' = g + l2·p; m += w1·(g' - m);
+     * v = beta2·v + w2·g'²; p -= step_size · m / (sqrt(v)/bc2_sqrt + eps) */
+    float step_size, bc2_sqrt, w1, beta2, w2, eps, decay, l2;
+} lre_optim_scalars;
+
 typedef struct lre_backend {
     const char *name;
     lre_device device;
+    int is_host;              /* device pointers are host memory (the CPU) */
 
-    /* set up / tear down the backend state of a context */
-    lre_status (*init)(lre_ctx *ctx, void **state, char *err, size_t errn);
-    void (*shutdown)(void *state);
+    /* Sets up a backend state for one context. Fails (a message in
+     * env->err) when the device is not present. */
+    lre_status (*init)(const lre_backend_env *env, void **state);
+    void (*shutdown)(void *state);                          /* optional */
+    /* Waits until every entry issued on the state's stream has finished. */
+    lre_status (*synchronize)(void *state);
+    /* The stream or queue the entries are issued on (a cudaStream_t for
+     * CUDA), for callers that capture or order work; NULL on the CPU. */
+    void *(*stream)(void *state);
 
-    /* memory */
+    /* memory; alloc returns NULL on failure (a message in env->err) */
     void *(*alloc)(void *state, size_t nbytes);            /* zero-filled */
     void (*free)(void *state, void *p);
     lre_status (*to_device)(void *state, void *dst, const void *src, size_t n);
@@ -32,61 +115,72 @@ typedef struct lre_backend {
     lre_status (*copy)(void *state, void *dst, const void *src, size_t n);
     lre_status (*zero)(void *state, void *p, size_t n);
 
-    /* c (M,N) = alpha·op(a)·op(b) + beta·c; lda/ldb/ldc are row strides */
+    /* c (M,N) = alpha·op(a)·op(b) + beta·c; lda/ldb/ldc are row strides.
+     * K = 0 gives c = beta·c (c = 0 when beta = 0, whatever c held). */
     lre_status (*gemm)(void *state, int trans_a, int trans_b, int64_t M,
                        int64_t N, int64_t K, float alpha, const float *a,
                        int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc);
 
     /* y (rows,cols) += bias (cols), broadcast over rows */
-    void (*bias_add_forward)(void *state, float *y, const float *bias,
-                             int64_t rows, int64_t cols);
+    lre_status (*bias_add_forward)(void *state, float *y, const float *bias,
+                                   int64_t rows, int64_t cols);
     /* db (cols) (+)= Σ_rows dy (rows,cols) */
-    void (*bias_add_backward)(void *state, float *db, const float *dy,
-                              int64_t rows, int64_t cols, int accumulate);
+    lre_status (*bias_add_backward)(void *state, float *db, const float *dy,
+                                    int64_t rows, int64_t cols, int accumulate);
 
     /* y (n) = f(x (n)); in place allowed */
-    void (*act_forward)(void *state, lre_act a, float param, float *y,
-                        const float *x, int64_t n);
+    lre_status (*act_forward)(void *state, lre_act a, float param, float *y,
+                              const float *x, int64_t n);
     /* dx (n) = f'(x) ⊙ dy; y = f(x) */
-    void (*act_backward)(void *state, lre_act a, float param, float *dx,
-                         const float *dy, const float *x, const float *y,
-                         int64_t n);
+    lre_status (*act_backward)(void *state, lre_act a, float param, float *dx,
+                               const float *dy, const float *x, const float *y,
+                               int64_t n);
 
-    /* logits (B,C), labels (B): *loss = mean loss (host float);
-     * dlogits (B,C) (optional) = grad_scale · dloss/dlogits.
-     * Labels are already validated by the caller. */
+    /* logits (B,C), labels (B): loss (1, device) = mean loss; dlogits (B,C)
+     * (optional) = grad_scale · dloss/dlogits. Labels were validated where
+     * they entered; a label outside [0, C) still never reads out of bounds:
+     * it makes the loss NaN. */
     lre_status (*cross_entropy)(void *state, float *loss, float *dlogits,
                                 const float *logits, const int32_t *labels,
                                 int64_t B, int64_t C, float smoothing,
                                 float grad_scale);
-    /* pred, target (n): *loss = mean (p-t)^2; dpred (optional) */
+    /* pred, target (n): loss (1, device) = mean (p-t)^2; dpred (optional) */
     lre_status (*mse)(void *state, float *loss, float *dpred, const float *pred,
                       const float *target, int64_t n, float grad_scale);
-    /* logits (B,C), labels (B): *correct = count of argmax == label */
+    /* logits (B,C), labels (B): correct (1, device) = count of rows whose
+     * first maximal logit is at the label */
     lre_status (*count_correct)(void *state, int64_t *correct,
                                 const float *logits, const int32_t *labels,
                                 int64_t B, int64_t C);
 
-    /* Fused optimizer updates over n parameters (see lre_optim_update).
-     * optim.c turns the double hyper-parameters into the float32 scalars
-     * torch.optim uses, so every backend computes the same thing. */
-    /* SGD: d = g + wd·p; momentum: buf = first ? d : momentum·buf + keep·d,
-     * d = nesterov ? d + momentum·buf : buf; p -= lr·d */
-    void (*sgd_update)(void *state, float *p, const float *g, float *buf,
-                       int64_t n, float lr, float momentum, float keep,
-                       int nesterov, float weight_decay, int first_step);
-    /* Adam/AdamW: p *= decay; g' = g + l2·p; m += w1·(g' - m);
-     * v = beta2·v + w2·g'²; p -= step_size · m / (sqrt(v)/bc2_sqrt + eps) */
-    void (*adam_update)(void *state, float *p, const float *g, float *m,
-                        float *v, int64_t n, float step_size, float bc2_sqrt,
-                        float w1, float beta2, float w2, float eps,
-                        float decay, float l2);
+    /* x (n, features), y (n), t (n, target_dim): rows idx[0..n) (device) of
+     * src through its transform; y and t may be NULL. idx values lie in
+     * [0, src->n) (checked by the caller). */
+    lre_status (*gather)(void *state, const lre_gather_src *src, const int64_t *idx,
+                         int64_t n, float *x, int32_t *y, float *t);
+
+    /* Fused optimizer updates over n parameters, scalars (device) as above.
+     * SGD's buf may be NULL when momentum is 0. */
+    lre_status (*sgd_update)(void *state, float *p, const float *g, float *buf,
+                             int64_t n, const lre_optim_scalars *s);
+    lre_status (*adam_update)(void *state, float *p, const float *g, float *m,
+                              float *v, int64_t n, const lre_optim_scalars *s);
 } lre_backend;
 
+/* The backends compiled into this build (backend/registry.c). */
 extern const lre_backend lre_backend_cpu;
 #ifdef LRE_WITH_CUDA
 extern const lre_backend lre_backend_cuda;
+#endif
+
+/* The compiled-in backend for a device, or NULL. */
+const lre_backend *lre_backend_find(lre_device d);
+/* The i-th compiled-in backend (0 is the CPU), NULL past the last. */
+const lre_backend *lre_backend_at(int i);
+
+#ifdef __cplusplus
+}
 #endif
 
 #endif /* LRE_BACKEND_H */

@@ -1,15 +1,18 @@
 /*
- * backend_cpu.c — the reference backend: OpenBLAS for every matrix product,
- * plain C loops for the rest. The CUDA backend is tested against this one.
- * The backend state is the context itself, so host allocations are counted.
+ * cpu.c — the reference backend: OpenBLAS for every matrix product, plain C
+ * loops for the rest. The CUDA backend is tested against this one. The
+ * backend state is the context's lre_backend_env (it outlives the state):
+ * tensor memory is counted in the context's counters, messages land in its
+ * buffer.
  */
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
 #include <cblas.h>
 
-#include "core/core.h"
+#include "backend/backend.h"
 
 /* Marks a loop for vectorisation (honoured with -fopenmp-simd, which needs
  * no OpenMP runtime; ignored otherwise). The loops are written so that the
@@ -30,16 +33,36 @@
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
 
-static lre_status cpu_init(lre_ctx *ctx, void **state, char *err, size_t errn)
+#define ENV(state) ((const lre_backend_env *)(state))
+
+static lre_status cpu_init(const lre_backend_env *env, void **state)
 {
-    (void)err;
-    (void)errn;
-    *state = ctx;
+    /* OpenBLAS's pool is process-wide: the last context to ask sets it */
+    if (env->threads > 0) openblas_set_num_threads(env->threads);
+    *state = (void *)env;
     return LRE_OK;
 }
 
-static void *cpu_alloc(void *state, size_t n) { return lre_calloc(state, 1, n, "tensor data"); }
-static void cpu_free(void *state, void *p) { lre_free(state, p, 0); }
+static lre_status cpu_synchronize(void *state)
+{
+    (void)state;
+    return LRE_OK;
+}
+
+static void *cpu_stream(void *state)
+{
+    (void)state;
+    return NULL;
+}
+
+static void *cpu_alloc(void *state, size_t n)
+{
+    void *p = lre_host_alloc(ENV(state)->stats, n, 1);
+    if (!p) lre_backend_fail(ENV(state), LRE_ENOMEM, "cpu: out of memory for %zu bytes", n);
+    return p;
+}
+
+static void cpu_free(void *state, void *p) { lre_host_free(ENV(state)->stats, p); }
 
 static lre_status cpu_memcpy(void *state, void *dst, const void *src, size_t n)
 {
@@ -69,7 +92,8 @@ static lre_status cpu_gemm(void *state, int trans_a, int trans_b, int64_t M, int
     }
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX ||
         ldc > INT32_MAX)
-        return lre_fail(state, LRE_EINVAL, "gemm: dimensions exceed the BLAS integer range");
+        return lre_backend_fail(ENV(state), LRE_EINVAL,
+                                "gemm: dimensions exceed the BLAS integer range");
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a, (int)lda,
                 b, (int)ldb, beta, c, (int)ldc);
@@ -77,7 +101,7 @@ static lre_status cpu_gemm(void *state, int trans_a, int trans_b, int64_t M, int
 }
 
 /* y (rows,cols) += bias (cols) */
-static void cpu_bias_add_forward(void *state, float *y, const float *bias, int64_t rows,
+static lre_status cpu_bias_add_forward(void *state, float *y, const float *bias, int64_t rows,
                                  int64_t cols)
 {
     (void)state;
@@ -86,10 +110,11 @@ static void cpu_bias_add_forward(void *state, float *y, const float *bias, int64
         LRE_SIMD
         for (int64_t j = 0; j < cols; j++) yr[j] += bias[j];
     }
+    return LRE_OK;
 }
 
 /* db (cols) (+)= Σ_rows dy (rows,cols) */
-static void cpu_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
+static lre_status cpu_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
                                   int64_t cols, int accumulate)
 {
     (void)state;
@@ -99,6 +124,7 @@ static void cpu_bias_add_backward(void *state, float *db, const float *dy, int64
         LRE_SIMD
         for (int64_t j = 0; j < cols; j++) db[j] += dr[j];
     }
+    return LRE_OK;
 }
 
 #define SQRT1_2 0.70710678118654752440
@@ -114,7 +140,7 @@ static float sigmoidf(float x)
 }
 
 /* y (n) = f(x (n)) */
-static void cpu_act_forward(void *state, lre_act a, float param, float *y, const float *x,
+static lre_status cpu_act_forward(void *state, lre_act a, float param, float *y, const float *x,
                             int64_t n)
 {
     (void)state;
@@ -148,10 +174,11 @@ static void cpu_act_forward(void *state, lre_act a, float param, float *y, const
     case LRE_ACT_COUNT:
         break;
     }
+    return LRE_OK;
 }
 
 /* dx (n) = f'(x) ⊙ dy, y = f(x) */
-static void cpu_act_backward(void *state, lre_act a, float param, float *dx, const float *dy,
+static lre_status cpu_act_backward(void *state, lre_act a, float param, float *dx, const float *dy,
                              const float *x, const float *y, int64_t n)
 {
     (void)state;
@@ -199,6 +226,7 @@ static void cpu_act_backward(void *state, lre_act a, float param, float *dx, con
     case LRE_ACT_COUNT:
         break;
     }
+    return LRE_OK;
 }
 
 /* logits (B,C), labels (B) → mean loss; dlogits (B,C) optional.
@@ -225,6 +253,11 @@ static lre_status cpu_cross_entropy(void *state, float *loss, float *dlogits,
         }
         double lse = m + log(se);
         int32_t y = labels[i];
+        if (y < 0 || y >= C) { /* never read outside the row */
+            total = NAN;
+            if (dlogits) memset(dlogits + i * C, 0, (size_t)C * sizeof *dlogits);
+            continue;
+        }
         double li = on * (lse - z[y]);
         if (eps != 0.0) li += off * ((double)C * lse - sz);
         total += li;
@@ -272,14 +305,105 @@ static lre_status cpu_count_correct(void *state, int64_t *correct, const float *
     return LRE_OK;
 }
 
+/* ------------------------------------------------------------- gather */
+
+/* o[c] = s[c]·a + b (or a[c], b[c] per feature) over F values. The blocks
+ * of 16 have a known trip count, so GCC's -O2 cost model vectorises them
+ * (u8 → f32 conversion and the affine map, 16 values per pass). */
+#define LRE_BLOCK 16
+#ifndef LRE_AHEAD
+#define LRE_AHEAD 4
+#endif
+static void map_u8(float *restrict o, const uint8_t *restrict s, int64_t F, float a, float b)
+{
+    int64_t c = 0;
+    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
+        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = (float)s[c + k] * a + b;
+    for (; c < F; c++) o[c] = (float)s[c] * a + b;
+}
+
+static void map_u8_pf(float *restrict o, const uint8_t *restrict s, int64_t F,
+                      const float *restrict a, const float *restrict b)
+{
+    int64_t c = 0;
+    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
+        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = (float)s[c + k] * a[c + k] + b[c + k];
+    for (; c < F; c++) o[c] = (float)s[c] * a[c] + b[c];
+}
+
+static void map_f32(float *restrict o, const float *restrict s, int64_t F, float a, float b)
+{
+    int64_t c = 0;
+    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
+        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = s[c + k] * a + b;
+    for (; c < F; c++) o[c] = s[c] * a + b;
+}
+
+static void map_f32_pf(float *restrict o, const float *restrict s, int64_t F,
+                       const float *restrict a, const float *restrict b)
+{
+    int64_t c = 0;
+    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
+        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = s[c + k] * a[c + k] + b[c + k];
+    for (; c < F; c++) o[c] = s[c] * a[c] + b[c];
+}
+
+static inline int64_t src_row(const lre_gather_src *src, int64_t i)
+{
+    return src->index ? src->index[i] : i;
+}
+
+/* x (n, F), y (n), t (n, target_dim) = rows idx[0..n) of src */
+static lre_status cpu_gather(void *state, const lre_gather_src *src, const int64_t *idx,
+                             int64_t n, float *x, int32_t *y, float *t)
+{
+    (void)state;
+    const int64_t F = src->features;
+    const size_t rsz = src->dtype == LRE_U8 ? 1 : sizeof(float);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t row = src_row(src, idx[i]);
+        if (x) {
+            float *xo = x + i * F;
+#if defined(__GNUC__)
+            /* rows come in a shuffled order: fetch a later row while this one
+             * converts (sequential access within a row is already prefetched) */
+            if (i + LRE_AHEAD < n) {
+                const char *nx = (const char *)src->x +
+                                 src_row(src, idx[i + LRE_AHEAD]) * F * (int64_t)rsz;
+                for (int64_t off = 0; off < F * (int64_t)rsz; off += 64)
+                    __builtin_prefetch(nx + off);
+            }
+#endif
+            if (src->dtype == LRE_U8) {
+                const uint8_t *xs = (const uint8_t *)src->x + row * F;
+                if (src->mul) map_u8_pf(xo, xs, F, src->mul, src->add);
+                else map_u8(xo, xs, F, src->scale, src->shift);
+            } else {
+                const float *xs = (const float *)src->x + row * F;
+                if (src->identity) memcpy(xo, xs, (size_t)F * sizeof *xo);
+                else if (src->mul) map_f32_pf(xo, xs, F, src->mul, src->add);
+                else map_f32(xo, xs, F, src->scale, src->shift);
+            }
+        }
+        if (y && src->labels) y[i] = src->labels[row];
+        if (t && src->targets)
+            memcpy(t + i * src->target_dim, src->targets + row * src->target_dim,
+                   (size_t)src->target_dim * sizeof *t);
+    }
+    return LRE_OK;
+}
+
 /* torch.optim.SGD (foreach=False): g = grad + wd·p; with momentum μ,
  * buf = g on the first step, else μ·buf + (1-dampening)·g; nesterov:
  * g = g + μ·buf, else g = buf; p -= lr·g. */
-static void cpu_sgd_update(void *state, float *restrict p, const float *restrict g,
-                           float *restrict buf, int64_t n, float lr, float momentum,
-                           float keep, int nesterov, float weight_decay, int first_step)
+static lre_status cpu_sgd_update(void *state, float *restrict p, const float *restrict g,
+                                 float *restrict buf, int64_t n, const lre_optim_scalars *sc)
 {
     (void)state;
+    /* locals: the struct could alias the arrays as far as the compiler knows */
+    const float lr = sc->lr, momentum = sc->momentum, keep = sc->keep,
+                weight_decay = sc->weight_decay;
+    const int nesterov = sc->nesterov, first_step = sc->first_step;
     for (int64_t i = 0; i < n; i++) {
         float d = g[i];
         if (weight_decay != 0.0f) d += weight_decay * p[i];
@@ -290,6 +414,7 @@ static void cpu_sgd_update(void *state, float *restrict p, const float *restrict
         }
         p[i] -= lr * d;
     }
+    return LRE_OK;
 }
 
 /* torch.optim.Adam / AdamW (foreach=False, amsgrad=False):
@@ -297,12 +422,10 @@ static void cpu_sgd_update(void *state, float *restrict p, const float *restrict
  * gradient (l2). m = lerp(m, g, 1-β1); v = β2·v + (1-β2)·g²;
  * p -= (lr/bc1) · m / (sqrt(v)/sqrt(bc2) + eps). */
 LRE_MULTIVERSION
-static void cpu_adam_update(void *state, float *restrict p, const float *restrict g,
-                            float *restrict m, float *restrict v, int64_t n, float step_size,
-                            float bc2_sqrt, float w1, float beta2, float w2, float eps,
-                            float decay, float l2)
+static void adam_loop(float *restrict p, const float *restrict g, float *restrict m,
+                      float *restrict v, int64_t n, float step_size, float bc2_sqrt, float w1,
+                      float beta2, float w2, float eps, float decay, float l2)
 {
-    (void)state;
     LRE_SIMD
     for (int64_t i = 0; i < n; i++) {
         float pi = p[i] * decay;
@@ -315,11 +438,23 @@ static void cpu_adam_update(void *state, float *restrict p, const float *restric
     }
 }
 
+static lre_status cpu_adam_update(void *state, float *p, const float *g, float *m, float *v,
+                                  int64_t n, const lre_optim_scalars *sc)
+{
+    (void)state;
+    adam_loop(p, g, m, v, n, sc->step_size, sc->bc2_sqrt, sc->w1, sc->beta2, sc->w2, sc->eps,
+              sc->decay, sc->l2);
+    return LRE_OK;
+}
+
 const lre_backend lre_backend_cpu = {
     .name = "cpu",
     .device = LRE_DEVICE_CPU,
+    .is_host = 1,
     .init = cpu_init,
     .shutdown = NULL,
+    .synchronize = cpu_synchronize,
+    .stream = cpu_stream,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .to_device = cpu_memcpy,
@@ -334,6 +469,7 @@ const lre_backend lre_backend_cpu = {
     .cross_entropy = cpu_cross_entropy,
     .mse = cpu_mse,
     .count_correct = cpu_count_correct,
+    .gather = cpu_gather,
     .sgd_update = cpu_sgd_update,
     .adam_update = cpu_adam_update,
 };

@@ -3,7 +3,10 @@
  * (backend, RNG, last error message, allocation counters), the host
  * allocator, and tensors over ref-counted, device-tagged storage.
  *
- * Layer 2 (DESIGN.md). May include: the public header and backend/backend.h.
+ * Layer 2 (README.md, "Layout"). May include: the public header and backend/backend.h.
+ * The backend's table is called from core/ (tensors, copies), nn/ (ops,
+ * optimizer updates) and data/ (the batch gather) only; the trainer (train/)
+ * goes through those functions and never branches on the device.
  * Every layer above (nn/, data/, train/) includes this header.
  */
 #ifndef LRE_CORE_H
@@ -15,19 +18,40 @@
 #include "lrengine.h"
 #include "backend/backend.h"
 
-#define LRE_ERRMSG_SIZE 1024
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Device memory every context keeps for the scalars that cross between the
+ * host and the device: a loss or a count coming back, an optimizer's
+ * per-step scalars going out. Allocated once with the context. */
+typedef struct lre_scratch {
+    float loss;
+    int32_t pad_;
+    int64_t correct;
+    lre_optim_scalars optim;
+} lre_scratch;
 
 struct lre_ctx {
     int refcount;
     lre_device device;
     const lre_backend *be;
     void *be_state;          /* backend private state (cuBLAS handle, ...) */
+    lre_backend_env env;     /* what the backend was given: err, stats, threads */
+    lre_mem_stats stats;     /* every allocation, host and device */
+    lre_scratch *scratch;    /* on the device */
     lre_rng rng;
     int threads;
-    uint64_t n_allocs;       /* host allocations made through lre_malloc */
-    uint64_t bytes_live;
     char err[LRE_ERRMSG_SIZE];
 };
+
+/* Does the backend's memory live on the host (CPU)? A capability, for the
+ * data layer's choice between reading rows in place and mirroring them. */
+static inline int lre_ctx_is_host(const lre_ctx *ctx) { return ctx->be->is_host; }
+
+/* The scalar (host) the last loss or count entry wrote into the scratch. */
+lre_status lre_scratch_loss(lre_ctx *ctx, float *loss);
+lre_status lre_scratch_correct(lre_ctx *ctx, int64_t *correct);
 
 /* Sets the context's message (printf style) and returns `s`. */
 lre_status lre_fail(lre_ctx *ctx, lre_status s, const char *fmt, ...)
@@ -68,11 +92,16 @@ static inline float *lre_f32(lre_tensor *t) { return (float *)((char *)t->st->da
 static inline const float *lre_cf32(const lre_tensor *t) { return (const float *)((const char *)t->st->data + t->offset); }
 static inline int32_t *lre_i32(lre_tensor *t) { return (int32_t *)((char *)t->st->data + t->offset); }
 static inline const int32_t *lre_ci32(const lre_tensor *t) { return (const int32_t *)((const char *)t->st->data + t->offset); }
+static inline const int64_t *lre_ci64(const lre_tensor *t) { return (const int64_t *)((const char *)t->st->data + t->offset); }
 
 /* Sets *out to a tensor of `rows` leading rows of t (a cheap in-place
  * reshape of an existing tensor struct; no allocation): used for the last,
  * short batch of an epoch. */
 void lre_tensor_set_rows(lre_tensor *view, const lre_tensor *full, int64_t rows);
 
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* LRE_CORE_H */

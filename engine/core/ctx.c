@@ -8,8 +8,6 @@
 
 #include "core/core.h"
 
-#include <cblas.h>
-
 _Static_assert(LRE_STATUS_COUNT == 8, "status table below must match lre_status");
 static const char *const status_names[LRE_STATUS_COUNT] = {
     "ok", "invalid argument", "shape mismatch", "out of memory",
@@ -33,14 +31,7 @@ const char *lre_device_name(lre_device d)
     return "unknown";
 }
 
-int lre_device_compiled(lre_device d)
-{
-    if (d == LRE_DEVICE_CPU) return 1;
-#ifdef LRE_WITH_CUDA
-    if (d == LRE_DEVICE_CUDA) return 1;
-#endif
-    return 0;
-}
+int lre_device_compiled(lre_device d) { return lre_backend_find(d) != NULL; }
 
 lre_ctx_opts lre_ctx_opts_default(void)
 {
@@ -65,19 +56,16 @@ lre_status lre_ctx_new_err(lre_ctx **out, const lre_ctx_opts *opts, char *errbuf
     if (!out) return early_fail(errbuf, errbuf_size, LRE_EINVAL, "lre_ctx_new: out is NULL");
     *out = NULL;
     lre_ctx_opts o = opts ? *opts : lre_ctx_opts_default();
-    const lre_backend *be = NULL;
-    if (o.device == LRE_DEVICE_CPU) {
-        be = &lre_backend_cpu;
-#ifdef LRE_WITH_CUDA
-    } else if (o.device == LRE_DEVICE_CUDA) {
-        be = &lre_backend_cuda;
-#endif
-    } else if (o.device == LRE_DEVICE_CUDA) {
-        return early_fail(errbuf, errbuf_size, LRE_EDEVICE,
-                          "lre_ctx_new: device 'cuda' is not compiled into this build "
-                          "(rebuild with nvcc present, or CUDA=1)");
-    } else {
+    if ((unsigned)o.device > LRE_DEVICE_CUDA)
         return early_fail(errbuf, errbuf_size, LRE_EINVAL, "lre_ctx_new: unknown device");
+    const lre_backend *be = lre_backend_find(o.device);
+    if (!be) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "lre_ctx_new: device '%s' is not compiled into this build%s",
+                 lre_device_name(o.device),
+                 o.device == LRE_DEVICE_CUDA ? " (rebuild with nvcc present, or CUDA=1)" : "");
+        return early_fail(errbuf, errbuf_size, LRE_EDEVICE, msg);
     }
     if (o.threads < 0)
         return early_fail(errbuf, errbuf_size, LRE_EINVAL, "lre_ctx_new: threads must be >= 0");
@@ -87,15 +75,25 @@ lre_status lre_ctx_new_err(lre_ctx **out, const lre_ctx_opts *opts, char *errbuf
     ctx->device = o.device;
     ctx->be = be;
     ctx->threads = o.threads;
+    ctx->env.err = ctx->err;
+    ctx->env.stats = &ctx->stats;
+    ctx->env.threads = o.threads;
     lre_rng_seed(&ctx->rng, o.seed);
-    if (o.threads > 0) openblas_set_num_threads(o.threads);
-    if (be->init) {
-        char msg[LRE_ERRMSG_SIZE] = "";
-        lre_status s = be->init(ctx, &ctx->be_state, msg, sizeof msg);
-        if (s != LRE_OK) {
-            free(ctx);
-            return early_fail(errbuf, errbuf_size, s, msg);
+    lre_status s = be->init(&ctx->env, &ctx->be_state);
+    if (s == LRE_OK) {
+        ctx->scratch = be->alloc(ctx->be_state, sizeof *ctx->scratch);
+        if (!ctx->scratch) {
+            s = LRE_ENOMEM;
+            if (be->shutdown) be->shutdown(ctx->be_state);
         }
+    }
+    /* the counters report what the context's objects hold, not its own
+     * fixed scratch (freed, uncounted, with the context) */
+    ctx->stats = (lre_mem_stats){0, 0};
+    if (s != LRE_OK) {
+        early_fail(errbuf, errbuf_size, s, ctx->err[0] ? ctx->err : lre_status_string(s));
+        free(ctx);
+        return s;
     }
     *out = ctx;
     return LRE_OK;
@@ -109,6 +107,7 @@ void lre_ctx_retain(lre_ctx *ctx)
 void lre_ctx_release(lre_ctx *ctx)
 {
     if (!ctx || --ctx->refcount > 0) return;
+    ctx->be->free(ctx->be_state, ctx->scratch);
     if (ctx->be->shutdown) ctx->be->shutdown(ctx->be_state);
     free(ctx);
 }
@@ -119,8 +118,24 @@ void lre_ctx_clear_error(lre_ctx *ctx)
     if (ctx) ctx->err[0] = '\0';
 }
 lre_device lre_ctx_device(const lre_ctx *ctx) { return ctx->device; }
-uint64_t lre_ctx_alloc_count(const lre_ctx *ctx) { return ctx->n_allocs; }
-uint64_t lre_ctx_bytes_live(const lre_ctx *ctx) { return ctx->bytes_live; }
+uint64_t lre_ctx_alloc_count(const lre_ctx *ctx) { return ctx->stats.n_allocs; }
+uint64_t lre_ctx_bytes_live(const lre_ctx *ctx) { return ctx->stats.bytes_live; }
+
+lre_status lre_ctx_synchronize(lre_ctx *ctx)
+{
+    if (!ctx) return LRE_EINVAL;
+    return ctx->be->synchronize(ctx->be_state);
+}
+
+lre_status lre_scratch_loss(lre_ctx *ctx, float *loss)
+{
+    return ctx->be->to_host(ctx->be_state, loss, &ctx->scratch->loss, sizeof *loss);
+}
+
+lre_status lre_scratch_correct(lre_ctx *ctx, int64_t *correct)
+{
+    return ctx->be->to_host(ctx->be_state, correct, &ctx->scratch->correct, sizeof *correct);
+}
 
 lre_status lre_fail(lre_ctx *ctx, lre_status s, const char *fmt, ...)
 {
@@ -132,27 +147,11 @@ lre_status lre_fail(lre_ctx *ctx, lre_status s, const char *fmt, ...)
     return s;
 }
 
-/* Each block carries a 64-byte header holding its size, so lre_free can
- * keep bytes_live exact, and data stays 64-byte aligned for BLAS and SIMD. */
-#define LRE_ALLOC_HDR 64
-
 static void *alloc_block(lre_ctx *ctx, size_t n, int zero, const char *what)
 {
-    if (n > SIZE_MAX - 2 * LRE_ALLOC_HDR) {
-        lre_fail(ctx, LRE_ENOMEM, "allocation of %zu bytes for %s is too large", n, what);
-        return NULL;
-    }
-    size_t total = (LRE_ALLOC_HDR + n + LRE_ALLOC_HDR - 1) / LRE_ALLOC_HDR * LRE_ALLOC_HDR;
-    char *base = aligned_alloc(LRE_ALLOC_HDR, total);
-    if (!base) {
-        lre_fail(ctx, LRE_ENOMEM, "out of memory allocating %zu bytes for %s", n, what);
-        return NULL;
-    }
-    if (zero) memset(base + LRE_ALLOC_HDR, 0, n);
-    memcpy(base, &n, sizeof n);
-    ctx->n_allocs++;
-    ctx->bytes_live += n;
-    return base + LRE_ALLOC_HDR;
+    void *p = lre_host_alloc(&ctx->stats, n, zero);
+    if (!p) lre_fail(ctx, LRE_ENOMEM, "out of memory allocating %zu bytes for %s", n, what);
+    return p;
 }
 
 void *lre_malloc(lre_ctx *ctx, size_t n, const char *what)
@@ -173,10 +172,5 @@ void *lre_calloc(lre_ctx *ctx, size_t count, size_t size, const char *what)
 void lre_free(lre_ctx *ctx, void *p, size_t n)
 {
     (void)n; /* the block's header knows its size */
-    if (!p) return;
-    char *base = (char *)p - LRE_ALLOC_HDR;
-    size_t size;
-    memcpy(&size, base, sizeof size);
-    ctx->bytes_live -= size;
-    free(base);
+    lre_host_free(&ctx->stats, p);
 }

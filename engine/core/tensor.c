@@ -9,9 +9,9 @@
 
 #include "core/core.h"
 
-_Static_assert(LRE_DTYPE_COUNT == 3, "dtype tables below must match lre_dtype");
-static const size_t dtype_sizes[LRE_DTYPE_COUNT] = {4, 4, 1};
-static const char *const dtype_names[LRE_DTYPE_COUNT] = {"f32", "i32", "u8"};
+_Static_assert(LRE_DTYPE_COUNT == 4, "dtype tables below must match lre_dtype");
+static const size_t dtype_sizes[LRE_DTYPE_COUNT] = {4, 4, 1, 8};
+static const char *const dtype_names[LRE_DTYPE_COUNT] = {"f32", "i32", "u8", "i64"};
 
 size_t lre_dtype_size(lre_dtype t) { return (unsigned)t < LRE_DTYPE_COUNT ? dtype_sizes[t] : 0; }
 const char *lre_dtype_name(lre_dtype t)
@@ -194,4 +194,32 @@ lre_status lre_tensor_to_host(const lre_tensor *t, void *dst, size_t nbytes)
     if (s) return s;
     if (!nbytes) return LRE_OK;
     return ctx->be->to_host(ctx->be_state, dst, (const char *)t->st->data + t->offset, nbytes);
+}
+
+lre_status lre_tensor_copy(lre_tensor *dst, const lre_tensor *src)
+{
+    if (!dst || !src) return dst ? lre_fail(dst->st->ctx, LRE_EINVAL, "lre_tensor_copy: src is NULL")
+                                 : LRE_EINVAL;
+    lre_ctx *ctx = dst->st->ctx;
+    if (src->st->ctx != ctx)
+        return lre_fail(ctx, LRE_EINVAL, "lre_tensor_copy: src belongs to another context");
+    if (src->dtype != dst->dtype || src->numel != dst->numel) {
+        char a[64], b[64];
+        return lre_fail(ctx, LRE_ESHAPE, "lre_tensor_copy: src %s does not fit dst %s",
+                        lre_tensor_describe(src, a, sizeof a),
+                        lre_tensor_describe(dst, b, sizeof b));
+    }
+    size_t n = (size_t)src->numel * dtype_sizes[src->dtype];
+    if (!n) return LRE_OK;
+    return ctx->be->copy(ctx->be_state, lre_tensor_data(dst),
+                         (const char *)src->st->data + src->offset, n);
+}
+
+lre_status lre_tensor_zero(lre_tensor *t)
+{
+    if (!t) return LRE_EINVAL;
+    lre_ctx *ctx = t->st->ctx;
+    size_t n = (size_t)t->numel * dtype_sizes[t->dtype];
+    if (!n) return LRE_OK;
+    return ctx->be->zero(ctx->be_state, lre_tensor_data(t), n);
 }

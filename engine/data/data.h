@@ -3,7 +3,7 @@
  * transform), the byte sources and loaders (IDX, NPY, CSV), and the batch
  * order (batcher.c), private to the engine.
  *
- * Layer 4 (DESIGN.md). May include: core/core.h (and what it includes).
+ * Layer 4 (README.md, "Layout"). May include: core/core.h (and what it includes).
  */
 #ifndef LRE_DATA_H
 #define LRE_DATA_H
@@ -25,6 +25,9 @@ typedef struct lre_rows {     /* the shared, immutable row storage */
     float *targets;           /* n × target_dim, or NULL */
     int64_t target_dim;
     int64_t num_classes;      /* 0 for targets */
+    /* device copies of x, labels and targets, made on first use by a
+     * trainer on a device whose memory is not the host's; else NULL */
+    lre_tensor *dev_x, *dev_labels, *dev_targets;
 } lre_rows;
 
 struct lre_dataset {
@@ -39,6 +42,9 @@ struct lre_dataset {
      * as given, then the gather's affine map mul[F] = scale/std and
      * add[F] = −mean/std, kept in step with `scale`. */
     float *pf;
+    /* device copies of index and of the per-feature map (mul, add), made
+     * on first use off the host (datasets never change once made) */
+    lre_tensor *dev_index, *dev_map;
 };
 
 static inline const float *lre_pf_mean(const lre_dataset *d) { return d->pf; }
@@ -65,6 +71,17 @@ lre_status lre_dataset_adopt(lre_ctx *ctx, lre_dataset **out, lre_dtype dtype, i
                              int row_ndim, const int64_t *row_shape, void *x,
                              int32_t *labels, float *targets, int64_t target_dim,
                              int64_t num_classes, const char *source);
+
+/* Where a batch of d is gathered from on its context's device: the stored
+ * rows in place on a host backend; otherwise device copies of the rows,
+ * the index and the per-feature map, made on the first call and kept. */
+lre_status lre_dataset_gather_src(lre_dataset *d, lre_gather_src *src);
+/* x (>= n rows, features), y (>= n) i32, t (>= n rows, target_dim): device
+ * tensors of d's context; rows idx[0..n) (an i64 device tensor whose values
+ * lie in [0, size) — a batcher's order, or 0..n-1) of d through its
+ * transform. y and t may be NULL. No allocation after the first call. */
+lre_status lre_dataset_gather_rows(lre_dataset *d, const lre_tensor *idx, int64_t n,
+                                   lre_tensor *x, lre_tensor *y, lre_tensor *t);
 
 /* ------------------------------------------------ dataset loaders (data_*.c)
  * Every parser reads through an lre_src, a byte source over a file or a

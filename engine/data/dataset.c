@@ -101,6 +101,9 @@ void lre_rows_release(lre_rows *r)
 {
     if (!r || --r->refcount > 0) return;
     lre_ctx *ctx = r->ctx;
+    lre_tensor_release(r->dev_x);
+    lre_tensor_release(r->dev_labels);
+    lre_tensor_release(r->dev_targets);
     lre_free(ctx, r->x, 0);
     lre_free(ctx, r->labels, 0);
     lre_free(ctx, r->targets, 0);
@@ -217,6 +220,8 @@ void lre_dataset_release(lre_dataset *d)
     if (!d || --d->refcount > 0) return;
     lre_ctx *ctx = d->ctx;
     lre_rows_release(d->rows);
+    lre_tensor_release(d->dev_index);
+    lre_tensor_release(d->dev_map);
     lre_free(ctx, d->index, 0);
     lre_free(ctx, d->pf, 0);
     lre_free(ctx, d, sizeof *d);
@@ -501,45 +506,78 @@ lre_status lre_dataset_standardize(lre_dataset *d, lre_dataset **out, int per_fe
 
 /* ------------------------------------------------------------------ gather */
 
-/* o[c] = s[c]·a + b (or a[c], b[c] per feature) over F values. The blocks
- * of 16 have a known trip count, so GCC's -O2 cost model vectorises them
- * (u8 → f32 conversion and the affine map, 16 values per pass). */
-#define LRE_BLOCK 16
-#ifndef LRE_AHEAD
-#define LRE_AHEAD 4
-#endif
-static void map_u8(float *restrict o, const uint8_t *restrict s, int64_t F, float a, float b)
+/* A device copy of host data (n elements of dtype), made once. */
+static lre_status mirror(lre_ctx *ctx, lre_tensor **dev, lre_dtype dtype, int64_t n,
+                         const void *host)
 {
-    int64_t c = 0;
-    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
-        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = (float)s[c + k] * a + b;
-    for (; c < F; c++) o[c] = (float)s[c] * a + b;
+    if (*dev || !host) return LRE_OK;
+    int64_t shape[1] = {n};
+    lre_tensor *t;
+    lre_status s = lre_tensor_new(ctx, &t, dtype, 1, shape);
+    if (!s) s = lre_tensor_from_host(t, host, (size_t)n * lre_dtype_size(dtype));
+    if (s) {
+        lre_tensor_release(t);
+        return s;
+    }
+    *dev = t;
+    return LRE_OK;
 }
 
-static void map_u8_pf(float *restrict o, const uint8_t *restrict s, int64_t F,
-                      const float *restrict a, const float *restrict b)
+/* The gather source over the rows as stored on the host. */
+static void host_src(const lre_dataset *d, lre_gather_src *src)
 {
-    int64_t c = 0;
-    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
-        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = (float)s[c + k] * a[c + k] + b[c + k];
-    for (; c < F; c++) o[c] = (float)s[c] * a[c] + b[c];
+    const lre_rows *r = d->rows;
+    const int64_t F = r->features;
+    memset(src, 0, sizeof *src);
+    src->dtype = r->dtype;
+    src->features = F;
+    src->target_dim = r->target_dim;
+    src->n = d->n;
+    src->scale = d->scale / d->std;
+    src->shift = -d->mean / d->std;
+    src->identity = r->dtype == LRE_F32 && !d->pf && d->scale == 1.0f && d->mean == 0.0f &&
+                    d->std == 1.0f;
+    src->x = r->x;
+    src->labels = r->labels;
+    src->targets = r->targets;
+    src->index = d->index;
+    src->mul = d->pf ? d->pf + 2 * F : NULL;
+    src->add = d->pf ? d->pf + 3 * F : NULL;
 }
 
-static void map_f32(float *restrict o, const float *restrict s, int64_t F, float a, float b)
+lre_status lre_dataset_gather_src(lre_dataset *d, lre_gather_src *src)
 {
-    int64_t c = 0;
-    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
-        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = s[c + k] * a + b;
-    for (; c < F; c++) o[c] = s[c] * a + b;
+    host_src(d, src);
+    if (lre_ctx_is_host(d->ctx)) return LRE_OK;
+    lre_rows *r = d->rows;
+    const int64_t F = r->features;
+    lre_ctx *ctx = d->ctx;
+    lre_status s;
+    if ((s = mirror(ctx, &r->dev_x, r->dtype, r->n * F, r->x)) ||
+        (s = mirror(ctx, &r->dev_labels, LRE_I32, r->n, r->labels)) ||
+        (s = mirror(ctx, &r->dev_targets, LRE_F32, r->n * r->target_dim, r->targets)) ||
+        (s = mirror(ctx, &d->dev_index, LRE_I64, d->n, d->index)) ||
+        (s = mirror(ctx, &d->dev_map, LRE_F32, 2 * F, d->pf ? d->pf + 2 * F : NULL)))
+        return s;
+    src->x = lre_tensor_data(r->dev_x);
+    src->labels = r->dev_labels ? lre_tensor_data(r->dev_labels) : NULL;
+    src->targets = r->dev_targets ? lre_tensor_data(r->dev_targets) : NULL;
+    src->index = d->dev_index ? lre_tensor_data(d->dev_index) : NULL;
+    src->mul = d->dev_map ? lre_tensor_data(d->dev_map) : NULL;
+    src->add = d->dev_map ? src->mul + F : NULL;
+    return LRE_OK;
 }
 
-static void map_f32_pf(float *restrict o, const float *restrict s, int64_t F,
-                       const float *restrict a, const float *restrict b)
+lre_status lre_dataset_gather_rows(lre_dataset *d, const lre_tensor *idx, int64_t n,
+                                   lre_tensor *x, lre_tensor *y, lre_tensor *t)
 {
-    int64_t c = 0;
-    for (; c + LRE_BLOCK <= F; c += LRE_BLOCK)
-        for (int k = 0; k < LRE_BLOCK; k++) o[c + k] = s[c + k] * a[c + k] + b[c + k];
-    for (; c < F; c++) o[c] = s[c] * a[c] + b[c];
+    lre_ctx *ctx = d->ctx;
+    lre_gather_src src;
+    lre_status s = lre_dataset_gather_src(d, &src);
+    if (s) return s;
+    return ctx->be->gather(ctx->be_state, &src, lre_ci64(idx), n, lre_f32(x),
+                           y && src.labels ? lre_i32(y) : NULL,
+                           t && src.targets ? lre_f32(t) : NULL);
 }
 
 lre_status lre_dataset_gather(lre_dataset *d, const int64_t *idx, int64_t n, float *x,
@@ -547,45 +585,13 @@ lre_status lre_dataset_gather(lre_dataset *d, const int64_t *idx, int64_t n, flo
 {
     if (!d) return LRE_EINVAL;
     if (!idx && n > 0) return lre_fail(d->ctx, LRE_EINVAL, "gather: idx is NULL");
-    const lre_rows *r = d->rows;
-    const int64_t F = r->features;
-    const float scale = d->scale / d->std, shift = -d->mean / d->std;
-    const int identity = !d->pf && d->scale == 1.0f && d->mean == 0.0f && d->std == 1.0f;
-    const float *mul = d->pf ? d->pf + 2 * F : NULL, *add = d->pf ? d->pf + 3 * F : NULL;
-    const size_t rsz = lre_dtype_size(r->dtype);
-    (void)rsz;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n; i++)
         if (idx[i] < 0 || idx[i] >= d->n)
             return lre_fail(d->ctx, LRE_EINVAL, "gather: row %" PRId64 " outside [0, %" PRId64 ")",
                             idx[i], d->n);
-        int64_t row = row_of(d, idx[i]);
-        if (x) {
-            float *xo = x + i * F;
-#if defined(__GNUC__)
-            /* rows come in a shuffled order: fetch a later row while this one
-             * converts (sequential access within a row is already prefetched) */
-            if (i + LRE_AHEAD < n && idx[i + LRE_AHEAD] >= 0 && idx[i + LRE_AHEAD] < d->n) {
-                const char *nx = (const char *)r->x +
-                                 row_of(d, idx[i + LRE_AHEAD]) * F * (int64_t)rsz;
-                for (int64_t off = 0; off < F * (int64_t)rsz; off += 64)
-                    __builtin_prefetch(nx + off);
-            }
-#endif
-            if (r->dtype == LRE_U8) {
-                const uint8_t *xs = (const uint8_t *)r->x + row * F;
-                if (mul) map_u8_pf(xo, xs, F, mul, add);
-                else map_u8(xo, xs, F, scale, shift);
-            } else {
-                const float *xs = (const float *)r->x + row * F;
-                if (identity) memcpy(xo, xs, (size_t)F * sizeof *xo);
-                else if (mul) map_f32_pf(xo, xs, F, mul, add);
-                else map_f32(xo, xs, F, scale, shift);
-            }
-        }
-        if (y && r->labels) y[i] = r->labels[row];
-        if (t && r->targets)
-            memcpy(t + i * r->target_dim, r->targets + row * r->target_dim,
-                   (size_t)r->target_dim * sizeof *t);
-    }
-    return LRE_OK;
+    /* host arrays in, host arrays out: the CPU backend's gather, over the
+     * rows as stored (whatever the context's device) */
+    lre_gather_src src;
+    host_src(d, &src);
+    return n > 0 ? lre_backend_cpu.gather(NULL, &src, idx, n, x, y, t) : LRE_OK;
 }

@@ -46,6 +46,35 @@
  *   - The engine never exits or aborts the process.
  *   - Shapes are row-major; a linear layer's weight is (out, in) like
  *     PyTorch's nn.Linear, so weights move to and from PyTorch unchanged.
+ *
+ * Devices
+ *   - A context runs on one device (lre_ctx_opts.device): the CPU, or CUDA
+ *     when this build has it (lre_device_compiled) and a GPU is present.
+ *     Every tensor, model, dataset and trainer of the context lives there.
+ *   - Tensor memory is device memory: lre_tensor_data returns a device
+ *     pointer, host memory only on the CPU. Move data with
+ *     lre_tensor_from_host / lre_tensor_to_host (or lre_tensor_copy between
+ *     tensors); never dereference lre_tensor_data off the CPU.
+ *   - Every operation is synchronous from the caller's view: when it
+ *     returns, its outputs are ready to read back. Losses, counts and
+ *     accuracies come back as host scalars (float, int64_t, double).
+ *   - Datasets are stored on the host as loaded (u8 pixels stay u8); a
+ *     trainer on a device gathers batches there from a device copy of the
+ *     rows it makes once.
+ *   - Labels are checked where they enter: when a dataset is created (and
+ *     by lre_cross_entropy on its own labels), not at every step.
+ *   - The allocation counters (lre_ctx_alloc_count) count host and device
+ *     allocations alike.
+ *
+ * Threads
+ *   - A context and everything created from it belong to one thread at a
+ *     time; nothing in the engine locks. Different contexts may be used
+ *     from different threads at once.
+ *   - lre_ctx_opts.threads sets the CPU backend's BLAS threads. OpenBLAS
+ *     keeps one pool per process, so the last context created with
+ *     threads > 0 sets it for all; 0 leaves the library's default
+ *     (OPENBLAS_NUM_THREADS, else the cores).
+ *   - The engine keeps no global mutable state of its own.
  */
 #ifndef LRENGINE_H
 #define LRENGINE_H
@@ -113,11 +142,14 @@ const char *lre_device_name(lre_device d);
  * time and a GPU at run time). */
 int lre_device_compiled(lre_device d);
 
-/* Every host allocation the engine makes goes through the context's
- * allocator; these count them, so tests can prove a code path allocates
- * nothing. */
+/* Every allocation the engine makes, host or device, goes through the
+ * context's counters, so tests can prove a code path allocates nothing. */
 uint64_t lre_ctx_alloc_count(const lre_ctx *ctx);
 uint64_t lre_ctx_bytes_live(const lre_ctx *ctx);
+/* Waits for all work issued on the context's device (a no-op on the CPU;
+ * operations are already synchronous from the caller's view: this is for
+ * timing and for C code that shares the device with other libraries). */
+lre_status lre_ctx_synchronize(lre_ctx *ctx);
 
 /* ------------------------------------------------------------------ RNG */
 
@@ -141,7 +173,7 @@ void lre_philox4x32_10(uint64_t key, uint64_t counter, uint32_t out[4]);
 
 /* --------------------------------------------------------------- tensors */
 
-typedef enum lre_dtype { LRE_F32 = 0, LRE_I32 = 1, LRE_U8 = 2, LRE_DTYPE_COUNT } lre_dtype;
+typedef enum lre_dtype { LRE_F32 = 0, LRE_I32 = 1, LRE_U8 = 2, LRE_I64 = 3, LRE_DTYPE_COUNT } lre_dtype;
 
 #define LRE_MAX_DIMS 4
 
@@ -173,6 +205,11 @@ const char *lre_tensor_describe(const lre_tensor *t, char *buf, size_t n);
 /* Copies between a tensor and host memory of exactly numel*dtype bytes. */
 lre_status lre_tensor_from_host(lre_tensor *t, const void *src, size_t nbytes);
 lre_status lre_tensor_to_host(const lre_tensor *t, void *dst, size_t nbytes);
+/* dst = src, device to device: same dtype and number of elements, same
+ * context. */
+lre_status lre_tensor_copy(lre_tensor *dst, const lre_tensor *src);
+/* Sets every element to zero. */
+lre_status lre_tensor_zero(lre_tensor *t);
 
 /* ----------------------------------------------------------------- ops
  * Each op checks dtypes and shapes and writes into preallocated outputs.
@@ -226,6 +263,11 @@ lre_status lre_cross_entropy(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
 lre_status lre_mse(lre_ctx *ctx, float *loss, lre_tensor *dpred,
                    const lre_tensor *pred, const lre_tensor *target,
                    float grad_scale);
+/* *correct = the number of rows of logits (B,C) whose largest logit (the
+ * first one on a tie) is at the row's label (B) int32. Labels outside
+ * [0,C) are refused, as by lre_cross_entropy. */
+lre_status lre_count_correct(lre_ctx *ctx, int64_t *correct, const lre_tensor *logits,
+                             const lre_tensor *labels);
 
 /* ---------------------------------------------------------- optimizers */
 
@@ -258,13 +300,15 @@ lre_status lre_optim_config_check(lre_ctx *ctx, const lre_optim_config *c);
 
 /* One update of n parameters p with gradients g, in place, as torch.optim
  * does (foreach=False, maximize=False, amsgrad=False). `step` is the
- * 1-based count of this update; state1/state2 are the optimizer's state
- * buffers of n floats (SGD: momentum buffer in state1, state2 unused; Adam:
- * exp_avg, exp_avg_sq), zero before the first step. Used by the trainer;
- * public so that tests and embedders can check it against the formulas. */
+ * 1-based count of this update; buf1/buf2 are the optimizer's state of n
+ * floats each, named as torch.optim names them: SGD's momentum_buffer in
+ * buf1 (both may be NULL without momentum; buf2 is unused), Adam's and
+ * AdamW's exp_avg in buf1 and exp_avg_sq in buf2; zero before the first
+ * step. Used by the trainer; public so that tests and embedders can check
+ * it against the formulas. */
 lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr,
                             int64_t step, lre_tensor *p, const lre_tensor *g,
-                            lre_tensor *state1, lre_tensor *state2);
+                            lre_tensor *buf1, lre_tensor *buf2);
 
 /* -------------------------------------------------------------- models */
 
@@ -521,7 +565,11 @@ void lre_snapshot_release(lre_snapshot *s);
 int64_t lre_snapshot_steps(const lre_snapshot *s);
 
 /* The same state as a safetensors file (PyTorch state_dict names "0.weight",
- * "0.bias", ...; optimizer state "optim.state1"/"optim.state2"; metadata
+ * "0.bias", ...; optimizer state per parameter as torch.optim names it,
+ * "optim.0.weight.exp_avg", "optim.0.weight.exp_avg_sq" (Adam, AdamW) or
+ * "optim.0.weight.momentum_buffer" (SGD with momentum), and "optim.step";
+ * files of version 1, with "optim.state1"/"optim.state2", still load;
+ * metadata
  * with the architecture, optimizer and loss hyper-parameters, step count
  * and batch position). Written to a temporary file and renamed, so a crash
  * never leaves half a file. Loading checks that the file matches the

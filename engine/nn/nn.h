@@ -3,7 +3,7 @@
  * gradient buffers, private to the engine. The ops (ops.c) and optimizer
  * updates (optim.c) are declared in the public header.
  *
- * Layer 3 (DESIGN.md). May include: core/core.h (and what it includes).
+ * Layer 3 (README.md, "Layout"). May include: core/core.h (and what it includes).
  */
 #ifndef LRE_NN_H
 #define LRE_NN_H
@@ -33,5 +33,37 @@ struct lre_model {
     lre_tensor *grads;        /* (n_params) f32 */
 };
 
+/* ----------------------------------------------------- optimizer state */
+
+/* An optimizer's state over the flat parameter buffer, named as
+ * torch.optim names it; the buffers the optimizer does not use are NULL
+ * (SGD without momentum has none). */
+#define LRE_OPTIM_MAX_BUFFERS 2
+typedef struct lre_optim_state {
+    lre_optim_kind kind;
+    int n;                                        /* buffers in use */
+    lre_tensor *buf[LRE_OPTIM_MAX_BUFFERS];       /* n_params f32 each */
+    const char *name[LRE_OPTIM_MAX_BUFFERS];      /* "momentum_buffer"; "exp_avg", "exp_avg_sq" */
+} lre_optim_state;
+
+/* Allocates (zero-filled) the buffers optimizer c needs for n parameters. */
+lre_status lre_optim_state_init(lre_ctx *ctx, lre_optim_state *st, const lre_optim_config *c,
+                                int64_t n);
+void lre_optim_state_free(lre_optim_state *st);
+/* dst = src, buffer by buffer, device to device (same optimizer, same n). */
+lre_status lre_optim_state_copy(lre_optim_state *dst, const lre_optim_state *src);
+lre_status lre_optim_state_zero(lre_optim_state *st);
+/* lre_optim_update with this state's buffers. */
+lre_status lre_optim_state_update(lre_ctx *ctx, const lre_optim_config *c, lre_optim_state *st,
+                                  double lr, int64_t step, lre_tensor *p, const lre_tensor *g);
+
+/* lre_cross_entropy and lre_count_correct without the label check, for
+ * labels that come from a dataset (checked when it was created): what the
+ * trainer runs at every step, with no per-step host check or sync. */
+lre_status lre_cross_entropy_trusted(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
+                                     const lre_tensor *logits, const lre_tensor *labels,
+                                     float smoothing, float grad_scale);
+lre_status lre_count_correct_trusted(lre_ctx *ctx, int64_t *correct, const lre_tensor *logits,
+                                     const lre_tensor *labels);
 
 #endif /* LRE_NN_H */

@@ -86,7 +86,7 @@ lre_status lre_linear_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
     /* y (B,out) = x (B,in) · w^T (in,out) */
     CHECK(ctx->be->gemm(ctx->be_state, 0, 1, B, out, in, 1.0f, lre_cf32(x), in, lre_cf32(w),
                         in, 0.0f, lre_f32(y), out));
-    if (b) ctx->be->bias_add_forward(ctx->be_state, lre_f32(y), lre_cf32(b), B, out);
+    if (b) CHECK(ctx->be->bias_add_forward(ctx->be_state, lre_f32(y), lre_cf32(b), B, out));
     return LRE_OK;
 }
 
@@ -116,8 +116,9 @@ lre_status lre_linear_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre
     /* dw (out,in) (+)= dy^T (out,B) · x (B,in) */
     CHECK(ctx->be->gemm(ctx->be_state, 1, 0, out, in, B, 1.0f, lre_cf32(dy), out, lre_cf32(x),
                         in, beta, lre_f32(dw), in));
-    if (db) ctx->be->bias_add_backward(ctx->be_state, lre_f32(db), lre_cf32(dy), B, out,
-                                       accumulate);
+    if (db)
+        CHECK(ctx->be->bias_add_backward(ctx->be_state, lre_f32(db), lre_cf32(dy), B, out,
+                                         accumulate));
     /* dx (B,in) = dy (B,out) · w (out,in) */
     if (dx)
         CHECK(ctx->be->gemm(ctx->be_state, 0, 0, B, in, out, 1.0f, lre_cf32(dy), out,
@@ -163,8 +164,7 @@ lre_status lre_act_forward(lre_ctx *ctx, lre_act a, float param, lre_tensor *y,
     CHECK(check_tensor(ctx, fn, "y", y, LRE_F32, 0));
     CHECK(check_tensor(ctx, fn, "x", x, LRE_F32, 0));
     CHECK(check_same(ctx, fn, "y", y, "x", x));
-    ctx->be->act_forward(ctx->be_state, a, param, lre_f32(y), lre_cf32(x), x->numel);
-    return LRE_OK;
+    return ctx->be->act_forward(ctx->be_state, a, param, lre_f32(y), lre_cf32(x), x->numel);
 }
 
 lre_status lre_act_backward(lre_ctx *ctx, lre_act a, float param, lre_tensor *dx,
@@ -180,35 +180,41 @@ lre_status lre_act_backward(lre_ctx *ctx, lre_act a, float param, lre_tensor *dx
     CHECK(check_same(ctx, fn, "dx", dx, "x", x));
     CHECK(check_same(ctx, fn, "dy", dy, "x", x));
     CHECK(check_same(ctx, fn, "y", y, "x", x));
-    ctx->be->act_backward(ctx->be_state, a, param, lre_f32(dx), lre_cf32(dy), lre_cf32(x),
-                          lre_cf32(y), x->numel);
-    return LRE_OK;
+    return ctx->be->act_backward(ctx->be_state, a, param, lre_f32(dx), lre_cf32(dy),
+                                 lre_cf32(x), lre_cf32(y), x->numel);
 }
 
-/* Labels live on the device; the check reads them on the host. On the CPU
- * that is the tensor itself; other backends validate labels when a batch is
- * gathered (trainer) — here we copy, which is fine off the hot path. */
+/* Labels enter the engine's hot path only through datasets, which check
+ * them when created (data/dataset.c); the trainer then uses the *_trusted
+ * forms below and nothing is checked per step. The public ops check the
+ * labels they are handed: in place on a host backend, otherwise through a
+ * small host buffer (a copy, off the hot path, with no allocation). */
 static lre_status check_labels(lre_ctx *ctx, const char *fn, const lre_tensor *labels,
                                int64_t C)
 {
-    if (ctx->device != LRE_DEVICE_CPU) return LRE_OK;
-    const int32_t *y = lre_ci32(labels);
-    for (int64_t i = 0; i < labels->numel; i++)
-        if (y[i] < 0 || y[i] >= C)
-            return lre_fail(ctx, LRE_EINVAL,
-                            "%s: label %" PRId32 " at row %" PRId64 " is outside [0, %" PRId64
-                            ") (the logits have %" PRId64 " classes)",
-                            fn, y[i], i + 1, C, C);
+    enum { CHUNK = 256 };
+    int32_t buf[CHUNK];
+    const int32_t *all = lre_ctx_is_host(ctx) ? lre_ci32(labels) : NULL;
+    for (int64_t start = 0; start < labels->numel; start += CHUNK) {
+        int64_t n = labels->numel - start < CHUNK ? labels->numel - start : CHUNK;
+        const int32_t *y = all ? all + start : buf;
+        if (!all)
+            CHECK(ctx->be->to_host(ctx->be_state, buf, lre_ci32(labels) + start,
+                                   (size_t)n * sizeof *buf));
+        for (int64_t i = 0; i < n; i++)
+            if (y[i] < 0 || y[i] >= C)
+                return lre_fail(ctx, LRE_EINVAL,
+                                "%s: label %" PRId32 " at row %" PRId64 " is outside [0, %" PRId64
+                                ") (the logits have %" PRId64 " classes)",
+                                fn, y[i], start + i + 1, C, C);
+    }
     return LRE_OK;
 }
 
-lre_status lre_cross_entropy(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
-                             const lre_tensor *logits, const lre_tensor *labels, float smoothing,
-                             float grad_scale)
+/* logits (B,C) f32 with C >= 1 and labels (B) i32 */
+static lre_status check_logits(lre_ctx *ctx, const char *fn, const lre_tensor *logits,
+                               const lre_tensor *labels)
 {
-    static const char fn[] = "lre_cross_entropy";
-    if (!ctx) return LRE_EINVAL;
-    if (!loss) return lre_fail(ctx, LRE_EINVAL, "%s: loss is NULL", fn);
     CHECK(check_tensor(ctx, fn, "logits", logits, LRE_F32, 2));
     CHECK(check_tensor(ctx, fn, "labels", labels, LRE_I32, 1));
     if (labels->shape[0] != logits->shape[0]) {
@@ -218,6 +224,17 @@ lre_status lre_cross_entropy(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
     }
     if (logits->shape[1] < 1)
         return lre_fail(ctx, LRE_ESHAPE, "%s: logits need at least one class", fn);
+    return LRE_OK;
+}
+
+static lre_status cross_entropy(lre_ctx *ctx, int trusted, float *loss, lre_tensor *dlogits,
+                                const lre_tensor *logits, const lre_tensor *labels,
+                                float smoothing, float grad_scale)
+{
+    static const char fn[] = "lre_cross_entropy";
+    if (!ctx) return LRE_EINVAL;
+    if (!loss) return lre_fail(ctx, LRE_EINVAL, "%s: loss is NULL", fn);
+    CHECK(check_logits(ctx, fn, logits, labels));
     if (dlogits) {
         CHECK(check_tensor(ctx, fn, "dlogits", dlogits, LRE_F32, 2));
         CHECK(check_same(ctx, fn, "dlogits", dlogits, "logits", logits));
@@ -227,10 +244,26 @@ lre_status lre_cross_entropy(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
                         (double)smoothing);
     if (!isfinite(grad_scale))
         return lre_fail(ctx, LRE_EINVAL, "%s: grad_scale must be finite", fn);
-    CHECK(check_labels(ctx, fn, labels, logits->shape[1]));
-    return ctx->be->cross_entropy(ctx->be_state, loss, dlogits ? lre_f32(dlogits) : NULL,
-                                  lre_cf32(logits), lre_ci32(labels), logits->shape[0],
-                                  logits->shape[1], smoothing, grad_scale);
+    if (!trusted) CHECK(check_labels(ctx, fn, labels, logits->shape[1]));
+    CHECK(ctx->be->cross_entropy(ctx->be_state, &ctx->scratch->loss,
+                                 dlogits ? lre_f32(dlogits) : NULL, lre_cf32(logits),
+                                 lre_ci32(labels), logits->shape[0], logits->shape[1],
+                                 smoothing, grad_scale));
+    return lre_scratch_loss(ctx, loss);
+}
+
+lre_status lre_cross_entropy(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
+                             const lre_tensor *logits, const lre_tensor *labels, float smoothing,
+                             float grad_scale)
+{
+    return cross_entropy(ctx, 0, loss, dlogits, logits, labels, smoothing, grad_scale);
+}
+
+lre_status lre_cross_entropy_trusted(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
+                                     const lre_tensor *logits, const lre_tensor *labels,
+                                     float smoothing, float grad_scale)
+{
+    return cross_entropy(ctx, 1, loss, dlogits, logits, labels, smoothing, grad_scale);
 }
 
 lre_status lre_mse(lre_ctx *ctx, float *loss, lre_tensor *dpred, const lre_tensor *pred,
@@ -248,6 +281,32 @@ lre_status lre_mse(lre_ctx *ctx, float *loss, lre_tensor *dpred, const lre_tenso
     }
     if (!isfinite(grad_scale))
         return lre_fail(ctx, LRE_EINVAL, "%s: grad_scale must be finite", fn);
-    return ctx->be->mse(ctx->be_state, loss, dpred ? lre_f32(dpred) : NULL, lre_cf32(pred),
-                        lre_cf32(target), pred->numel, grad_scale);
+    CHECK(ctx->be->mse(ctx->be_state, &ctx->scratch->loss, dpred ? lre_f32(dpred) : NULL,
+                       lre_cf32(pred), lre_cf32(target), pred->numel, grad_scale));
+    return lre_scratch_loss(ctx, loss);
+}
+
+static lre_status count_correct(lre_ctx *ctx, int trusted, int64_t *correct,
+                                const lre_tensor *logits, const lre_tensor *labels)
+{
+    static const char fn[] = "lre_count_correct";
+    if (!ctx) return LRE_EINVAL;
+    if (!correct) return lre_fail(ctx, LRE_EINVAL, "%s: correct is NULL", fn);
+    CHECK(check_logits(ctx, fn, logits, labels));
+    if (!trusted) CHECK(check_labels(ctx, fn, labels, logits->shape[1]));
+    CHECK(ctx->be->count_correct(ctx->be_state, &ctx->scratch->correct, lre_cf32(logits),
+                                 lre_ci32(labels), logits->shape[0], logits->shape[1]));
+    return lre_scratch_correct(ctx, correct);
+}
+
+lre_status lre_count_correct(lre_ctx *ctx, int64_t *correct, const lre_tensor *logits,
+                             const lre_tensor *labels)
+{
+    return count_correct(ctx, 0, correct, logits, labels);
+}
+
+lre_status lre_count_correct_trusted(lre_ctx *ctx, int64_t *correct, const lre_tensor *logits,
+                                     const lre_tensor *labels)
+{
+    return count_correct(ctx, 1, correct, logits, labels);
 }

@@ -3,6 +3,7 @@
  * and the update dispatch. The fused update loops are in the backends.
  */
 #include <math.h>
+#include <string.h>
 
 #include "nn/nn.h"
 
@@ -77,9 +78,37 @@ lre_status lre_optim_config_check(lre_ctx *ctx, const lre_optim_config *c)
     return LRE_OK;
 }
 
+/* The scalars as torch.optim forms them: Python floats (double) combined in
+ * double, then rounded once to float32 where they meet a tensor. */
+static lre_optim_scalars optim_scalars(const lre_optim_config *c, double lr, int64_t step)
+{
+    lre_optim_scalars s = {0};
+    if (c->kind == LRE_OPTIM_SGD) {
+        s.lr = (float)lr;
+        s.momentum = (float)c->momentum;
+        s.keep = (float)(1.0 - c->dampening);
+        s.weight_decay = (float)c->weight_decay;
+        s.nesterov = c->nesterov != 0;
+        s.first_step = step == 1;
+    } else {
+        int decoupled = c->kind == LRE_OPTIM_ADAMW;
+        double bc1 = 1.0 - pow(c->beta1, (double)step);
+        double bc2 = 1.0 - pow(c->beta2, (double)step);
+        s.step_size = (float)(lr / bc1);
+        s.bc2_sqrt = (float)sqrt(bc2);
+        s.w1 = (float)(1.0 - c->beta1);
+        s.beta2 = (float)c->beta2;
+        s.w2 = (float)(1.0 - c->beta2);
+        s.eps = (float)c->eps;
+        s.decay = decoupled ? (float)(1.0 - lr * c->weight_decay) : 1.0f;
+        s.l2 = decoupled ? 0.0f : (float)c->weight_decay;
+    }
+    return s;
+}
+
 lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr, int64_t step,
-                            lre_tensor *p, const lre_tensor *g, lre_tensor *state1,
-                            lre_tensor *state2)
+                            lre_tensor *p, const lre_tensor *g, lre_tensor *buf1,
+                            lre_tensor *buf2)
 {
     static const char fn[] = "lre_optim_update";
     if (!ctx) return LRE_EINVAL;
@@ -89,8 +118,9 @@ lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr, 
         return lre_fail(ctx, LRE_EINVAL, "%s: learning rate %g must be finite and >= 0", fn,
                         (double)lr);
     if (step < 1) return lre_fail(ctx, LRE_EINVAL, "%s: step must be >= 1", fn);
-    const lre_tensor *ts[4] = {p, g, state1, state2};
-    static const char *const tn[4] = {"p", "g", "state1", "state2"};
+    const lre_tensor *ts[4] = {p, g, buf1, buf2};
+    const char *tn[4] = {"p", "g", c->kind == LRE_OPTIM_SGD ? "momentum_buffer" : "exp_avg",
+                         "exp_avg_sq"};
     int need = c->kind == LRE_OPTIM_SGD ? (c->momentum != 0.0 ? 3 : 2) : 4;
     for (int i = 0; i < need; i++) {
         if (!ts[i]) return lre_fail(ctx, LRE_EINVAL, "%s: %s is NULL", fn, tn[i]);
@@ -105,23 +135,66 @@ lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr, 
                             "%s: %s has %lld elements, p has %lld", fn, tn[i],
                             (long long)ts[i]->numel, (long long)p->numel);
     }
-    /* The scalars as torch.optim forms them: Python floats (double) combined
-     * in double, then rounded once to float32 where they meet a tensor. */
+    lre_optim_scalars sc = optim_scalars(c, lr, step);
+    lre_optim_scalars *dsc = &ctx->scratch->optim;
+    s = ctx->be->to_device(ctx->be_state, dsc, &sc, sizeof sc);
+    if (s) return s;
+    if (c->kind == LRE_OPTIM_SGD)
+        return ctx->be->sgd_update(ctx->be_state, lre_f32(p), lre_cf32(g),
+                                   need == 3 ? lre_f32(buf1) : NULL, p->numel, dsc);
+    return ctx->be->adam_update(ctx->be_state, lre_f32(p), lre_cf32(g), lre_f32(buf1),
+                                lre_f32(buf2), p->numel, dsc);
+}
+
+/* ------------------------------------------------------ optimizer state */
+
+lre_status lre_optim_state_init(lre_ctx *ctx, lre_optim_state *st, const lre_optim_config *c,
+                                int64_t n)
+{
+    memset(st, 0, sizeof *st);
+    st->kind = c->kind;
     if (c->kind == LRE_OPTIM_SGD) {
-        ctx->be->sgd_update(ctx->be_state, lre_f32(p), lre_cf32(g),
-                            state1 ? lre_f32(state1) : NULL, p->numel, (float)lr,
-                            (float)c->momentum, (float)(1.0 - c->dampening), c->nesterov,
-                            (float)c->weight_decay, step == 1);
+        if (c->momentum != 0.0) st->name[st->n++] = "momentum_buffer";
     } else {
-        int decoupled = c->kind == LRE_OPTIM_ADAMW;
-        double bc1 = 1.0 - pow(c->beta1, (double)step);
-        double bc2 = 1.0 - pow(c->beta2, (double)step);
-        ctx->be->adam_update(ctx->be_state, lre_f32(p), lre_cf32(g), lre_f32(state1),
-                             lre_f32(state2), p->numel, (float)(lr / bc1), (float)sqrt(bc2),
-                             (float)(1.0 - c->beta1), (float)c->beta2,
-                             (float)(1.0 - c->beta2), (float)c->eps,
-                             decoupled ? (float)(1.0 - lr * c->weight_decay) : 1.0f,
-                             decoupled ? 0.0f : (float)c->weight_decay);
+        st->name[st->n++] = "exp_avg";
+        st->name[st->n++] = "exp_avg_sq";
+    }
+    for (int i = 0; i < st->n; i++) {
+        lre_status s = lre_tensor_new(ctx, &st->buf[i], LRE_F32, 1, &n);
+        if (s) {
+            lre_optim_state_free(st);
+            return s;
+        }
     }
     return LRE_OK;
+}
+
+void lre_optim_state_free(lre_optim_state *st)
+{
+    for (int i = 0; i < LRE_OPTIM_MAX_BUFFERS; i++) lre_tensor_release(st->buf[i]);
+    memset(st, 0, sizeof *st);
+}
+
+lre_status lre_optim_state_copy(lre_optim_state *dst, const lre_optim_state *src)
+{
+    for (int i = 0; i < src->n && i < dst->n; i++) {
+        lre_status s = lre_tensor_copy(dst->buf[i], src->buf[i]);
+        if (s) return s;
+    }
+    return LRE_OK;
+}
+
+lre_status lre_optim_state_zero(lre_optim_state *st)
+{
+    for (int i = 0; i < st->n; i++) {
+        lre_status s = lre_tensor_zero(st->buf[i]);
+        if (s) return s;
+    }
+    return LRE_OK;
+}
+
+lre_status lre_optim_state_update(lre_ctx *ctx, const lre_optim_config *c, lre_optim_state *st,
+                                  double lr, int64_t step, lre_tensor *p, const lre_tensor *g)
+{
+    return lre_optim_update(ctx, c, lr, step, p, g, st->buf[0], st->buf[1]);
 }

@@ -2,20 +2,43 @@
  * checkpoint.c — a trainer's state on disk: lre_trainer_save/load through a
  * safetensors file (the parser is safetensors.c).
  *
- * What a snapshot file holds
- *   tensors   "<i>.weight" F32 [out,in] and "<i>.bias" F32 [out] for every
- *             linear layer i, numbered over all layers as torch.nn.Sequential
+ * What a snapshot file holds (version 2)
+ *   tensors, in this order in the header and in the data section:
+ *     "optim.step"  I64, shape [] (a scalar): the optimizer steps taken.
+ *             torch.optim keeps `step` as a float32 scalar per parameter;
+ *             one exact 64-bit integer is kept here instead (float32 counts
+ *             exactly only to 2^24), and it comes first so that it lies
+ *             8-byte aligned, as the reference writer aligns wider dtypes.
+ *             The metadata "steps" says the same; a file where the two
+ *             differ is refused.
+ *     "<i>.weight" F32 [out,in] and "<i>.bias" F32 [out] for every linear
+ *             layer i, numbered over all layers as torch.nn.Sequential
  *             numbers its children (activations count), so
- *             Sequential(Linear, ReLU, Linear).load_state_dict(load_file(p))
- *             works; "optim.state1"/"optim.state2" F32 [n_params], the
- *             optimizer state over the flat parameter buffer (Adam/AdamW:
- *             exp_avg, exp_avg_sq; SGD: momentum buffer, state2 zeros).
- *   metadata  all strings: format "lrengine-snapshot", version "1",
+ *             Sequential(Linear, ReLU, Linear).load_state_dict(...) works
+ *             on the tensors without the "optim." prefix;
+ *     "optim.<i>.weight.<buf>" F32 [out,in] and "optim.<i>.bias.<buf>" F32
+ *             [out]: the optimizer's state of that parameter, per parameter
+ *             as torch.optim keeps it, layer by layer, weight then bias,
+ *             and for each parameter the optimizer's buffers in this order:
+ *               SGD with momentum  momentum_buffer
+ *               SGD, momentum 0    (none: no optimizer tensor but the step)
+ *               Adam, AdamW        exp_avg, exp_avg_sq
+ *             (torch's optimizer.state[p][<buf>] of the parameter p that
+ *             "<i>.weight" / "<i>.bias" names).
+ *   metadata  all strings: format "lrengine-snapshot", version "2",
  *             architecture (lre_model_describe), optimizer and its
  *             hyper-parameters, loss and label_smoothing, steps, seed, epoch,
  *             cursor, batch_size, accumulation_steps, shuffle, drop_last,
  *             engine_version. Floats are printed with %.9g (float32) or
  *             %.17g (the double hyper-parameters), so they round-trip.
+ *
+ * Version 1 (read, never written) held the same parameter tensors and
+ * metadata (version "1"), no "optim.step", and the optimizer state as two
+ * whole-buffer tensors "optim.state1" and "optim.state2", F32 [n_params],
+ * over the flat parameter buffer. Loading one maps state1 to the first
+ * buffer (momentum_buffer or exp_avg) and state2 to exp_avg_sq; SGD ignores
+ * state2 (it was zeros) and SGD without momentum ignores both. Both must
+ * still be present, F32 [n_params] and finite, as version 1 required.
  *
  * Saving writes <path>.tmp.<pid> in the same directory, flushes and fsyncs
  * it, then renames it over <path>: <path> is either the old file or the new
@@ -25,18 +48,21 @@
  * against the trainer, decodes every tensor into host buffers and only then
  * touches the trainer, so a refused file leaves the trainer as it was.
  * Policy:
- *   - format/version, architecture and optimizer kind must match; a
- *     missing, extra, mistyped or misshapen tensor is refused.
+ *   - format, version (1 or 2), architecture and optimizer kind must match;
+ *     a missing, extra, mistyped or misshapen tensor is refused, named.
+ *     An SGD file whose momentum buffers the trainer has no use for (or
+ *     lacks those the trainer's momentum needs) is refused as such.
  *   - the trainer's own configuration stays in force: hyper-parameters,
  *     loss, batch size, accumulation steps that differ from the file's are
  *     accepted (the file's values are a record of the run that wrote it),
  *     like torch's load_state_dict followed by an optimizer of the caller's
  *     choosing.
- *   - a NaN or infinity in the parameters or the optimizer state is refused
- *     (message names the tensor and the element): such a state cannot train
- *     and is almost always a diverged run or a corrupt file. Saving does not
- *     check, so a diverged state can still be written and inspected in
- *     PyTorch.
+ *   - a NaN or infinity in the parameters or any optimizer buffer is
+ *     refused (message names the tensor and the element): such a state
+ *     cannot train and is almost always a diverged run or a corrupt file.
+ *     Saving does not check, so a diverged state can still be written and
+ *     inspected in PyTorch.
+ *   - "optim.step" must equal the metadata "steps".
  *   - the cursor must lie within the trainer's dataset.
  */
 #include "train/safetensors.h"
@@ -55,7 +81,8 @@
 #include "train/train.h"
 
 #define SNAP_FORMAT "lrengine-snapshot"
-#define SNAP_VERSION "1"
+#define SNAP_VERSION "2"    /* written; "1" is read too */
+#define STEP_NAME "optim.step"
 
 /* ------------------------------------------------- trainer ↔ snapshot */
 
@@ -95,6 +122,17 @@ static lre_status check_layer_offsets(lre_ctx *ctx, const lre_model *m, int i, c
     return LRE_OK;
 }
 
+/* A tensor's name: "<i>.weight", or "optim.<i>.weight.exp_avg" when buf is
+ * an optimizer buffer's name. */
+#define PNAME_MAX 64
+static void param_name(char *out, int layer, const char *which, const char *buf)
+{
+    if (buf)
+        snprintf(out, PNAME_MAX, "optim.%d.%s.%s", layer, which, buf);
+    else
+        snprintf(out, PNAME_MAX, "%d.%s", layer, which);
+}
+
 /* ---------------------------------------------------------------- save */
 
 static int add_str(cJSON *o, const char *k, const char *v)
@@ -117,17 +155,17 @@ static int add_fmt(cJSON *o, const char *k, const char *fmt, ...)
     return add_str(o, k, buf);
 }
 
-/* Adds "name": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]}.
+/* Adds "name": {"dtype": dtype, "shape": [...], "data_offsets": [b, e]}.
  * Integers go in as raw JSON text so that every value prints exactly (cJSON
  * would print large doubles in exponent form). */
-static int add_tensor_entry(cJSON *root, const char *name, int ndim, const int64_t *shape,
-                            uint64_t begin, uint64_t end)
+static int add_tensor_entry(cJSON *root, const char *name, const char *dtype, int ndim,
+                            const int64_t *shape, uint64_t begin, uint64_t end)
 {
     char num[32];
     cJSON *e = cJSON_CreateObject();
     if (!e) return 0;
     if (!cJSON_AddItemToObject(root, name, e)) { cJSON_Delete(e); return 0; }
-    if (!cJSON_AddStringToObject(e, "dtype", "F32")) return 0;
+    if (!cJSON_AddStringToObject(e, "dtype", dtype)) return 0;
     cJSON *sh = cJSON_AddArrayToObject(e, "shape");
     if (!sh) return 0;
     for (int i = 0; i < ndim; i++) {
@@ -184,24 +222,28 @@ static lre_status build_header(lre_trainer *t, const char *path, char **json)
     ok = ok && add_str(md, "engine_version", lre_version());
     lre_free(ctx, arch, asz);
 
-    uint64_t pos = 0;
-    char name[48];
-    for (int i = 0; ok && i < m->n_layers; i++) {
-        const lre_layer *L = &m->layers[i];
-        if (L->kind != LRE_LAYER_LINEAR) continue;
-        int64_t wshape[2] = {L->out, L->in};
-        uint64_t wb = (uint64_t)(L->out * L->in) * 4, bb = (uint64_t)L->out * 4;
-        snprintf(name, sizeof name, "%d.weight", i);
-        ok = add_tensor_entry(root, name, 2, wshape, pos, pos + wb);
-        pos += wb;
-        snprintf(name, sizeof name, "%d.bias", i);
-        ok = ok && add_tensor_entry(root, name, 1, &L->out, pos, pos + bb);
-        pos += bb;
-    }
-    uint64_t sb = (uint64_t)m->n_params * 4;
-    ok = ok && add_tensor_entry(root, "optim.state1", 1, &m->n_params, pos, pos + sb);
-    pos += sb;
-    ok = ok && add_tensor_entry(root, "optim.state2", 1, &m->n_params, pos, pos + sb);
+    /* The order here is the order of the data written by lre_trainer_save. */
+    uint64_t pos = 8;
+    ok = ok && add_tensor_entry(root, STEP_NAME, "I64", 0, NULL, 0, pos);
+    char name[PNAME_MAX];
+    for (int pass = 0; pass < 2; pass++) /* the parameters, then the optimizer's */
+        for (int i = 0; ok && i < m->n_layers; i++) {
+            const lre_layer *L = &m->layers[i];
+            if (L->kind != LRE_LAYER_LINEAR) continue;
+            int64_t wshape[2] = {L->out, L->in};
+            uint64_t wb = (uint64_t)(L->out * L->in) * 4, bb = (uint64_t)L->out * 4;
+            int nb = pass == 0 ? 1 : t->opt.n;
+            for (int k = 0; ok && k < nb; k++) {
+                param_name(name, i, "weight", pass ? t->opt.name[k] : NULL);
+                ok = add_tensor_entry(root, name, "F32", 2, wshape, pos, pos + wb);
+                pos += wb;
+            }
+            for (int k = 0; ok && k < nb; k++) {
+                param_name(name, i, "bias", pass ? t->opt.name[k] : NULL);
+                ok = add_tensor_entry(root, name, "F32", 1, &L->out, pos, pos + bb);
+                pos += bb;
+            }
+        }
 
     char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
@@ -274,8 +316,10 @@ lre_status lre_trainer_save(lre_trainer *t, const char *path)
     size_t jn = strlen(json);
     size_t hn = (jn + 7) / 8 * 8; /* padded with spaces: data 8-byte aligned */
 
+    /* Host copies of the parameters and of each optimizer buffer. */
     size_t np = (size_t)m->n_params;
-    size_t hostn = (np ? np : 1) * sizeof(float);
+    int nbuf = t->opt.n;
+    size_t hostn = (np ? np : 1) * sizeof(float) * (size_t)(1 + nbuf);
     float *host = lre_malloc(ctx, hostn, "save: host copy");
     size_t tmpn = strlen(path) + 32;
     char *tmp = lre_malloc(ctx, tmpn, "save: temporary path");
@@ -304,22 +348,28 @@ lre_status lre_trainer_save(lre_trainer *t, const char *path)
     for (size_t i = jn; i < hn; i++)
         if (fputc(' ', f) == EOF) { err = errno; goto io_fail; }
 
+    /* The data, in build_header's order: step, parameters, optimizer. */
+    uint8_t step8[8];
+    lre_st_put_le64(step8, (uint64_t)t->steps);
+    if (fwrite(step8, 1, 8, f) != 8) { err = errno; goto io_fail; }
+    size_t stride = np ? np : 1;
     if ((s = lre_tensor_to_host(m->params, host, np * sizeof(float))) != LRE_OK) goto fail;
-    for (int i = 0; i < m->n_layers; i++) {
-        const lre_layer *L = &m->layers[i];
-        if (L->kind != LRE_LAYER_LINEAR) continue;
-        if (write_f32(f, host + L->w_off, (size_t)(L->out * L->in)) != 0 ||
-            write_f32(f, host + L->b_off, (size_t)L->out) != 0) { err = errno; goto io_fail; }
-    }
-    lre_tensor *states[2] = {t->state1, t->state2};
-    for (int k = 0; k < 2; k++) {
-        if (states[k]) {
-            if ((s = lre_tensor_to_host(states[k], host, np * sizeof(float))) != LRE_OK) goto fail;
-        } else {
-            memset(host, 0, np * sizeof(float));
+    for (int k = 0; k < nbuf; k++)
+        if ((s = lre_tensor_to_host(t->opt.buf[k], host + stride * (size_t)(1 + k),
+                                    np * sizeof(float))) != LRE_OK)
+            goto fail;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < m->n_layers; i++) {
+            const lre_layer *L = &m->layers[i];
+            if (L->kind != LRE_LAYER_LINEAR) continue;
+            int k0 = pass == 0 ? 0 : 1, k1 = pass == 0 ? 1 : 1 + nbuf;
+            for (int k = k0; k < k1; k++)
+                if (write_f32(f, host + stride * (size_t)k + L->w_off, (size_t)(L->out * L->in)))
+                    { err = errno; goto io_fail; }
+            for (int k = k0; k < k1; k++)
+                if (write_f32(f, host + stride * (size_t)k + L->b_off, (size_t)L->out))
+                    { err = errno; goto io_fail; }
         }
-        if (write_f32(f, host, np) != 0) { err = errno; goto io_fail; }
-    }
 
     doing = "flush";
     if (fflush(f) != 0) { err = errno; goto io_fail; }
@@ -435,17 +485,17 @@ bad:
                     path, key, v);
 }
 
-/* Checks a tensor's presence, dtype and shape against what the model
- * expects. */
+/* Checks a tensor's presence, dtype and shape against what `who` (the
+ * model, the optimizer) expects. */
 static lre_status expect_tensor(lre_ctx *ctx, const char *path, const lre_st_file *f,
-                                const char *name, int ndim, const int64_t *shape,
-                                const lre_st_tensor **out)
+                                const char *name, const char *who, const char *dtype, int ndim,
+                                const int64_t *shape, const lre_st_tensor **out)
 {
     const lre_st_tensor *t = lre_safetensors_find(f, name);
     if (!t) return LOADFAIL(LRE_EFORMAT, "tensor %s is missing", path, name);
-    if (strcmp(t->dtype, "F32") != 0)
-        return LOADFAIL(LRE_EFORMAT, "tensor %s has dtype %s, the model expects F32", path, name,
-                        t->dtype);
+    if (strcmp(t->dtype, dtype) != 0)
+        return LOADFAIL(LRE_EFORMAT, "tensor %s has dtype %s, the %s expects %s", path, name,
+                        t->dtype, who, dtype);
     int same = t->ndim == ndim;
     uint64_t want[LRE_ST_MAX_DIMS];
     for (int i = 0; i < ndim; i++) {
@@ -454,11 +504,11 @@ static lre_status expect_tensor(lre_ctx *ctx, const char *path, const lre_st_fil
     }
     if (!same) {
         char a[256], b[256];
-        return LOADFAIL(LRE_EFORMAT, "tensor %s has shape %s, the model expects %s", path, name,
-                        lre_st_shape_str(a, sizeof a, t->ndim, t->shape),
+        return LOADFAIL(LRE_EFORMAT, "tensor %s has shape %s, the %s expects %s", path, name,
+                        lre_st_shape_str(a, sizeof a, t->ndim, t->shape), who,
                         lre_st_shape_str(b, sizeof b, ndim, want));
     }
-    *out = t;
+    if (out) *out = t;
     return LRE_OK;
 }
 
@@ -484,26 +534,82 @@ static lre_status decode_f32(lre_ctx *ctx, const char *path, const lre_st_tensor
     return LRE_OK;
 }
 
-/* Is `name` one of the tensors the model expects? */
-static int expected_name(const lre_model *m, const char *name)
+/* Is `name` one of the tensors that a file of this version holds for this
+ * model and optimizer? */
+static int expected_name(const lre_model *m, const lre_optim_state *opt, int version,
+                         const char *name)
 {
-    if (strcmp(name, "optim.state1") == 0 || strcmp(name, "optim.state2") == 0) return 1;
     const char *p = name;
+    int optim = 0;
+    if (strncmp(p, "optim.", 6) == 0) {
+        if (version == 1) return strcmp(p + 6, "state1") == 0 || strcmp(p + 6, "state2") == 0;
+        if (strcmp(name, STEP_NAME) == 0) return 1;
+        optim = 1;
+        p += 6;
+    }
     if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9')) return 0;
     long i = 0;
     for (; *p >= '0' && *p <= '9'; p++) {
         i = i * 10 + (*p - '0');
         if (i >= m->n_layers) return 0;
     }
-    if (strcmp(p, ".weight") != 0 && strcmp(p, ".bias") != 0) return 0;
-    return m->layers[i].kind == LRE_LAYER_LINEAR;
+    if (m->layers[i].kind != LRE_LAYER_LINEAR) return 0;
+    if (strncmp(p, ".weight", 7) == 0)
+        p += 7;
+    else if (strncmp(p, ".bias", 5) == 0)
+        p += 5;
+    else
+        return 0;
+    if (!optim) return *p == '\0';
+    if (*p++ != '.') return 0;
+    for (int k = 0; k < opt->n; k++)
+        if (strcmp(p, opt->name[k]) == 0) return 1;
+    return 0;
 }
 
-static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_file *f,
-                               float *params, float *s1, float *s2)
+/* An SGD file holds momentum buffers exactly when its SGD had momentum;
+ * a mismatch with the trainer's SGD gets its own message (rather than a
+ * tensor "missing" or "not part of this model"). Version 2 only. */
+static lre_status check_sgd_momentum(lre_trainer *t, const char *path, const lre_st_file *f)
 {
     lre_ctx *ctx = t->ctx;
     lre_model *m = t->model;
+    static const char suffix[] = ".momentum_buffer";
+    const size_t sn = sizeof suffix - 1;
+    const char *found = NULL;
+    for (size_t k = 0; k < f->n_tensors && !found; k++) {
+        const char *nm = f->tensors[k].name;
+        size_t len = strlen(nm);
+        if (strncmp(nm, "optim.", 6) == 0 && len > sn && strcmp(nm + len - sn, suffix) == 0)
+            found = nm;
+    }
+    if (found && t->opt.n == 0)
+        return LOADFAIL(LRE_EFORMAT, "tensor %.200s: the file's SGD kept momentum buffers, the "
+                        "trainer's SGD has no momentum (momentum 0)", path, found);
+    if (!found && t->opt.n > 0)
+        for (int i = 0; i < m->n_layers; i++)
+            if (m->layers[i].kind == LRE_LAYER_LINEAR) {
+                char name[PNAME_MAX];
+                param_name(name, i, "weight", t->opt.name[0]);
+                return LOADFAIL(LRE_EFORMAT, "tensor %s is missing: the file was saved by SGD "
+                                "without momentum, the trainer's SGD uses momentum %g", path,
+                                name, (double)t->optim.momentum);
+            }
+    return LRE_OK;
+}
+
+#if LRE_OPTIM_MAX_BUFFERS < 2
+#error "version-1 files hold two optimizer buffers"
+#endif
+
+/* bufs: LRE_OPTIM_MAX_BUFFERS host buffers of n_params floats; those the
+ * optimizer uses start as the trainer's current values, like params. */
+static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_file *f,
+                               float *params, float **bufs)
+{
+    lre_ctx *ctx = t->ctx;
+    lre_model *m = t->model;
+    const lre_optim_state *opt = &t->opt;
     lre_status s;
 
     if (!f->has_metadata)
@@ -513,9 +619,10 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
         return LOADFAIL(LRE_EFORMAT, "metadata format is \"%.40s\", not \"" SNAP_FORMAT "\"", path,
                         fmt ? fmt : "(none)");
     const char *ver = lre_safetensors_meta(f, "version");
-    if (!ver || strcmp(ver, SNAP_VERSION) != 0)
-        return LOADFAIL(LRE_EFORMAT, "snapshot version \"%.40s\", this engine reads version "
-                        SNAP_VERSION, path, ver ? ver : "(none)");
+    int version = !ver ? 0 : strcmp(ver, "1") == 0 ? 1 : strcmp(ver, SNAP_VERSION) == 0 ? 2 : 0;
+    if (!version)
+        return LOADFAIL(LRE_EFORMAT, "snapshot version \"%.40s\", this engine reads versions 1 "
+                        "and " SNAP_VERSION, path, ver ? ver : "(none)");
 
     size_t asz = 0;
     char *arch = describe_model(ctx, m, &asz);
@@ -544,53 +651,93 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
         return LOADFAIL(LRE_EFORMAT, "cursor %" PRIu64 " lies past the end of the trainer's "
                         "dataset (%" PRId64 " rows)", path, cursor, t->batcher.n);
 
-    /* Tensors: every expected one present and well typed, nothing else. */
-    size_t n_expected = 2;
-    char name[48];
+    /* Tensors: every expected one present and well typed, nothing else.
+     * The parameters first, then the optimizer's. */
+    size_t n_expected = 0;
+    char name[PNAME_MAX];
     for (int i = 0; i < m->n_layers; i++) {
         const lre_layer *L = &m->layers[i];
         if (L->kind != LRE_LAYER_LINEAR) continue;
         if ((s = check_layer_offsets(ctx, m, i, "load")) != LRE_OK) return s;
-        const lre_st_tensor *tw, *tb;
         int64_t wshape[2] = {L->out, L->in};
-        snprintf(name, sizeof name, "%d.weight", i);
-        if ((s = expect_tensor(ctx, path, f, name, 2, wshape, &tw)) != LRE_OK) return s;
-        snprintf(name, sizeof name, "%d.bias", i);
-        if ((s = expect_tensor(ctx, path, f, name, 1, &L->out, &tb)) != LRE_OK) return s;
+        param_name(name, i, "weight", NULL);
+        if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 2, wshape, NULL))) return s;
+        param_name(name, i, "bias", NULL);
+        if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 1, &L->out, NULL))) return s;
         n_expected += 2;
     }
-    const lre_st_tensor *ts1, *ts2;
-    if ((s = expect_tensor(ctx, path, f, "optim.state1", 1, &m->n_params, &ts1)) != LRE_OK ||
-        (s = expect_tensor(ctx, path, f, "optim.state2", 1, &m->n_params, &ts2)) != LRE_OK)
-        return s;
+    const lre_st_tensor *tstep = NULL, *ts1 = NULL, *ts2 = NULL;
+    if (version == 1) {
+        const int64_t *np = &m->n_params;
+        if ((s = expect_tensor(ctx, path, f, "optim.state1", "optimizer", "F32", 1, np, &ts1)) ||
+            (s = expect_tensor(ctx, path, f, "optim.state2", "optimizer", "F32", 1, np, &ts2)))
+            return s;
+        n_expected += 2;
+    } else {
+        if (t->optim.kind == LRE_OPTIM_SGD && (s = check_sgd_momentum(t, path, f)) != LRE_OK)
+            return s;
+        if ((s = expect_tensor(ctx, path, f, STEP_NAME, "optimizer", "I64", 0, NULL, &tstep)))
+            return s;
+        n_expected += 1;
+        for (int i = 0; i < m->n_layers; i++) {
+            const lre_layer *L = &m->layers[i];
+            if (L->kind != LRE_LAYER_LINEAR) continue;
+            int64_t wshape[2] = {L->out, L->in};
+            for (int k = 0; k < opt->n; k++) {
+                param_name(name, i, "weight", opt->name[k]);
+                if ((s = expect_tensor(ctx, path, f, name, "optimizer", "F32", 2, wshape, NULL)))
+                    return s;
+                param_name(name, i, "bias", opt->name[k]);
+                if ((s = expect_tensor(ctx, path, f, name, "optimizer", "F32", 1, &L->out, NULL)))
+                    return s;
+                n_expected += 2;
+            }
+        }
+    }
     if (f->n_tensors != n_expected) /* names are unique, so there are extras */
         for (size_t k = 0; k < f->n_tensors; k++)
-            if (!expected_name(m, f->tensors[k].name))
-                return LOADFAIL(LRE_EFORMAT, "tensor %.200s is not part of this model", path,
-                                f->tensors[k].name);
+            if (!expected_name(m, opt, version, f->tensors[k].name))
+                return LOADFAIL(LRE_EFORMAT, "tensor %.200s is not part of this model and "
+                                "optimizer (snapshot version %d)", path, f->tensors[k].name,
+                                version);
+    if (tstep) {
+        uint64_t fs = lre_st_get_le64(tstep->data);
+        if (fs > INT64_MAX)
+            return LOADFAIL(LRE_EFORMAT, "tensor " STEP_NAME " holds a negative step count "
+                            "(%" PRId64 ")", path, (int64_t)fs);
+        if (fs != steps)
+            return LOADFAIL(LRE_EFORMAT, "tensor " STEP_NAME " holds %" PRIu64 " steps but the "
+                            "metadata steps is %" PRIu64, path, fs, steps);
+    }
 
-    /* Decode into host buffers (params starts as the current values, so
-     * any part of the flat buffer outside the layers is kept). */
+    /* Decode into host buffers (params and the buffers start as the current
+     * values, so any part of the flat buffer outside the layers is kept). */
     for (int i = 0; i < m->n_layers; i++) {
         const lre_layer *L = &m->layers[i];
         if (L->kind != LRE_LAYER_LINEAR) continue;
-        snprintf(name, sizeof name, "%d.weight", i);
-        if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), params + L->w_off)) != LRE_OK)
-            return s;
-        snprintf(name, sizeof name, "%d.bias", i);
-        if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), params + L->b_off)) != LRE_OK)
-            return s;
+        for (int k = -1; k < (version == 2 ? opt->n : 0); k++) {
+            float *dst = k < 0 ? params : bufs[k];
+            const char *bn = k < 0 ? NULL : opt->name[k];
+            param_name(name, i, "weight", bn);
+            if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), dst + L->w_off)))
+                return s;
+            param_name(name, i, "bias", bn);
+            if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), dst + L->b_off)))
+                return s;
+        }
     }
-    if ((s = decode_f32(ctx, path, ts1, s1)) != LRE_OK ||
-        (s = decode_f32(ctx, path, ts2, s2)) != LRE_OK)
+    /* Version 1: state1 is the first buffer, state2 exp_avg_sq; decoded (and
+     * checked) whether the optimizer uses them or not. */
+    if (version == 1 && ((s = decode_f32(ctx, path, ts1, bufs[0])) != LRE_OK ||
+                         (s = decode_f32(ctx, path, ts2, bufs[1])) != LRE_OK))
         return s;
 
     /* Apply. On the CPU nothing below can fail; on a device a failed copy
      * is reported (and the trainer may then hold part of the file). */
     size_t nb = (size_t)m->n_params * sizeof(float);
     if ((s = lre_tensor_from_host(m->params, params, nb)) != LRE_OK) return s;
-    if (t->state1 && (s = lre_tensor_from_host(t->state1, s1, nb)) != LRE_OK) return s;
-    if (t->state2 && (s = lre_tensor_from_host(t->state2, s2, nb)) != LRE_OK) return s;
+    for (int k = 0; k < opt->n; k++)
+        if ((s = lre_tensor_from_host(opt->buf[k], bufs[k], nb)) != LRE_OK) return s;
     t->steps = (int64_t)steps;
     t->seed = seed;
     t->batcher.seed = seed;
@@ -610,12 +757,15 @@ lre_status lre_trainer_load(lre_trainer *t, const char *path)
     if (!m->initialized || !m->params)
         return lre_fail(ctx, LRE_ESTATE, "load: %s: the model is not initialised", path);
 
-    /* The largest plausible file: length, header, three flat buffers. */
+    /* The largest plausible file: length, header, the parameters and at
+     * most LRE_OPTIM_MAX_BUFFERS flat buffers of optimizer state (version 1
+     * always held two), the step. */
     uint64_t data_max, max = 0;
-    if (m->n_params < 0 || !lre_st_mul_u64((uint64_t)m->n_params, 12, &data_max) ||
-        data_max > UINT64_MAX - 8 - LRE_ST_MAX_HEADER)
+    if (m->n_params < 0 ||
+        !lre_st_mul_u64((uint64_t)m->n_params, 4 * (1 + LRE_OPTIM_MAX_BUFFERS), &data_max) ||
+        data_max > UINT64_MAX - 16 - LRE_ST_MAX_HEADER)
         return lre_fail(ctx, LRE_ESTATE, "load: %s: the model is too large", path);
-    max = 8 + LRE_ST_MAX_HEADER + data_max;
+    max = 8 + LRE_ST_MAX_HEADER + data_max + 8;
 
     uint8_t *buf = NULL;
     size_t n = 0, cap = 0;
@@ -636,16 +786,21 @@ lre_status lre_trainer_load(lre_trainer *t, const char *path)
     size_t np = (size_t)m->n_params;
     size_t hostn = (np ? np : 1) * sizeof(float);
     float *params = lre_malloc(ctx, hostn, "load: parameters");
-    float *s1 = lre_malloc(ctx, hostn, "load: optimizer state");
-    float *s2 = lre_malloc(ctx, hostn, "load: optimizer state");
-    if (!params || !s1 || !s2) {
+    float *bufs[LRE_OPTIM_MAX_BUFFERS] = {NULL};
+    int have = params != NULL;
+    for (int k = 0; have && k < LRE_OPTIM_MAX_BUFFERS; k++)
+        have = (bufs[k] = lre_malloc(ctx, hostn, "load: optimizer state")) != NULL;
+    if (!have) {
         s = LRE_ENOMEM;
-    } else if ((s = lre_tensor_to_host(m->params, params, np * sizeof(float))) == LRE_OK) {
-        s = load_checked(t, path, &f, params, s1, s2);
+    } else {
+        s = lre_tensor_to_host(m->params, params, np * sizeof(float));
+        for (int k = 0; s == LRE_OK && k < t->opt.n; k++)
+            s = lre_tensor_to_host(t->opt.buf[k], bufs[k], np * sizeof(float));
+        if (s == LRE_OK) s = load_checked(t, path, &f, params, bufs);
     }
     if (params) lre_free(ctx, params, hostn);
-    if (s1) lre_free(ctx, s1, hostn);
-    if (s2) lre_free(ctx, s2, hostn);
+    for (int k = 0; k < LRE_OPTIM_MAX_BUFFERS; k++)
+        if (bufs[k]) lre_free(ctx, bufs[k], hostn);
     lre_safetensors_free(&f);
     lre_free(ctx, buf, cap);
     return s;

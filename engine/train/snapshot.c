@@ -1,7 +1,9 @@
 /*
  * snapshot.c — in-memory snapshots of a trainer: parameters, optimizer
  * state and step count, and the batch position (seed, epoch, cursor; the
- * epoch's order is a pure function of them). Restoring then stepping gives
+ * epoch's order is a pure function of them). Parameters and optimizer
+ * buffers are copied device to device (they never cross to the host), and
+ * only the buffers the optimizer uses exist. Restoring then stepping gives
  * the original run bit for bit.
  */
 #include <inttypes.h>
@@ -16,21 +18,18 @@ lre_status lre_trainer_snapshot(lre_trainer *t, lre_snapshot **out)
     if (!out) return lre_fail(ctx, LRE_EINVAL, "snapshot: out is NULL");
     *out = NULL;
     lre_model *m = t->model;
-    size_t bytes = (size_t)m->n_params * sizeof(float);
     lre_snapshot *s = lre_calloc(ctx, 1, sizeof *s, "snapshot");
     if (!s) return LRE_ENOMEM;
     s->ctx = ctx;
     lre_ctx_retain(ctx);
-    s->params = lre_malloc(ctx, bytes, "snapshot parameters");
-    s->state1 = lre_malloc(ctx, bytes, "snapshot optimizer state");
-    s->state2 = lre_malloc(ctx, bytes, "snapshot optimizer state");
-    lre_status st = LRE_ENOMEM;
-    if (!s->params || !s->state1 || !s->state2) goto fail;
-    if ((st = lre_tensor_to_host(m->params, s->params, bytes)) ||
-        (st = lre_tensor_to_host(t->state1, s->state1, bytes)) ||
-        (st = lre_tensor_to_host(t->state2, s->state2, bytes)))
+    int64_t np = m->n_params;
+    lre_status st;
+    if ((st = lre_tensor_new(ctx, &s->params, LRE_F32, 1, &np)) ||
+        (st = lre_optim_state_init(ctx, &s->opt, &t->optim, np)) ||
+        (st = lre_tensor_copy(s->params, m->params)) ||
+        (st = lre_optim_state_copy(&s->opt, &t->opt)))
         goto fail;
-    s->n_params = m->n_params;
+    s->n_params = np;
     lre_model_describe(m, s->arch, sizeof s->arch);
     s->optim_kind = t->optim.kind;
     s->steps = t->steps;
@@ -49,6 +48,8 @@ lre_status lre_trainer_restore(lre_trainer *t, const lre_snapshot *s)
     if (!t) return LRE_EINVAL;
     lre_ctx *ctx = t->ctx;
     if (!s) return lre_fail(ctx, LRE_EINVAL, "restore: snapshot is NULL");
+    if (s->ctx != ctx)
+        return lre_fail(ctx, LRE_EINVAL, "restore: the snapshot belongs to another context");
     char arch[sizeof s->arch];
     lre_model_describe(t->model, arch, sizeof arch);
     if (s->n_params != t->model->n_params || strcmp(arch, s->arch) != 0)
@@ -56,19 +57,18 @@ lre_status lre_trainer_restore(lre_trainer *t, const lre_snapshot *s)
                         "restore: the snapshot is of model %s (%" PRId64
                         " parameters), this trainer's model is %s (%" PRId64 ")",
                         s->arch, s->n_params, arch, t->model->n_params);
-    if (s->optim_kind != t->optim.kind)
+    if (s->optim_kind != t->optim.kind || s->opt.n != t->opt.n)
         return lre_fail(ctx, LRE_EINVAL,
-                        "restore: the snapshot holds %s state, this trainer uses %s",
-                        lre_optim_name(s->optim_kind), lre_optim_name(t->optim.kind));
+                        "restore: the snapshot holds %s state (%d buffers), this trainer uses "
+                        "%s (%d buffers)", lre_optim_name(s->optim_kind), s->opt.n,
+                        lre_optim_name(t->optim.kind), t->opt.n);
     if (s->cursor < 0 || s->cursor > t->batcher.n)
         return lre_fail(ctx, LRE_EINVAL,
                         "restore: the snapshot's batch position %" PRId64
                         " is beyond this trainer's %" PRId64 " rows", s->cursor, t->batcher.n);
-    size_t bytes = (size_t)s->n_params * sizeof(float);
     lre_status st;
-    if ((st = lre_tensor_from_host(t->model->params, s->params, bytes)) ||
-        (st = lre_tensor_from_host(t->state1, s->state1, bytes)) ||
-        (st = lre_tensor_from_host(t->state2, s->state2, bytes)))
+    if ((st = lre_tensor_copy(t->model->params, s->params)) ||
+        (st = lre_optim_state_copy(&t->opt, &s->opt)))
         return st;
     t->model->initialized = true;
     t->steps = s->steps;
@@ -85,9 +85,8 @@ void lre_snapshot_release(lre_snapshot *s)
 {
     if (!s) return;
     lre_ctx *ctx = s->ctx;
-    lre_free(ctx, s->params, 0);
-    lre_free(ctx, s->state1, 0);
-    lre_free(ctx, s->state2, 0);
+    lre_tensor_release(s->params);
+    lre_optim_state_free(&s->opt);
     lre_free(ctx, s, sizeof *s);
     lre_ctx_release(ctx);
 }

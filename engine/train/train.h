@@ -4,7 +4,7 @@
  * Checkpoints on disk (checkpoint.c) go through the safetensors parser
  * (safetensors.h).
  *
- * Layer 5 (DESIGN.md). May include: nn/nn.h, data/data.h, core/core.h.
+ * Layer 5 (README.md, "Layout"). May include: nn/nn.h, data/data.h, core/core.h.
  */
 #ifndef LRE_TRAIN_H
 #define LRE_TRAIN_H
@@ -17,17 +17,15 @@
 typedef struct lre_workspace {
     int64_t rows;             /* capacity: >= the micro-batch size (evaluate
                                  runs in chunks of this many rows) */
-    float *x_host;            /* rows × in, gathered batch on the host */
-    int32_t *y_host;          /* rows */
-    float *t_host;            /* rows × target_dim */
-    int64_t *idx;             /* rows, the gathered indices */
+    int64_t *idx_host;        /* rows, the batch's row indices (the batcher's) */
+    lre_tensor *idx;          /* (rows) i64: the same on the device */
     lre_tensor *x;            /* (rows, in) on the device */
     lre_tensor *y;            /* (rows) i32 labels on the device */
     lre_tensor *t;            /* (rows, target_dim) f32 targets */
     lre_tensor **act;         /* n_layers outputs, (rows, width) */
     lre_tensor **dact;        /* n_layers gradients w.r.t. outputs */
     /* row-limited views for a short batch (set per batch, no allocation) */
-    lre_tensor vx, vy, vt;
+    lre_tensor vidx, vx, vy, vt;
     lre_tensor *vact, *vdact; /* arrays of n_layers tensor structs */
 } lre_workspace;
 
@@ -42,8 +40,7 @@ struct lre_trainer {
     int accumulation_steps;
     uint64_t seed;
     int64_t steps;            /* optimizer steps taken */
-    lre_tensor *state1, *state2; /* optimizer state, n_params each (state2
-                                    unused by SGD but allocated) */
+    lre_optim_state opt;      /* the buffers the optimizer uses, n_params each */
     lre_batcher batcher;
     lre_workspace ws;
 };
@@ -53,7 +50,8 @@ struct lre_snapshot {
     int64_t n_params;
     char arch[512];           /* lre_model_describe of the model */
     lre_optim_kind optim_kind;
-    float *params, *state1, *state2;  /* host copies */
+    lre_tensor *params;       /* device copies, taken and put back device to device */
+    lre_optim_state opt;
     int64_t steps;
     uint64_t seed;
     int64_t epoch, cursor;

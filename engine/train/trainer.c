@@ -35,12 +35,8 @@ lre_trainer_opts lre_trainer_opts_default(void)
 
 static void ws_free(lre_ctx *ctx, lre_workspace *ws, int n_layers)
 {
-    if (ctx->device != LRE_DEVICE_CPU) {
-        lre_free(ctx, ws->x_host, 0);
-        lre_free(ctx, ws->y_host, 0);
-        lre_free(ctx, ws->t_host, 0);
-    }
-    lre_free(ctx, ws->idx, 0);
+    lre_free(ctx, ws->idx_host, 0);
+    lre_tensor_release(ws->idx);
     lre_tensor_release(ws->x);
     lre_tensor_release(ws->y);
     lre_tensor_release(ws->t);
@@ -59,13 +55,14 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
     const int L = m->n_layers;
     int64_t in = lre_model_in_features(m);
     ws->rows = rows;
-    ws->idx = lre_malloc(ctx, (size_t)rows * sizeof *ws->idx, "batch indices");
+    ws->idx_host = lre_malloc(ctx, (size_t)rows * sizeof *ws->idx_host, "batch indices");
     ws->act = lre_calloc(ctx, (size_t)L, sizeof *ws->act, "activations");
     ws->dact = lre_calloc(ctx, (size_t)L, sizeof *ws->dact, "activation gradients");
     ws->vact = lre_calloc(ctx, (size_t)L, sizeof *ws->vact, "activation views");
     ws->vdact = lre_calloc(ctx, (size_t)L, sizeof *ws->vdact, "activation views");
-    if (!ws->idx || !ws->act || !ws->dact || !ws->vact || !ws->vdact) return LRE_ENOMEM;
+    if (!ws->idx_host || !ws->act || !ws->dact || !ws->vact || !ws->vdact) return LRE_ENOMEM;
     int64_t xs[2] = {rows, in}, ys[1] = {rows}, ts[2] = {rows, target_dim ? target_dim : 1};
+    CHECK(lre_tensor_new(ctx, &ws->idx, LRE_I64, 1, ys));
     CHECK(lre_tensor_new(ctx, &ws->x, LRE_F32, 2, xs));
     CHECK(lre_tensor_new(ctx, &ws->y, LRE_I32, 1, ys));
     if (target_dim) CHECK(lre_tensor_new(ctx, &ws->t, LRE_F32, 2, ts));
@@ -73,19 +70,6 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
         int64_t s[2] = {rows, m->layers[i].out};
         CHECK(lre_tensor_new(ctx, &ws->act[i], LRE_F32, 2, s));
         CHECK(lre_tensor_new(ctx, &ws->dact[i], LRE_F32, 2, s));
-    }
-    if (ctx->device == LRE_DEVICE_CPU) {
-        /* gather straight into the tensors */
-        ws->x_host = lre_tensor_data(ws->x);
-        ws->y_host = lre_tensor_data(ws->y);
-        ws->t_host = ws->t ? lre_tensor_data(ws->t) : NULL;
-    } else {
-        ws->x_host = lre_malloc(ctx, (size_t)(rows * in) * sizeof(float), "batch staging");
-        ws->y_host = lre_malloc(ctx, (size_t)rows * sizeof(int32_t), "batch staging");
-        if (target_dim)
-            ws->t_host = lre_malloc(ctx, (size_t)(rows * target_dim) * sizeof(float),
-                                    "batch staging");
-        if (!ws->x_host || !ws->y_host || (target_dim && !ws->t_host)) return LRE_ENOMEM;
     }
     return LRE_OK;
 }
@@ -203,10 +187,7 @@ lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lr
     lre_status s = check_data(t, data, fn);
     if (!s && !model->initialized) s = lre_model_init(model, o.seed);
     if (s) goto fail;
-    int64_t np = model->n_params;
-    if ((s = lre_tensor_new(ctx, &t->state1, LRE_F32, 1, &np)) ||
-        (s = lre_tensor_new(ctx, &t->state2, LRE_F32, 1, &np)))
-        goto fail;
+    if ((s = lre_optim_state_init(ctx, &t->opt, &o.optim, model->n_params))) goto fail;
     t->batcher.seed = o.seed;
     t->batcher.n = data->n;
     t->batcher.shuffle = o.shuffle != 0;
@@ -238,8 +219,7 @@ void lre_trainer_release(lre_trainer *t)
     lre_ctx *ctx = t->ctx;
     ws_free(ctx, &t->ws, t->model->n_layers);
     lre_free(ctx, t->batcher.perm, 0);
-    lre_tensor_release(t->state1);
-    lre_tensor_release(t->state2);
+    lre_optim_state_free(&t->opt);
     lre_model_release(t->model);
     lre_dataset_release(t->data);
     lre_free(ctx, t, sizeof *t);
@@ -248,24 +228,15 @@ void lre_trainer_release(lre_trainer *t)
 
 /* ---------------------------------------------------- forward/backward */
 
-/* Gathers rows idx[0..n) of d into the workspace and sets the row views. */
+/* Gathers rows idx_host[0..n) of d into the workspace (through the device:
+ * the indices go up, the dataset's rows never leave it) and sets the row
+ * views. */
 static lre_status load_batch(lre_trainer *t, lre_dataset *d, int64_t n)
 {
-    lre_ctx *ctx = t->ctx;
     lre_workspace *ws = &t->ws;
-    CHECK(lre_dataset_gather(d, ws->idx, n, ws->x_host, d->rows->labels ? ws->y_host : NULL,
-                             d->rows->targets ? ws->t_host : NULL));
-    if (ctx->device != LRE_DEVICE_CPU) {
-        int64_t in = ws->x->shape[1];
-        CHECK(ctx->be->to_device(ctx->be_state, lre_tensor_data(ws->x), ws->x_host,
-                                 (size_t)(n * in) * sizeof(float)));
-        if (d->rows->labels)
-            CHECK(ctx->be->to_device(ctx->be_state, lre_tensor_data(ws->y), ws->y_host,
-                                     (size_t)n * sizeof(int32_t)));
-        if (d->rows->targets)
-            CHECK(ctx->be->to_device(ctx->be_state, lre_tensor_data(ws->t), ws->t_host,
-                                     (size_t)(n * d->rows->target_dim) * sizeof(float)));
-    }
+    lre_tensor_set_rows(&ws->vidx, ws->idx, n);
+    CHECK(lre_tensor_from_host(&ws->vidx, ws->idx_host, (size_t)n * sizeof *ws->idx_host));
+    CHECK(lre_dataset_gather_rows(d, &ws->vidx, n, ws->x, ws->y, ws->t));
     lre_tensor_set_rows(&ws->vx, ws->x, n);
     lre_tensor_set_rows(&ws->vy, ws->y, n);
     if (ws->t) lre_tensor_set_rows(&ws->vt, ws->t, n);
@@ -298,8 +269,8 @@ static lre_status loss_of(lre_trainer *t, float *loss, int grad, float grad_scal
     int last = t->model->n_layers - 1;
     lre_tensor *dout = grad ? &ws->vdact[last] : NULL;
     if (t->loss.kind == LRE_LOSS_CROSS_ENTROPY)
-        return lre_cross_entropy(t->ctx, loss, dout, &ws->vact[last], &ws->vy,
-                                 t->loss.label_smoothing, grad_scale);
+        return lre_cross_entropy_trusted(t->ctx, loss, dout, &ws->vact[last], &ws->vy,
+                                         t->loss.label_smoothing, grad_scale);
     return lre_mse(t->ctx, loss, dout, &ws->vact[last], &ws->vt, grad_scale);
 }
 
@@ -334,7 +305,7 @@ lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss)
     double total = 0.0;
     for (int k = 0; k < K; k++) {
         int64_t n;
-        lre_batcher_next(&t->batcher, t->batch_size, t->ws.idx, &n);
+        lre_batcher_next(&t->batcher, t->batch_size, t->ws.idx_host, &n);
         CHECK(load_batch(t, t->data, n));
         CHECK(forward(t));
         float l;
@@ -343,8 +314,7 @@ lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss)
         total += (double)l;
     }
     lre_model *m = t->model;
-    CHECK(lre_optim_update(ctx, &t->optim, lr, t->steps + 1, m->params, m->grads, t->state1,
-                           t->state2));
+    CHECK(lre_optim_state_update(ctx, &t->optim, &t->opt, lr, t->steps + 1, m->params, m->grads));
     t->steps++;
     *loss = (float)(total / K);
     return LRE_OK;
@@ -359,7 +329,7 @@ static lre_status over_dataset(lre_trainer *t, lre_dataset *d, double *sum_loss,
     int64_t right = 0;
     for (int64_t start = 0; start < d->n; start += ws->rows) {
         int64_t n = d->n - start < ws->rows ? d->n - start : ws->rows;
-        for (int64_t i = 0; i < n; i++) ws->idx[i] = start + i;
+        for (int64_t i = 0; i < n; i++) ws->idx_host[i] = start + i;
         CHECK(load_batch(t, d, n));
         CHECK(forward(t));
         if (sum_loss) {
@@ -370,8 +340,7 @@ static lre_status over_dataset(lre_trainer *t, lre_dataset *d, double *sum_loss,
         if (correct) {
             int64_t c;
             int last = t->model->n_layers - 1;
-            CHECK(t->ctx->be->count_correct(t->ctx->be_state, &c, lre_cf32(&ws->vact[last]),
-                                            lre_ci32(&ws->vy), n, ws->vact[last].shape[1]));
+            CHECK(lre_count_correct_trusted(t->ctx, &c, &ws->vact[last], &ws->vy));
             right += c;
         }
     }
@@ -411,11 +380,8 @@ lre_status lre_trainer_accuracy(lre_trainer *t, lre_dataset *data, double *acc)
 lre_status lre_trainer_reinit(lre_trainer *t, uint64_t seed)
 {
     if (!t) return LRE_EINVAL;
-    lre_ctx *ctx = t->ctx;
     CHECK(lre_model_init(t->model, seed));
-    size_t bytes = (size_t)t->model->n_params * sizeof(float);
-    CHECK(ctx->be->zero(ctx->be_state, lre_tensor_data(t->state1), bytes));
-    CHECK(ctx->be->zero(ctx->be_state, lre_tensor_data(t->state2), bytes));
+    CHECK(lre_optim_state_zero(&t->opt));
     t->steps = 0;
     return LRE_OK;
 }

@@ -15,8 +15,11 @@
  * Also here: a deterministic input generator (splitmix64, independent of
  * the engine's RNG so a broken engine RNG cannot hide a broken op), tensor
  * helpers that abort the test binary on set-up failure (a test that cannot
- * even build its inputs must not go on to dereference NULL), and the
- * central finite-difference gradient check.
+ * even build its inputs must not go on to dereference NULL), the per-device
+ * loop (CHK_FOR_EACH_DEVICE, LRE_TEST_DEVICE: see "devices" below), host
+ * copies in and out of tensors on any device (chk_read, chk_write,
+ * chk_download, ...: tests never dereference lre_tensor_data, a device
+ * pointer on a GPU), and the central finite-difference gradient check.
  */
 #ifndef LRE_CHECK_H
 #define LRE_CHECK_H
@@ -35,6 +38,7 @@
 
 typedef struct chk_state {
     int passed, failed;
+    char tag[24]; /* "[cpu] " inside CHK_FOR_EACH_DEVICE, else "" */
 } chk_state;
 
 static inline chk_state *chk_st(void)
@@ -43,10 +47,17 @@ static inline chk_state *chk_st(void)
     return &s;
 }
 
+/* What every check name is printed after: "[cpu] " while a
+ * CHK_FOR_EACH_DEVICE loop runs its body for the CPU, "" outside one. */
+static inline const char *chk_tag(void)
+{
+    return chk_st()->tag;
+}
+
 static inline int chk_pass(const char *name)
 {
     chk_st()->passed++;
-    printf("PASS %s\n", name);
+    printf("PASS %s%s\n", chk_tag(), name);
     fflush(stdout);
     return 1;
 }
@@ -59,7 +70,7 @@ static inline int chk_fail(const char *name, const char *fmt, ...)
 {
     va_list ap;
     chk_st()->failed++;
-    printf("FAIL %s: ", name);
+    printf("FAIL %s%s: ", chk_tag(), name);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -71,7 +82,7 @@ static inline int chk_fail(const char *name, const char *fmt, ...)
 /* A check that cannot run here (the runner counts SKIP lines apart). */
 static inline void chk_skip(const char *name, const char *why)
 {
-    printf("SKIP %s: %s\n", name, why);
+    printf("SKIP %s%s: %s\n", chk_tag(), name, why);
     fflush(stdout);
 }
 
@@ -96,7 +107,7 @@ static inline void chk_fatal(const char *name, const char *fmt, ...)
 {
     va_list ap;
     chk_st()->failed++;
-    printf("FAIL %s: ", name);
+    printf("FAIL %s%s: ", chk_tag(), name);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -195,7 +206,7 @@ static inline int chk_err(lre_ctx *ctx, lre_status got, lre_status want, const c
     }
     va_end(ap);
     if (ctx) lre_ctx_clear_error(ctx);
-    if (getenv("CHK_VERBOSE")) printf("# %s: \"%s\"\n", name, msg);
+    if (getenv("CHK_VERBOSE")) printf("# %s%s: \"%s\"\n", chk_tag(), name, msg);
 
     if (got == LRE_OK)
         return chk_fail(name, "expected an error (%s), got LRE_OK",
@@ -244,8 +255,8 @@ static inline int chk_close(const char *name, const double *want, const float *g
         if (rel > max_rel || isnan(rel)) max_rel = rel;
     }
     if (getenv("CHK_VERBOSE"))
-        printf("# %s: max abs diff %.3g, max rel diff %.3g (atol %.1g, rtol %.1g)\n", name, max_abs,
-               max_rel, atol, rtol);
+        printf("# %s%s: max abs diff %.3g, max rel diff %.3g (atol %.1g, rtol %.1g)\n", chk_tag(),
+               name, max_abs, max_rel, atol, rtol);
     if (bad == 0) return chk_pass(name);
     return chk_fail(name,
                     "%lld of %lld elements off; worst [%lld] expected %.9g got %.9g; "
@@ -333,16 +344,183 @@ static inline void chk_fill_away(chk_rng *r, float *x, int64_t n, double lo, dou
 
 /* ------------------------------------------------------------- tensors */
 
-static inline lre_ctx *chk_ctx(uint64_t seed)
+/* A context on `dev`; fatal on failure. */
+static inline lre_ctx *chk_ctx_on(lre_device dev, uint64_t seed)
 {
     lre_ctx_opts o = lre_ctx_opts_default();
     lre_ctx *ctx = NULL;
     char err[512] = "";
+    o.device = dev;
     o.seed = seed;
     lre_status s = lre_ctx_new_err(&ctx, &o, err, sizeof err);
-    if (s != LRE_OK || !ctx) chk_fatal("lre_ctx_new", "status %d: \"%s\"", (int)s, err);
+    if (s != LRE_OK || !ctx)
+        chk_fatal("lre_ctx_new", "device %s: status %d (%s): \"%s\"", lre_device_name(dev), (int)s,
+                  lre_status_string(s), err);
     return ctx;
 }
+
+/* A CPU context (for tests that are not run per device). */
+static inline lre_ctx *chk_ctx(uint64_t seed)
+{
+    return chk_ctx_on(LRE_DEVICE_CPU, seed);
+}
+
+/* -------------------------------------------------------------- devices
+ *
+ * A test whose checks depend on the backend runs them once per device:
+ *
+ *     CHK_FOR_EACH_DEVICE(dev) {
+ *         ctx = chk_ctx_on(dev, 1);
+ *         test_linear();                       // "PASS [cpu] linear ..."
+ *         lre_ctx_release(ctx);
+ *     }
+ *
+ * The devices (chk_devices): LRE_TEST_DEVICE=cpu or cuda in the environment
+ * picks that one device, and the binary stops with a FAIL line when the
+ * name is unknown, the backend is not compiled into this build
+ * (lre_device_compiled) or its device is not present; unset (or empty),
+ * every compiled backend whose device is present, in the order cpu, cuda.
+ * A compiled backend whose context fails to create with LRE_EDEVICE has no
+ * device present: one SKIP line says so (the runner counts it as skipped)
+ * and its checks do not run; any other failure to create it is a FAIL line.
+ * A comment line "# devices: ..." lists the devices that will run.
+ *
+ * Inside the loop every PASS/FAIL/SKIP line's name starts with the device,
+ * "[cpu] " or "[cuda] " (chk_tag), so the names stay distinct across
+ * devices; outside it, names are printed as given. `break` leaves the loop
+ * cleanly; the loop must not be nested, nor left by return or goto (the tag
+ * would stay set). Device memory is only reached through chk_read/chk_write
+ * and friends below (lre_tensor_data is a device pointer on a GPU).
+ */
+
+#define CHK_MAX_DEVICES 4
+
+/* Every device the harness knows, in the order they run. */
+static const lre_device chk_known_devices[] = {LRE_DEVICE_CPU, LRE_DEVICE_CUDA};
+#define CHK_NUM_KNOWN_DEVICES ((int)(sizeof chk_known_devices / sizeof chk_known_devices[0]))
+
+/* Case-insensitive equality. */
+static inline int chk_streqi(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
+    return *a == *b;
+}
+
+/* Tries a context on d: its status, and the message in err. */
+static inline lre_status chk_probe_device(lre_device d, char *err, size_t n)
+{
+    lre_ctx_opts o = lre_ctx_opts_default();
+    lre_ctx *c = NULL;
+    o.device = d;
+    err[0] = 0;
+    lre_status s = lre_ctx_new_err(&c, &o, err, n);
+    if (c) lre_ctx_release(c);
+    return s;
+}
+
+/* The devices this binary's per-device checks run on (see above), into
+ * out[0..max); returns how many. Resolved (and reported) once per binary. */
+static inline int chk_devices(lre_device *out, int max)
+{
+    static int resolved, n;
+    static lre_device devs[CHK_MAX_DEVICES];
+    if (!resolved) {
+        char err[512], list[128] = "";
+        const char *want = getenv("LRE_TEST_DEVICE");
+        resolved = 1;
+        if (want && want[0]) {
+            lre_device d = LRE_DEVICE_CPU;
+            int found = 0;
+            for (int i = 0; i < CHK_NUM_KNOWN_DEVICES; i++)
+                if (chk_streqi(want, lre_device_name(chk_known_devices[i]))) {
+                    d = chk_known_devices[i];
+                    found = 1;
+                }
+            if (!found)
+                chk_fatal("LRE_TEST_DEVICE", "\"%s\" is not a device (cpu or cuda)", want);
+            if (!lre_device_compiled(d))
+                chk_fatal("LRE_TEST_DEVICE",
+                          "%s: this build has no %s backend (lre_device_compiled is 0); rebuild "
+                          "with it, or unset LRE_TEST_DEVICE",
+                          want, lre_device_name(d));
+            lre_status s = chk_probe_device(d, err, sizeof err);
+            if (s == LRE_EDEVICE)
+                chk_fatal("LRE_TEST_DEVICE",
+                          "%s: the %s backend is compiled in but no device is present: "
+                          "lre_ctx_new: \"%s\"",
+                          want, lre_device_name(d), err);
+            if (s != LRE_OK)
+                chk_fatal("LRE_TEST_DEVICE", "%s: lre_ctx_new: status %d (%s): \"%s\"", want,
+                          (int)s, lre_status_string(s), err);
+            devs[n++] = d;
+            printf("# devices: %s (LRE_TEST_DEVICE=%s)\n", lre_device_name(d), want);
+        } else {
+            for (int i = 0; i < CHK_NUM_KNOWN_DEVICES && n < CHK_MAX_DEVICES; i++) {
+                lre_device d = chk_known_devices[i];
+                const char *dn = lre_device_name(d);
+                if (!lre_device_compiled(d)) continue;
+                lre_status s = chk_probe_device(d, err, sizeof err);
+                if (s == LRE_OK) {
+                    devs[n++] = d;
+                    size_t l = strlen(list);
+                    snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", dn);
+                } else if (s == LRE_EDEVICE) {
+                    chk_skip(chk_name("[%s] every per-device check", dn),
+                             chk_name("the %s backend is compiled in but no device is present "
+                                      "(lre_ctx_new: \"%s\"); LRE_TEST_DEVICE=%s makes this "
+                                      "an error",
+                                      dn, err, dn));
+                } else {
+                    chk_fail(chk_name("[%s] a context on a compiled backend", dn),
+                             "lre_ctx_new: status %d (%s): \"%s\"", (int)s, lre_status_string(s),
+                             err);
+                }
+            }
+            printf("# devices: %s (every compiled backend with its device present; "
+                   "LRE_TEST_DEVICE=cpu|cuda picks one)\n",
+                   n ? list : "none");
+        }
+        fflush(stdout);
+    }
+    int k = n < max ? n : max;
+    for (int i = 0; i < k; i++) out[i] = devs[i];
+    return k;
+}
+
+/* Names every check after this with device d ("[cpu] ..."). */
+static inline void chk_set_device(lre_device d)
+{
+    snprintf(chk_st()->tag, sizeof chk_st()->tag, "[%s] ", lre_device_name(d));
+}
+
+/* Back to untagged names; returns -1 (for CHK_FOR_EACH_DEVICE). */
+static inline int chk_clear_device(void)
+{
+    chk_st()->tag[0] = 0;
+    return -1;
+}
+
+/* The loop's step: when there is an i-th device, sets *dev to it, tags the
+ * names with it and returns 1; else clears the tag and returns 0. */
+static inline int chk_device_at(int i, lre_device *dev)
+{
+    lre_device d[CHK_MAX_DEVICES];
+    int n = chk_devices(d, CHK_MAX_DEVICES);
+    if (i < 0 || i >= n) {
+        chk_clear_device();
+        return 0;
+    }
+    *dev = d[i];
+    chk_set_device(d[i]);
+    return 1;
+}
+
+/* Runs the following statement once per device (see above), with `dev`
+ * (an lre_device declared by the macro) set to it. */
+#define CHK_FOR_EACH_DEVICE(dev)                                                                   \
+    for (int chk_dev_i_ = 0; chk_dev_i_ >= 0; chk_dev_i_ = chk_clear_device())                    \
+        for (lre_device dev = LRE_DEVICE_CPU; chk_device_at(chk_dev_i_, &dev); chk_dev_i_++)
 
 /* A zero-filled tensor; fatal on failure. */
 static inline lre_tensor *chk_tensor(lre_ctx *ctx, lre_dtype dt, int ndim, const int64_t *shape)
@@ -373,16 +551,12 @@ static inline lre_tensor *chk_t3(lre_ctx *ctx, lre_dtype dt, int64_t a, int64_t 
     return chk_tensor(ctx, dt, 3, s);
 }
 
-static inline float *chk_f(lre_tensor *t)
-{
-    return (float *)lre_tensor_data(t);
-}
-static inline int32_t *chk_i(lre_tensor *t)
-{
-    return (int32_t *)lre_tensor_data(t);
-}
+/* Tensor memory is only read and written through these (host buffers moved
+ * with lre_tensor_from_host / lre_tensor_to_host), so a test runs unchanged
+ * on any device. */
 
-/* Copies n floats into t through lre_tensor_from_host; fatal on failure. */
+/* Copies nbytes from host src into t through lre_tensor_from_host; fatal on
+ * failure. */
 static inline void chk_upload(lre_ctx *ctx, lre_tensor *t, const void *src, size_t nbytes)
 {
     chk_must(ctx, lre_tensor_from_host(t, src, nbytes), "lre_tensor_from_host");
@@ -396,6 +570,38 @@ static inline float *chk_download(lre_ctx *ctx, const lre_tensor *t)
     if (!h) chk_fatal("chk_download", "out of memory");
     chk_must(ctx, lre_tensor_to_host(t, h, sizeof(float) * (size_t)n), "lre_tensor_to_host");
     return h;
+}
+
+/* The bytes of t's elements: numel × the dtype's size. */
+static inline size_t chk_nbytes(const lre_tensor *t)
+{
+    return (size_t)lre_tensor_numel(t) * lre_dtype_size(lre_tensor_dtype(t));
+}
+
+/* All of t (any dtype, any device) into the host buffer dst of
+ * chk_nbytes(t) bytes; fatal on failure. */
+static inline void chk_read(lre_ctx *ctx, const lre_tensor *t, void *dst)
+{
+    chk_must(ctx, lre_tensor_to_host(t, dst, chk_nbytes(t)), "lre_tensor_to_host");
+}
+
+/* All of t from the host buffer src of chk_nbytes(t) bytes; fatal on
+ * failure. */
+static inline void chk_write(lre_ctx *ctx, lre_tensor *t, const void *src)
+{
+    chk_upload(ctx, t, src, chk_nbytes(t));
+}
+
+/* Every element of the f32 tensor t set to v (e.g. NaN, to prove an op
+ * overwrites its output). */
+static inline void chk_set_all(lre_ctx *ctx, lre_tensor *t, float v)
+{
+    int64_t n = lre_tensor_numel(t);
+    float *h = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    if (!h) chk_fatal("chk_set_all", "out of memory");
+    for (int64_t i = 0; i < n; i++) h[i] = v;
+    chk_upload(ctx, t, h, sizeof(float) * (size_t)n);
+    free(h);
 }
 
 /* ------------------------------------------------------- finite differences */
@@ -457,6 +663,41 @@ static inline int chk_fd_f64(const char *name, double *x, int64_t n, int64_t str
     int r = chk_close(name, fd, g, m, atol, rtol);
     free(fd);
     free(g);
+    return r;
+}
+
+/* chk_fd_f32 over the elements of the f32 tensor t, on any device: a host
+ * copy of t is perturbed and uploaded into t before each evaluation of f
+ * (which reads t through the engine); t holds its original content again
+ * afterwards. */
+typedef struct chk_fd_tensor_ud {
+    lre_ctx *ctx;
+    lre_tensor *t;
+    const float *host;
+    chk_scalar_fn f;
+    void *ud;
+} chk_fd_tensor_ud;
+
+static inline double chk_fd_tensor_eval(void *p)
+{
+    chk_fd_tensor_ud *w = p;
+    chk_write(w->ctx, w->t, w->host);
+    return w->f(w->ud);
+}
+
+static inline int chk_fd_tensor(const char *name, lre_ctx *ctx, lre_tensor *t, int64_t stride,
+                                const float *grad, chk_scalar_fn f, void *ud, float h, double atol,
+                                double rtol)
+{
+    if (lre_tensor_dtype(t) != LRE_F32)
+        chk_fatal(name, "chk_fd_tensor needs an f32 tensor, got %s",
+                  lre_dtype_name(lre_tensor_dtype(t)));
+    float *x = chk_download(ctx, t);
+    chk_fd_tensor_ud w = {ctx, t, x, f, ud};
+    int r = chk_fd_f32(name, x, lre_tensor_numel(t), stride, grad, chk_fd_tensor_eval, &w, h, atol,
+                       rtol);
+    chk_write(ctx, t, x); /* chk_fd_f32 restored x; the tensor holds the last step */
+    free(x);
     return r;
 }
 

@@ -19,6 +19,9 @@
  *     nothing;
  *   - lre_optim_update's step must be >= 1 (it is "the 1-based count");
  *   - normalize with std <= 0 or NaN is refused.
+ * Every check runs once per device (CHK_FOR_EACH_DEVICE, check.h; tensors
+ * are filled and read through host copies), except context creation and
+ * status names, which no device changes (once, names without a device).
  */
 #include "check.h"
 
@@ -179,14 +182,17 @@ static void test_ops(void)
             "cross_entropy smoothing NaN is refused", "smoothing", NOMSG);
     chk_err(ctx, lre_cross_entropy(ctx, NULL, dz, z, lab, 0, 1), LRE_EINVAL,
             "cross_entropy with loss = NULL is refused", NOMSG);
-    chk_i(lab)[2] = 3;
+    int32_t labels[4] = {0, 0, 3, 0};
+    chk_write(ctx, lab, labels);
     chk_err(ctx, lre_cross_entropy(ctx, &loss, dz, z, lab, 0, 1), LRE_EINVAL,
             "cross_entropy label 3 of 3 classes names the batch row (index 2, 1-based: row 3) "
             "and the value", "row 3", "label 3", NOMSG);
-    chk_i(lab)[2] = -7;
+    labels[2] = -7;
+    chk_write(ctx, lab, labels);
     chk_err(ctx, lre_cross_entropy(ctx, &loss, dz, z, lab, 0, 1), LRE_EINVAL,
             "cross_entropy label -7 is refused, naming it", "-7", NOMSG);
-    chk_i(lab)[2] = 0;
+    labels[2] = 0;
+    chk_write(ctx, lab, labels);
 
     /* mse */
     lre_tensor *p = chk_t2(ctx, LRE_F32, 4, 2), *tg = chk_t2(ctx, LRE_F32, 4, 2);
@@ -213,7 +219,10 @@ static void test_optim_update(void)
     lre_tensor *s2 = chk_t1(ctx, LRE_F32, 10), *s11 = chk_t1(ctx, LRE_F32, 11);
     lre_tensor *gi = chk_t1(ctx, LRE_I32, 10);
     lre_optim_config c = lre_optim_adam_default();
-    for (int i = 0; i < 10; i++) chk_f(p)[i] = 1, chk_f(g)[i] = 0.5f;
+    float ph[10], gh[10];
+    for (int i = 0; i < 10; i++) ph[i] = 1, gh[i] = 0.5f;
+    chk_write(ctx, p, ph);
+    chk_write(ctx, g, gh);
     chk_ok(ctx, lre_optim_update(ctx, &c, 0.01f, 1, p, g, s1, s2), "optim_update runs");
     chk_ok(ctx, lre_optim_update(ctx, &c, 0.0f, 2, p, g, s1, s2), "optim_update at lr 0 runs");
     chk_err(ctx, lre_optim_update(ctx, &c, 0.01f, 3, p, g9, s1, s2), LRE_ESHAPE,
@@ -227,15 +236,16 @@ static void test_optim_update(void)
     chk_err(ctx, lre_optim_update(ctx, NULL, 0.01f, 3, p, g, s1, s2), LRE_EINVAL,
             "optim_update with config = NULL is refused", NOMSG);
 
-    float before[10];
-    memcpy(before, chk_f(p), sizeof before);
+    float before[10], after[10];
+    chk_read(ctx, p, before);
     chk_err(ctx, lre_optim_update(ctx, &c, -0.01f, 3, p, g, s1, s2), LRE_EINVAL,
             "optim_update with lr -0.01 is refused, naming the value", "-0.01", NOMSG);
     chk_err(ctx, lre_optim_update(ctx, &c, NAN, 3, p, g, s1, s2), LRE_EINVAL,
             "optim_update with lr NaN is refused, naming the value", "nan", NOMSG);
     chk_err(ctx, lre_optim_update(ctx, &c, 0.01f, 0, p, g, s1, s2), LRE_EINVAL,
             "optim_update with step 0 (1-based) is refused, naming step", "step", NOMSG);
-    chk_bits("refused optim_updates leave the parameters", before, chk_f(p), 10);
+    chk_read(ctx, p, after);
+    chk_bits("refused optim_updates leave the parameters", before, after, 10);
 
     lre_tensor *all[] = {p, g, g9, s1, s2, s11, gi};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lre_tensor_release(all[i]);
@@ -479,7 +489,9 @@ static void test_models(void)
     lre_dataset_release(dreg3);
 }
 
-static void test_context(void)
+/* Context creation: does not depend on the device under test (runs once,
+ * its names untagged). */
+static void test_context_creation(void)
 {
     /* A context on a device this build lacks: refused with a message in
      * errbuf (there is no context to hold it). */
@@ -516,8 +528,11 @@ static void test_context(void)
           "a name repeats or is empty");
     const char *bad = lre_status_string((lre_status)99);
     CHECK(bad != NULL, "lre_status_string of an unknown status is not NULL", "NULL");
+}
 
-    /* The message is kept, then cleared. */
+/* The context of the device under test keeps its message, then clears it. */
+static void test_context_message(void)
+{
     lre_tensor *t = NULL;
     int64_t s5[5] = {1, 1, 1, 1, 1};
     lre_tensor_new(ctx, &t, LRE_F32, 5, s5);
@@ -529,13 +544,17 @@ static void test_context(void)
 
 int main(void)
 {
-    ctx = chk_ctx(1);
-    test_tensors();
-    test_ops();
-    test_optim_update();
-    test_datasets();
-    test_models();
-    test_context();
-    lre_ctx_release(ctx);
+    CHK_FOR_EACH_DEVICE(dev)
+    {
+        ctx = chk_ctx_on(dev, 1);
+        test_tensors();
+        test_ops();
+        test_optim_update();
+        test_datasets();
+        test_models();
+        test_context_message();
+        lre_ctx_release(ctx);
+    }
+    test_context_creation();
     return chk_done("test_errors");
 }

@@ -20,23 +20,32 @@
  * SGD at lr = 0 leaves in lre_model_grads (the step must not move the
  * parameters), against both modes: a double-precision forward of the same
  * network written here, and the engine's own lre_trainer_evaluate.
+ *
+ * Every check runs once per device (CHK_FOR_EACH_DEVICE, check.h), on the
+ * same inputs; tensors are filled and read through host copies (in f32 mode
+ * the perturbed input is uploaded before each evaluation: chk_fd_tensor).
  */
 #include "check.h"
 
 static lre_ctx *ctx;
 static chk_rng rng = {20240601};
 
-static double dot_rf(const float *r, const float *y, int64_t n)
+/* Σ r ⊙ y in double, r on the host, y a tensor (downloaded). */
+static double dot_rt(const float *r, const lre_tensor *y)
 {
+    int64_t n = lre_tensor_numel(y);
+    float *h = chk_download(ctx, y);
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)r[i] * y[i];
+    for (int64_t i = 0; i < n; i++) s += (double)r[i] * h[i];
+    free(h);
     return s;
 }
 
 /* ---------------------------------------------------------------- matmul */
 
 typedef struct mm_case {
-    lre_tensor *a, *b, *c, *r;
+    lre_tensor *a, *b, *c;
+    const float *r;  /* host: the upstream gradient */
     const float *c0; /* beta = 1: c's content before each product */
     int ta, tb;
     float beta;
@@ -45,10 +54,9 @@ typedef struct mm_case {
 static double mm_loss(void *ud)
 {
     mm_case *k = ud;
-    int64_t n = lre_tensor_numel(k->c);
-    if (k->beta != 0) memcpy(chk_f(k->c), k->c0, sizeof(float) * (size_t)n);
+    if (k->beta != 0) chk_write(ctx, k->c, k->c0);
     chk_must(ctx, lre_matmul(ctx, k->c, k->a, k->ta, k->b, k->tb, k->beta), "lre_matmul (fd)");
-    return dot_rf(chk_f(k->r), chk_f(k->c), n);
+    return dot_rt(k->r, k->c);
 }
 
 static void test_matmul(void)
@@ -66,18 +74,21 @@ static void test_matmul(void)
                 lre_tensor *c = chk_t2(ctx, LRE_F32, M, N), *r = chk_t2(ctx, LRE_F32, M, N);
                 lre_tensor *da = ta ? chk_t2(ctx, LRE_F32, K, M) : chk_t2(ctx, LRE_F32, M, K);
                 lre_tensor *db = tb ? chk_t2(ctx, LRE_F32, N, K) : chk_t2(ctx, LRE_F32, K, N);
-                float c0[5 * 3];
-                chk_fill(&rng, chk_f(a), M * K, -1, 1);
-                chk_fill(&rng, chk_f(b), K * N, -1, 1);
-                chk_fill(&rng, chk_f(r), M * N, -1, 1);
+                float A[5 * 7], B[7 * 3], R[5 * 3], c0[5 * 3], cinit[5 * 3];
+                chk_fill(&rng, A, M * K, -1, 1);
+                chk_fill(&rng, B, K * N, -1, 1);
+                chk_fill(&rng, R, M * N, -1, 1);
                 chk_fill(&rng, c0, M * N, -1, 1);
+                chk_write(ctx, a, A);
+                chk_write(ctx, b, B);
+                chk_write(ctx, r, R);
                 /* beta = 0 must overwrite whatever c held, NaN included
                  * (after a blown-up step the buffers hold NaN). */
-                for (int64_t i = 0; i < M * N; i++) chk_f(c)[i] = beta != 0 ? c0[i] : NAN;
+                for (int64_t i = 0; i < M * N; i++) cinit[i] = beta != 0 ? c0[i] : NAN;
+                chk_write(ctx, c, cinit);
 
                 chk_ok(ctx, lre_matmul(ctx, c, a, ta, b, tb, beta), chk_name("%s runs", tagc));
                 double want[5 * 3];
-                const float *A = chk_f(a), *B = chk_f(b);
                 for (int64_t i = 0; i < M; i++)
                     for (int64_t j = 0; j < N; j++) {
                         double s = beta != 0 ? c0[i * N + j] : 0.0;
@@ -86,8 +97,9 @@ static void test_matmul(void)
                                  (tb ? B[j * K + k] : B[k * N + j]);
                         want[i * N + j] = s;
                     }
-                chk_close(chk_name("%s forward vs double", tagc), want, chk_f(c), M * N, 1e-6,
-                          1e-5);
+                float *C = chk_download(ctx, c);
+                chk_close(chk_name("%s forward vs double", tagc), want, C, M * N, 1e-6, 1e-5);
+                free(C);
 
                 /* Gradients of L = Σ r ⊙ c, through matmul itself:
                  * dA = r·op(B)^T (stored transposed when ta),
@@ -101,11 +113,14 @@ static void test_matmul(void)
                 else
                     chk_must(ctx, lre_matmul(ctx, db, a, !ta, r, 0, 0), "dB");
 
-                mm_case mc = {a, b, c, r, c0, ta, tb, beta};
-                chk_fd_f32(chk_name("%s dL/da vs finite differences", tagc), chk_f(a), M * K, 1,
-                           chk_f(da), mm_loss, &mc, 0.25f, 2e-4, 1e-4);
-                chk_fd_f32(chk_name("%s dL/db vs finite differences", tagc), chk_f(b), K * N, 1,
-                           chk_f(db), mm_loss, &mc, 0.25f, 2e-4, 1e-4);
+                mm_case mc = {a, b, c, R, c0, ta, tb, beta};
+                float *DA = chk_download(ctx, da), *DB = chk_download(ctx, db);
+                chk_fd_tensor(chk_name("%s dL/da vs finite differences", tagc), ctx, a, 1, DA,
+                              mm_loss, &mc, 0.25f, 2e-4, 1e-4);
+                chk_fd_tensor(chk_name("%s dL/db vs finite differences", tagc), ctx, b, 1, DB,
+                              mm_loss, &mc, 0.25f, 2e-4, 1e-4);
+                free(DA);
+                free(DB);
 
                 lre_tensor *ts[] = {a, b, c, r, da, db};
                 for (size_t i = 0; i < 6; i++) lre_tensor_release(ts[i]);
@@ -115,14 +130,15 @@ static void test_matmul(void)
 /* ---------------------------------------------------------------- linear */
 
 typedef struct lin_case {
-    lre_tensor *x, *w, *b, *y, *r;
+    lre_tensor *x, *w, *b, *y;
+    const float *r; /* host */
 } lin_case;
 
 static double lin_loss(void *ud)
 {
     lin_case *k = ud;
     chk_must(ctx, lre_linear_forward(ctx, k->y, k->x, k->w, k->b), "lre_linear_forward (fd)");
-    return dot_rf(chk_f(k->r), chk_f(k->y), lre_tensor_numel(k->y));
+    return dot_rt(k->r, k->y);
 }
 
 static void test_linear(void)
@@ -135,67 +151,77 @@ static void test_linear(void)
         lre_tensor *y = chk_t2(ctx, LRE_F32, B, OUT), *r = chk_t2(ctx, LRE_F32, B, OUT);
         lre_tensor *dx = chk_t2(ctx, LRE_F32, B, IN), *dw = chk_t2(ctx, LRE_F32, OUT, IN);
         lre_tensor *db = chk_t1(ctx, LRE_F32, OUT);
-        chk_fill(&rng, chk_f(x), B * IN, -1, 1);
-        chk_fill(&rng, chk_f(w), OUT * IN, -1, 1);
-        if (b) chk_fill(&rng, chk_f(b), OUT, -1, 1);
-        chk_fill(&rng, chk_f(r), B * OUT, -1, 1);
-        for (int64_t i = 0; i < B * OUT; i++) chk_f(y)[i] = NAN;
+        float X[4 * 5], W[3 * 5], Bv[3] = {0}, R[4 * 3];
+        chk_fill(&rng, X, B * IN, -1, 1);
+        chk_fill(&rng, W, OUT * IN, -1, 1);
+        if (b) chk_fill(&rng, Bv, OUT, -1, 1);
+        chk_fill(&rng, R, B * OUT, -1, 1);
+        chk_write(ctx, x, X);
+        chk_write(ctx, w, W);
+        if (b) chk_write(ctx, b, Bv);
+        chk_write(ctx, r, R);
+        chk_set_all(ctx, y, NAN);
 
         chk_ok(ctx, lre_linear_forward(ctx, y, x, w, b), chk_name("%s forward runs", tag));
         double want[4 * 3];
         for (int64_t i = 0; i < B; i++)
             for (int64_t o = 0; o < OUT; o++) {
-                double s = b ? chk_f(b)[o] : 0.0;
-                for (int64_t k = 0; k < IN; k++)
-                    s += (double)chk_f(x)[i * IN + k] * chk_f(w)[o * IN + k];
+                double s = b ? Bv[o] : 0.0;
+                for (int64_t k = 0; k < IN; k++) s += (double)X[i * IN + k] * W[o * IN + k];
                 want[i * OUT + o] = s;
             }
-        chk_close(chk_name("%s forward vs double x·w^T+b", tag), want, chk_f(y), B * OUT, 1e-6,
-                  1e-5);
+        float *Y = chk_download(ctx, y);
+        chk_close(chk_name("%s forward vs double x·w^T+b", tag), want, Y, B * OUT, 1e-6, 1e-5);
+        free(Y);
 
         /* Backward with dy = r into NaN-filled outputs (must overwrite). */
-        for (int64_t i = 0; i < B * IN; i++) chk_f(dx)[i] = NAN;
-        for (int64_t i = 0; i < OUT * IN; i++) chk_f(dw)[i] = NAN;
-        for (int64_t i = 0; i < OUT; i++) chk_f(db)[i] = NAN;
+        chk_set_all(ctx, dx, NAN);
+        chk_set_all(ctx, dw, NAN);
+        chk_set_all(ctx, db, NAN);
         chk_ok(ctx, lre_linear_backward(ctx, dx, dw, b ? db : NULL, r, x, w, 0),
                chk_name("%s backward runs", tag));
-        lin_case lc = {x, w, b, y, r};
-        chk_fd_f32(chk_name("%s dx vs finite differences", tag), chk_f(x), B * IN, 1, chk_f(dx),
-                   lin_loss, &lc, 0.25f, 2e-4, 1e-4);
-        chk_fd_f32(chk_name("%s dw vs finite differences", tag), chk_f(w), OUT * IN, 1, chk_f(dw),
-                   lin_loss, &lc, 0.25f, 2e-4, 1e-4);
+        float *g_dx = chk_download(ctx, dx), *g_dw = chk_download(ctx, dw);
+        float *g_db = chk_download(ctx, db);
+        lin_case lc = {x, w, b, y, R};
+        chk_fd_tensor(chk_name("%s dx vs finite differences", tag), ctx, x, 1, g_dx, lin_loss, &lc,
+                      0.25f, 2e-4, 1e-4);
+        chk_fd_tensor(chk_name("%s dw vs finite differences", tag), ctx, w, 1, g_dw, lin_loss, &lc,
+                      0.25f, 2e-4, 1e-4);
         if (b)
-            chk_fd_f32(chk_name("%s db vs finite differences", tag), chk_f(b), OUT, 1, chk_f(db),
-                       lin_loss, &lc, 0.25f, 2e-4, 1e-4);
+            chk_fd_tensor(chk_name("%s db vs finite differences", tag), ctx, b, 1, g_db, lin_loss,
+                          &lc, 0.25f, 2e-4, 1e-4);
 
         /* accumulate = 1 adds into dw and db; dx (not a parameter
          * gradient) is still overwritten. */
-        float *g_dx = chk_download(ctx, dx), *g_dw = chk_download(ctx, dw);
-        float *g_db = chk_download(ctx, db);
         float dw0[3 * 5], db0[3];
         chk_fill(&rng, dw0, OUT * IN, -1, 1);
         chk_fill(&rng, db0, OUT, -1, 1);
-        memcpy(chk_f(dw), dw0, sizeof dw0);
-        memcpy(chk_f(db), db0, sizeof db0);
-        for (int64_t i = 0; i < B * IN; i++) chk_f(dx)[i] = NAN;
+        chk_write(ctx, dw, dw0);
+        chk_write(ctx, db, db0);
+        chk_set_all(ctx, dx, NAN);
         chk_ok(ctx, lre_linear_backward(ctx, dx, dw, b ? db : NULL, r, x, w, 1),
                chk_name("%s backward accumulate runs", tag));
         double wdw[3 * 5], wdb[3];
         for (int64_t i = 0; i < OUT * IN; i++) wdw[i] = (double)dw0[i] + g_dw[i];
         for (int64_t i = 0; i < OUT; i++) wdb[i] = (double)db0[i] + g_db[i];
-        chk_close(chk_name("%s accumulate: dw = dw0 + dy^T·x", tag), wdw, chk_f(dw), OUT * IN, 1e-6,
+        float *a_dx = chk_download(ctx, dx), *a_dw = chk_download(ctx, dw);
+        float *a_db = chk_download(ctx, db);
+        chk_close(chk_name("%s accumulate: dw = dw0 + dy^T·x", tag), wdw, a_dw, OUT * IN, 1e-6,
                   1e-6);
         if (b)
-            chk_close(chk_name("%s accumulate: db = db0 + Σ dy", tag), wdb, chk_f(db), OUT, 1e-6,
-                      1e-6);
-        chk_close_ff(chk_name("%s accumulate: dx overwritten", tag), g_dx, chk_f(dx), B * IN, 0, 0);
+            chk_close(chk_name("%s accumulate: db = db0 + Σ dy", tag), wdb, a_db, OUT, 1e-6, 1e-6);
+        chk_close_ff(chk_name("%s accumulate: dx overwritten", tag), g_dx, a_dx, B * IN, 0, 0);
+        free(a_dx);
+        free(a_dw);
+        free(a_db);
 
         /* dx = NULL (first layer) and db = NULL leave dw the same. */
-        for (int64_t i = 0; i < OUT * IN; i++) chk_f(dw)[i] = NAN;
+        chk_set_all(ctx, dw, NAN);
         chk_ok(ctx, lre_linear_backward(ctx, NULL, dw, NULL, r, x, w, 0),
                chk_name("%s backward with dx=NULL, db=NULL runs", tag));
-        chk_close_ff(chk_name("%s dx=NULL, db=NULL: same dw", tag), g_dw, chk_f(dw), OUT * IN, 0,
-                     0);
+        float *n_dw = chk_download(ctx, dw);
+        chk_close_ff(chk_name("%s dx=NULL, db=NULL: same dw", tag), g_dw, n_dw, OUT * IN, 0, 0);
+        free(n_dw);
 
         free(g_dx);
         free(g_dw);
@@ -211,14 +237,15 @@ static void test_linear(void)
 typedef struct act_case {
     lre_act a;
     float p;
-    lre_tensor *x, *y, *r;
+    lre_tensor *x, *y;
+    const float *r; /* host */
 } act_case;
 
 static double act_loss(void *ud)
 {
     act_case *k = ud;
     chk_must(ctx, lre_act_forward(ctx, k->a, k->p, k->y, k->x), "lre_act_forward (fd)");
-    return dot_rf(chk_f(k->r), chk_f(k->y), lre_tensor_numel(k->y));
+    return dot_rt(k->r, k->y);
 }
 
 static void test_act_one(lre_act a, float p)
@@ -231,28 +258,32 @@ static void test_act_one(lre_act a, float p)
     /* Any shape: a 3-D tensor. */
     lre_tensor *x = chk_t3(ctx, LRE_F32, 2, 3, 4), *y = chk_t3(ctx, LRE_F32, 2, 3, 4);
     lre_tensor *r = chk_t3(ctx, LRE_F32, 2, 3, 4), *dx = chk_t3(ctx, LRE_F32, 2, 3, 4);
+    float X[24], R[24];
     if (kinked)
-        chk_fill_away(&rng, chk_f(x), n, 0.05, 3);
+        chk_fill_away(&rng, X, n, 0.05, 3);
     else
-        chk_fill(&rng, chk_f(x), n, -4, 4);
-    chk_fill(&rng, chk_f(r), n, -1, 1);
+        chk_fill(&rng, X, n, -4, 4);
+    chk_fill(&rng, R, n, -1, 1);
+    chk_write(ctx, x, X);
+    chk_write(ctx, r, R);
 
     chk_ok(ctx, lre_act_forward(ctx, a, p, y, x), chk_name("%s forward runs", t));
     double want[24], dwant[24];
     for (int64_t i = 0; i < n; i++) {
-        want[i] = chk_act_ref(a, p, chk_f(x)[i]);
-        dwant[i] = chk_act_dref(a, p, chk_f(x)[i]) * chk_f(r)[i];
+        want[i] = chk_act_ref(a, p, X[i]);
+        dwant[i] = chk_act_dref(a, p, X[i]) * R[i];
     }
-    chk_close(chk_name("%s forward vs closed formula", t), want, chk_f(y), n, 1e-6, 1e-5);
+    float *Y = chk_download(ctx, y);
+    chk_close(chk_name("%s forward vs closed formula", t), want, Y, n, 1e-6, 1e-5);
+    free(Y);
 
-    for (int64_t i = 0; i < n; i++) chk_f(dx)[i] = NAN;
+    chk_set_all(ctx, dx, NAN);
     chk_ok(ctx, lre_act_backward(ctx, a, p, dx, r, x, y), chk_name("%s backward runs", t));
-    chk_close(chk_name("%s backward vs closed-form derivative", t), dwant, chk_f(dx), n, 1e-6,
-              1e-5);
-    act_case ac = {a, p, x, y, r};
     float *g = chk_download(ctx, dx);
-    chk_fd_f32(chk_name("%s backward vs finite differences (f32, h=1e-2)", t), chk_f(x), n, 1, g,
-               act_loss, &ac, 1e-2f, 1e-4, 1e-2);
+    chk_close(chk_name("%s backward vs closed-form derivative", t), dwant, g, n, 1e-6, 1e-5);
+    act_case ac = {a, p, x, y, R};
+    chk_fd_tensor(chk_name("%s backward vs finite differences (f32, h=1e-2)", t), ctx, x, 1, g,
+                  act_loss, &ac, 1e-2f, 1e-4, 1e-2);
     free(g);
 
     /* Far tails and the kink: finite, and equal to the formulas (in the
@@ -260,8 +291,8 @@ static void test_act_one(lre_act a, float p)
     static const float ext[] = {-100, -30, -10, -1e-3f, 0, 1e-3f, 10, 30, 100};
     lre_tensor *xe = chk_t1(ctx, LRE_F32, 9), *ye = chk_t1(ctx, LRE_F32, 9);
     lre_tensor *re = chk_t1(ctx, LRE_F32, 9), *de = chk_t1(ctx, LRE_F32, 9);
-    memcpy(chk_f(xe), ext, sizeof ext);
-    for (int i = 0; i < 9; i++) chk_f(re)[i] = 1;
+    chk_write(ctx, xe, ext);
+    chk_set_all(ctx, re, 1);
     chk_must(ctx, lre_act_forward(ctx, a, p, ye, xe), "lre_act_forward (extremes)");
     chk_must(ctx, lre_act_backward(ctx, a, p, de, re, xe, ye), "lre_act_backward (extremes)");
     double we[9], wd[9];
@@ -269,9 +300,12 @@ static void test_act_one(lre_act a, float p)
         we[i] = chk_act_ref(a, p, ext[i]);
         wd[i] = chk_act_dref(a, p, ext[i]);
     }
-    chk_close(chk_name("%s forward at ±1e2, ±30, ±10, ±1e-3, 0", t), we, chk_f(ye), 9, 1e-6, 1e-5);
+    float *YE = chk_download(ctx, ye), *DE = chk_download(ctx, de);
+    chk_close(chk_name("%s forward at ±1e2, ±30, ±10, ±1e-3, 0", t), we, YE, 9, 1e-6, 1e-5);
     chk_close(chk_name("%s backward at ±1e2, ±30, ±10, ±1e-3, 0 (PyTorch's value at 0)", t), wd,
-              chk_f(de), 9, 1e-6, 1e-5);
+              DE, 9, 1e-6, 1e-5);
+    free(YE);
+    free(DE);
 
     lre_tensor *ts[] = {x, y, r, dx, xe, ye, re, de};
     for (size_t i = 0; i < 8; i++) lre_tensor_release(ts[i]);
@@ -298,7 +332,8 @@ static void test_act(void)
 typedef struct ce_case {
     lre_tensor *z, *y;
     float eps;
-    double *zd; /* double copy for the f64 mode */
+    double *zd;        /* double copy for the f64 mode */
+    const int32_t *yh; /* host copy of the labels */
     int64_t B, C;
 } ce_case;
 
@@ -313,7 +348,7 @@ static double ce_loss_f32(void *ud)
 static double ce_loss_f64(void *ud)
 {
     ce_case *k = ud;
-    return chk_ce_ref(k->zd, chk_i(k->y), k->B, k->C, k->eps);
+    return chk_ce_ref(k->zd, k->yh, k->B, k->C, k->eps);
 }
 
 static void test_cross_entropy(void)
@@ -329,25 +364,30 @@ static void test_cross_entropy(void)
                      (double)gs);
             lre_tensor *z = chk_t2(ctx, LRE_F32, B, C), *dz = chk_t2(ctx, LRE_F32, B, C);
             lre_tensor *y = chk_t1(ctx, LRE_I32, B);
-            chk_fill(&rng, chk_f(z), B * C, -3, 3);
-            for (int64_t i = 0; i < B; i++) chk_i(y)[i] = (int32_t)(chk_u64(&rng) % (uint64_t)C);
-            for (int64_t i = 0; i < B * C; i++) chk_f(dz)[i] = NAN;
+            float Z[6 * 5];
+            int32_t Y[6];
+            chk_fill(&rng, Z, B * C, -3, 3);
+            for (int64_t i = 0; i < B; i++) Y[i] = (int32_t)(chk_u64(&rng) % (uint64_t)C);
+            chk_write(ctx, z, Z);
+            chk_write(ctx, y, Y);
+            chk_set_all(ctx, dz, NAN);
             double zd[6 * 5];
-            for (int64_t i = 0; i < B * C; i++) zd[i] = chk_f(z)[i];
+            for (int64_t i = 0; i < B * C; i++) zd[i] = Z[i];
 
             float loss = NAN;
             chk_ok(ctx, lre_cross_entropy(ctx, &loss, dz, z, y, eps, gs), chk_name("%s runs", t));
-            chk_close1(chk_name("%s loss vs double reference", t),
-                       chk_ce_ref(zd, chk_i(y), B, C, eps), loss, 1e-6, 1e-5);
+            chk_close1(chk_name("%s loss vs double reference", t), chk_ce_ref(zd, Y, B, C, eps),
+                       loss, 1e-6, 1e-5);
 
             /* grad_scale scales the gradient only: compare dz/gs. */
-            float g[6 * 5];
-            for (int64_t i = 0; i < B * C; i++) g[i] = chk_f(dz)[i] / gs;
-            ce_case cc = {z, y, eps, zd, B, C};
+            float g[6 * 5], DZ[6 * 5];
+            chk_read(ctx, dz, DZ);
+            for (int64_t i = 0; i < B * C; i++) g[i] = DZ[i] / gs;
+            ce_case cc = {z, y, eps, zd, Y, B, C};
             chk_fd_f64(chk_name("%s dlogits/grad_scale vs finite differences (f64)", t), zd, B * C,
                        1, g, ce_loss_f64, &cc, 1e-6, 1e-7, 1e-5);
-            chk_fd_f32(chk_name("%s dlogits/grad_scale vs finite differences (f32, h=2e-2)", t),
-                       chk_f(z), B * C, 1, g, ce_loss_f32, &cc, 2e-2f, 5e-5, 1e-2);
+            chk_fd_tensor(chk_name("%s dlogits/grad_scale vs finite differences (f32, h=2e-2)", t),
+                          ctx, z, 1, g, ce_loss_f32, &cc, 2e-2f, 5e-5, 1e-2);
 
             float loss2 = NAN;
             chk_ok(ctx, lre_cross_entropy(ctx, &loss2, NULL, z, y, eps, gs),
@@ -378,10 +418,10 @@ static void test_cross_entropy(void)
             snprintf(tt, sizeof tt, "%s", t);
             lre_tensor *z = chk_t2(ctx, LRE_F32, SB, SC), *dz = chk_t2(ctx, LRE_F32, SB, SC);
             lre_tensor *y = chk_t1(ctx, LRE_I32, SB);
-            memcpy(chk_f(z), rows, sizeof rows);
-            memcpy(chk_i(y), labels, sizeof labels);
+            chk_write(ctx, z, rows);
+            chk_write(ctx, y, labels);
             double zd[SB * SC];
-            for (int i = 0; i < SB * SC; i++) zd[i] = chk_f(z)[i];
+            for (int i = 0; i < SB * SC; i++) zd[i] = rows[i / SC][i % SC];
             float loss = NAN;
             chk_ok(ctx, lre_cross_entropy(ctx, &loss, dz, z, y, eps, 1), chk_name("%s runs", tt));
             double want = chk_ce_ref(zd, labels, SB, SC, eps);
@@ -400,8 +440,10 @@ static void test_cross_entropy(void)
                     gw[i * SC + c] = (pc - q) / SB;
                 }
             }
-            chk_close(chk_name("%s dlogits finite and = (softmax - target)/B", tt), gw, chk_f(dz),
+            float *DZ = chk_download(ctx, dz);
+            chk_close(chk_name("%s dlogits finite and = (softmax - target)/B", tt), gw, DZ,
                       SB * SC, 1e-7, 1e-5);
+            free(DZ);
             lre_tensor_release(z);
             lre_tensor_release(dz);
             lre_tensor_release(y);
@@ -414,11 +456,14 @@ static void test_cross_entropy(void)
         lre_tensor *z = chk_t2(ctx, LRE_F32, 16, 4), *y = chk_t1(ctx, LRE_I32, 16);
         lre_tensor *dz = chk_t2(ctx, LRE_F32, 16, 4);
         float loss = 0;
-        chk_i(y)[13] = 4;
+        int32_t Y[16] = {0};
+        Y[13] = 4;
+        chk_write(ctx, y, Y);
         chk_err(ctx, lre_cross_entropy(ctx, &loss, dz, z, y, 0, 1), LRE_EINVAL,
                 "cross_entropy label == C is an error naming row 14", "row 14", (char *)NULL);
-        chk_i(y)[13] = 0;
-        chk_i(y)[11] = -1;
+        Y[13] = 0;
+        Y[11] = -1;
+        chk_write(ctx, y, Y);
         chk_err(ctx, lre_cross_entropy(ctx, &loss, NULL, z, y, 0, 1), LRE_EINVAL,
                 "cross_entropy label -1 is an error naming row 12", "row 12", (char *)NULL);
         lre_tensor_release(z);
@@ -432,6 +477,7 @@ static void test_cross_entropy(void)
 typedef struct mse_case {
     lre_tensor *p, *t;
     double *pd;
+    const float *th; /* host copy of the targets */
     int64_t n;
 } mse_case;
 
@@ -453,7 +499,7 @@ static double mse_loss_f32(void *ud)
 static double mse_loss_f64(void *ud)
 {
     mse_case *k = ud;
-    return mse_ref(k->pd, chk_f(k->t), k->n);
+    return mse_ref(k->pd, k->th, k->n);
 }
 
 static void test_mse(void)
@@ -466,22 +512,26 @@ static void test_mse(void)
         snprintf(t, sizeof t, "mse(grad_scale=%g)", (double)gs);
         lre_tensor *p = chk_t2(ctx, LRE_F32, R, C), *tg = chk_t2(ctx, LRE_F32, R, C);
         lre_tensor *dp = chk_t2(ctx, LRE_F32, R, C);
-        chk_fill(&rng, chk_f(p), n, -2, 2);
-        chk_fill(&rng, chk_f(tg), n, -2, 2);
-        for (int64_t i = 0; i < n; i++) chk_f(dp)[i] = NAN;
+        float P[12], T[12], DP[12];
+        chk_fill(&rng, P, n, -2, 2);
+        chk_fill(&rng, T, n, -2, 2);
+        chk_write(ctx, p, P);
+        chk_write(ctx, tg, T);
+        chk_set_all(ctx, dp, NAN);
         double pd[12];
-        for (int64_t i = 0; i < n; i++) pd[i] = chk_f(p)[i];
+        for (int64_t i = 0; i < n; i++) pd[i] = P[i];
         float loss = NAN;
         chk_ok(ctx, lre_mse(ctx, &loss, dp, p, tg, gs), chk_name("%s runs", t));
-        chk_close1(chk_name("%s loss vs double mean (p-t)^2", t), mse_ref(pd, chk_f(tg), n), loss,
-                   1e-7, 1e-6);
+        chk_close1(chk_name("%s loss vs double mean (p-t)^2", t), mse_ref(pd, T, n), loss, 1e-7,
+                   1e-6);
         float g[12];
-        for (int64_t i = 0; i < n; i++) g[i] = chk_f(dp)[i] / gs;
-        mse_case mc = {p, tg, pd, n};
+        chk_read(ctx, dp, DP);
+        for (int64_t i = 0; i < n; i++) g[i] = DP[i] / gs;
+        mse_case mc = {p, tg, pd, T, n};
         chk_fd_f64(chk_name("%s dpred/grad_scale vs finite differences (f64)", t), pd, n, 1, g,
                    mse_loss_f64, &mc, 1e-6, 1e-7, 1e-5);
-        chk_fd_f32(chk_name("%s dpred/grad_scale vs finite differences (f32, h=1e-2)", t), chk_f(p),
-                   n, 1, g, mse_loss_f32, &mc, 1e-2f, 5e-5, 1e-2);
+        chk_fd_tensor(chk_name("%s dpred/grad_scale vs finite differences (f32, h=1e-2)", t), ctx,
+                      p, 1, g, mse_loss_f32, &mc, 1e-2f, 5e-5, 1e-2);
         lre_tensor_release(p);
         lre_tensor_release(tg);
         lre_tensor_release(dp);
@@ -597,10 +647,10 @@ static void test_mlp_one(const char *tag, const chk_layer *spec, int nl, lre_los
          * Its f32 noise floor (~1e-5 absolute) is above the smallest
          * gradients of a deep net; the f64 check above covers those. */
         float *g = chk_download(ctx, lre_model_grads(m));
-        chk_fd_f32(chk_name("%s: flat grads vs finite differences of lre_trainer_evaluate "
-                            "(f32, h=1e-2)",
-                            tag),
-                   chk_f(P), np, 1, g, mlp_engine_loss, &k, 1e-2f, 1e-4, 1e-2);
+        chk_fd_tensor(chk_name("%s: flat grads vs finite differences of lre_trainer_evaluate "
+                               "(f32, h=1e-2)",
+                               tag),
+                      ctx, P, 1, g, mlp_engine_loss, &k, 1e-2f, 1e-4, 1e-2);
         free(g);
     }
 
@@ -639,13 +689,17 @@ static void test_mlp(void)
 
 int main(void)
 {
-    ctx = chk_ctx(1);
-    test_matmul();
-    test_linear();
-    test_act();
-    test_cross_entropy();
-    test_mse();
-    test_mlp();
-    lre_ctx_release(ctx);
+    CHK_FOR_EACH_DEVICE(dev)
+    {
+        ctx = chk_ctx_on(dev, 1);
+        rng = (chk_rng){20240601}; /* the same inputs on every device */
+        test_matmul();
+        test_linear();
+        test_act();
+        test_cross_entropy();
+        test_mse();
+        test_mlp();
+        lre_ctx_release(ctx);
+    }
     return chk_done("test_gradcheck");
 }

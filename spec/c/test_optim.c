@@ -18,6 +18,9 @@
  * update, m + (1-β1)(g-m), loses ~1 ulp of the largest term where terms
  * cancel; the reference is fed the engine's own f32 inputs each step).
  * Then the defaults and lre_optim_config_check's refusals.
+ * The updates and the refusals run once per device (CHK_FOR_EACH_DEVICE,
+ * check.h; tensors are filled and read through host copies); the defaults,
+ * plain structs, once (names without a device).
  */
 #include "check.h"
 
@@ -47,43 +50,52 @@ static void run_case(const char *name, lre_optim_config c, uint64_t seed)
     lre_tensor *s1 = chk_t1(ctx, LRE_F32, N), *s2 = chk_t1(ctx, LRE_F32, N);
     ref_state r;
     memset(&r, 0, sizeof r);
-    chk_fill(&g, chk_f(p), N, -2, 2);
-    chk_f(p)[0] = 0; /* a zero parameter: decay and momentum of zero */
+    float P[N], S1[N], S2[N], G[N];
+    chk_fill(&g, P, N, -2, 2);
+    P[0] = 0; /* a zero parameter: decay and momentum of zero */
+    chk_write(ctx, p, P);
 
     int ok_all = 1;
     for (int64_t t = 1; t <= STEPS && ok_all; t++) {
         /* The reference continues from the engine's f32 values, so each
          * comparison measures one step's error, not 7 steps' drift. */
+        chk_read(ctx, p, P);
+        chk_read(ctx, s1, S1);
+        chk_read(ctx, s2, S2);
         for (int i = 0; i < N; i++) {
-            r.p[i] = chk_f(p)[i];
-            r.s1[i] = chk_f(s1)[i];
-            r.s2[i] = chk_f(s2)[i];
+            r.p[i] = P[i];
+            r.s1[i] = S1[i];
+            r.s2[i] = S2[i];
         }
-        chk_fill(&g, chk_f(gr), N, -1, 1);
-        chk_f(gr)[1] = 0;                 /* a zero gradient */
-        chk_f(gr)[2] = t % 2 ? 1e-4f : 3; /* tiny then large (Adam's scale) */
         float gsave[N];
-        memcpy(gsave, chk_f(gr), sizeof gsave);
+        chk_fill(&g, gsave, N, -1, 1);
+        gsave[1] = 0;                 /* a zero gradient */
+        gsave[2] = t % 2 ? 1e-4f : 3; /* tiny then large (Adam's scale) */
+        chk_write(ctx, gr, gsave);
         ref_step(&c, lrs[t - 1], t, &r, gsave);
         lre_status s = lre_optim_update(ctx, &c, lrs[t - 1], t, p, gr, s1, s2);
         if (s != LRE_OK) {
             ok_all = chk_ok(ctx, s, chk_name("%s: step %lld runs", name, (long long)t));
             break;
         }
-        ok_all &= chk_close(chk_name("%s: params after step %lld", name, (long long)t), r.p,
-                            chk_f(p), N, -1e-6, 2e-6);
+        chk_read(ctx, p, P);
+        chk_read(ctx, s1, S1);
+        chk_read(ctx, s2, S2);
+        chk_read(ctx, gr, G);
+        ok_all &= chk_close(chk_name("%s: params after step %lld", name, (long long)t), r.p, P, N,
+                            -1e-6, 2e-6);
         int has1 = c.kind != LRE_OPTIM_SGD || c.momentum != 0;
         if (has1)
             ok_all &=
                 chk_close(chk_name("%s: state1 (%s) after step %lld", name,
                                    c.kind == LRE_OPTIM_SGD ? "momentum" : "exp_avg", (long long)t),
-                          r.s1, chk_f(s1), N, -1e-6, 2e-6);
+                          r.s1, S1, N, -1e-6, 2e-6);
         if (c.kind != LRE_OPTIM_SGD)
             ok_all &=
                 chk_close(chk_name("%s: state2 (exp_avg_sq) after step %lld", name, (long long)t),
-                          r.s2, chk_f(s2), N, -1e-6, 2e-6);
+                          r.s2, S2, N, -1e-6, 2e-6);
         ok_all &= chk_bits(chk_name("%s: gradient unchanged by step %lld", name, (long long)t),
-                           gsave, chk_f(gr), N);
+                           gsave, G, N);
     }
 
     /* And the drift over all 7 steps from one double run, for the record:
@@ -94,18 +106,21 @@ static void run_case(const char *name, lre_optim_config c, uint64_t seed)
     chk_fill(&g2, p0, N, -2, 2);
     p0[0] = 0;
     for (int i = 0; i < N; i++) r.p[i] = p0[i];
-    memcpy(chk_f(p), p0, sizeof p0);
-    memset(chk_f(s1), 0, sizeof(float) * N);
-    memset(chk_f(s2), 0, sizeof(float) * N);
+    static const float zeros[N];
+    chk_write(ctx, p, p0);
+    chk_write(ctx, s1, zeros);
+    chk_write(ctx, s2, zeros);
     for (int64_t t = 1; t <= STEPS; t++) {
-        chk_fill(&g2, chk_f(gr), N, -1, 1);
-        chk_f(gr)[1] = 0;
-        chk_f(gr)[2] = t % 2 ? 1e-4f : 3;
-        ref_step(&c, lrs[t - 1], t, &r, chk_f(gr));
+        chk_fill(&g2, G, N, -1, 1);
+        G[1] = 0;
+        G[2] = t % 2 ? 1e-4f : 3;
+        chk_write(ctx, gr, G);
+        ref_step(&c, lrs[t - 1], t, &r, G);
         chk_must(ctx, lre_optim_update(ctx, &c, lrs[t - 1], t, p, gr, s1, s2), name);
     }
-    chk_close(chk_name("%s: params after 7 steps vs one double-precision run", name), r.p, chk_f(p),
-              N, -2e-6, 1e-5);
+    chk_read(ctx, p, P);
+    chk_close(chk_name("%s: params after 7 steps vs one double-precision run", name), r.p, P, N,
+              -2e-6, 1e-5);
 
     lre_tensor_release(p);
     lre_tensor_release(gr);
@@ -169,14 +184,19 @@ static void test_updates(void)
         lre_tensor *gr = chk_t1(ctx, LRE_F32, N);
         lre_tensor *ma = chk_t1(ctx, LRE_F32, N), *va = chk_t1(ctx, LRE_F32, N);
         lre_tensor *mw = chk_t1(ctx, LRE_F32, N), *vw = chk_t1(ctx, LRE_F32, N);
-        chk_fill(&g, chk_f(pa), N, -1, 1);
-        memcpy(chk_f(pw), chk_f(pa), sizeof(float) * N);
+        float P[N], G[N], PA[N], PW[N];
+        chk_fill(&g, P, N, -1, 1);
+        chk_write(ctx, pa, P);
+        chk_write(ctx, pw, P);
         for (int t = 1; t <= 5; t++) {
-            chk_fill(&g, chk_f(gr), N, -1, 1);
+            chk_fill(&g, G, N, -1, 1);
+            chk_write(ctx, gr, G);
             chk_must(ctx, lre_optim_update(ctx, &a, 0.01f, t, pa, gr, ma, va), "adam");
             chk_must(ctx, lre_optim_update(ctx, &w, 0.01f, t, pw, gr, mw, vw), "adamw");
         }
-        chk_bits("AdamW weight_decay=0 equals Adam weight_decay=0", chk_f(pa), chk_f(pw), N);
+        chk_read(ctx, pa, PA);
+        chk_read(ctx, pw, PW);
+        chk_bits("AdamW weight_decay=0 equals Adam weight_decay=0", PA, PW, N);
         lre_tensor *ts[] = {pa, pw, gr, ma, va, mw, vw};
         for (int i = 0; i < 7; i++) lre_tensor_release(ts[i]);
     }
@@ -189,14 +209,20 @@ static void test_updates(void)
         lre_tensor *gr = chk_t1(ctx, LRE_F32, N);
         lre_tensor *ma = chk_t1(ctx, LRE_F32, N), *va = chk_t1(ctx, LRE_F32, N);
         lre_tensor *mw = chk_t1(ctx, LRE_F32, N), *vw = chk_t1(ctx, LRE_F32, N);
-        for (int i = 0; i < N; i++) chk_f(pa)[i] = chk_f(pw)[i] = 1, chk_f(gr)[i] = 0.5f;
+        float P[N], G[N], PA[N], PW[N];
+        for (int i = 0; i < N; i++) P[i] = 1, G[i] = 0.5f;
+        chk_write(ctx, pa, P);
+        chk_write(ctx, pw, P);
+        chk_write(ctx, gr, G);
         for (int t = 1; t <= 3; t++) {
             chk_must(ctx, lre_optim_update(ctx, &a, 0.1f, t, pa, gr, ma, va), "adam");
             chk_must(ctx, lre_optim_update(ctx, &w, 0.1f, t, pw, gr, mw, vw), "adamw");
         }
-        CHECK(fabsf(chk_f(pa)[0] - chk_f(pw)[0]) > 1e-4f,
+        chk_read(ctx, pa, PA);
+        chk_read(ctx, pw, PW);
+        CHECK(fabsf(PA[0] - PW[0]) > 1e-4f,
               "Adam (coupled L2) and AdamW (decoupled) differ with weight_decay=0.1",
-              "both give %.9g after 3 steps", (double)chk_f(pa)[0]);
+              "both give %.9g after 3 steps", (double)PA[0]);
         lre_tensor *ts[] = {pa, pw, gr, ma, va, mw, vw};
         for (int i = 0; i < 7; i++) lre_tensor_release(ts[i]);
     }
@@ -328,10 +354,13 @@ static void test_config_check(void)
 
 int main(void)
 {
-    ctx = chk_ctx(1);
-    test_updates();
+    CHK_FOR_EACH_DEVICE(dev)
+    {
+        ctx = chk_ctx_on(dev, 1);
+        test_updates();
+        test_config_check();
+        lre_ctx_release(ctx);
+    }
     test_defaults();
-    test_config_check();
-    lre_ctx_release(ctx);
     return chk_done("test_optim");
 }

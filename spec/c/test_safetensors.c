@@ -4,17 +4,27 @@
  *   - save after some steps, load into a fresh trainer of the same
  *     architecture (different initial weights), continue: losses,
  *     parameters and optimizer state bit for bit equal to the uninterrupted
- *     run (SGD with momentum, Adam with L2, AdamW; with accumulation; across
- *     epoch boundaries);
+ *     run (SGD with and without momentum, Adam with L2, AdamW; with
+ *     accumulation; across epoch boundaries);
  *   - the file read back independently (our own reading of the format):
  *     header length, padding, names, dtypes, shapes, contiguous offsets,
- *     metadata, the weight bytes themselves;
+ *     metadata (version "2"), the bytes of weights, of optimizer buffers
+ *     (optim.<i>.weight.exp_avg, ...) and of optim.step themselves;
+ *   - the tensor names of a file are exactly the expected set for SGD
+ *     without momentum, SGD with momentum, Adam and AdamW;
+ *   - version-1 files (optim.state1/optim.state2 over the flat buffer,
+ *     written by hand in the old layout) load and continue bit for bit as
+ *     the run that wrote them; buffers the optimizer does not use are
+ *     ignored; saved again they are version 2;
  *   - corrupt and mismatched files refused with a message naming the file
  *     and the fault, and the trainer left exactly as it was: truncated at
  *     every offset of the header and several of the data, header length
  *     huge, header not JSON, wrong dtype, wrong shape, missing / extra /
- *     duplicated tensor, overlapping offsets, a hole, trailing bytes,
- *     architecture, optimizer, format and version mismatch, NaN/inf;
+ *     duplicated tensor (parameters, optimizer buffers, optim.step, v1
+ *     state tensors), overlapping offsets, a hole, trailing bytes,
+ *     architecture, optimizer (an SGD-with-momentum file into Adam; SGD
+ *     with momentum against SGD without), format and version mismatch,
+ *     optim.step against the metadata steps, NaN/inf;
  *   - saving: into a missing directory fails with LRE_EIO and leaves no
  *     file; over an existing file replaces it; a save that fails part-way
  *     (file size limit, RLIMIT_FSIZE) leaves the old file intact and no
@@ -156,10 +166,14 @@ static void run_steps(lre_trainer *t, int from, int count, float *losses)
     }
 }
 
-/* Everything a step reads, copied to the host. */
+/* Everything a step reads, copied to the host: the parameters and each
+ * optimizer buffer the trainer keeps (t->opt.buf[k], named t->opt.name[k]). */
 typedef struct tstate {
     int64_t n;
-    float *p, *s1, *s2;
+    float *p;
+    int nb;
+    float *b[LRE_OPTIM_MAX_BUFFERS];
+    const char *bname[LRE_OPTIM_MAX_BUFFERS];
     int64_t steps, epoch, cursor;
     uint64_t seed;
 } tstate;
@@ -167,10 +181,14 @@ typedef struct tstate {
 static tstate capture(lre_trainer *t)
 {
     tstate s;
+    memset(&s, 0, sizeof s);
     s.n = t->model->n_params;
     s.p = chk_download(t->ctx, t->model->params);
-    s.s1 = chk_download(t->ctx, t->state1);
-    s.s2 = chk_download(t->ctx, t->state2);
+    s.nb = t->opt.n;
+    for (int k = 0; k < t->opt.n; k++) {
+        s.b[k] = chk_download(t->ctx, t->opt.buf[k]);
+        s.bname[k] = t->opt.name[k];
+    }
     s.steps = lre_trainer_steps(t);
     s.epoch = lre_trainer_epoch(t);
     s.cursor = lre_trainer_cursor(t);
@@ -181,8 +199,7 @@ static tstate capture(lre_trainer *t)
 static void tstate_free(tstate *s)
 {
     free(s->p);
-    free(s->s1);
-    free(s->s2);
+    for (int k = 0; k < s->nb; k++) free(s->b[k]);
 }
 
 /* "" when equal, else what differs. */
@@ -191,8 +208,13 @@ static const char *tstate_diff(const tstate *a, const tstate *b)
     static char why[256];
     if (a->n != b->n) return "parameter count";
     if (memcmp(a->p, b->p, sizeof(float) * (size_t)a->n)) return "parameters";
-    if (memcmp(a->s1, b->s1, sizeof(float) * (size_t)a->n)) return "optim.state1";
-    if (memcmp(a->s2, b->s2, sizeof(float) * (size_t)a->n)) return "optim.state2";
+    if (a->nb != b->nb) return "number of optimizer buffers";
+    for (int k = 0; k < a->nb; k++)
+        if (strcmp(a->bname[k], b->bname[k]) != 0 ||
+            memcmp(a->b[k], b->b[k], sizeof(float) * (size_t)a->n)) {
+            snprintf(why, sizeof why, "optimizer buffer %s", a->bname[k]);
+            return why;
+        }
     if (a->steps != b->steps || a->epoch != b->epoch || a->cursor != b->cursor ||
         a->seed != b->seed) {
         snprintf(why, sizeof why, "steps/epoch/cursor/seed %lld/%lld/%lld/%llu vs %lld/%lld/%lld/%llu",
@@ -243,10 +265,11 @@ static void test_roundtrip(lre_ctx *ctx, lre_dataset *ds, const char *label,
     tstate end_b = capture(b);
     chk_bits(chk_name("%s: losses after load equal the uninterrupted run", label), la, lb, k2);
     chk_bits(chk_name("%s: parameters after load+%d steps", label, k2), end_a.p, end_b.p, end_a.n);
-    chk_bits(chk_name("%s: optim.state1 after load+%d steps", label, k2), end_a.s1, end_b.s1,
-             end_a.n);
-    chk_bits(chk_name("%s: optim.state2 after load+%d steps", label, k2), end_a.s2, end_b.s2,
-             end_a.n);
+    CHECK(end_a.nb == end_b.nb, chk_name("%s: both trainers keep %d optimizer buffers", label,
+                                         end_a.nb), "%d vs %d", end_a.nb, end_b.nb);
+    for (int k = 0; k < end_a.nb && k < end_b.nb; k++)
+        chk_bits(chk_name("%s: %s after load+%d steps", label, end_a.bname[k], k2), end_a.b[k],
+                 end_b.b[k], end_a.n);
     CHECK(end_a.steps == end_b.steps && end_a.epoch == end_b.epoch && end_a.cursor == end_b.cursor,
           chk_name("%s: step count and batch position after continuing", label),
           "a %lld/%lld/%lld b %lld/%lld/%lld", (long long)end_a.steps, (long long)end_a.epoch,
@@ -274,6 +297,7 @@ static void test_roundtrip(lre_ctx *ctx, lre_dataset *ds, const char *label,
 static int shape_is(const cJSON *sh, int n, int64_t a, int64_t b)
 {
     if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) != n) return 0;
+    if (n == 0) return 1;
     if (cJSON_GetArrayItem(sh, 0)->valuedouble != (double)a) return 0;
     if (n == 2 && cJSON_GetArrayItem(sh, 1)->valuedouble != (double)b) return 0;
     return 1;
@@ -308,41 +332,106 @@ static void test_file_layout(lre_ctx *ctx, lre_dataset *ds)
           "parse %s", root ? "ok, bad padding" : "failed");
     if (!root) chk_fatal("layout", "cannot continue without the header");
 
+    /* The expected tensors, in file order, written out from the documented
+     * layout: the step (I64 scalar, first so that it lies 8-byte aligned),
+     * the parameters, then per layer, weight then bias, each of Adam's
+     * buffers as torch.optim names them. */
     lre_model *m = t->model;
-    const char *names[] = {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
-                           "optim.state1", "optim.state2"};
-    int64_t np = m->n_params;
-    const int nd[] = {2, 1, 2, 1, 2, 1, 1, 1};
-    const int64_t d0[] = {HIDDEN, HIDDEN, HIDDEN, HIDDEN, NCLASS, NCLASS, np, np};
-    const int64_t d1[] = {NFEAT, 0, HIDDEN, 0, HIDDEN, 0, 0, 0};
+    struct { char name[64]; const char *dtype; int nd; int64_t d0, d1; } wt[32];
+    int nw = 0;
+    const int lin[3] = {0, 2, 4};
+    const int64_t lin_in[3] = {NFEAT, HIDDEN, HIDDEN}, lin_out[3] = {HIDDEN, HIDDEN, NCLASS};
+    const char *adam_bufs[2] = {"exp_avg", "exp_avg_sq"};
+    snprintf(wt[nw].name, sizeof wt[nw].name, "optim.step");
+    wt[nw].dtype = "I64", wt[nw].nd = 0, wt[nw].d0 = wt[nw].d1 = 0, nw++;
+    for (int pass = 0; pass < 2; pass++)
+        for (int l = 0; l < 3; l++)
+            for (int wb = 0; wb < 2; wb++)
+                for (int k = 0; k < (pass ? 2 : 1); k++) {
+                    if (pass)
+                        snprintf(wt[nw].name, sizeof wt[nw].name, "optim.%d.%s.%s", lin[l],
+                                 wb ? "bias" : "weight", adam_bufs[k]);
+                    else
+                        snprintf(wt[nw].name, sizeof wt[nw].name, "%d.%s", lin[l],
+                                 wb ? "bias" : "weight");
+                    wt[nw].dtype = "F32";
+                    wt[nw].nd = wb ? 1 : 2;
+                    wt[nw].d0 = lin_out[l];
+                    wt[nw].d1 = wb ? 0 : lin_in[l];
+                    nw++;
+                }
     int entries = 0;
     for (cJSON *it = root->child; it; it = it->next) entries++;
-    CHECK(entries == 9, "layout: 8 tensors and __metadata__", "%d entries", entries);
+    CHECK(entries == nw + 1, chk_name("layout: %d tensors and __metadata__", nw), "%d entries",
+          entries);
     uint64_t pos = 0;
     int ok = 1;
     char why[256] = "";
-    for (int i = 0; i < 8; i++) {
-        cJSON *e = cJSON_GetObjectItemCaseSensitive(root, names[i]);
+    for (int i = 0; i < nw; i++) {
+        cJSON *e = cJSON_GetObjectItemCaseSensitive(root, wt[i].name);
         cJSON *dt = e ? cJSON_GetObjectItemCaseSensitive(e, "dtype") : NULL;
         cJSON *sh = e ? cJSON_GetObjectItemCaseSensitive(e, "shape") : NULL;
         cJSON *off = e ? cJSON_GetObjectItemCaseSensitive(e, "data_offsets") : NULL;
-        uint64_t bytes = (uint64_t)d0[i] * (uint64_t)(nd[i] == 2 ? d1[i] : 1) * 4;
-        if (!e || !cJSON_IsString(dt) || strcmp(dt->valuestring, "F32") != 0 ||
-            !shape_is(sh, nd[i], d0[i], d1[i]) || cJSON_GetArraySize(off) != 2 ||
+        uint64_t bytes = wt[i].nd == 0 ? 8
+                         : (uint64_t)wt[i].d0 * (uint64_t)(wt[i].nd == 2 ? wt[i].d1 : 1) * 4;
+        if (!e || !cJSON_IsString(dt) || strcmp(dt->valuestring, wt[i].dtype) != 0 ||
+            !shape_is(sh, wt[i].nd, wt[i].d0, wt[i].d1) || cJSON_GetArraySize(off) != 2 ||
             cJSON_GetArrayItem(off, 0)->valuedouble != (double)pos ||
             cJSON_GetArrayItem(off, 1)->valuedouble != (double)(pos + bytes)) {
             ok = 0;
             char *txt = e ? cJSON_PrintUnformatted(e) : NULL;
-            snprintf(why, sizeof why, "%s: %s (expected offset %llu, %llu bytes)", names[i],
-                     txt ? txt : "missing", (unsigned long long)pos, (unsigned long long)bytes);
+            snprintf(why, sizeof why, "%.63s: %.150s (expected %s, offset %llu, %llu bytes)",
+                     wt[i].name, txt ? txt : "missing", wt[i].dtype, (unsigned long long)pos,
+                     (unsigned long long)bytes);
             free(txt);
             break;
         }
         pos += bytes;
     }
-    CHECK(ok, "layout: names, F32, PyTorch shapes, contiguous offsets in layer order", "%s", why);
+    CHECK(ok, "layout: optim.step I64 [], then the parameters and Adam's exp_avg/exp_avg_sq per "
+              "parameter, F32, PyTorch shapes, contiguous offsets in that order", "%s", why);
     CHECK(8 + hl + pos == n, "layout: the data section ends the file",
           "8 + %llu + %llu != %zu", (unsigned long long)hl, (unsigned long long)pos, n);
+
+    /* optim.step holds the step count, a little-endian int64 at offset 0. */
+    {
+        const uint8_t *p = b + 8 + hl;
+        CHECK(8 + hl + 8 <= n && (int64_t)le64(p) == lre_trainer_steps(t),
+              "layout: optim.step holds the step count (little-endian int64)", "%lld vs %lld",
+              (long long)(8 + hl + 8 <= n ? (int64_t)le64(p) : -1),
+              (long long)lre_trainer_steps(t));
+    }
+
+    /* The optimizer tensors are the slices of the flat buffers. */
+    {
+        struct { const char *name; int k, layer, bias; } sl[] = {
+            {"optim.2.weight.exp_avg_sq", 1, 2, 0}, {"optim.4.bias.exp_avg", 0, 4, 1},
+            {"optim.0.weight.exp_avg", 0, 0, 0}, {"optim.2.bias.exp_avg_sq", 1, 2, 1},
+        };
+        for (size_t i = 0; i < sizeof sl / sizeof sl[0]; i++) {
+            const lre_layer *L = &m->layers[sl[i].layer];
+            int64_t cnt = sl[i].bias ? L->out : L->out * L->in;
+            float *all = chk_download(ctx, t->opt.buf[sl[i].k]);
+            float *ff = malloc(sizeof(float) * (size_t)cnt);
+            cJSON *e = cJSON_GetObjectItemCaseSensitive(root, sl[i].name);
+            cJSON *eo = e ? cJSON_GetObjectItemCaseSensitive(e, "data_offsets") : NULL;
+            uint64_t off = eo ? (uint64_t)cJSON_GetArrayItem(eo, 0)->valuedouble : 0;
+            for (int64_t j = 0; j < cnt; j++) {
+                const uint8_t *q = b + 8 + hl + off + 4 * (uint64_t)j;
+                uint32_t u = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                             (uint32_t)q[3] << 24;
+                memcpy(&ff[j], &u, 4);
+            }
+            CHECK(strcmp(t->opt.name[sl[i].k], sl[i].k ? "exp_avg_sq" : "exp_avg") == 0,
+                  chk_name("layout: the trainer's buffer %d is %s", sl[i].k,
+                           sl[i].k ? "exp_avg_sq" : "exp_avg"), "it is %s", t->opt.name[sl[i].k]);
+            chk_bits(chk_name("layout: %s bytes are that slice of the optimizer's buffer",
+                              sl[i].name),
+                     all + (sl[i].bias ? L->b_off : L->w_off), ff, cnt);
+            free(ff);
+            free(all);
+        }
+    }
 
     /* The bytes of 2.weight are the layer's weights, little endian. */
     cJSON *w2 = cJSON_GetObjectItemCaseSensitive(root, "2.weight");
@@ -375,7 +464,7 @@ static void test_file_layout(lre_ctx *ctx, lre_dataset *ds)
     snprintf(epoch, sizeof epoch, "%lld", (long long)lre_trainer_epoch(t));
     snprintf(cursor, sizeof cursor, "%lld", (long long)lre_trainer_cursor(t));
     struct { const char *k, *v; } want[] = {
-        {"format", "lrengine-snapshot"}, {"version", "1"}, {"architecture", arch},
+        {"format", "lrengine-snapshot"}, {"version", "2"}, {"architecture", arch},
         {"optimizer", "adam"}, {"loss", "cross_entropy"}, {"steps", steps}, {"seed", "7"},
         {"epoch", epoch}, {"cursor", cursor}, {"batch_size", "8"},
         {"accumulation_steps", "1"}, {"nesterov", "0"}, {"engine_version", lre_version()},
@@ -557,6 +646,291 @@ static int refuse(refusal_ctx *rc, const char *name, const uint8_t *b, size_t n,
     return ok;
 }
 
+/* ------------------------------------------- version 1, and names */
+
+/* A version-1 file of t's current state, written by hand as version 1
+ * wrote it: the parameter tensors and metadata of a save (version "1"), no
+ * optim.step, and the optimizer state as two whole-buffer tensors
+ * "optim.state1" and "optim.state2", F32 [n_params], after the parameters:
+ * state1 the first buffer (momentum_buffer or exp_avg), state2 exp_avg_sq;
+ * what an optimizer did not use was zeros (junk: filled with finite
+ * non-zero values instead, to show that the loader ignores them). */
+static uint8_t *make_v1(lre_ctx *ctx, lre_trainer *t, int junk, size_t *n)
+{
+    const char *src = tpath("v1src.safetensors");
+    chk_must(ctx, lre_trainer_save(t, src), "save for a version-1 file");
+    size_t sn;
+    uint8_t *sb = read_all(src, &sn);
+    remove(src);
+    stfile sf = st_split(sb, sn);
+    size_t np = (size_t)t->model->n_params;
+    uint8_t *blob = malloc(sf.data_len + 8 * np);
+    memcpy(blob, sf.data, sf.data_len);
+    for (int k = 0; k < 2; k++) {
+        float *v = NULL;
+        if (k < t->opt.n) {
+            v = chk_download(ctx, t->opt.buf[k]);
+        } else {
+            v = calloc(np ? np : 1, sizeof(float));
+            for (size_t i = 0; junk && i < np; i++) v[i] = 0.25f + (float)(i % 7) * (k ? 3 : -2);
+        }
+        uint8_t *dst = blob + sf.data_len + (size_t)k * 4 * np;
+        for (size_t i = 0; i < np; i++) {
+            uint32_t u;
+            memcpy(&u, &v[i], 4);
+            for (int j = 0; j < 4; j++) dst[4 * i + (size_t)j] = (uint8_t)(u >> (8 * j));
+        }
+        free(v);
+    }
+    /* Drop the v2 optimizer tensors; add state1/state2 pointing into blob. */
+    cJSON *root = sf.root;
+    for (cJSON *e = root->child, *next; e; e = next) {
+        next = e->next;
+        if (strncmp(e->string, "optim.", 6) == 0) cJSON_DeleteItemFromObject(root, e->string);
+    }
+    set_meta(root, "version", "1");
+    for (int k = 0; k < 2; k++) {
+        cJSON *x = cJSON_AddObjectToObject(root, k ? "optim.state2" : "optim.state1");
+        cJSON_AddStringToObject(x, "dtype", "F32");
+        cJSON *sh = cJSON_AddArrayToObject(x, "shape");
+        cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)np));
+        cJSON *off = cJSON_AddArrayToObject(x, "data_offsets");
+        size_t at = sf.data_len + (size_t)k * 4 * np;
+        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)at));
+        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(at + 4 * np)));
+    }
+    uint8_t *b = st_relayout(root, blob, n);
+    cJSON_Delete(root);
+    free(blob);
+    free(sb);
+    return b;
+}
+
+/* A v1 file loads into a fresh trainer and continues bit for bit as the
+ * run that wrote it; saved again, it is written as version 2. */
+static void test_v1_roundtrip(lre_ctx *ctx, lre_dataset *ds, const char *label,
+                              lre_optim_config oc, int k1, int k2, int junk)
+{
+    const char *path = tpath(chk_name("v1_%s.safetensors", label));
+    float *la = malloc(sizeof(float) * (size_t)k2), *lb = malloc(sizeof(float) * (size_t)k2);
+    lre_trainer *a = make_trainer(ctx, ds, HIDDEN, 1, oc, 1);
+    run_steps(a, 0, k1, NULL);
+    tstate at_save = capture(a);
+    size_t n;
+    uint8_t *v1 = make_v1(ctx, a, junk, &n);
+    write_all(path, v1, n);
+    free(v1);
+    run_steps(a, k1, k2, la);
+    tstate end_a = capture(a);
+
+    lre_trainer *b = make_trainer(ctx, ds, HIDDEN, 99, oc, 1);
+    run_steps(b, 0, 3, NULL);
+    uint64_t live0 = lre_ctx_bytes_live(ctx);
+    chk_ok(ctx, lre_trainer_load(b, path), chk_name("v1 %s: a version-1 file loads", label));
+    CHECK(lre_ctx_bytes_live(ctx) == live0, chk_name("v1 %s: load frees what it allocates", label),
+          "bytes live %llu before, %llu after", (unsigned long long)live0,
+          (unsigned long long)lre_ctx_bytes_live(ctx));
+    tstate loaded = capture(b);
+    CHECK(tstate_diff(&at_save, &loaded)[0] == 0,
+          chk_name("v1 %s: loaded state equals the state that wrote it", label), "%s differ",
+          tstate_diff(&at_save, &loaded));
+
+    /* Saved again: version 2, and that loads to the same state. */
+    const char *again = tpath(chk_name("v1again_%s.safetensors", label));
+    chk_must(ctx, lre_trainer_save(b, again), "save after loading a v1 file");
+    {
+        size_t an;
+        uint8_t *ab = read_all(again, &an);
+        stfile ss = st_split(ab, an);
+        cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(ss.root, "__metadata__"), "version");
+        CHECK(cJSON_IsString(v) && strcmp(v->valuestring, "2") == 0 &&
+                  cJSON_GetObjectItem(ss.root, "optim.state1") == NULL &&
+                  cJSON_GetObjectItem(ss.root, "optim.step") != NULL,
+              chk_name("v1 %s: saved again, the file is version 2", label), "version %s",
+              cJSON_IsString(v) ? v->valuestring : "(missing)");
+        cJSON_Delete(ss.root);
+        free(ab);
+        lre_trainer *c = make_trainer(ctx, ds, HIDDEN, 5, oc, 1);
+        chk_ok(ctx, lre_trainer_load(c, again), chk_name("v1 %s: the version-2 copy loads", label));
+        tstate cs = capture(c);
+        CHECK(tstate_diff(&at_save, &cs)[0] == 0,
+              chk_name("v1 %s: the version-2 copy holds the same state", label), "%s differ",
+              tstate_diff(&at_save, &cs));
+        tstate_free(&cs);
+        lre_trainer_release(c);
+        remove(again);
+    }
+
+    run_steps(b, k1, k2, lb);
+    tstate end_b = capture(b);
+    chk_bits(chk_name("v1 %s: losses after load equal the run that wrote it", label), la, lb, k2);
+    chk_bits(chk_name("v1 %s: parameters after load+%d steps", label, k2), end_a.p, end_b.p,
+             end_a.n);
+    for (int k = 0; k < end_a.nb && k < end_b.nb; k++)
+        chk_bits(chk_name("v1 %s: %s after load+%d steps", label, end_a.bname[k], k2), end_a.b[k],
+                 end_b.b[k], end_a.n);
+    CHECK(tstate_diff(&end_a, &end_b)[0] == 0,
+          chk_name("v1 %s: the whole state after continuing equals the run that wrote it", label),
+          "%s differ", tstate_diff(&end_a, &end_b));
+
+    remove(path);
+    tstate_free(&at_save);
+    tstate_free(&end_a);
+    tstate_free(&loaded);
+    tstate_free(&end_b);
+    lre_trainer_release(a);
+    lre_trainer_release(b);
+    free(la);
+    free(lb);
+}
+
+/* The tensor names of a version-2 file are exactly the expected set. */
+static void names_case(lre_ctx *ctx, lre_dataset *ds, const char *label, lre_optim_config oc,
+                       const char *const *want, int nwant)
+{
+    lre_trainer *t = make_trainer(ctx, ds, HIDDEN, 1, oc, 1);
+    run_steps(t, 0, 3, NULL);
+    const char *path = tpath("names.safetensors");
+    chk_must(ctx, lre_trainer_save(t, path), "save for names");
+    size_t n;
+    uint8_t *b = read_all(path, &n);
+    stfile sf = st_split(b, n);
+    char why[512] = "";
+    int got = 0, ok = 1;
+    for (cJSON *e = sf.root->child; e; e = e->next) {
+        if (!strcmp(e->string, "__metadata__")) continue;
+        got++;
+        int found = 0;
+        for (int i = 0; i < nwant; i++) found |= strcmp(e->string, want[i]) == 0;
+        if (!found && ok) {
+            ok = 0;
+            snprintf(why, sizeof why, "unexpected tensor %.200s", e->string);
+        }
+    }
+    for (int i = 0; i < nwant && ok; i++)
+        if (!cJSON_GetObjectItemCaseSensitive(sf.root, want[i])) {
+            ok = 0;
+            snprintf(why, sizeof why, "no tensor %s", want[i]);
+        }
+    if (ok && got != nwant) {
+        ok = 0;
+        snprintf(why, sizeof why, "%d tensors, expected %d", got, nwant);
+    }
+    CHECK(ok, chk_name("names %s: the file's tensors are exactly the %d expected", label, nwant),
+          "%s", why);
+    cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(sf.root, "__metadata__"), "version");
+    CHECK(cJSON_IsString(v) && strcmp(v->valuestring, "2") == 0,
+          chk_name("names %s: metadata version \"2\"", label), "%s",
+          cJSON_IsString(v) ? v->valuestring : "(missing)");
+    lre_trainer *u = make_trainer(ctx, ds, HIDDEN, 9, oc, 1);
+    chk_ok(ctx, lre_trainer_load(u, path), chk_name("names %s: the file loads back", label));
+    lre_trainer_release(u);
+    cJSON_Delete(sf.root);
+    free(b);
+    remove(path);
+    lre_trainer_release(t);
+}
+
+static void test_names(lre_ctx *ctx, lre_dataset *ds)
+{
+    static const char *const plain[] = {"optim.step", "0.weight", "0.bias", "2.weight", "2.bias",
+                                        "4.weight", "4.bias"};
+    static const char *const momentum[] = {
+        "optim.step", "0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
+        "optim.0.weight.momentum_buffer", "optim.0.bias.momentum_buffer",
+        "optim.2.weight.momentum_buffer", "optim.2.bias.momentum_buffer",
+        "optim.4.weight.momentum_buffer", "optim.4.bias.momentum_buffer"};
+    static const char *const adam[] = {
+        "optim.step", "0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
+        "optim.0.weight.exp_avg", "optim.0.weight.exp_avg_sq",
+        "optim.0.bias.exp_avg", "optim.0.bias.exp_avg_sq",
+        "optim.2.weight.exp_avg", "optim.2.weight.exp_avg_sq",
+        "optim.2.bias.exp_avg", "optim.2.bias.exp_avg_sq",
+        "optim.4.weight.exp_avg", "optim.4.weight.exp_avg_sq",
+        "optim.4.bias.exp_avg", "optim.4.bias.exp_avg_sq"};
+    lre_optim_config sgd = lre_optim_sgd_default();
+    sgd.momentum = 0;
+    lre_optim_config sgdm = lre_optim_sgd_default();
+    sgdm.momentum = 0.9f;
+    names_case(ctx, ds, "sgd without momentum", sgd, plain, 7);
+    names_case(ctx, ds, "sgd with momentum", sgdm, momentum, 13);
+    names_case(ctx, ds, "adam", lre_optim_adam_default(), adam, 19);
+    names_case(ctx, ds, "adamw", lre_optim_adamw_default(), adam, 19);
+}
+
+/* SGD with and without momentum: a version-2 file holds momentum buffers
+ * exactly when its SGD had momentum; loading it into an SGD of the other
+ * kind is refused, naming the tensor. A version-1 file always held both
+ * state tensors: SGD without momentum ignores them. */
+static void test_sgd_momentum_mismatch(lre_ctx *ctx, lre_dataset *ds)
+{
+    lre_optim_config plain = lre_optim_sgd_default();
+    lre_optim_config mom = lre_optim_sgd_default();
+    mom.momentum = 0.9f;
+    lre_trainer *sp = make_trainer(ctx, ds, HIDDEN, 1, plain, 1);
+    lre_trainer *sm = make_trainer(ctx, ds, HIDDEN, 1, mom, 1);
+    run_steps(sp, 0, 4, NULL);
+    run_steps(sm, 0, 4, NULL);
+    chk_must(ctx, lre_trainer_save(sp, tpath("sgd-plain.safetensors")), "save sgd plain");
+    chk_must(ctx, lre_trainer_save(sm, tpath("sgd-momentum.safetensors")), "save sgd momentum");
+    size_t pn, mn;
+    uint8_t *pb = read_all(tpath("sgd-plain.safetensors"), &pn);
+    uint8_t *mb = read_all(tpath("sgd-momentum.safetensors"), &mn);
+    uint64_t live0 = lre_ctx_bytes_live(ctx);
+
+    refusal_ctx rc;
+    memset(&rc, 0, sizeof rc);
+    rc.ctx = ctx;
+    rc.t = make_trainer(ctx, ds, HIDDEN, 5, plain, 1);
+    run_steps(rc.t, 0, 2, NULL);
+    rc.before = capture(rc.t);
+    refuse(&rc, "an SGD-with-momentum file loaded into SGD without momentum is refused", mb, mn,
+           LRE_EFORMAT, "optim.0.weight.momentum_buffer", "no momentum", NULL);
+    refusal_ctx rm;
+    memset(&rm, 0, sizeof rm);
+    rm.ctx = ctx;
+    rm.t = make_trainer(ctx, ds, HIDDEN, 5, mom, 1);
+    run_steps(rm.t, 0, 2, NULL);
+    rm.before = capture(rm.t);
+    refuse(&rm, "an SGD-without-momentum file loaded into SGD with momentum is refused", pb, pn,
+           LRE_EFORMAT, "optim.0.weight.momentum_buffer", "missing", "without momentum", NULL);
+    CHECK(rc.unchanged_failures == 0 && rm.unchanged_failures == 0,
+          "the refused SGD loads left the trainers unchanged", "%s%s", rc.first_change,
+          rm.first_change);
+
+    /* A version-1 SGD-with-momentum file into SGD without momentum: the
+     * state tensors are ignored, the parameters and position loaded. */
+    size_t vn;
+    uint8_t *v1 = make_v1(ctx, sm, 0, &vn);
+    write_all(tpath("v1-sgd.safetensors"), v1, vn);
+    free(v1);
+    chk_ok(ctx, lre_trainer_load(rc.t, tpath("v1-sgd.safetensors")),
+           "a v1 SGD-with-momentum file loads into SGD without momentum (state ignored)");
+    float *want = chk_download(ctx, sm->model->params);
+    float *got = chk_download(ctx, rc.t->model->params);
+    chk_bits("v1 SGD-with-momentum into SGD without momentum: the parameters loaded", want, got,
+             sm->model->n_params);
+    CHECK(lre_trainer_steps(rc.t) == 4, "v1 SGD into SGD without momentum: the step count loaded",
+          "%lld", (long long)lre_trainer_steps(rc.t));
+    free(want);
+    free(got);
+
+    tstate_free(&rc.before);
+    tstate_free(&rm.before);
+    lre_trainer_release(rc.t);
+    lre_trainer_release(rm.t);
+    CHECK(lre_ctx_bytes_live(ctx) == live0, "SGD mismatch loads free what they allocate",
+          "bytes live %llu before, %llu after", (unsigned long long)live0,
+          (unsigned long long)lre_ctx_bytes_live(ctx));
+    lre_trainer_release(sp);
+    lre_trainer_release(sm);
+    free(pb);
+    free(mb);
+    remove(tpath("sgd-plain.safetensors"));
+    remove(tpath("sgd-momentum.safetensors"));
+    remove(tpath("v1-sgd.safetensors"));
+}
+
 static void test_refusals(lre_ctx *ctx, lre_dataset *ds)
 {
     lre_optim_config adam = lre_optim_adam_default();
@@ -703,6 +1077,51 @@ static void test_refusals(lre_ctx *ctx, lre_dataset *ds)
     refuse(&rc, "missing tensor refused", e, en, LRE_EFORMAT, "tensor 4.bias is missing", NULL);
     free(e);
     cJSON_Delete(root);
+    root = cJSON_Duplicate(sf.root, 1);
+    cJSON_DeleteItemFromObject(root, "optim.0.weight.exp_avg");
+    e = st_relayout(root, sf.data, &en);
+    refuse(&rc, "a v2 file missing optim.0.weight.exp_avg refused naming it", e, en, LRE_EFORMAT,
+           "tensor optim.0.weight.exp_avg is missing", NULL);
+    free(e);
+    cJSON_Delete(root);
+    root = cJSON_Duplicate(sf.root, 1);
+    cJSON_DeleteItemFromObject(root, "optim.4.bias.exp_avg_sq");
+    e = st_relayout(root, sf.data, &en);
+    refuse(&rc, "a v2 file missing optim.4.bias.exp_avg_sq refused naming it", e, en,
+           LRE_EFORMAT, "tensor optim.4.bias.exp_avg_sq is missing", NULL);
+    free(e);
+    cJSON_Delete(root);
+
+    /* a misshapen and a mistyped optimizer tensor */
+    root = cJSON_Duplicate(sf.root, 1);
+    {
+        cJSON *sh = cJSON_CreateArray();
+        cJSON_AddItemToArray(sh, cJSON_CreateNumber(HIDDEN * HIDDEN));
+        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(root, "optim.2.weight.exp_avg_sq"), "shape",
+                                  sh);
+    }
+    e = st_join(root, sf.data, sf.data_len, &en);
+    refuse(&rc, "flattened optim.2.weight.exp_avg_sq refused", e, en, LRE_EFORMAT,
+           "tensor optim.2.weight.exp_avg_sq has shape [256], the optimizer expects [16,16]", NULL);
+    free(e);
+    cJSON_Delete(root);
+    root = cJSON_Duplicate(sf.root, 1);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(root, "optim.0.bias.exp_avg"), "dtype",
+                              cJSON_CreateString("U32"));
+    e = st_join(root, sf.data, sf.data_len, &en);
+    refuse(&rc, "optim.0.bias.exp_avg of dtype U32 refused", e, en, LRE_EFORMAT,
+           "optim.0.bias.exp_avg", "dtype U32", "expects F32", NULL);
+    free(e);
+    cJSON_Delete(root);
+
+    /* a v2 file relabelled version 1: read as version 1, so state1 is missing */
+    root = cJSON_Duplicate(sf.root, 1);
+    set_meta(root, "version", "1");
+    e = st_join(root, sf.data, sf.data_len, &en);
+    refuse(&rc, "a v2 file labelled version 1 refused", e, en, LRE_EFORMAT,
+           "tensor optim.state1 is missing", NULL);
+    free(e);
+    cJSON_Delete(root);
 
     /* the relayout helper itself reproduces a loadable file */
     root = cJSON_Duplicate(sf.root, 1);
@@ -724,6 +1143,23 @@ static void test_refusals(lre_ctx *ctx, lre_dataset *ds)
     refuse(&rc, "extra tensor refused", e, en, LRE_EFORMAT, "extra.scale", "not part", NULL);
     free(e);
     cJSON_Delete(root);
+    {
+        const char *extras[] = {"optim.0.weight.momentum_buffer", "optim.1.weight.exp_avg",
+                                "optim.6.bias.exp_avg", "optim.state1", "optim.02.bias.exp_avg",
+                                "optim.2.weight.exp_avg.x", "optim.2.weights.exp_avg"};
+        for (size_t i = 0; i < sizeof extras / sizeof extras[0]; i++) {
+            root = cJSON_Duplicate(sf.root, 1);
+            cJSON *x = cJSON_AddObjectToObject(root, extras[i]);
+            cJSON_AddStringToObject(x, "dtype", "F32");
+            cJSON *sh = cJSON_AddArrayToObject(x, "shape");
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber(NCLASS));
+            e = st_relayout(root, sf.data, &en);
+            refuse(&rc, chk_name("extra tensor %s refused", extras[i]), e, en, LRE_EFORMAT,
+                   extras[i], "not part", NULL);
+            free(e);
+            cJSON_Delete(root);
+        }
+    }
 
     /* duplicated name */
     root = cJSON_Duplicate(sf.root, 1);
@@ -759,7 +1195,7 @@ static void test_refusals(lre_ctx *ctx, lre_dataset *ds)
     /* metadata */
     struct { const char *k, *v, *name, *w1, *w2; } metas[] = {
         {"format", "pt", "format mismatch refused", "format", "lrengine-snapshot"},
-        {"version", "2", "version mismatch refused", "version", "2"},
+        {"version", "3", "version 3 refused", "version", "3"},
         {"architecture", "linear(4,16) relu linear(16,3)", "architecture metadata mismatch refused",
          "architecture", "does not match"},
         {"optimizer", "adamw", "optimizer metadata mismatch refused", "optimizer", "adamw"},
@@ -807,12 +1243,61 @@ static void test_refusals(lre_ctx *ctx, lre_dataset *ds)
            "[1,3]", NULL);
     memcpy(b, orig, n);
     {
-        size_t at = 8 + hl + (size_t)offset_of(sf.root, "optim.state2", 0) + 4 * 10;
+        size_t at = 8 + hl + (size_t)offset_of(sf.root, "optim.2.weight.exp_avg_sq", 0) + 4 * 10;
         uint32_t inf = 0x7f800000u;
         for (int i = 0; i < 4; i++) b[at + i] = (uint8_t)(inf >> (8 * i));
     }
-    refuse(&rc, "inf in the optimizer state refused", b, n, LRE_EFORMAT, "optim.state2", "inf",
-           "[10]", NULL);
+    refuse(&rc, "inf in the optimizer state refused", b, n, LRE_EFORMAT,
+           "optim.2.weight.exp_avg_sq", "inf", "[0,10]", NULL);
+    memcpy(b, orig, n);
+    {
+        size_t at = 8 + hl + (size_t)offset_of(sf.root, "optim.4.bias.exp_avg", 0) + 4 * 2;
+        uint32_t ninf = 0xff800000u;
+        for (int i = 0; i < 4; i++) b[at + i] = (uint8_t)(ninf >> (8 * i));
+    }
+    refuse(&rc, "-inf in a bias's exp_avg refused", b, n, LRE_EFORMAT, "optim.4.bias.exp_avg",
+           "-inf", "[2]", NULL);
+
+    /* optim.step: must agree with the metadata, be an I64 scalar, not negative. */
+    memcpy(b, orig, n);
+    {
+        size_t at = 8 + hl + (size_t)offset_of(sf.root, "optim.step", 0);
+        for (int i = 0; i < 8; i++) b[at + i] = (uint8_t)((uint64_t)5 >> (8 * i));
+    }
+    refuse(&rc, "optim.step disagreeing with the metadata steps refused", b, n, LRE_EFORMAT,
+           "optim.step", "5", "steps is 9", NULL);
+    memcpy(b, orig, n);
+    {
+        size_t at = 8 + hl + (size_t)offset_of(sf.root, "optim.step", 0);
+        for (int i = 0; i < 8; i++) b[at + i] = 0xff;
+    }
+    refuse(&rc, "negative optim.step refused", b, n, LRE_EFORMAT, "optim.step", "negative", NULL);
+    root = cJSON_Duplicate(sf.root, 1);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(root, "optim.step"), "dtype",
+                              cJSON_CreateString("F64"));
+    e = st_join(root, sf.data, sf.data_len, &en);
+    refuse(&rc, "optim.step of dtype F64 refused", e, en, LRE_EFORMAT, "optim.step", "dtype F64",
+           "expects I64", NULL);
+    free(e);
+    cJSON_Delete(root);
+    root = cJSON_Duplicate(sf.root, 1);
+    {
+        cJSON *sh = cJSON_CreateArray();
+        cJSON_AddItemToArray(sh, cJSON_CreateNumber(1));
+        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(root, "optim.step"), "shape", sh);
+    }
+    e = st_join(root, sf.data, sf.data_len, &en);
+    refuse(&rc, "optim.step of shape [1] refused", e, en, LRE_EFORMAT,
+           "tensor optim.step has shape [1], the optimizer expects []", NULL);
+    free(e);
+    cJSON_Delete(root);
+    root = cJSON_Duplicate(sf.root, 1);
+    cJSON_DeleteItemFromObject(root, "optim.step");
+    e = st_relayout(root, sf.data, &en);
+    refuse(&rc, "missing optim.step refused", e, en, LRE_EFORMAT, "tensor optim.step is missing",
+           NULL);
+    free(e);
+    cJSON_Delete(root);
 
     /* A real file of another architecture, and of another optimizer. */
     lre_trainer *other = make_trainer(ctx, ds, 8, 1, adam, 1);
@@ -832,9 +1317,56 @@ static void test_refusals(lre_ctx *ctx, lre_dataset *ds)
     chk_must(ctx, lre_trainer_save(other, tpath("sgd.safetensors")), "save sgd");
     lre_trainer_release(other);
     ab = read_all(tpath("sgd.safetensors"), &an);
-    refuse(&rc, "optimizer mismatch refused", ab, an, LRE_EFORMAT, "optimizer", "sgd", "adam",
-           NULL);
+    {
+        stfile ss = st_split(ab, an);
+        CHECK(cJSON_GetObjectItem(ss.root, "optim.0.weight.momentum_buffer") != NULL,
+              "the SGD file holds momentum buffers", "optim.0.weight.momentum_buffer missing");
+        cJSON_Delete(ss.root);
+    }
+    refuse(&rc, "an SGD-with-momentum file loaded into an Adam trainer is refused", ab, an,
+           LRE_EFORMAT, "optimizer", "sgd", "adam", NULL);
     free(ab);
+
+    /* Version-1 files refused as version 1 refused them. */
+    {
+        size_t vn;
+        uint8_t *v1 = make_v1(ctx, src, 0, &vn);
+        stfile vs = st_split(v1, vn);
+        root = cJSON_Duplicate(vs.root, 1);
+        cJSON_DeleteItemFromObject(root, "optim.state2");
+        e = st_relayout(root, vs.data, &en);
+        refuse(&rc, "a v1 file missing optim.state2 refused naming it", e, en, LRE_EFORMAT,
+               "tensor optim.state2 is missing", NULL);
+        free(e);
+        cJSON_Delete(root);
+        root = cJSON_Duplicate(vs.root, 1);
+        {
+            cJSON *x = cJSON_AddObjectToObject(root, "optim.step");
+            cJSON_AddStringToObject(x, "dtype", "I64");
+            cJSON_AddArrayToObject(x, "shape");
+        }
+        e = st_relayout(root, vs.data, &en);
+        refuse(&rc, "a v1 file with an optim.step refused", e, en, LRE_EFORMAT, "optim.step",
+               "not part", "version 1", NULL);
+        free(e);
+        cJSON_Delete(root);
+        root = cJSON_Duplicate(vs.root, 1);
+        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(root, "optim.state1"), "dtype",
+                                  cJSON_CreateString("I32"));
+        e = st_join(root, vs.data, vs.data_len, &en);
+        refuse(&rc, "a v1 file with optim.state1 of dtype I32 refused", e, en, LRE_EFORMAT,
+               "optim.state1", "dtype I32", NULL);
+        free(e);
+        cJSON_Delete(root);
+        uint64_t vhl = le64(v1);
+        size_t at = 8 + vhl + (size_t)offset_of(vs.root, "optim.state1", 0) + 4 * 7;
+        uint32_t qnan = 0x7fc00000u;
+        for (int i = 0; i < 4; i++) v1[at + i] = (uint8_t)(qnan >> (8 * i));
+        refuse(&rc, "a v1 file with NaN in optim.state1 refused", v1, vn, LRE_EFORMAT,
+               "optim.state1", "nan", "[7]", NULL);
+        cJSON_Delete(vs.root);
+        free(v1);
+    }
 
     /* Not a file at all. */
     lre_status s = lre_trainer_load(rc.t, tpath("no-such-file.safetensors"));
@@ -1133,7 +1665,18 @@ int main(void)
     test_roundtrip(ctx, ds, "adamw", adamw, 1, 7, 12);
     test_roundtrip(ctx, ds, "adamw-accum2", adamw, 2, 4, 8);
     test_roundtrip(ctx, ds, "adam-at-step-0", adam, 1, 0, 5);
+    lre_optim_config sgd_plain = lre_optim_sgd_default();
+    sgd_plain.weight_decay = 1e-3f;
+    test_roundtrip(ctx, ds, "sgd-plain", sgd_plain, 1, 9, 12);
     test_file_layout(ctx, ds);
+    test_names(ctx, ds);
+    /* Version-1 files (written by hand as version 1 wrote them). */
+    test_v1_roundtrip(ctx, ds, "sgd-momentum", sgd, 9, 12, 0);
+    test_v1_roundtrip(ctx, ds, "sgd-momentum-state2-junk", sgd, 9, 12, 1);
+    test_v1_roundtrip(ctx, ds, "sgd-plain-states-junk", sgd_plain, 9, 12, 1);
+    test_v1_roundtrip(ctx, ds, "adam-l2", adam, 9, 12, 0);
+    test_v1_roundtrip(ctx, ds, "adamw", adamw, 7, 12, 0);
+    test_sgd_momentum_mismatch(ctx, ds);
     test_refusals(ctx, ds);
     test_save_failures(ctx, ds);
     test_parser(ctx);
@@ -1147,7 +1690,7 @@ int main(void)
                            "replace.safetensors"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) remove(tpath(files[i]));
     const char *rts[] = {"sgd-momentum", "sgd-nesterov", "adam-l2", "adamw", "adamw-accum2",
-                         "adam-at-step-0"};
+                         "adam-at-step-0", "sgd-plain"};
     for (size_t i = 0; i < sizeof rts / sizeof rts[0]; i++)
         remove(tpath(chk_name("rt_%s.safetensors", rts[i])));
     if (rmdir(g_dir) != 0) printf("# note: could not remove %s: %s\n", g_dir, strerror(errno));

@@ -1,0 +1,690 @@
+/*
+ * test_backend_ops.c — every entry of every compiled backend's table
+ * (backend/backend.h) against a double-precision reference computed here,
+ * after ggml's test-backend-ops: one table of cases per entry over edge
+ * shapes (one row, odd sizes, sizes that are not a multiple of the vector
+ * width, K = 0, large logits), a per-op tolerance, and guard bands around
+ * every output buffer to catch writes outside it. Inputs are uploaded and
+ * outputs downloaded through the backend's own copies, so the same cases
+ * run on the CPU and on CUDA (LRE_TEST_DEVICE picks one, see check.h).
+ *
+ * The reference is written from the definitions (PyTorch's formulas), not
+ * from the CPU backend's code: the CPU backend is tested by it too.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "backend/backend.h"
+
+/* ------------------------------------------------------------ device */
+
+typedef struct dev {
+    const lre_backend *be;
+    void *st;
+    lre_backend_env env;
+    lre_mem_stats stats;
+    char err[LRE_ERRMSG_SIZE];
+} dev;
+
+static dev D;
+
+#define GUARD 37 /* elements each side of an output: odd, not a vector width */
+static const uint8_t GUARD_BYTE = 0xA5;
+
+/* A device buffer of n elements with guard bands: base holds
+ * GUARD + n + GUARD elements; ptr points at the first of the n. */
+typedef struct dbuf {
+    uint8_t *base;
+    void *ptr;
+    size_t elem;
+    int64_t n;
+} dbuf;
+
+static size_t dbytes(const dbuf *b) { return (size_t)(b->n + 2 * GUARD) * b->elem; }
+
+/* Allocates a guarded buffer: guards of GUARD_BYTE, the inside from
+ * `init` (n elements) or GUARD_BYTE too when init is NULL. */
+static dbuf dnew(size_t elem, int64_t n, const void *init)
+{
+    dbuf b = {NULL, NULL, elem, n};
+    size_t total = (size_t)(n + 2 * GUARD) * elem;
+    b.base = D.be->alloc(D.st, total);
+    if (!b.base) chk_fatal("alloc", "%zu bytes: %s", total, D.err);
+    uint8_t *h = malloc(total);
+    if (!h) chk_fatal("alloc", "host");
+    memset(h, GUARD_BYTE, total);
+    if (init && n) memcpy(h + GUARD * elem, init, (size_t)n * elem);
+    if (D.be->to_device(D.st, b.base, h, total) != LRE_OK) chk_fatal("to_device", "%s", D.err);
+    free(h);
+    b.ptr = b.base + GUARD * elem;
+    return b;
+}
+
+static void dfree(dbuf *b)
+{
+    D.be->free(D.st, b->base);
+    b->base = NULL;
+}
+
+/* Downloads the inside into out (n elements) and checks both guard bands
+ * (one check named after the case). */
+static int dget(dbuf *b, void *out, const char *name)
+{
+    size_t total = dbytes(b);
+    uint8_t *h = malloc(total);
+    if (!h) chk_fatal("alloc", "host");
+    if (D.be->synchronize(D.st) != LRE_OK || D.be->to_host(D.st, h, b->base, total) != LRE_OK)
+        chk_fatal(name, "download failed: %s", D.err);
+    int hit = 0;
+    int64_t bad = 0; /* byte offset of the stray write from the buffer's start */
+    size_t gb = GUARD * b->elem;
+    for (size_t i = 0; i < gb && !hit; i++)
+        if (h[i] != GUARD_BYTE) hit = 1, bad = (int64_t)i - (int64_t)gb;
+    for (size_t i = 0; i < gb && !hit; i++)
+        if (h[gb + (size_t)b->n * b->elem + i] != GUARD_BYTE)
+            hit = 1, bad = (int64_t)((size_t)b->n * b->elem + i);
+    if (out && b->n) memcpy(out, h + gb, (size_t)b->n * b->elem);
+    free(h);
+    return CHECK(!hit, chk_name("%s: guard bands intact", name),
+                 "a write at byte offset %lld from the buffer's start (size %lld bytes)",
+                 (long long)bad, (long long)((size_t)b->n * b->elem));
+}
+
+static chk_rng R = {12345};
+
+static float *rnd(int64_t n, double lo, double hi)
+{
+    float *x = malloc(sizeof *x * (size_t)(n > 0 ? n : 1));
+    if (!x) chk_fatal("alloc", "host");
+    chk_fill(&R, x, n, lo, hi);
+    return x;
+}
+
+static double *dalloc(int64_t n)
+{
+    double *x = calloc((size_t)(n > 0 ? n : 1), sizeof *x);
+    if (!x) chk_fatal("alloc", "host");
+    return x;
+}
+
+static int ok(lre_status s, const char *name)
+{
+    return CHECK(s == LRE_OK, name, "status %d (%s): %s", (int)s, lre_status_string(s), D.err);
+}
+
+/* -------------------------------------------------------------- gemm */
+
+static void test_gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                      int pad)
+{
+    const char *name = chk_name("gemm %s%s M=%lld N=%lld K=%lld alpha=%g beta=%g%s", ta ? "T" : "N",
+                                tb ? "T" : "N", (long long)M, (long long)N, (long long)K,
+                                (double)alpha, (double)beta, pad ? " (padded strides)" : "");
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s", name);
+    /* a is op(a) (M,K): stored (M,K) or (K,M); rows padded by `pad` */
+    int64_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    int64_t lda = ac + pad, ldb = bc + pad, ldc = N + pad;
+    float *a = rnd(ar * lda, -1, 1), *b = rnd(br * ldb, -1, 1), *c = rnd(M * ldc, -1, 1);
+    double *want = dalloc(M * ldc);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            if (j >= N) { /* the padding between rows is not c's: untouched */
+                want[i * ldc + j] = c[i * ldc + j];
+                continue;
+            }
+            double s = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double av = ta ? a[k * lda + i] : a[i * lda + k];
+                double bv = tb ? b[j * ldb + k] : b[k * ldb + j];
+                s += av * bv;
+            }
+            want[i * ldc + j] = alpha * s + (beta == 0.0f ? 0.0 : beta * (double)c[i * ldc + j]);
+        }
+    if (beta == 0.0f) /* beta = 0 ignores c, even a NaN in it (BLAS's rule) */
+        for (int64_t i = 0; i < M; i++) c[i * ldc] = NAN;
+    dbuf da = dnew(4, ar * lda, a), db = dnew(4, br * ldb, b), dc = dnew(4, M * ldc, c);
+    ok(D.be->gemm(D.st, ta, tb, M, N, K, alpha, da.ptr, lda, db.ptr, ldb, beta, dc.ptr, ldc),
+       chk_name("%s: runs", nm));
+    float *got = malloc(sizeof *got * (size_t)(M * ldc + 1));
+    dget(&dc, got, nm);
+    chk_close(chk_name("%s: matches the reference", nm), want, got, M * ldc,
+              1e-6 * (double)(K + 1) * 2, 2e-6);
+    free(got);
+    dfree(&da);
+    dfree(&db);
+    dfree(&dc);
+    free(a);
+    free(b);
+    free(c);
+    free(want);
+}
+
+/* ---------------------------------------------------------------- bias */
+
+static void test_bias(int64_t rows, int64_t cols, int accumulate)
+{
+    char nm[128];
+    snprintf(nm, sizeof nm, "bias rows=%lld cols=%lld", (long long)rows, (long long)cols);
+    float *y = rnd(rows * cols, -2, 2), *bias = rnd(cols, -1, 1), *db0 = rnd(cols, -1, 1);
+    double *want = dalloc(rows * cols), *wdb = dalloc(cols);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) want[i * cols + j] = (double)y[i * cols + j] + bias[j];
+    for (int64_t j = 0; j < cols; j++) {
+        double s = accumulate ? db0[j] : 0.0;
+        for (int64_t i = 0; i < rows; i++) s += y[i * cols + j];
+        wdb[j] = s;
+    }
+    dbuf dy = dnew(4, rows * cols, y), dbias = dnew(4, cols, bias), ddb = dnew(4, cols, db0);
+    /* backward first: it reads dy = y before forward changes it */
+    ok(D.be->bias_add_backward(D.st, ddb.ptr, dy.ptr, rows, cols, accumulate),
+       chk_name("%s: backward (accumulate=%d) runs", nm, accumulate));
+    ok(D.be->bias_add_forward(D.st, dy.ptr, dbias.ptr, rows, cols),
+       chk_name("%s: forward runs", nm));
+    float *got = malloc(sizeof *got * (size_t)(rows * cols + 1)), *gdb = malloc(sizeof *gdb * (size_t)cols);
+    dget(&dy, got, chk_name("%s forward", nm));
+    chk_close(chk_name("%s: forward matches", nm), want, got, rows * cols, 1e-6, 1e-6);
+    dget(&ddb, gdb, chk_name("%s backward acc=%d", nm, accumulate));
+    chk_close(chk_name("%s: backward (accumulate=%d) matches", nm, accumulate), wdb, gdb, cols,
+              1e-5, 1e-5);
+    free(got);
+    free(gdb);
+    dfree(&dy);
+    dfree(&dbias);
+    dfree(&ddb);
+    free(y);
+    free(bias);
+    free(db0);
+    free(want);
+    free(wdb);
+}
+
+/* --------------------------------------------------------- activations */
+
+static void test_act(lre_act a, float param, int64_t n)
+{
+    char nm[128];
+    snprintf(nm, sizeof nm, "act %s n=%lld", lre_act_name(a), (long long)n);
+    float *x = rnd(n, -6, 6), *dy = rnd(n, -1, 1);
+    /* edge values: zero, tiny, large of both signs */
+    static const float edge[] = {0.0f, -0.0f, 1e-20f, -1e-20f, 30.0f, -30.0f, 90.0f, -90.0f};
+    for (int64_t i = 0; i < n && i < (int64_t)(sizeof edge / sizeof edge[0]); i++) x[i] = edge[i];
+    double *wy = dalloc(n), *wdx = dalloc(n);
+    float *yf = malloc(sizeof *yf * (size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        wy[i] = chk_act_ref(a, param, x[i]);
+        yf[i] = (float)wy[i];
+        wdx[i] = chk_act_dref(a, param, x[i]) * dy[i];
+    }
+    dbuf dx = dnew(4, n, x), ddy = dnew(4, n, dy), dyo = dnew(4, n, NULL), ddx = dnew(4, n, NULL);
+    dbuf dyref = dnew(4, n, yf);
+    ok(D.be->act_forward(D.st, a, param, dyo.ptr, dx.ptr, n), chk_name("%s: forward runs", nm));
+    ok(D.be->act_backward(D.st, a, param, ddx.ptr, ddy.ptr, dx.ptr, dyref.ptr, n),
+       chk_name("%s: backward runs", nm));
+    float *got = malloc(sizeof *got * (size_t)n);
+    dget(&dyo, got, chk_name("%s forward", nm));
+    chk_close(chk_name("%s: forward matches", nm), wy, got, n, 1e-7, 4e-6);
+    dget(&ddx, got, chk_name("%s backward", nm));
+    /* tanh' and sigmoid' are formed from y (rounded to float): 1e-6 abs */
+    chk_close(chk_name("%s: backward matches", nm), wdx, got, n, 2e-6, 1e-5);
+    /* in place (y = x) is allowed */
+    ok(D.be->act_forward(D.st, a, param, dx.ptr, dx.ptr, n), chk_name("%s: in place runs", nm));
+    dget(&dx, got, chk_name("%s in place", nm));
+    chk_close(chk_name("%s: in place matches", nm), wy, got, n, 1e-7, 4e-6);
+    free(got);
+    dfree(&dx);
+    dfree(&ddy);
+    dfree(&dyo);
+    dfree(&ddx);
+    dfree(&dyref);
+    free(x);
+    free(dy);
+    free(yf);
+    free(wy);
+    free(wdx);
+}
+
+/* -------------------------------------------------------- cross-entropy */
+
+static void test_ce(int64_t B, int64_t C, float smoothing, float grad_scale, double logit_scale,
+                    int with_grad, int bad_label)
+{
+    char nm[192];
+    snprintf(nm, sizeof nm, "cross_entropy B=%lld C=%lld eps=%g scale=%g logits*%g%s%s",
+             (long long)B, (long long)C, (double)smoothing, (double)grad_scale, logit_scale,
+             with_grad ? "" : " (no grad)", bad_label ? " (a label out of range)" : "");
+    float *z = rnd(B * C, -logit_scale, logit_scale);
+    int32_t *y = malloc(sizeof *y * (size_t)B);
+    for (int64_t i = 0; i < B; i++) y[i] = (int32_t)(chk_u64(&R) % (uint64_t)C);
+    if (bad_label) y[B - 1] = bad_label > 0 ? (int32_t)C : -1;
+    double total = 0, *wd = dalloc(B * C);
+    const double eps = smoothing, on = 1 - eps, off = eps / (double)C;
+    for (int64_t i = 0; i < B; i++) {
+        long double m = -INFINITY, se = 0;
+        for (int64_t c = 0; c < C; c++) m = fmaxl(m, z[i * C + c]);
+        for (int64_t c = 0; c < C; c++) se += expl((long double)z[i * C + c] - m);
+        long double lse = m + logl(se);
+        if (y[i] < 0 || y[i] >= C) {
+            total = NAN;
+            continue; /* the row's gradient is zeros: wd stays 0 */
+        }
+        long double li = 0;
+        for (int64_t c = 0; c < C; c++) {
+            long double t = (c == y[i] ? on : 0.0) + off;
+            li += t * (lse - z[i * C + c]);
+            wd[i * C + c] = (double)((expl(z[i * C + c] - lse) - t) * grad_scale / B);
+        }
+        total += (double)li;
+    }
+    double wloss = total / (double)B;
+    dbuf dz = dnew(4, B * C, z), dy = dnew(4, B, y), dl = dnew(4, 1, NULL);
+    dbuf dd = dnew(4, B * C, NULL);
+    ok(D.be->cross_entropy(D.st, dl.ptr, with_grad ? dd.ptr : NULL, dz.ptr, dy.ptr, B, C,
+                           smoothing, grad_scale),
+       chk_name("%s: runs", nm));
+    float loss, *gd = malloc(sizeof *gd * (size_t)(B * C));
+    dget(&dl, &loss, chk_name("%s loss", nm));
+    if (bad_label)
+        CHECK(isnan(loss), chk_name("%s: the loss is NaN", nm), "got %g", (double)loss);
+    else
+        chk_close1(chk_name("%s: loss matches", nm), wloss, loss, 1e-6, 1e-5);
+    if (with_grad) {
+        dget(&dd, gd, chk_name("%s dlogits", nm));
+        chk_close(chk_name("%s: dlogits match", nm), wd, gd, B * C, 1e-7, 1e-4);
+    } else {
+        dget(&dd, NULL, chk_name("%s untouched dlogits", nm));
+    }
+    free(gd);
+    dfree(&dz);
+    dfree(&dy);
+    dfree(&dl);
+    dfree(&dd);
+    free(z);
+    free(y);
+    free(wd);
+}
+
+static void test_mse(int64_t n, float grad_scale, int with_grad)
+{
+    char nm[128];
+    snprintf(nm, sizeof nm, "mse n=%lld scale=%g%s", (long long)n, (double)grad_scale,
+             with_grad ? "" : " (no grad)");
+    float *p = rnd(n, -3, 3), *t = rnd(n, -3, 3);
+    double s = 0, *wd = dalloc(n);
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)p[i] - t[i];
+        s += d * d;
+        wd[i] = 2 * d * grad_scale / (double)n;
+    }
+    dbuf dp = dnew(4, n, p), dt = dnew(4, n, t), dl = dnew(4, 1, NULL), dd = dnew(4, n, NULL);
+    ok(D.be->mse(D.st, dl.ptr, with_grad ? dd.ptr : NULL, dp.ptr, dt.ptr, n, grad_scale),
+       chk_name("%s: runs", nm));
+    float loss, *gd = malloc(sizeof *gd * (size_t)n);
+    dget(&dl, &loss, chk_name("%s loss", nm));
+    chk_close1(chk_name("%s: loss matches", nm), s / (double)n, loss, 1e-7, 1e-5);
+    if (with_grad) {
+        dget(&dd, gd, chk_name("%s dpred", nm));
+        chk_close(chk_name("%s: dpred matches", nm), wd, gd, n, 1e-8, 1e-5);
+    } else {
+        dget(&dd, NULL, chk_name("%s untouched dpred", nm));
+    }
+    free(gd);
+    dfree(&dp);
+    dfree(&dt);
+    dfree(&dl);
+    dfree(&dd);
+    free(p);
+    free(t);
+    free(wd);
+}
+
+static void test_count_correct(int64_t B, int64_t C, int ties)
+{
+    char nm[128];
+    snprintf(nm, sizeof nm, "count_correct B=%lld C=%lld%s", (long long)B, (long long)C,
+             ties ? " with ties" : "");
+    float *z = rnd(B * C, -1, 1);
+    int32_t *y = malloc(sizeof *y * (size_t)B);
+    int64_t want = 0;
+    for (int64_t i = 0; i < B; i++) {
+        if (ties) /* rows of equal logits in places: the first maximum wins */
+            for (int64_t c = 0; c < C; c++)
+                if (chk_u64(&R) % 2) z[i * C + c] = 0.5f;
+        y[i] = (int32_t)(chk_u64(&R) % (uint64_t)C);
+        int64_t best = 0;
+        for (int64_t c = 1; c < C; c++)
+            if (z[i * C + c] > z[i * C + best]) best = c;
+        if (i % 3 == 0) y[i] = (int32_t)best; /* some rows right for sure */
+        want += best == y[i];
+    }
+    dbuf dz = dnew(4, B * C, z), dy = dnew(4, B, y), dc = dnew(8, 1, NULL);
+    ok(D.be->count_correct(D.st, dc.ptr, dz.ptr, dy.ptr, B, C), chk_name("%s: runs", nm));
+    int64_t got = -1;
+    dget(&dc, &got, nm);
+    CHECK(got == want, chk_name("%s: the count matches", nm), "want %lld got %lld",
+          (long long)want, (long long)got);
+    dfree(&dz);
+    dfree(&dy);
+    dfree(&dc);
+    free(z);
+    free(y);
+}
+
+/* -------------------------------------------------------------- gather */
+
+enum { T_IDENTITY, T_GLOBAL, T_PER_FEATURE };
+
+static void test_gather(lre_dtype dt, int transform, int64_t rows, int64_t F, int64_t n,
+                        int with_index, int64_t target_dim)
+{
+    static const char *const tn[] = {"identity", "global", "per-feature"};
+    char nm[192];
+    snprintf(nm, sizeof nm, "gather %s %s rows=%lld F=%lld n=%lld%s%s", lre_dtype_name(dt),
+             tn[transform], (long long)rows, (long long)F, (long long)n,
+             with_index ? " through an index" : "", target_dim ? " with targets" : " with labels");
+    size_t es = dt == LRE_U8 ? 1 : 4;
+    uint8_t *x = malloc(es * (size_t)(rows * F));
+    for (int64_t i = 0; i < rows * F; i++) {
+        if (dt == LRE_U8) x[i] = (uint8_t)(chk_u64(&R) & 255);
+        else ((float *)x)[i] = (float)chk_unif(&R, -100, 100);
+    }
+    int32_t *labels = malloc(sizeof *labels * (size_t)rows);
+    float *targets = target_dim ? rnd(rows * target_dim, -1, 1) : NULL;
+    for (int64_t i = 0; i < rows; i++) labels[i] = (int32_t)(i % 7);
+    int64_t dn = with_index ? rows / 2 + 1 : rows; /* the dataset's size */
+    int64_t *index = malloc(sizeof *index * (size_t)dn);
+    for (int64_t i = 0; i < dn; i++) index[i] = with_index ? (rows - 1 - 2 * i + rows) % rows : i;
+    int64_t *idx = malloc(sizeof *idx * (size_t)n);
+    for (int64_t i = 0; i < n; i++) idx[i] = (int64_t)(chk_u64(&R) % (uint64_t)dn);
+    float scale = 1.0f / 255.0f, shift = -0.5f;
+    float *mul = rnd(F, 0.001, 0.1), *add = rnd(F, -1, 1);
+    double *wx = dalloc(n * F), *wt = dalloc(n * (target_dim ? target_dim : 1));
+    int32_t *wy = malloc(sizeof *wy * (size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = index[idx[i]];
+        for (int64_t c = 0; c < F; c++) {
+            double v = dt == LRE_U8 ? x[r * F + c] : ((float *)x)[r * F + c];
+            if (transform == T_GLOBAL) v = v * scale + shift;
+            if (transform == T_PER_FEATURE) v = v * mul[c] + add[c];
+            wx[i * F + c] = v;
+        }
+        wy[i] = labels[r];
+        for (int64_t k = 0; k < target_dim; k++) wt[i * target_dim + k] = targets[r * target_dim + k];
+    }
+    dbuf dx = dnew(es, rows * F, x), dl = dnew(4, rows, labels);
+    dbuf dtg = dnew(4, target_dim ? rows * target_dim : 1, targets);
+    dbuf dix = dnew(8, dn, index), didx = dnew(8, n, idx);
+    dbuf dmul = dnew(4, F, mul), dadd = dnew(4, F, add);
+    dbuf ox = dnew(4, n * F, NULL), oy = dnew(4, n, NULL), ot = dnew(4, n * (target_dim ? target_dim : 1), NULL);
+    lre_gather_src src = {0};
+    src.x = dx.ptr;
+    src.dtype = dt;
+    src.features = F;
+    src.labels = target_dim ? NULL : dl.ptr;
+    src.targets = target_dim ? dtg.ptr : NULL;
+    src.target_dim = target_dim;
+    src.index = with_index ? dix.ptr : NULL;
+    src.n = dn;
+    src.scale = transform == T_GLOBAL ? scale : 1.0f;
+    src.shift = transform == T_GLOBAL ? shift : 0.0f;
+    src.identity = transform == T_IDENTITY && dt == LRE_F32;
+    src.mul = transform == T_PER_FEATURE ? dmul.ptr : NULL;
+    src.add = transform == T_PER_FEATURE ? dadd.ptr : NULL;
+    ok(D.be->gather(D.st, &src, didx.ptr, n, ox.ptr, target_dim ? NULL : oy.ptr,
+                    target_dim ? ot.ptr : NULL),
+       chk_name("%s: runs", nm));
+    float *gx = malloc(sizeof *gx * (size_t)(n * F + 1));
+    dget(&ox, gx, chk_name("%s x", nm));
+    chk_close(chk_name("%s: x matches", nm), wx, gx, n * F, 1e-6, 1e-6);
+    if (target_dim) {
+        float *gt = malloc(sizeof *gt * (size_t)(n * target_dim));
+        dget(&ot, gt, chk_name("%s targets", nm));
+        chk_close(chk_name("%s: targets match", nm), wt, gt, n * target_dim, 0, 0);
+        dget(&oy, NULL, chk_name("%s untouched labels", nm));
+        free(gt);
+    } else {
+        int32_t *gy = malloc(sizeof *gy * (size_t)n);
+        dget(&oy, gy, chk_name("%s labels", nm));
+        CHECK(memcmp(gy, wy, sizeof *gy * (size_t)n) == 0, chk_name("%s: labels match", nm),
+              "a label differs");
+        free(gy);
+    }
+    free(gx);
+    dbuf *all[] = {&dx, &dl, &dtg, &dix, &didx, &dmul, &dadd, &ox, &oy, &ot};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dfree(all[i]);
+    free(x);
+    free(labels);
+    free(targets);
+    free(index);
+    free(idx);
+    free(mul);
+    free(add);
+    free(wx);
+    free(wt);
+    free(wy);
+}
+
+/* ---------------------------------------------------------- optimizers */
+
+static void test_sgd(int64_t n, float lr, float momentum, float dampening, int nesterov, float wd,
+                     int first)
+{
+    char nm[192];
+    snprintf(nm, sizeof nm, "sgd n=%lld lr=%g momentum=%g dampening=%g nesterov=%d wd=%g first=%d",
+             (long long)n, (double)lr, (double)momentum, (double)dampening, nesterov, (double)wd,
+             first);
+    float *p = rnd(n, -1, 1), *g = rnd(n, -1, 1), *buf = rnd(n, -1, 1);
+    lre_optim_scalars sc = {0};
+    sc.lr = lr;
+    sc.momentum = momentum;
+    sc.keep = 1.0f - dampening;
+    sc.weight_decay = wd;
+    sc.nesterov = nesterov;
+    sc.first_step = first;
+    double *wp = dalloc(n), *wb = dalloc(n);
+    for (int64_t i = 0; i < n; i++) { /* torch.optim.SGD, foreach=False */
+        double d = (double)g[i] + (double)wd * p[i];
+        wb[i] = buf[i];
+        if (momentum != 0.0f) {
+            wb[i] = first ? d : (double)momentum * buf[i] + (double)sc.keep * d;
+            d = nesterov ? d + (double)momentum * wb[i] : wb[i];
+        }
+        wp[i] = (double)p[i] - (double)lr * d;
+    }
+    dbuf dp = dnew(4, n, p), dg = dnew(4, n, g), db = dnew(4, n, buf);
+    dbuf ds = dnew(sizeof sc, 1, &sc);
+    ok(D.be->sgd_update(D.st, dp.ptr, dg.ptr, momentum != 0.0f ? db.ptr : NULL, n, ds.ptr),
+       chk_name("%s: runs", nm));
+    float *got = malloc(sizeof *got * (size_t)n);
+    dget(&dp, got, chk_name("%s p", nm));
+    chk_close(chk_name("%s: p matches", nm), wp, got, n, 1e-7, 1e-6);
+    dget(&db, got, chk_name("%s momentum_buffer", nm));
+    chk_close(chk_name("%s: momentum_buffer matches", nm), wb, got, n, 1e-7, 1e-6);
+    free(got);
+    dfree(&dp);
+    dfree(&dg);
+    dfree(&db);
+    dfree(&ds);
+    free(p);
+    free(g);
+    free(buf);
+    free(wp);
+    free(wb);
+}
+
+static void test_adam(int64_t n, int decoupled, int64_t step, double lr, double wd)
+{
+    char nm[160];
+    snprintf(nm, sizeof nm, "%s n=%lld step=%lld lr=%g wd=%g", decoupled ? "adamw" : "adam",
+             (long long)n, (long long)step, lr, wd);
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    float *p = rnd(n, -1, 1), *g = rnd(n, -1, 1), *m = rnd(n, -0.1, 0.1), *v = rnd(n, 0, 0.01);
+    if (step == 1)
+        for (int64_t i = 0; i < n; i++) m[i] = v[i] = 0.0f;
+    lre_optim_scalars sc = {0}; /* as nn/optim.c forms them (torch.optim) */
+    double bc1 = 1 - pow(b1, (double)step), bc2 = 1 - pow(b2, (double)step);
+    sc.step_size = (float)(lr / bc1);
+    sc.bc2_sqrt = (float)sqrt(bc2);
+    sc.w1 = (float)(1 - b1);
+    sc.beta2 = (float)b2;
+    sc.w2 = (float)(1 - b2);
+    sc.eps = (float)eps;
+    sc.decay = decoupled ? (float)(1 - lr * wd) : 1.0f;
+    sc.l2 = decoupled ? 0.0f : (float)wd;
+    double *wp = dalloc(n), *wm = dalloc(n), *wv = dalloc(n);
+    for (int64_t i = 0; i < n; i++) { /* Kingma & Ba; Loshchilov & Hutter for AdamW */
+        double pi = decoupled ? p[i] * (1 - lr * wd) : p[i];
+        double gi = g[i] + (decoupled ? 0 : wd * p[i]);
+        wm[i] = b1 * m[i] + (1 - b1) * gi;
+        wv[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        wp[i] = pi - lr / bc1 * wm[i] / (sqrt(wv[i]) / sqrt(bc2) + eps);
+    }
+    dbuf dp = dnew(4, n, p), dg = dnew(4, n, g), dm = dnew(4, n, m), dv = dnew(4, n, v);
+    dbuf ds = dnew(sizeof sc, 1, &sc);
+    ok(D.be->adam_update(D.st, dp.ptr, dg.ptr, dm.ptr, dv.ptr, n, ds.ptr),
+       chk_name("%s: runs", nm));
+    float *got = malloc(sizeof *got * (size_t)n);
+    dget(&dp, got, chk_name("%s p", nm));
+    chk_close(chk_name("%s: p matches", nm), wp, got, n, 1e-6, 1e-5);
+    dget(&dm, got, chk_name("%s exp_avg", nm));
+    chk_close(chk_name("%s: exp_avg matches", nm), wm, got, n, 1e-7, 1e-5);
+    dget(&dv, got, chk_name("%s exp_avg_sq", nm));
+    chk_close(chk_name("%s: exp_avg_sq matches", nm), wv, got, n, 1e-9, 1e-5);
+    free(got);
+    dbuf *all[] = {&dp, &dg, &dm, &dv, &ds};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dfree(all[i]);
+    free(p);
+    free(g);
+    free(m);
+    free(v);
+    free(wp);
+    free(wm);
+    free(wv);
+}
+
+/* -------------------------------------------------------------- memory */
+
+static void test_memory(int64_t nbytes)
+{
+    char nm[96];
+    snprintf(nm, sizeof nm, "memory %lld bytes", (long long)nbytes);
+    uint8_t *h = malloc((size_t)nbytes + 1), *back = malloc((size_t)nbytes + 1);
+    for (int64_t i = 0; i < nbytes; i++) h[i] = (uint8_t)(chk_u64(&R) & 255);
+    /* alloc zero-fills */
+    uint8_t *raw = D.be->alloc(D.st, (size_t)nbytes);
+    CHECK(raw != NULL || nbytes == 0, chk_name("%s: alloc", nm), "%s", D.err);
+    if (raw && nbytes) {
+        D.be->to_host(D.st, back, raw, (size_t)nbytes);
+        int64_t nz = 0;
+        for (int64_t i = 0; i < nbytes; i++) nz += back[i] != 0;
+        CHECK(nz == 0, chk_name("%s: alloc is zero-filled", nm), "%lld non-zero bytes",
+              (long long)nz);
+    }
+    D.be->free(D.st, raw);
+    dbuf a = dnew(1, nbytes, NULL), b = dnew(1, nbytes, NULL);
+    ok(D.be->to_device(D.st, a.ptr, h, (size_t)nbytes), chk_name("%s: to_device runs", nm));
+    ok(D.be->copy(D.st, b.ptr, a.ptr, (size_t)nbytes), chk_name("%s: copy runs", nm));
+    dget(&b, back, chk_name("%s copy", nm));
+    CHECK(memcmp(back, h, (size_t)nbytes) == 0, chk_name("%s: to_device, copy, to_host round trip", nm),
+          "bytes differ");
+    ok(D.be->zero(D.st, a.ptr, (size_t)nbytes), chk_name("%s: zero runs", nm));
+    dget(&a, back, chk_name("%s zero", nm));
+    int64_t nz = 0;
+    for (int64_t i = 0; i < nbytes; i++) nz += back[i] != 0;
+    CHECK(nz == 0, chk_name("%s: zero clears every byte", nm), "%lld non-zero", (long long)nz);
+    dfree(&a);
+    dfree(&b);
+    free(h);
+    free(back);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void run_all(void)
+{
+    /* gemm: every transpose, K = 0, one row/column, odd sizes, strides */
+    static const int64_t shapes[][3] = {{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {17, 13, 31},
+                                        {33, 65, 17}, {3, 4, 0}, {64, 10, 129}};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                test_gemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f, 0.0f, 0);
+                test_gemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 0.5f, 1.0f, 3);
+            }
+    test_bias(1, 1, 0);
+    test_bias(3, 17, 1);
+    test_bias(129, 10, 0);
+    test_bias(7, 33, 1);
+    for (int a = 0; a < LRE_ACT_COUNT; a++) {
+        float param = a == LRE_ACT_LEAKY_RELU ? 0.01f : 0.0f;
+        test_act((lre_act)a, param, 1);
+        test_act((lre_act)a, param, 17);
+        test_act((lre_act)a, param, 1000);
+    }
+    test_act(LRE_ACT_LEAKY_RELU, -0.3f, 33);
+    test_ce(1, 1, 0.0f, 1.0f, 3, 1, 0);
+    test_ce(1, 10, 0.0f, 1.0f, 3, 1, 0);
+    test_ce(7, 3, 0.1f, 1.0f, 3, 1, 0);
+    test_ce(64, 10, 0.0f, 0.25f, 3, 1, 0);
+    test_ce(64, 10, 0.1f, 1.0f, 3, 0, 0);
+    test_ce(5, 1000, 0.2f, 1.0f, 3, 1, 0);
+    test_ce(9, 10, 0.0f, 1.0f, 1e4, 1, 0);  /* large logits: no overflow */
+    test_ce(9, 10, 0.1f, 1.0f, 1e4, 1, 0);
+    test_ce(4, 5, 0.0f, 1.0f, 3, 1, 1);     /* label == C: NaN, no stray read or write */
+    test_ce(4, 5, 0.1f, 1.0f, 3, 1, -1);    /* label < 0 */
+    test_mse(1, 1.0f, 1);
+    test_mse(17, 0.5f, 1);
+    test_mse(1000, 1.0f, 0);
+    test_count_correct(1, 1, 0);
+    test_count_correct(9, 4, 1);
+    test_count_correct(100, 10, 1);
+    test_count_correct(33, 3, 0);
+    for (int dt = 0; dt < 2; dt++) {
+        lre_dtype d = dt ? LRE_F32 : LRE_U8;
+        for (int tr = 0; tr < 3; tr++) {
+            test_gather(d, tr, 1, 1, 1, 0, 0);
+            test_gather(d, tr, 50, 17, 13, 1, 0);
+            test_gather(d, tr, 40, 33, 40, 0, 3);
+            test_gather(d, tr, 300, 784, 7, 1, 0);
+        }
+    }
+    for (int first = 0; first < 2; first++) {
+        test_sgd(1, 0.1f, 0.0f, 0.0f, 0, 0.0f, first);
+        test_sgd(17, 0.1f, 0.0f, 0.0f, 0, 0.01f, first);
+        test_sgd(33, 0.05f, 0.9f, 0.0f, 0, 0.0f, first);
+        test_sgd(1000, 0.05f, 0.9f, 0.1f, 0, 1e-4f, first);
+        test_sgd(129, 0.05f, 0.9f, 0.0f, 1, 1e-4f, first);
+    }
+    for (int decoupled = 0; decoupled < 2; decoupled++) {
+        test_adam(1, decoupled, 1, 1e-3, 0.0);
+        test_adam(17, decoupled, 1, 1e-2, 1e-2);
+        test_adam(1000, decoupled, 10, 1e-3, 1e-2);
+        test_adam(33, decoupled, 1000, 0.5, 0.1);
+    }
+    test_memory(0);
+    test_memory(1);
+    test_memory(63);
+    test_memory(4097);
+}
+
+int main(void)
+{
+    CHK_FOR_EACH_DEVICE(d) {
+        memset(&D, 0, sizeof D);
+        D.be = lre_backend_find(d);
+        if (!D.be) chk_fatal("backend", "no backend for %s", lre_device_name(d));
+        D.env.err = D.err;
+        D.env.stats = &D.stats;
+        if (D.be->init(&D.env, &D.st) != LRE_OK) chk_fatal("backend init", "%s", D.err);
+        CHECK(D.be->device == d && D.be->synchronize && D.be->stream && D.be->gather,
+              "the table names its device and has every required entry", "%s", D.be->name);
+        run_all();
+        CHECK(D.stats.bytes_live == 0, "every allocation is counted and freed",
+              "%llu bytes live after the cases", (unsigned long long)D.stats.bytes_live);
+        if (D.be->shutdown) D.be->shutdown(D.st);
+    }
+    return chk_done("test_backend_ops");
+}
