@@ -20,7 +20,9 @@
 #   CUDA=auto|0|1     auto: build the CUDA backend when nvcc is found (default);
 #                     0: CPU-only; 1: require nvcc
 #   CUDA_HOME=/usr/local/cuda   where nvcc, headers and libcudart/libcublas live
-#   CUDA_ARCH="80 90"           SM versions to compile .cu files for
+#   CUDA_ARCH="75 80 86 89 90 100 120"  SM versions to compile .cu files for
+#                               (SASS for each, plus PTX of the first so newer
+#                               GPUs can JIT it)
 #   CC=cc  OPT=-O2  EXTRA_CFLAGS=  EXTRA_LDFLAGS=
 #   SAN_CC=clang      compiler for `make asan`
 #   PREFIX=/usr/local DESTDIR=
@@ -52,7 +54,7 @@ CC        ?= cc
 OPT       ?= -O2
 CUDA      ?= auto
 CUDA_HOME ?= /usr/local/cuda
-CUDA_ARCH ?= 75 80 86 89 90
+CUDA_ARCH ?= 75 80 86 89 90 100 120
 SAN_CC    ?= $(if $(shell command -v clang 2>/dev/null),clang,$(CC))
 PREFIX    ?= /usr/local
 DESTDIR   ?=
@@ -186,12 +188,15 @@ ifeq ($(WITH_CUDA),1)
   # the libraries of the toolkit whose nvcc we use (none: the system's path)
   CUDA_LIBDIR := $(firstword $(wildcard $(abspath $(dir $(NVCC))../lib64) $(CUDA_HOME)/lib64))
   CUDA_LIBS  := $(if $(CUDA_LIBDIR),-L$(CUDA_LIBDIR) -Wl$(comma)-rpath$(comma)$(CUDA_LIBDIR)) \
-                -lcudart -lcublas -lstdc++
-  # SASS for each listed SM, and PTX of the newest so later GPUs can JIT it
+                -lcudart -l:libcublas.so.13 -l:libcublasLt.so.13 -lstdc++
+  # SASS for each listed SM, and PTX of the oldest so any later GPU can JIT it
   NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a)$(comma)code=sm_$(a)) \
-                  $(if $(CUDA_ARCH),-gencode arch=compute_$(lastword $(CUDA_ARCH))$(comma)code=compute_$(lastword $(CUDA_ARCH)))
+                  $(if $(CUDA_ARCH),-gencode arch=compute_$(firstword $(CUDA_ARCH))$(comma)code=compute_$(firstword $(CUDA_ARCH)))
+  # -ffp-contract=off: the host pass rounds element-wise math as cc does
+  # (backend/elementwise.h); ptxas: no spills, no local memory, no warning
   NVCCFLAGS  := -std=c++17 -O3 -g -lineinfo $(NVCC_GENCODE) -Iengine -Iengine/include \
-                -DLRE_WITH_CUDA -Xcompiler -fPIC,-Wall,-Wextra -Werror all-warnings
+                -DLRE_WITH_CUDA -Xcompiler -fPIC,-Wall,-Wextra,-ffp-contract=off \
+                -Xptxas -warn-spills,-warn-lmem-usage,-Werror -Werror all-warnings
 else
   CUDA_DEFS  :=
   CUDA_LIBS  :=

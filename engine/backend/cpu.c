@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include "backend/backend.h"
+#include "backend/elementwise.h"
 
 /* Marks a loop for vectorisation (honoured with -fopenmp-simd, which needs
  * no OpenMP runtime; ignored otherwise). The loops are written so that the
@@ -127,49 +128,31 @@ static lre_status cpu_bias_add_backward(void *state, float *db, const float *dy,
     return LRE_OK;
 }
 
-#define SQRT1_2 0.70710678118654752440
-#define INV_SQRT_2PI 0.39894228040143267794
-#define SQRT_2_OVER_PI 0.79788456080286535588
-
-static float sigmoidf(float x)
-{
-    /* two branches keep exp from overflowing */
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
-/* y (n) = f(x (n)) */
+/* y (n) = f(x (n)); the switch is outside the loops so each vectorises */
 static lre_status cpu_act_forward(void *state, lre_act a, float param, float *y, const float *x,
-                            int64_t n)
+                                  int64_t n)
 {
     (void)state;
     switch (a) {
     case LRE_ACT_RELU:
         LRE_SIMD
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        for (int64_t i = 0; i < n; i++) y[i] = lre_relu_fwd(x[i]);
         break;
     case LRE_ACT_LEAKY_RELU:
         LRE_SIMD
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : param * x[i];
+        for (int64_t i = 0; i < n; i++) y[i] = lre_leaky_relu_fwd(x[i], param);
         break;
     case LRE_ACT_GELU:
-        for (int64_t i = 0; i < n; i++) {
-            double v = x[i];
-            y[i] = (float)(0.5 * v * (1.0 + erf(v * SQRT1_2)));
-        }
+        for (int64_t i = 0; i < n; i++) y[i] = lre_gelu_fwd(x[i]);
         break;
     case LRE_ACT_GELU_TANH:
-        for (int64_t i = 0; i < n; i++) {
-            double v = x[i];
-            y[i] = (float)(0.5 * v * (1.0 + tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))));
-        }
+        for (int64_t i = 0; i < n; i++) y[i] = lre_gelu_tanh_fwd(x[i]);
         break;
     case LRE_ACT_TANH:
-        for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        for (int64_t i = 0; i < n; i++) y[i] = lre_tanh_fwd(x[i]);
         break;
     case LRE_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i++) y[i] = sigmoidf(x[i]);
+        for (int64_t i = 0; i < n; i++) y[i] = lre_sigmoid_fwd(x[i]);
         break;
     case LRE_ACT_COUNT:
         break;
@@ -178,50 +161,32 @@ static lre_status cpu_act_forward(void *state, lre_act a, float param, float *y,
 }
 
 /* dx (n) = f'(x) ⊙ dy, y = f(x) */
-static lre_status cpu_act_backward(void *state, lre_act a, float param, float *dx, const float *dy,
-                             const float *x, const float *y, int64_t n)
+static lre_status cpu_act_backward(void *state, lre_act a, float param, float *dx,
+                                   const float *dy, const float *x, const float *y, int64_t n)
 {
     (void)state;
     switch (a) {
     case LRE_ACT_RELU:
         LRE_SIMD
-        for (int64_t i = 0; i < n; i++) { /* unconditional loads: vectorisable */
-            float d = dy[i];
-            dx[i] = x[i] > 0.0f ? d : 0.0f;
-        }
+        for (int64_t i = 0; i < n; i++) dx[i] = lre_relu_bwd(x[i], dy[i]);
         break;
     case LRE_ACT_LEAKY_RELU:
         LRE_SIMD
-        for (int64_t i = 0; i < n; i++) {
-            float d = dy[i];
-            dx[i] = x[i] > 0.0f ? d : param * d;
-        }
+        for (int64_t i = 0; i < n; i++) dx[i] = lre_leaky_relu_bwd(x[i], dy[i], param);
         break;
     case LRE_ACT_GELU:
-        for (int64_t i = 0; i < n; i++) {
-            double v = x[i];
-            double cdf = 0.5 * (1.0 + erf(v * SQRT1_2));
-            double pdf = INV_SQRT_2PI * exp(-0.5 * v * v);
-            dx[i] = (float)((cdf + v * pdf) * dy[i]);
-        }
+        for (int64_t i = 0; i < n; i++) dx[i] = lre_gelu_bwd(x[i], dy[i]);
         break;
     case LRE_ACT_GELU_TANH:
-        for (int64_t i = 0; i < n; i++) {
-            double v = x[i];
-            double inner = SQRT_2_OVER_PI * (v + 0.044715 * v * v * v);
-            double t = tanh(inner);
-            double dinner = SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v);
-            double d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * dinner;
-            dx[i] = (float)(d * dy[i]);
-        }
+        for (int64_t i = 0; i < n; i++) dx[i] = lre_gelu_tanh_bwd(x[i], dy[i]);
         break;
     case LRE_ACT_TANH:
         LRE_SIMD
-        for (int64_t i = 0; i < n; i++) dx[i] = (1.0f - y[i] * y[i]) * dy[i];
+        for (int64_t i = 0; i < n; i++) dx[i] = lre_tanh_bwd(y[i], dy[i]);
         break;
     case LRE_ACT_SIGMOID:
         LRE_SIMD
-        for (int64_t i = 0; i < n; i++) dx[i] = y[i] * (1.0f - y[i]) * dy[i];
+        for (int64_t i = 0; i < n; i++) dx[i] = lre_sigmoid_bwd(y[i], dy[i]);
         break;
     case LRE_ACT_COUNT:
         break;
@@ -258,16 +223,10 @@ static lre_status cpu_cross_entropy(void *state, float *loss, float *dlogits,
             if (dlogits) memset(dlogits + i * C, 0, (size_t)C * sizeof *dlogits);
             continue;
         }
-        double li = on * (lse - z[y]);
-        if (eps != 0.0) li += off * ((double)C * lse - sz);
-        total += li;
+        total += lre_ce_row_loss(lse, z[y], sz, on, off, C);
         if (dlogits) {
             float *d = dlogits + i * C;
-            for (int64_t c = 0; c < C; c++) {
-                double p = exp((double)z[c] - lse);
-                double target = (c == y ? on : 0.0) + off;
-                d[c] = (float)((p - target) * gs);
-            }
+            for (int64_t c = 0; c < C; c++) d[c] = lre_ce_grad1(z[c], lse, c == y, on, off, gs);
         }
     }
     *loss = B > 0 ? (float)(total / (double)B) : 0.0f;
@@ -404,16 +363,12 @@ static lre_status cpu_sgd_update(void *state, float *restrict p, const float *re
     const float lr = sc->lr, momentum = sc->momentum, keep = sc->keep,
                 weight_decay = sc->weight_decay;
     const int nesterov = sc->nesterov, first_step = sc->first_step;
-    for (int64_t i = 0; i < n; i++) {
-        float d = g[i];
-        if (weight_decay != 0.0f) d += weight_decay * p[i];
-        if (momentum != 0.0f) {
-            float b = first_step ? d : momentum * buf[i] + keep * d;
-            buf[i] = b;
-            d = nesterov ? d + momentum * b : b;
-        }
-        p[i] -= lr * d;
-    }
+    if (momentum != 0.0f)
+        for (int64_t i = 0; i < n; i++)
+            lre_sgd1(&p[i], g[i], &buf[i], lr, momentum, keep, nesterov, weight_decay, first_step);
+    else
+        for (int64_t i = 0; i < n; i++)
+            lre_sgd1(&p[i], g[i], NULL, lr, 0.0f, keep, nesterov, weight_decay, first_step);
     return LRE_OK;
 }
 
@@ -427,15 +382,8 @@ static void adam_loop(float *restrict p, const float *restrict g, float *restric
                       float beta2, float w2, float eps, float decay, float l2)
 {
     LRE_SIMD
-    for (int64_t i = 0; i < n; i++) {
-        float pi = p[i] * decay;
-        float gi = g[i] + l2 * pi;
-        float mi = m[i] + w1 * (gi - m[i]); /* torch's lerp for weight < 0.5 */
-        float vi = beta2 * v[i] + w2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = pi - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
-    }
+    for (int64_t i = 0; i < n; i++)
+        lre_adam1(&p[i], g[i], &m[i], &v[i], step_size, bc2_sqrt, w1, beta2, w2, eps, decay, l2);
 }
 
 static lre_status cpu_adam_update(void *state, float *p, const float *g, float *m, float *v,

@@ -410,12 +410,30 @@ static int runargs(lua_State *L, host *h) {
     return 1;
 }
 
+/* A device other than the CPU is checked before any script runs, so that
+ * `--device cuda` without a GPU (or without CUDA in this build) is one line
+ * and exit status 1, not an error at the first engine call. */
+static int device_available(host *h) {
+    if (h->opts.device == LRE_DEVICE_CPU) return 1;
+    char err[512] = "";
+    lre_ctx *probe = NULL;
+    if (lre_ctx_new_err(&probe, &h->opts, err, sizeof err) == LRE_OK) {
+        lre_ctx_release(probe);
+        return 1;
+    }
+    fprintf(stderr, "%s: --device %s: %s\n", PROGNAME, lre_device_name(h->opts.device), err);
+    fflush(stderr);
+    h->status = EXIT_LUA;
+    return 0;
+}
+
 /* ------------------------------------------------------------- main */
 
 static int pmain(lua_State *L) {
     host *h = (host *)lua_touserdata(L, 1);
     luaL_checkversion(L);
     if (!collectargs(h)) return 0;
+    if (!device_available(h)) return 0;
     luaL_openlibs(L);
     lrelua_setoptions(L, &h->opts, h->quiet);
     preload_core(L);

@@ -1,0 +1,680 @@
+/*
+ * cuda.cu — the CUDA backend: the table of backend/backend.h on one GPU,
+ * cuBLAS for every matrix product, our kernels for the rest. Element-wise
+ * math comes from backend/elementwise.h, the very functions the CPU
+ * backend runs; the CPU backend is the reference this one is tested
+ * against (spec/c/test_backend_ops.c, with LRE_TEST_DEVICE=cuda).
+ *
+ * Every entry is issued on the state's stream and returns when issued;
+ * to_host waits for the stream, so a result the caller reads is complete.
+ * Every CUDA and cuBLAS call is checked and becomes LRE_EDEVICE with the
+ * call, the file, the line and the library's message in env->err. No entry
+ * allocates after its first call with a given size (the reduction scratch
+ * grows once), so a step can be captured as a CUDA graph.
+ *
+ * Reductions (losses, bias gradients, counts) are fixed trees: the same
+ * inputs give the same bits on every run (no atomics on floats).
+ */
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/elementwise.h"
+
+namespace {
+
+struct alloc_rec {
+    void *p;
+    size_t n;
+};
+
+struct cuda_state {
+    const lre_backend_env *env;
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    /* sizes of live device blocks, for the context's counters */
+    alloc_rec *recs;
+    size_t n_recs, cap_recs;
+    /* reduction scratch: per-row or per-block partial sums (doubles) */
+    double *partial;
+    size_t partial_n;
+};
+
+#define ST(state) (static_cast<cuda_state *>(state))
+
+lre_status cuda_fail(cuda_state *s, cudaError_t e, const char *what, const char *file, int line)
+{
+    return lre_backend_fail(s->env, LRE_EDEVICE, "cuda: %s failed at %s:%d: %s (%s)", what, file,
+                            line, cudaGetErrorName(e), cudaGetErrorString(e));
+}
+
+lre_status cublas_fail(cuda_state *s, cublasStatus_t e, const char *what, const char *file,
+                       int line)
+{
+    return lre_backend_fail(s->env, LRE_EDEVICE, "cublas: %s failed at %s:%d: %s (%s)", what,
+                            file, line, cublasGetStatusName(e), cublasGetStatusString(e));
+}
+
+#define CU(s, call)                                                              \
+    do {                                                                         \
+        cudaError_t e_ = (call);                                                 \
+        if (e_ != cudaSuccess) return cuda_fail((s), e_, #call, __FILE__, __LINE__); \
+    } while (0)
+
+#define CB(s, call)                                                                \
+    do {                                                                           \
+        cublasStatus_t e_ = (call);                                                \
+        if (e_ != CUBLAS_STATUS_SUCCESS)                                           \
+            return cublas_fail((s), e_, #call, __FILE__, __LINE__);                \
+    } while (0)
+
+/* after a launch: a bad configuration shows here, a fault at the next sync */
+#define LAUNCHED(s, name) CU((s), cudaGetLastError())
+
+const int THREADS = 256;
+
+/* blocks for a grid-stride loop over n elements */
+unsigned blocks_for(int64_t n)
+{
+    int64_t b = (n + THREADS - 1) / THREADS;
+    if (b < 1) b = 1;
+    if (b > 4096) b = 4096;
+    return (unsigned)b;
+}
+
+/* ------------------------------------------------------------ set up */
+
+lre_status cuda_init(const lre_backend_env *env, void **state)
+{
+    *state = NULL;
+    int count = 0; /* cudaGetDeviceCount leaves it untouched on failure */
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError(); /* clear the sticky-free error state */
+        const char *why = e == cudaErrorInsufficientDriver ? "no NVIDIA driver, or one too old "
+                                                             "for this CUDA runtime"
+                          : e == cudaErrorNoDevice        ? "no GPU"
+                          : e == cudaErrorStubLibrary     ? "only the CUDA stub library, no driver"
+                                                          : "the CUDA runtime could not start";
+        return lre_backend_fail(env, LRE_EDEVICE, "cuda: %s (cudaGetDeviceCount: %s, %s)", why,
+                                cudaGetErrorName(e), cudaGetErrorString(e));
+    }
+    if (count < 1) return lre_backend_fail(env, LRE_EDEVICE, "cuda: no GPU (the driver sees none)");
+    cuda_state *s = static_cast<cuda_state *>(calloc(1, sizeof *s));
+    if (!s) return lre_backend_fail(env, LRE_ENOMEM, "cuda: out of host memory");
+    s->env = env;
+    s->device = 0;
+    lre_status st = LRE_OK;
+    cudaError_t ce;
+    cublasStatus_t be;
+    if ((ce = cudaSetDevice(s->device)) != cudaSuccess) {
+        st = cuda_fail(s, ce, "cudaSetDevice", __FILE__, __LINE__);
+    } else if ((ce = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        st = cuda_fail(s, ce, "cudaStreamCreate", __FILE__, __LINE__);
+    } else if ((be = cublasCreate(&s->blas)) != CUBLAS_STATUS_SUCCESS) {
+        st = cublas_fail(s, be, "cublasCreate", __FILE__, __LINE__);
+    } else if ((be = cublasSetStream(s->blas, s->stream)) != CUBLAS_STATUS_SUCCESS) {
+        st = cublas_fail(s, be, "cublasSetStream", __FILE__, __LINE__);
+    } else if ((be = cublasSetMathMode(s->blas, CUBLAS_PEDANTIC_MATH)) != CUBLAS_STATUS_SUCCESS) {
+        /* fp32 by default: no TF32 behind the caller's back */
+        st = cublas_fail(s, be, "cublasSetMathMode", __FILE__, __LINE__);
+    }
+    if (st != LRE_OK) {
+        if (s->blas) cublasDestroy(s->blas);
+        if (s->stream) cudaStreamDestroy(s->stream);
+        free(s);
+        return st;
+    }
+    *state = s;
+    return LRE_OK;
+}
+
+void cuda_shutdown(void *state)
+{
+    cuda_state *s = ST(state);
+    if (!s) return;
+    cudaStreamSynchronize(s->stream);
+    cudaFree(s->partial);
+    cublasDestroy(s->blas);
+    cudaStreamDestroy(s->stream);
+    free(s->recs);
+    free(s);
+}
+
+lre_status cuda_synchronize(void *state)
+{
+    cuda_state *s = ST(state);
+    CU(s, cudaStreamSynchronize(s->stream));
+    return LRE_OK;
+}
+
+void *cuda_stream(void *state) { return ST(state)->stream; }
+
+/* ------------------------------------------------------------ memory */
+
+void *cuda_alloc(void *state, size_t n)
+{
+    cuda_state *s = ST(state);
+    if (s->n_recs == s->cap_recs) {
+        size_t cap = s->cap_recs ? 2 * s->cap_recs : 64;
+        alloc_rec *r = static_cast<alloc_rec *>(realloc(s->recs, cap * sizeof *r));
+        if (!r) {
+            lre_backend_fail(s->env, LRE_ENOMEM, "cuda: out of host memory");
+            return NULL;
+        }
+        s->recs = r;
+        s->cap_recs = cap;
+    }
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, n ? n : 1);
+    if (e == cudaSuccess) e = cudaMemsetAsync(p, 0, n, s->stream);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        if (p) cudaFree(p);
+        lre_backend_fail(s->env, LRE_ENOMEM, "cuda: out of device memory for %zu bytes (%s)", n,
+                         cudaGetErrorString(e));
+        return NULL;
+    }
+    s->recs[s->n_recs].p = p;
+    s->recs[s->n_recs].n = n;
+    s->n_recs++;
+    s->env->stats->n_allocs++;
+    s->env->stats->bytes_live += n;
+    return p;
+}
+
+void cuda_free(void *state, void *p)
+{
+    cuda_state *s = ST(state);
+    if (!p) return;
+    for (size_t i = 0; i < s->n_recs; i++)
+        if (s->recs[i].p == p) {
+            s->env->stats->bytes_live -= s->recs[i].n;
+            s->recs[i] = s->recs[--s->n_recs];
+            break;
+        }
+    /* a block may still be in use by work on the stream */
+    cudaStreamSynchronize(s->stream);
+    cudaFree(p);
+}
+
+lre_status cuda_to_device(void *state, void *dst, const void *src, size_t n)
+{
+    cuda_state *s = ST(state);
+    if (n) CU(s, cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, s->stream));
+    return LRE_OK;
+}
+
+lre_status cuda_to_host(void *state, void *dst, const void *src, size_t n)
+{
+    cuda_state *s = ST(state);
+    if (!n) return LRE_OK;
+    CU(s, cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, s->stream));
+    CU(s, cudaStreamSynchronize(s->stream));
+    return LRE_OK;
+}
+
+lre_status cuda_copy(void *state, void *dst, const void *src, size_t n)
+{
+    cuda_state *s = ST(state);
+    if (n && dst != src) CU(s, cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, s->stream));
+    return LRE_OK;
+}
+
+lre_status cuda_zero(void *state, void *p, size_t n)
+{
+    cuda_state *s = ST(state);
+    if (n) CU(s, cudaMemsetAsync(p, 0, n, s->stream));
+    return LRE_OK;
+}
+
+/* The reduction scratch, grown (once per new size) before any capture. */
+lre_status need_partial(cuda_state *s, size_t n)
+{
+    if (n <= s->partial_n) return LRE_OK;
+    if (s->partial) {
+        CU(s, cudaStreamSynchronize(s->stream));
+        CU(s, cudaFree(s->partial));
+        s->partial = NULL;
+        s->partial_n = 0;
+    }
+    CU(s, cudaMalloc(&s->partial, n * sizeof(double)));
+    s->partial_n = n;
+    return LRE_OK;
+}
+
+/* -------------------------------------------------------------- gemm */
+
+/* c (M,N) = beta·c, row stride ldc (K = 0; beta = 0 writes zeros, NaN or not) */
+__global__ void gemm_k0(float *c, int64_t M, int64_t N, int64_t ldc, float beta)
+{
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < M * N;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = e / N, j = e % N;
+        c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+    }
+}
+
+/* Row-major c = op(a)·op(b) is column-major c^T = op(b)^T·op(a)^T: cuBLAS
+ * gets the operands swapped, with the row strides as leading dimensions. */
+lre_status cuda_gemm(void *state, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                     float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                     float beta, float *c, int64_t ldc)
+{
+    cuda_state *s = ST(state);
+    if (M == 0 || N == 0) return LRE_OK;
+    if (K == 0) {
+        gemm_k0<<<blocks_for(M * N), THREADS, 0, s->stream>>>(c, M, N, ldc, beta);
+        LAUNCHED(s, "gemm_k0");
+        return LRE_OK;
+    }
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
+        ldc > INT_MAX)
+        return lre_backend_fail(s->env, LRE_EINVAL,
+                                "gemm: dimensions exceed the cuBLAS integer range");
+    CB(s, cublasSgemm(s->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                      trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha, b,
+                      (int)ldb, a, (int)lda, &beta, c, (int)ldc));
+    return LRE_OK;
+}
+
+/* ---------------------------------------------------------------- bias */
+
+/* y (rows,cols) += bias (cols) */
+__global__ void bias_add_forward_kernel(float *y, const float *bias, int64_t rows, int64_t cols)
+{
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < rows * cols;
+         e += (int64_t)gridDim.x * blockDim.x)
+        y[e] += bias[e % cols];
+}
+
+/* db (cols) (+)= Σ_rows dy (rows,cols): one thread a column, rows in order
+ * (the CPU's order), coalesced across the threads of a warp */
+__global__ void bias_add_backward_kernel(float *db, const float *dy, int64_t rows, int64_t cols,
+                                         int accumulate)
+{
+    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < cols;
+         j += (int64_t)gridDim.x * blockDim.x) {
+        float acc = accumulate ? db[j] : 0.0f;
+        for (int64_t i = 0; i < rows; i++) acc += dy[i * cols + j];
+        db[j] = acc;
+    }
+}
+
+lre_status cuda_bias_add_forward(void *state, float *y, const float *bias, int64_t rows,
+                                 int64_t cols)
+{
+    cuda_state *s = ST(state);
+    if (rows * cols == 0) return LRE_OK;
+    bias_add_forward_kernel<<<blocks_for(rows * cols), THREADS, 0, s->stream>>>(y, bias, rows,
+                                                                                cols);
+    LAUNCHED(s, "bias_add_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
+                                  int64_t cols, int accumulate)
+{
+    cuda_state *s = ST(state);
+    if (cols == 0) return LRE_OK;
+    bias_add_backward_kernel<<<blocks_for(cols), THREADS, 0, s->stream>>>(db, dy, rows, cols,
+                                                                          accumulate);
+    LAUNCHED(s, "bias_add_backward");
+    return LRE_OK;
+}
+
+/* --------------------------------------------------------- activations */
+
+/* y (n) = f(x (n)) */
+__global__ void act_forward_kernel(lre_act a, float param, float *y, const float *x, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = lre_act_fwd1(a, param, x[i]);
+}
+
+/* dx (n) = f'(x) ⊙ dy */
+__global__ void act_backward_kernel(lre_act a, float param, float *dx, const float *dy,
+                                    const float *x, const float *y, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        dx[i] = lre_act_bwd1(a, param, x[i], y[i], dy[i]);
+}
+
+lre_status cuda_act_forward(void *state, lre_act a, float param, float *y, const float *x,
+                            int64_t n)
+{
+    cuda_state *s = ST(state);
+    if (n == 0) return LRE_OK;
+    act_forward_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(a, param, y, x, n);
+    LAUNCHED(s, "act_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_act_backward(void *state, lre_act a, float param, float *dx, const float *dy,
+                             const float *x, const float *y, int64_t n)
+{
+    cuda_state *s = ST(state);
+    if (n == 0) return LRE_OK;
+    act_backward_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(a, param, dx, dy, x, y, n);
+    LAUNCHED(s, "act_backward");
+    return LRE_OK;
+}
+
+/* ---------------------------------------------------------- reductions */
+
+const int RED = 256; /* threads of a reducing block (a power of two) */
+
+/* The block's sum of v (every thread passes one value), in a fixed tree
+ * order; valid in thread 0. sh: RED doubles of shared memory. */
+__device__ double block_sum(double v, double *sh)
+{
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int k = RED / 2; k > 0; k >>= 1) {
+        if ((int)threadIdx.x < k) sh[threadIdx.x] += sh[threadIdx.x + k];
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+__device__ double block_max(double v, double *sh)
+{
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int k = RED / 2; k > 0; k >>= 1) {
+        if ((int)threadIdx.x < k) sh[threadIdx.x] = fmax(sh[threadIdx.x], sh[threadIdx.x + k]);
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+/* out (1 float) = Σ part[0..n) / div, one block, fixed order */
+__global__ void finish_sum(float *out, const double *part, int64_t n, double div)
+{
+    __shared__ double sh[RED];
+    double acc = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += RED) acc += part[i];
+    double t = block_sum(acc, sh);
+    if (threadIdx.x == 0) *out = (float)(t / div);
+}
+
+/* ------------------------------------------------------- cross-entropy */
+
+/* One block a row of logits z (B,C): m = max, lse = m + log Σ exp(z - m)
+ * (double), the row's loss into part[row] and, with dz, its gradient.
+ * A label outside [0,C) gives a NaN loss and a zero gradient row. */
+__global__ void cross_entropy_rows(double *part, float *dz, const float *logits,
+                                   const int32_t *labels, int64_t C, double on, double off,
+                                   double gs)
+{
+    __shared__ double sh[RED];
+    const int64_t row = blockIdx.x;
+    const float *z = logits + row * C;
+    double m = -INFINITY;
+    for (int64_t c = threadIdx.x; c < C; c += RED) m = fmax(m, (double)z[c]);
+    m = block_max(m, sh);
+    double se = 0.0, sz = 0.0;
+    for (int64_t c = threadIdx.x; c < C; c += RED) {
+        se += exp((double)z[c] - m);
+        sz += z[c];
+    }
+    se = block_sum(se, sh);
+    sz = block_sum(sz, sh);
+    const double lse = m + log(se);
+    const int32_t y = labels[row];
+    const int ok = y >= 0 && y < C;
+    if (threadIdx.x == 0) part[row] = ok ? lre_ce_row_loss(lse, z[y], sz, on, off, C) : NAN;
+    if (dz)
+        for (int64_t c = threadIdx.x; c < C; c += RED)
+            dz[row * C + c] = ok ? lre_ce_grad1(z[c], lse, c == y, on, off, gs) : 0.0f;
+}
+
+lre_status cuda_cross_entropy(void *state, float *loss, float *dlogits, const float *logits,
+                              const int32_t *labels, int64_t B, int64_t C, float smoothing,
+                              float grad_scale)
+{
+    cuda_state *s = ST(state);
+    if (B == 0) {
+        CU(s, cudaMemsetAsync(loss, 0, sizeof *loss, s->stream));
+        return LRE_OK;
+    }
+    if (B > INT_MAX) return lre_backend_fail(s->env, LRE_EINVAL, "cross_entropy: too many rows");
+    lre_status st = need_partial(s, (size_t)B);
+    if (st) return st;
+    const double eps = smoothing, on = 1.0 - eps, off = eps / (double)C;
+    const double gs = (double)grad_scale / (double)B;
+    cross_entropy_rows<<<(unsigned)B, RED, 0, s->stream>>>(s->partial, dlogits, logits, labels, C,
+                                                          on, off, gs);
+    LAUNCHED(s, "cross_entropy_rows");
+    finish_sum<<<1, RED, 0, s->stream>>>(loss, s->partial, B, (double)B);
+    LAUNCHED(s, "finish_sum");
+    return LRE_OK;
+}
+
+/* ----------------------------------------------------------------- mse */
+
+/* Block b sums (p - t)² over its grid-stride share into part[b]; dpred =
+ * 2(p - t)·gs. */
+__global__ void mse_blocks(double *part, float *dpred, const float *pred, const float *target,
+                           int64_t n, double gs)
+{
+    __shared__ double sh[RED];
+    double acc = 0.0;
+    for (int64_t i = blockIdx.x * (int64_t)RED + threadIdx.x; i < n; i += (int64_t)gridDim.x * RED) {
+        double d = (double)pred[i] - (double)target[i];
+        acc += d * d;
+        if (dpred) dpred[i] = (float)(d * gs);
+    }
+    double t = block_sum(acc, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = t;
+}
+
+lre_status cuda_mse(void *state, float *loss, float *dpred, const float *pred, const float *target,
+                    int64_t n, float grad_scale)
+{
+    cuda_state *s = ST(state);
+    if (n == 0) {
+        CU(s, cudaMemsetAsync(loss, 0, sizeof *loss, s->stream));
+        return LRE_OK;
+    }
+    unsigned nb = blocks_for(n);
+    lre_status st = need_partial(s, nb);
+    if (st) return st;
+    mse_blocks<<<nb, RED, 0, s->stream>>>(s->partial, dpred, pred, target, n,
+                                          2.0 * (double)grad_scale / (double)n);
+    LAUNCHED(s, "mse_blocks");
+    finish_sum<<<1, RED, 0, s->stream>>>(loss, s->partial, nb, (double)n);
+    LAUNCHED(s, "finish_sum");
+    return LRE_OK;
+}
+
+/* ------------------------------------------------------- count_correct */
+
+/* One thread a row: is the first maximal logit at the label? Counts per
+ * block in part (as doubles: exact below 2^53), summed by finish_count. */
+__global__ void count_rows(double *part, const float *logits, const int32_t *labels, int64_t B,
+                           int64_t C)
+{
+    __shared__ double sh[RED];
+    double hit = 0.0;
+    for (int64_t i = blockIdx.x * (int64_t)RED + threadIdx.x; i < B; i += (int64_t)gridDim.x * RED) {
+        const float *z = logits + i * C;
+        int64_t best = 0;
+        for (int64_t c = 1; c < C; c++)
+            if (z[c] > z[best]) best = c;
+        hit += best == labels[i] ? 1.0 : 0.0;
+    }
+    double t = block_sum(hit, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = t;
+}
+
+__global__ void finish_count(int64_t *out, const double *part, int64_t n)
+{
+    __shared__ double sh[RED];
+    double acc = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += RED) acc += part[i];
+    double t = block_sum(acc, sh);
+    if (threadIdx.x == 0) *out = (int64_t)t;
+}
+
+lre_status cuda_count_correct(void *state, int64_t *correct, const float *logits,
+                              const int32_t *labels, int64_t B, int64_t C)
+{
+    cuda_state *s = ST(state);
+    if (B == 0) {
+        CU(s, cudaMemsetAsync(correct, 0, sizeof *correct, s->stream));
+        return LRE_OK;
+    }
+    unsigned nb = blocks_for(B);
+    lre_status st = need_partial(s, nb);
+    if (st) return st;
+    count_rows<<<nb, RED, 0, s->stream>>>(s->partial, logits, labels, B, C);
+    LAUNCHED(s, "count_rows");
+    finish_count<<<1, RED, 0, s->stream>>>(correct, s->partial, nb);
+    LAUNCHED(s, "finish_count");
+    return LRE_OK;
+}
+
+/* -------------------------------------------------------------- gather */
+
+/* x (n, F) = transform(rows idx[0..n) of src): one thread an element, the
+ * u8 → f32 conversion and the affine map done here, as the CPU does them */
+__global__ void gather_x(float *x, lre_gather_src src, const int64_t *idx, int64_t n)
+{
+    const int64_t F = src.features;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n * F;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = e / F, c = e % F;
+        int64_t k = idx[i];
+        int64_t row = src.index ? src.index[k] : k;
+        float v = src.dtype == LRE_U8 ? (float)((const uint8_t *)src.x)[row * F + c]
+                                      : ((const float *)src.x)[row * F + c];
+        /* the CPU's v·a + b, rounded twice as there (no FMA) */
+        if (src.mul) v = __fadd_rn(__fmul_rn(v, src.mul[c]), src.add[c]);
+        else if (!src.identity) v = __fadd_rn(__fmul_rn(v, src.scale), src.shift);
+        x[e] = v;
+    }
+}
+
+/* y (n) labels, t (n, target_dim) targets of the same rows */
+__global__ void gather_yt(int32_t *y, float *t, lre_gather_src src, const int64_t *idx, int64_t n)
+{
+    const int64_t D = src.target_dim;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n * (D > 0 ? D : 1);
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = D > 0 ? e / D : e;
+        int64_t k = idx[i];
+        int64_t row = src.index ? src.index[k] : k;
+        if (y && src.labels && (D == 0 || e % D == 0)) y[i] = src.labels[row];
+        if (t && src.targets) t[e] = src.targets[row * D + e % D];
+    }
+}
+
+lre_status cuda_gather(void *state, const lre_gather_src *src, const int64_t *idx, int64_t n,
+                       float *x, int32_t *y, float *t)
+{
+    cuda_state *s = ST(state);
+    if (n == 0) return LRE_OK;
+    if (x && src->features > 0) {
+        gather_x<<<blocks_for(n * src->features), THREADS, 0, s->stream>>>(x, *src, idx, n);
+        LAUNCHED(s, "gather_x");
+    }
+    if ((y && src->labels) || (t && src->targets)) {
+        int64_t m = n * (src->target_dim > 0 ? src->target_dim : 1);
+        gather_yt<<<blocks_for(m), THREADS, 0, s->stream>>>(src->labels ? y : NULL,
+                                                            src->targets ? t : NULL, *src, idx, n);
+        LAUNCHED(s, "gather_yt");
+    }
+    return LRE_OK;
+}
+
+/* ---------------------------------------------------------- optimizers */
+
+/* p, g, buf (n): torch.optim.SGD, scalars read from device memory */
+__global__ void sgd_update_kernel(float *p, const float *g, float *buf, int64_t n,
+                                  const lre_optim_scalars *sc)
+{
+    const lre_optim_scalars s = *sc;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        lre_sgd1(&p[i], g[i], buf ? &buf[i] : NULL, s.lr, buf ? s.momentum : 0.0f, s.keep,
+                 s.nesterov, s.weight_decay, s.first_step);
+}
+
+/* p, g, m, v (n): torch.optim.Adam/AdamW */
+__global__ void adam_update_kernel(float *p, const float *g, float *m, float *v, int64_t n,
+                                   const lre_optim_scalars *sc)
+{
+    const lre_optim_scalars s = *sc;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        lre_adam1(&p[i], g[i], &m[i], &v[i], s.step_size, s.bc2_sqrt, s.w1, s.beta2, s.w2, s.eps,
+                  s.decay, s.l2);
+}
+
+lre_status cuda_sgd_update(void *state, float *p, const float *g, float *buf, int64_t n,
+                           const lre_optim_scalars *sc)
+{
+    cuda_state *s = ST(state);
+    if (n == 0) return LRE_OK;
+    sgd_update_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(p, g, buf, n, sc);
+    LAUNCHED(s, "sgd_update");
+    return LRE_OK;
+}
+
+lre_status cuda_adam_update(void *state, float *p, const float *g, float *m, float *v, int64_t n,
+                            const lre_optim_scalars *sc)
+{
+    cuda_state *s = ST(state);
+    if (n == 0) return LRE_OK;
+    adam_update_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(p, g, m, v, n, sc);
+    LAUNCHED(s, "adam_update");
+    return LRE_OK;
+}
+
+lre_backend make_table()
+{
+    lre_backend b;
+    memset(&b, 0, sizeof b);
+    b.name = "cuda";
+    b.device = LRE_DEVICE_CUDA;
+    b.is_host = 0;
+    b.init = cuda_init;
+    b.shutdown = cuda_shutdown;
+    b.synchronize = cuda_synchronize;
+    b.stream = cuda_stream;
+    b.alloc = cuda_alloc;
+    b.free = cuda_free;
+    b.to_device = cuda_to_device;
+    b.to_host = cuda_to_host;
+    b.copy = cuda_copy;
+    b.zero = cuda_zero;
+    b.gemm = cuda_gemm;
+    b.bias_add_forward = cuda_bias_add_forward;
+    b.bias_add_backward = cuda_bias_add_backward;
+    b.act_forward = cuda_act_forward;
+    b.act_backward = cuda_act_backward;
+    b.cross_entropy = cuda_cross_entropy;
+    b.mse = cuda_mse;
+    b.count_correct = cuda_count_correct;
+    b.gather = cuda_gather;
+    b.sgd_update = cuda_sgd_update;
+    b.adam_update = cuda_adam_update;
+    return b;
+}
+
+} // namespace
+
+extern "C" const lre_backend lre_backend_cuda = make_table();

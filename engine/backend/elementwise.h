@@ -1,0 +1,174 @@
+/*
+ * backend/elementwise.h — the element-wise math every backend runs, written
+ * once: each activation and its derivative, the optimizer updates of one
+ * parameter, the per-row cross-entropy terms and the batch transform.
+ * Under nvcc the functions are __host__ __device__ (the CUDA kernels call
+ * them); under cc they are plain static inline (the CPU loops call them),
+ * so the CPU tests run the very lines the GPU runs.
+ *
+ * Part of the backend layer: includes only backend.h. Safe in C and C++.
+ *
+ * Rounding: each function spells out its operations and their order (no
+ * fused multiply-add is asked for). cc builds with -std=c11, which does not
+ * contract a*b+c into an FMA, and so does nvcc's host pass
+ * (-Xcompiler -ffp-contract=off), so the two give identical results
+ * (spec/c/test_elementwise*.c). nvcc's device pass contracts by default
+ * (--fmad=true): results there can differ from the CPU by a few ulp per
+ * operation, which the backend-ops test's tolerances allow.
+ */
+#ifndef LRE_ELEMENTWISE_H
+#define LRE_ELEMENTWISE_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+
+#if defined(__CUDACC__)
+#define LRE_EW __host__ __device__ static inline
+#else
+#define LRE_EW static inline
+#endif
+
+#define LRE_SQRT1_2 0.70710678118654752440
+#define LRE_INV_SQRT_2PI 0.39894228040143267794
+#define LRE_SQRT_2_OVER_PI 0.79788456080286535588
+
+/* ------------------------------------------------------- activations
+ * y = f(x); dx = f'(x)·dy (tanh and sigmoid from y = f(x), as PyTorch). */
+
+LRE_EW float lre_relu_fwd(float x) { return x > 0.0f ? x : 0.0f; }
+LRE_EW float lre_relu_bwd(float x, float dy) { return x > 0.0f ? dy : 0.0f; }
+
+LRE_EW float lre_leaky_relu_fwd(float x, float slope) { return x > 0.0f ? x : slope * x; }
+LRE_EW float lre_leaky_relu_bwd(float x, float dy, float slope)
+{
+    return x > 0.0f ? dy : slope * dy;
+}
+
+/* exact GELU, x·Φ(x), in double as the reference */
+LRE_EW float lre_gelu_fwd(float x)
+{
+    double v = x;
+    return (float)(0.5 * v * (1.0 + erf(v * LRE_SQRT1_2)));
+}
+LRE_EW float lre_gelu_bwd(float x, float dy)
+{
+    double v = x;
+    double cdf = 0.5 * (1.0 + erf(v * LRE_SQRT1_2));
+    double pdf = LRE_INV_SQRT_2PI * exp(-0.5 * v * v);
+    return (float)((cdf + v * pdf) * dy);
+}
+
+/* GELU's tanh approximation (approximate='tanh') */
+LRE_EW float lre_gelu_tanh_fwd(float x)
+{
+    double v = x;
+    return (float)(0.5 * v * (1.0 + tanh(LRE_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))));
+}
+LRE_EW float lre_gelu_tanh_bwd(float x, float dy)
+{
+    double v = x;
+    double inner = LRE_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v);
+    double t = tanh(inner);
+    double dinner = LRE_SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v);
+    double d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * dinner;
+    return (float)(d * dy);
+}
+
+LRE_EW float lre_tanh_fwd(float x) { return tanhf(x); }
+LRE_EW float lre_tanh_bwd(float y, float dy) { return (1.0f - y * y) * dy; }
+
+LRE_EW float lre_sigmoid_fwd(float x)
+{
+    /* two branches keep exp from overflowing */
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+LRE_EW float lre_sigmoid_bwd(float y, float dy) { return y * (1.0f - y) * dy; }
+
+/* Any activation by its enum (the CUDA kernels switch per launch, not per
+ * element, through these). */
+LRE_EW float lre_act_fwd1(lre_act a, float param, float x)
+{
+    switch (a) {
+    case LRE_ACT_RELU: return lre_relu_fwd(x);
+    case LRE_ACT_LEAKY_RELU: return lre_leaky_relu_fwd(x, param);
+    case LRE_ACT_GELU: return lre_gelu_fwd(x);
+    case LRE_ACT_GELU_TANH: return lre_gelu_tanh_fwd(x);
+    case LRE_ACT_TANH: return lre_tanh_fwd(x);
+    case LRE_ACT_SIGMOID: return lre_sigmoid_fwd(x);
+    default: return x;
+    }
+}
+
+LRE_EW float lre_act_bwd1(lre_act a, float param, float x, float y, float dy)
+{
+    switch (a) {
+    case LRE_ACT_RELU: return lre_relu_bwd(x, dy);
+    case LRE_ACT_LEAKY_RELU: return lre_leaky_relu_bwd(x, dy, param);
+    case LRE_ACT_GELU: return lre_gelu_bwd(x, dy);
+    case LRE_ACT_GELU_TANH: return lre_gelu_tanh_bwd(x, dy);
+    case LRE_ACT_TANH: return lre_tanh_bwd(y, dy);
+    case LRE_ACT_SIGMOID: return lre_sigmoid_bwd(y, dy);
+    default: return dy;
+    }
+}
+
+/* -------------------------------------------------------- optimizers */
+
+/* torch.optim.SGD (foreach=False) on one parameter: d = g + wd·p; with
+ * momentum μ: buf = first ? d : μ·buf + (1-dampening)·d, d = nesterov ?
+ * d + μ·buf : buf; p -= lr·d. `buf` is untouched without momentum. */
+LRE_EW void lre_sgd1(float *p, float g, float *buf, float lr, float momentum, float keep,
+                     int nesterov, float weight_decay, int first_step)
+{
+    float d = g;
+    if (weight_decay != 0.0f) d += weight_decay * *p;
+    if (momentum != 0.0f) {
+        float b = first_step ? d : momentum * *buf + keep * d;
+        *buf = b;
+        d = nesterov ? d + momentum * b : b;
+    }
+    *p -= lr * d;
+}
+
+/* torch.optim.Adam / AdamW (foreach=False, amsgrad=False) on one
+ * parameter: AdamW first decays p *= 1 - lr·wd (decay); Adam adds wd·p to
+ * the gradient (l2). m = lerp(m, g, 1-β1) (torch's lerp for a weight below
+ * 0.5: m + w·(g - m)); v = β2·v + (1-β2)·g²;
+ * p -= (lr/bc1) · m / (sqrt(v)/sqrt(bc2) + eps). */
+LRE_EW void lre_adam1(float *p, float g, float *m, float *v, float step_size, float bc2_sqrt,
+                      float w1, float beta2, float w2, float eps, float decay, float l2)
+{
+    float pi = *p * decay;
+    float gi = g + l2 * pi;
+    float mi = *m + w1 * (gi - *m);
+    float vi = beta2 * *v + w2 * gi * gi;
+    *m = mi;
+    *v = vi;
+    *p = pi - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+}
+
+/* ------------------------------------------------------ cross-entropy
+ * For one row of logits z (C) with max m and log-sum-exp lse (double):
+ * loss = (1-ε)(lse - z_y) + ε/C Σ_c (lse - z_c) = on·(lse - z_y) + off·(C·lse - Σz),
+ * dz_c = (softmax_c - target_c)·gs with target_c = on·[c == y] + off. */
+
+LRE_EW double lre_ce_row_loss(double lse, double z_y, double sum_z, double on, double off,
+                              int64_t C)
+{
+    double li = on * (lse - z_y);
+    if (off != 0.0) li += off * ((double)C * lse - sum_z);
+    return li;
+}
+
+LRE_EW float lre_ce_grad1(double z, double lse, int is_label, double on, double off, double gs)
+{
+    double p = exp(z - lse);
+    double target = (is_label ? on : 0.0) + off;
+    return (float)((p - target) * gs);
+}
+
+#endif /* LRE_ELEMENTWISE_H */
