@@ -203,6 +203,11 @@ else
   CU_SRCS    :=
 endif
 CU_OBJS := $(patsubst %.cu,$(OBJ)/%.o,$(CU_SRCS))
+# spec/c/*.cu: test helpers compiled by nvcc (a CUDA build only), linked into
+# every C test like spec/c/*.c helpers
+ifeq ($(WITH_CUDA),1)
+  THELP_OBJS += $(patsubst %.cu,$(OBJ)/%.o,$(sort $(wildcard spec/c/*.cu)))
+endif
 
 # Per-group include paths: the engine's layers get no Lua and no cairo
 # headers, so an engine file that includes one fails to compile (README.md, "Layout":

@@ -25,6 +25,7 @@
 
 #include "backend/backend.h"
 #include "backend/elementwise.h"
+#include "backend/gemm_map.h"
 
 namespace {
 
@@ -262,7 +263,8 @@ __global__ void gemm_k0(float *c, int64_t M, int64_t N, int64_t ldc, float beta)
 }
 
 /* Row-major c = op(a)·op(b) is column-major c^T = op(b)^T·op(a)^T: cuBLAS
- * gets the operands swapped, with the row strides as leading dimensions. */
+ * gets the operands swapped, with the row strides as leading dimensions
+ * (backend/gemm_map.h, checked on the CPU by test_cuda_cpu_side). */
 lre_status cuda_gemm(void *state, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                      float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                      float beta, float *c, int64_t ldc)
@@ -278,9 +280,11 @@ lre_status cuda_gemm(void *state, int trans_a, int trans_b, int64_t M, int64_t N
         ldc > INT_MAX)
         return lre_backend_fail(s->env, LRE_EINVAL,
                                 "gemm: dimensions exceed the cuBLAS integer range");
-    CB(s, cublasSgemm(s->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                      trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha, b,
-                      (int)ldb, a, (int)lda, &beta, c, (int)ldc));
+    const lre_colmajor_gemm g = lre_gemm_to_colmajor(trans_a, trans_b, M, N, K, lda, ldb, ldc);
+    CB(s, cublasSgemm(s->blas, g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N,
+                      g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N, (int)g.m, (int)g.n, (int)g.k,
+                      &alpha, g.first_is_b ? b : a, (int)g.ld_first, g.first_is_b ? a : b,
+                      (int)g.ld_second, &beta, c, (int)g.ldc));
     return LRE_OK;
 }
 
