@@ -10,6 +10,7 @@
 #                     build-asan/ (clang if present, else gcc), CPU-only
 #   make valgrind     the C tests under valgrind
 #   make bench        build and run scripts/bench_*.c and scripts/bench_*.lua
+#   make bench-cuda   the CUDA backend's figures (scripts/bench_cuda.c)
 #   make fuzz         libFuzzer targets of every parser, FUZZ_SECONDS (60) each
 #   make demo         install missing packages, build, run the example sweep
 #   make deps         install missing Debian packages (scripts/deps.sh)
@@ -100,6 +101,7 @@ MAIN_SRC   := $(wildcard engine/cli/main.c)
 TEST_SRCS  := $(sort $(wildcard spec/c/test_*.c))
 THELP_SRCS := $(filter-out $(TEST_SRCS),$(sort $(wildcard spec/c/*.c)))
 BENCH_SRCS := $(sort $(wildcard scripts/bench_*.c))
+CUDA_BENCH := scripts/bench_cuda.c
 EX_SRCS    := $(sort $(wildcard examples/*.c))
 PUB_HDRS   := $(sort $(wildcard engine/include/*.h))
 
@@ -118,7 +120,7 @@ LUA_LIB   := $(BUILD)/liblrengine_lua.a
 MODULE    := $(BUILD)/lib/lrengine/core.so
 CLI       := $(BUILD)/lrengine
 TEST_BINS := $(patsubst spec/c/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
-BENCH_BINS:= $(patsubst scripts/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+BENCH_BINS = $(patsubst scripts/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 EX_BINS   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRCS))
 
 # ---- CUDA detection --------------------------------------------------------
@@ -203,6 +205,13 @@ else
   CU_SRCS    :=
 endif
 CU_OBJS := $(patsubst %.cu,$(OBJ)/%.o,$(CU_SRCS))
+# bench_cuda.c calls cuBLAS itself: built only with the CUDA backend
+ifeq ($(WITH_CUDA),1)
+  CUDA_INC := -I$(abspath $(dir $(NVCC))../include)
+  $(OBJ)/scripts/bench_cuda.o: GROUP_CFLAGS = $(ENG_CFLAGS) $(CUDA_INC)
+else
+  BENCH_SRCS := $(filter-out $(CUDA_BENCH),$(BENCH_SRCS))
+endif
 # spec/c/*.cu: test helpers compiled by nvcc (a CUDA build only), linked into
 # every C test like spec/c/*.c helpers
 ifeq ($(WITH_CUDA),1)
@@ -336,6 +345,17 @@ bench: bench-bins
 	@$(SUBMAKE) cli
 	@set -e; for b in $(BENCH_BINS); do echo "== $$b"; $$b; done
 	@set -e; for s in scripts/bench_*.lua; do echo "== $$s"; $(CLI) -q $$s; done
+
+# The CUDA figures alone (scripts/bench_cuda.c; one line and nothing else
+# without a GPU)
+.PHONY: bench-cuda
+bench-cuda:
+ifeq ($(WITH_CUDA),1)
+	@$(SUBMAKE) $(BUILD)/bench/bench_cuda
+	$(BUILD)/bench/bench_cuda
+else
+	@echo "bench-cuda: this build has no CUDA backend ($(CUDA_MSG))"
+endif
 
 demo: deps
 	@$(SUBMAKE) cli

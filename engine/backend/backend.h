@@ -107,11 +107,30 @@ typedef struct lre_backend {
      * CUDA), for callers that capture or order work; NULL on the CPU. */
     void *(*stream)(void *state);
 
+    /* Host memory the device copies from and to asynchronously (pinned,
+     * page-locked, for CUDA): what a captured step's copies must use.
+     * Counted like alloc; NULL on failure. A host backend gives plain memory. */
+    void *(*host_alloc)(void *state, size_t nbytes);
+    void (*host_free)(void *state, void *p);
+
+    /* Graphs (optional, all four or none): capture every entry issued on
+     * the stream between capture_begin and capture_end into a graph instead
+     * of running it, then replay it with graph_launch (asynchronously, like
+     * any entry). While capturing, only entries that neither allocate nor
+     * wait may be issued, and host copies must use host_alloc memory. */
+    lre_status (*capture_begin)(void *state);
+    lre_status (*capture_end)(void *state, void **graph);
+    lre_status (*graph_launch)(void *state, void *graph);
+    void (*graph_destroy)(void *state, void *graph);
+
     /* memory; alloc returns NULL on failure (a message in env->err) */
     void *(*alloc)(void *state, size_t nbytes);            /* zero-filled */
     void (*free)(void *state, void *p);
     lre_status (*to_device)(void *state, void *dst, const void *src, size_t n);
     lre_status (*to_host)(void *state, void *dst, const void *src, size_t n);
+    /* to_host into host_alloc memory without waiting: the bytes are there
+     * after synchronize. What a captured step ends with. */
+    lre_status (*to_host_async)(void *state, void *dst, const void *src, size_t n);
     lre_status (*copy)(void *state, void *dst, const void *src, size_t n);
     lre_status (*zero)(void *state, void *p, size_t n);
 
@@ -121,6 +140,13 @@ typedef struct lre_backend {
                        int64_t N, int64_t K, float alpha, const float *a,
                        int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc);
+    /* Optional. Sets the compute type of the gemm calls that follow
+     * (lrengine.h, lre_precision; operands and results stay fp32) and
+     * writes into *got the one the device does: `want` where it can, else
+     * LRE_PRECISION_FP32. Changes host-side state only (no work on the
+     * stream, no allocation), so it may be called between any two entries.
+     * NULL: the backend runs fp32 only (the core reports FP32). */
+    lre_status (*set_precision)(void *state, lre_precision want, lre_precision *got);
 
     /* y (rows,cols) += bias (cols), broadcast over rows */
     lre_status (*bias_add_forward)(void *state, float *y, const float *bias,
@@ -155,10 +181,11 @@ typedef struct lre_backend {
                                 int64_t B, int64_t C);
 
     /* x (n, features), y (n), t (n, target_dim): rows idx[0..n) (device) of
-     * src through its transform; y and t may be NULL. idx values lie in
+     * src through its transform, or rows first..first+n-1 when idx is NULL
+     * (a pass over a dataset in order); y and t may be NULL. The rows lie in
      * [0, src->n) (checked by the caller). */
     lre_status (*gather)(void *state, const lre_gather_src *src, const int64_t *idx,
-                         int64_t n, float *x, int32_t *y, float *t);
+                         int64_t first, int64_t n, float *x, int32_t *y, float *t);
 
     /* Fused optimizer updates over n parameters, scalars (device) as above.
      * SGD's buf may be NULL when momentum is 0. */

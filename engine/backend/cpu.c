@@ -65,6 +65,13 @@ static void *cpu_alloc(void *state, size_t n)
 
 static void cpu_free(void *state, void *p) { lre_host_free(ENV(state)->stats, p); }
 
+static void *cpu_host_alloc(void *state, size_t n)
+{
+    void *p = lre_host_alloc(ENV(state)->stats, n, 1);
+    if (!p) lre_backend_fail(ENV(state), LRE_ENOMEM, "cpu: out of memory for %zu bytes", n);
+    return p;
+}
+
 static lre_status cpu_memcpy(void *state, void *dst, const void *src, size_t n)
 {
     (void)state;
@@ -312,11 +319,23 @@ static inline int64_t src_row(const lre_gather_src *src, int64_t i)
     return src->index ? src->index[i] : i;
 }
 
-/* x (n, F), y (n), t (n, target_dim) = rows idx[0..n) of src */
+/* x (n, F), y (n), t (n, target_dim) = rows idx[0..n) of src (or rows
+ * first.. when idx is NULL) */
 static lre_status cpu_gather(void *state, const lre_gather_src *src, const int64_t *idx,
-                             int64_t n, float *x, int32_t *y, float *t)
+                             int64_t first, int64_t n, float *x, int32_t *y, float *t)
 {
     (void)state;
+    if (!idx) { /* in order: one row after another, as an index 0..n-1 would */
+        enum { CHUNK = 64 };
+        int64_t seq[CHUNK];
+        for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
+            int64_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
+            for (int64_t i = 0; i < m; i++) seq[i] = first + i0 + i;
+            cpu_gather(state, src, seq, 0, m, x ? x + i0 * src->features : NULL, y ? y + i0 : NULL,
+                       t ? t + i0 * src->target_dim : NULL);
+        }
+        return LRE_OK;
+    }
     const int64_t F = src->features;
     const size_t rsz = src->dtype == LRE_U8 ? 1 : sizeof(float);
     for (int64_t i = 0; i < n; i++) {
@@ -403,13 +422,17 @@ const lre_backend lre_backend_cpu = {
     .shutdown = NULL,
     .synchronize = cpu_synchronize,
     .stream = cpu_stream,
+    .host_alloc = cpu_host_alloc,
+    .host_free = cpu_free,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .to_device = cpu_memcpy,
     .to_host = cpu_memcpy,
+    .to_host_async = cpu_memcpy,
     .copy = cpu_memcpy,
     .zero = cpu_zero,
     .gemm = cpu_gemm,
+    .set_precision = NULL,   /* fp32 only: tf32 and bf16 run as fp32 here */
     .bias_add_forward = cpu_bias_add_forward,
     .bias_add_backward = cpu_bias_add_backward,
     .act_forward = cpu_act_forward,

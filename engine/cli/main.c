@@ -57,12 +57,14 @@ static const char usage_text[] =
     "  --device DEV     the engine's device: cpu or cuda (default cpu)\n"
     "  --seed N         default seed of the engine, trainers and splits (default 0)\n"
     "  --threads N      BLAS threads (default 0: the library's choice)\n"
+    "  --precision P    matmul precision of trainers: fp32, tf32 or bf16 (default\n"
+    "                   fp32); a device without it warns and runs fp32\n"
     "  -q, --quiet      ask scripts to print less\n"
     "  -h, --help       show this help and exit\n"
     "  -v, --version    show the version and exit\n"
     "  --               stop handling options\n"
     "Scripts read the options as require(\"lrengine\").options()\n"
-    "({device=, seed=, threads=, quiet=, host=true}).\n"
+    "({device=, seed=, threads=, precision=, quiet=, host=true}).\n"
     "Environment: LRENGINE_LUA_PATH, Lua path templates (a;b, with '?') or\n"
     "directories searched for modules before the installed ones.\n"
     "Exit status: 0 success, 1 Lua error, 2 usage error, 130 interrupted.\n";
@@ -77,6 +79,7 @@ typedef struct host {
     lre_ctx_opts opts;
     int quiet;
     int status;          /* the exit status */
+    lre_precision precision; /* trainers' default (--precision) */
 } host;
 
 static lua_State *globalL = NULL;
@@ -384,6 +387,16 @@ static int collectargs(host *h) {
             if ((s = parsenum(v, (unsigned long long)LLONG_MAX)) < 0)
                 return usage_error(h, "--seed needs a non-negative integer, got '%s'", v);
             h->opts.seed = (uint64_t)s;
+        } else if (isopt(a, "--precision")) {
+            if ((v = optvalue(h, &i, "--precision")) == NULL)
+                return usage_error(h, "'%s' needs an argument (fp32, tf32 or bf16)",
+                                   "--precision");
+            int p = 0;
+            while (p < LRE_PRECISION_COUNT && strcmp(v, lre_precision_name((lre_precision)p)))
+                p++;
+            if (p == LRE_PRECISION_COUNT)
+                return usage_error(h, "unknown precision '%s' (fp32, tf32 or bf16)", v);
+            h->precision = (lre_precision)p;
         } else if (isopt(a, "--threads")) {
             long long n;
             if ((v = optvalue(h, &i, "--threads")) == NULL)
@@ -436,6 +449,7 @@ static int pmain(lua_State *L) {
     if (!device_available(h)) return 0;
     luaL_openlibs(L);
     lrelua_setoptions(L, &h->opts, h->quiet);
+    lrelua_setprecision(L, h->precision);
     preload_core(L);
     setpaths(L);
     createargtable(L, h->argv, h->argc, h->script);
@@ -462,7 +476,8 @@ int main(int argc, char **argv) {
         message("cannot create the Lua state: not enough memory");
         return EXIT_LUA;
     }
-    host h = {argc, argv, argc, 0, 0, lre_ctx_opts_default(), 0, EXIT_SUCCESS};
+    host h = {argc, argv, argc, 0, 0, lre_ctx_opts_default(), 0, EXIT_SUCCESS,
+              LRE_PRECISION_FP32};
     lua_gc(L, LUA_GCSTOP);
     lua_pushcfunction(L, pmain);
     lua_pushlightuserdata(L, &h);

@@ -40,14 +40,45 @@ struct lre_ctx {
     lre_backend_env env;     /* what the backend was given: err, stats, threads */
     lre_mem_stats stats;     /* every allocation, host and device */
     lre_scratch *scratch;    /* on the device */
+    lre_scratch *scratch_host; /* its host side, in host_alloc (pinned) memory */
     lre_rng rng;
     int threads;
+    /* the gemm precision last set on the backend (lre_ctx_use_precision) */
+    int prec_valid;          /* 0 until the first call */
+    lre_precision prec_want, prec_got;
     char err[LRE_ERRMSG_SIZE];
 };
 
 /* Does the backend's memory live on the host (CPU)? A capability, for the
  * data layer's choice between reading rows in place and mirroring them. */
 static inline int lre_ctx_is_host(const lre_ctx *ctx) { return ctx->be->is_host; }
+
+/* Host memory the device copies from and to without waiting (pinned on
+ * CUDA): the buffers a captured step reads and writes. Counted. */
+void *lre_pinned_alloc(lre_ctx *ctx, size_t n, const char *what);
+void lre_pinned_free(lre_ctx *ctx, void *p);
+
+/* dst (pinned, nbytes) = the first nbytes of src, issued without waiting:
+ * valid after lre_ctx_synchronize. */
+lre_status lre_tensor_to_pinned_async(const lre_tensor *src, void *dst, size_t nbytes);
+
+/* Graphs: does the backend capture? Then capture_begin ... capture_end
+ * records the entries issued in between (which must not allocate or wait)
+ * into *graph, and graph_launch replays it. */
+static inline int lre_ctx_can_capture(const lre_ctx *ctx) { return ctx->be->capture_begin != NULL; }
+lre_status lre_capture_begin(lre_ctx *ctx);
+/* Ends the capture begun; on failure *graph is NULL and the stream is
+ * usable again. */
+lre_status lre_capture_end(lre_ctx *ctx, void **graph);
+lre_status lre_graph_launch(lre_ctx *ctx, void *graph);
+void lre_graph_destroy(lre_ctx *ctx, void *graph);
+
+/* Sets the compute type of the gemm calls that follow to `want` and writes
+ * into *got the one the device does (`want`, or LRE_PRECISION_FP32 where
+ * the device lacks it; always FP32 on a backend without set_precision).
+ * The mode in force is cached: a call with the same `want` as the last
+ * one costs nothing (no backend call). Allocates nothing. */
+lre_status lre_ctx_use_precision(lre_ctx *ctx, lre_precision want, lre_precision *got);
 
 /* The scalar (host) the last loss or count entry wrote into the scratch. */
 lre_status lre_scratch_loss(lre_ctx *ctx, float *loss);
@@ -98,6 +129,9 @@ static inline const int64_t *lre_ci64(const lre_tensor *t) { return (const int64
  * reshape of an existing tensor struct; no allocation): used for the last,
  * short batch of an epoch. */
 void lre_tensor_set_rows(lre_tensor *view, const lre_tensor *full, int64_t rows);
+/* The same for rows [first, first + rows) of full. */
+void lre_tensor_set_row_range(lre_tensor *view, const lre_tensor *full, int64_t first,
+                              int64_t rows);
 
 
 #ifdef __cplusplus

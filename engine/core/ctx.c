@@ -33,6 +33,42 @@ const char *lre_device_name(lre_device d)
 
 int lre_device_compiled(lre_device d) { return lre_backend_find(d) != NULL; }
 
+_Static_assert(LRE_PRECISION_COUNT == 3, "precision names below must match lre_precision");
+const char *lre_precision_name(lre_precision p)
+{
+    switch (p) {
+    case LRE_PRECISION_FP32: return "fp32";
+    case LRE_PRECISION_TF32: return "tf32";
+    case LRE_PRECISION_BF16: return "bf16";
+    case LRE_PRECISION_COUNT: break;
+    }
+    return "unknown";
+}
+
+lre_status lre_ctx_use_precision(lre_ctx *ctx, lre_precision want, lre_precision *got)
+{
+    if (!ctx || !got) return lre_fail(ctx, LRE_EINVAL, "use_precision: got is NULL");
+    if ((unsigned)want >= LRE_PRECISION_COUNT)
+        return lre_fail(ctx, LRE_EINVAL, "use_precision: unknown precision %d", (int)want);
+    if (ctx->prec_valid && ctx->prec_want == want) {
+        *got = ctx->prec_got;
+        return LRE_OK;
+    }
+    lre_precision p = LRE_PRECISION_FP32;
+    if (ctx->be->set_precision) {
+        lre_status s = ctx->be->set_precision(ctx->be_state, want, &p);
+        if (s != LRE_OK) {
+            ctx->prec_valid = 0; /* the device's mode is unknown now */
+            return s;
+        }
+    }
+    ctx->prec_valid = 1;
+    ctx->prec_want = want;
+    ctx->prec_got = p;
+    *got = p;
+    return LRE_OK;
+}
+
 lre_ctx_opts lre_ctx_opts_default(void)
 {
     lre_ctx_opts o = {LRE_DEVICE_CPU, 0, 0};
@@ -82,8 +118,11 @@ lre_status lre_ctx_new_err(lre_ctx **out, const lre_ctx_opts *opts, char *errbuf
     lre_status s = be->init(&ctx->env, &ctx->be_state);
     if (s == LRE_OK) {
         ctx->scratch = be->alloc(ctx->be_state, sizeof *ctx->scratch);
-        if (!ctx->scratch) {
+        ctx->scratch_host = be->host_alloc(ctx->be_state, sizeof *ctx->scratch_host);
+        if (!ctx->scratch || !ctx->scratch_host) {
             s = LRE_ENOMEM;
+            if (ctx->scratch) be->free(ctx->be_state, ctx->scratch);
+            if (ctx->scratch_host) be->host_free(ctx->be_state, ctx->scratch_host);
             if (be->shutdown) be->shutdown(ctx->be_state);
         }
     }
@@ -108,6 +147,7 @@ void lre_ctx_release(lre_ctx *ctx)
 {
     if (!ctx || --ctx->refcount > 0) return;
     ctx->be->free(ctx->be_state, ctx->scratch);
+    ctx->be->host_free(ctx->be_state, ctx->scratch_host);
     if (ctx->be->shutdown) ctx->be->shutdown(ctx->be_state);
     free(ctx);
 }
@@ -129,12 +169,54 @@ lre_status lre_ctx_synchronize(lre_ctx *ctx)
 
 lre_status lre_scratch_loss(lre_ctx *ctx, float *loss)
 {
-    return ctx->be->to_host(ctx->be_state, loss, &ctx->scratch->loss, sizeof *loss);
+    lre_status s = ctx->be->to_host(ctx->be_state, &ctx->scratch_host->loss, &ctx->scratch->loss,
+                                    sizeof *loss);
+    if (!s) *loss = ctx->scratch_host->loss;
+    return s;
 }
 
 lre_status lre_scratch_correct(lre_ctx *ctx, int64_t *correct)
 {
-    return ctx->be->to_host(ctx->be_state, correct, &ctx->scratch->correct, sizeof *correct);
+    lre_status s = ctx->be->to_host(ctx->be_state, &ctx->scratch_host->correct,
+                                    &ctx->scratch->correct, sizeof *correct);
+    if (!s) *correct = ctx->scratch_host->correct;
+    return s;
+}
+
+void *lre_pinned_alloc(lre_ctx *ctx, size_t n, const char *what)
+{
+    void *p = ctx->be->host_alloc(ctx->be_state, n);
+    if (!p) lre_fail(ctx, LRE_ENOMEM, "out of pinned host memory allocating %zu bytes for %s", n,
+                     what);
+    return p;
+}
+
+void lre_pinned_free(lre_ctx *ctx, void *p)
+{
+    if (p) ctx->be->host_free(ctx->be_state, p);
+}
+
+lre_status lre_capture_begin(lre_ctx *ctx)
+{
+    if (!lre_ctx_can_capture(ctx))
+        return lre_fail(ctx, LRE_ESTATE, "the %s backend does not capture graphs", ctx->be->name);
+    return ctx->be->capture_begin(ctx->be_state);
+}
+
+lre_status lre_capture_end(lre_ctx *ctx, void **graph)
+{
+    *graph = NULL;
+    return ctx->be->capture_end(ctx->be_state, graph);
+}
+
+lre_status lre_graph_launch(lre_ctx *ctx, void *graph)
+{
+    return ctx->be->graph_launch(ctx->be_state, graph);
+}
+
+void lre_graph_destroy(lre_ctx *ctx, void *graph)
+{
+    if (graph && ctx->be->graph_destroy) ctx->be->graph_destroy(ctx->be_state, graph);
 }
 
 lre_status lre_fail(lre_ctx *ctx, lre_status s, const char *fmt, ...)

@@ -139,6 +139,22 @@ void lre_tensor_set_rows(lre_tensor *view, const lre_tensor *full, int64_t rows)
     view->numel = full->shape[0] ? full->numel / full->shape[0] * rows : 0;
 }
 
+void lre_tensor_set_row_range(lre_tensor *view, const lre_tensor *full, int64_t first,
+                              int64_t rows)
+{
+    lre_tensor_set_rows(view, full, rows);
+    int64_t row_elems = full->shape[0] ? full->numel / full->shape[0] : 0;
+    view->offset = full->offset + (size_t)(first * row_elems) * dtype_sizes[full->dtype];
+}
+
+lre_status lre_tensor_to_pinned_async(const lre_tensor *src, void *dst, size_t nbytes)
+{
+    lre_ctx *ctx = src->st->ctx;
+    if (!nbytes) return LRE_OK;
+    return ctx->be->to_host_async(ctx->be_state, dst, (const char *)src->st->data + src->offset,
+                                  nbytes);
+}
+
 lre_dtype lre_tensor_dtype(const lre_tensor *t) { return t->dtype; }
 lre_device lre_tensor_device(const lre_tensor *t) { return t->st->device; }
 int lre_tensor_ndim(const lre_tensor *t) { return t->ndim; }

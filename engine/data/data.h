@@ -78,10 +78,11 @@ lre_status lre_dataset_adopt(lre_ctx *ctx, lre_dataset **out, lre_dtype dtype, i
 lre_status lre_dataset_gather_src(lre_dataset *d, lre_gather_src *src);
 /* x (>= n rows, features), y (>= n) i32, t (>= n rows, target_dim): device
  * tensors of d's context; rows idx[0..n) (an i64 device tensor whose values
- * lie in [0, size) — a batcher's order, or 0..n-1) of d through its
- * transform. y and t may be NULL. No allocation after the first call. */
-lre_status lre_dataset_gather_rows(lre_dataset *d, const lre_tensor *idx, int64_t n,
-                                   lre_tensor *x, lre_tensor *y, lre_tensor *t);
+ * lie in [0, size): a batcher's order) of d through its transform, or rows
+ * first..first+n-1 when idx is NULL. y and t may be NULL. No allocation
+ * after the first call, no wait: a captured step may run it. */
+lre_status lre_dataset_gather_rows(lre_dataset *d, const lre_tensor *idx, int64_t first,
+                                   int64_t n, lre_tensor *x, lre_tensor *y, lre_tensor *t);
 
 /* ------------------------------------------------ dataset loaders (data_*.c)
  * Every parser reads through an lre_src, a byte source over a file or a

@@ -568,14 +568,14 @@ lre_status lre_dataset_gather_src(lre_dataset *d, lre_gather_src *src)
     return LRE_OK;
 }
 
-lre_status lre_dataset_gather_rows(lre_dataset *d, const lre_tensor *idx, int64_t n,
-                                   lre_tensor *x, lre_tensor *y, lre_tensor *t)
+lre_status lre_dataset_gather_rows(lre_dataset *d, const lre_tensor *idx, int64_t first,
+                                   int64_t n, lre_tensor *x, lre_tensor *y, lre_tensor *t)
 {
     lre_ctx *ctx = d->ctx;
     lre_gather_src src;
     lre_status s = lre_dataset_gather_src(d, &src);
     if (s) return s;
-    return ctx->be->gather(ctx->be_state, &src, lre_ci64(idx), n, lre_f32(x),
+    return ctx->be->gather(ctx->be_state, &src, idx ? lre_ci64(idx) : NULL, first, n, lre_f32(x),
                            y && src.labels ? lre_i32(y) : NULL,
                            t && src.targets ? lre_f32(t) : NULL);
 }
@@ -593,5 +593,5 @@ lre_status lre_dataset_gather(lre_dataset *d, const int64_t *idx, int64_t n, flo
      * rows as stored (whatever the context's device) */
     lre_gather_src src;
     host_src(d, &src);
-    return n > 0 ? lre_backend_cpu.gather(NULL, &src, idx, n, x, y, t) : LRE_OK;
+    return n > 0 ? lre_backend_cpu.gather(NULL, &src, idx, 0, n, x, y, t) : LRE_OK;
 }

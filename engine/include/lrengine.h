@@ -496,6 +496,28 @@ typedef struct lre_loss_config {
     float label_smoothing; /* cross-entropy only, in [0, 1] */
 } lre_loss_config;
 
+/* The compute type of the trainer's matrix products (forward and backward
+ * GEMMs). Parameters, gradients, activations and optimizer state stay fp32
+ * whatever the precision; only the multiply-accumulate inside the GEMMs
+ * changes:
+ *   FP32  plain fp32 (the default; on CUDA with TF32 tensor cores off);
+ *   TF32  inputs rounded to TF32 (10-bit mantissa), fp32 accumulation:
+ *         CUDA on compute capability 8.0 or later;
+ *   BF16  inputs rounded to bfloat16 (7-bit mantissa), fp32 accumulation:
+ *         CUDA on compute capability 8.0 or later.
+ * A device that cannot do the one asked for runs fp32: the trainer keeps
+ * both, and lre_trainer_precision tells them apart (the engine prints
+ * nothing; the `lrengine` command warns). The CPU runs fp32 only for now. */
+typedef enum lre_precision {
+    LRE_PRECISION_FP32 = 0,
+    LRE_PRECISION_TF32,
+    LRE_PRECISION_BF16,
+    LRE_PRECISION_COUNT
+} lre_precision;
+
+/* "fp32", "tf32", "bf16" ("unknown" for any other value). */
+const char *lre_precision_name(lre_precision p);
+
 typedef struct lre_trainer_opts {
     lre_loss_config loss;     /* default: cross-entropy, no smoothing       */
     lre_optim_config optim;   /* default: Adam                              */
@@ -504,6 +526,7 @@ typedef struct lre_trainer_opts {
     uint64_t seed;            /* shuffling (and model init if needed); 0    */
     int shuffle;              /* default 1: a new order every epoch         */
     int drop_last;            /* default 0, as torch's DataLoader           */
+    lre_precision precision;  /* default LRE_PRECISION_FP32: GEMM compute type */
 } lre_trainer_opts;
 
 lre_trainer_opts lre_trainer_opts_default(void);
@@ -549,6 +572,24 @@ lre_dataset *lre_trainer_data(lre_trainer *t);     /* borrowed */
 lre_ctx *lre_trainer_ctx(const lre_trainer *t);    /* borrowed: the context it was made in */
 const lre_optim_config *lre_trainer_optim(const lre_trainer *t);
 const lre_loss_config *lre_trainer_loss(const lre_trainer *t);
+/* The precision the trainer's GEMMs run in (effective: what the device
+ * does), and in *requested (may be NULL) the one lre_trainer_opts asked
+ * for; they differ where the device lacks the requested one (then the
+ * effective one is LRE_PRECISION_FP32). Trainers of one context may use
+ * different precisions: each step, evaluate and accuracy sets its own.
+ * Other calls on the context (lre_matmul, lre_linear_forward, ...) run in
+ * whatever precision the context's device was last set to by a trainer
+ * (fp32 until a trainer asks for another). */
+lre_precision lre_trainer_precision(const lre_trainer *t, lre_precision *requested);
+/* CUDA graphs: where the backend captures (CUDA), a trainer records its
+ * step the second time it runs one of full micro-batches and replays it
+ * from then on (one launch a step; an epoch's short last batch runs
+ * eagerly), and a pass of evaluate/accuracy over a dataset likewise; the
+ * results are the same bits as eager runs. On by default; off runs every
+ * step eagerly (for comparison). lre_trainer_graphs says whether graphs are
+ * in use (0 on the CPU, or if a capture ever failed on this trainer). */
+lre_status lre_trainer_set_graphs(lre_trainer *t, int on);
+int lre_trainer_graphs(const lre_trainer *t);
 
 /* ------------------------------------------------------------ snapshots */
 

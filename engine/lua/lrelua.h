@@ -78,6 +78,10 @@ lre_ctx *lrelua_ctx(lua_State *L);
 void lrelua_setoptions(lua_State *L, const lre_ctx_opts *o, int quiet);
 /* The default seed (--seed, configure{seed=}), for seeds left out. */
 uint64_t lrelua_defaultseed(lua_State *L);
+/* The precision of trainers made without one (--precision, given by the
+ * host before any script runs; configure{precision=}); fp32 unless set. */
+void lrelua_setprecision(lua_State *L, lre_precision p);
+lre_precision lrelua_defaultprecision(lua_State *L);
 /* Sets the state's context: its objects live in ctx from now on (the
  * public lrelua_use_ctx runs this under lua_pcall); raises an error naming
  * `fname` when the state already has another context or made its own. */
@@ -125,6 +129,9 @@ lua_Integer lrelua_optinteger(lua_State *L, int t, const char *fname, const char
 int lrelua_optboolean(lua_State *L, int t, const char *fname, const char *name, int def);
 /* Option 'device' ("cpu" or "cuda", which must be compiled in). */
 lre_device lrelua_optdevice(lua_State *L, int t, const char *fname, lre_device def);
+/* Option 'precision' ("fp32", "tf32" or "bf16"; another name is an error
+ * listing them). */
+lre_precision lrelua_optprecision(lua_State *L, int t, const char *fname, lre_precision def);
 /* A seed: a non-negative integer (argument or option). */
 uint64_t lrelua_checkseed(lua_State *L, int arg);
 uint64_t lrelua_optseed(lua_State *L, int arg, uint64_t def);

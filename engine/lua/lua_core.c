@@ -23,6 +23,7 @@
 typedef struct ctxbox {
     lrelua_obj obj;
     lre_ctx_opts opts;
+    lre_precision precision; /* trainers' default (--precision, configure) */
     int quiet;
     int host;     /* options came from the `lrengine` command */
     int given;    /* ctx came from a C host (lrelua_use_ctx), not made here */
@@ -42,6 +43,7 @@ static ctxbox *getbox(lua_State *L) {
         b->obj.p = NULL;
         b->obj.ctx = NULL;
         b->opts = lre_ctx_opts_default();
+        b->precision = LRE_PRECISION_FP32;
         b->quiet = b->host = b->given = 0;
         if (luaL_getmetatable(L, CTXBOX) == LUA_TNIL)
             lrelua_newboxclass(L, &ctxbox_class, NULL, NULL);
@@ -85,6 +87,15 @@ uint64_t lrelua_defaultseed(lua_State *L) {
     return getbox(L)->opts.seed;
 }
 
+void lrelua_setprecision(lua_State *L, lre_precision p) {
+    if ((unsigned)p >= LRE_PRECISION_COUNT) luaL_error(L, "unknown precision %d", (int)p);
+    getbox(L)->precision = p;
+}
+
+lre_precision lrelua_defaultprecision(lua_State *L) {
+    return getbox(L)->precision;
+}
+
 /* The state's engine objects live in `ctx` from now on (see
  * lrengine_lua.h: lrelua_use_ctx). */
 void lrelua_setctx(lua_State *L, lre_ctx *ctx, const char *fname) {
@@ -114,14 +125,17 @@ void lrelua_checkhostctx(lua_State *L, lre_ctx *ctx, const char *fname) {
                       "anything in it)", fname);
 }
 
-/* core.configure{device=, seed=, threads=}: before the first object is
- * made; afterwards only a call that changes nothing is accepted. */
+/* core.configure{device=, seed=, threads=, quiet=, precision=}: the
+ * context's options before the first object is made (afterwards only a
+ * call that changes none of them is accepted); precision, the default of
+ * trainers made from now on, at any time. */
 static int core_configure(lua_State *L) {
-    static const char *const valid[] = {"device", "seed", "threads", "quiet", NULL};
+    static const char *const valid[] = {"device", "seed", "threads", "quiet", "precision", NULL};
     ctxbox *b = getbox(L);
     lre_ctx_opts o = b->opts;
     int quiet = b->quiet;
     if (!lrelua_checkopts(L, 1, "configure", valid)) return 0;
+    lre_precision prec = lrelua_optprecision(L, 1, "configure", b->precision);
     o.device = lrelua_optdevice(L, 1, "configure", o.device);
     lua_Integer seed = lrelua_optinteger(L, 1, "configure", "seed", (lua_Integer)o.seed);
     if (seed < 0) return luaL_error(L, "configure: option 'seed' must be non-negative");
@@ -140,15 +154,18 @@ static int core_configure(lua_State *L) {
                                    "configure it before making any dataset, model or trainer");
     b->opts = o;
     b->quiet = quiet;
+    b->precision = prec;
     return 0;
 }
 
-/* core.options() -> {device=, seed=, threads=, quiet=, host=} */
+/* core.options() -> {device=, seed=, threads=, quiet=, precision=, host=} */
 static int core_options(lua_State *L) {
     ctxbox *b = getbox(L);
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushstring(L, lre_device_name(b->opts.device));
     lua_setfield(L, -2, "device");
+    lua_pushstring(L, lre_precision_name(b->precision));
+    lua_setfield(L, -2, "precision");
     lua_pushinteger(L, (lua_Integer)b->opts.seed);
     lua_setfield(L, -2, "seed");
     lua_pushinteger(L, b->opts.threads);
@@ -392,6 +409,23 @@ lre_device lrelua_optdevice(lua_State *L, int t, const char *fname, lre_device d
     lua_pop(L, 1);
     checkdevice(L, d);
     return d;
+}
+
+lre_precision lrelua_optprecision(lua_State *L, int t, const char *fname, lre_precision def) {
+    if (t == 0 || lua_getfield(L, t, "precision") == LUA_TNIL) {
+        if (t) lua_pop(L, 1);
+        return def;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        typeerror(L, fname, "precision", "a string (\"fp32\", \"tf32\" or \"bf16\")");
+    const char *name = lua_tostring(L, -1);
+    for (int p = 0; p < LRE_PRECISION_COUNT; p++)
+        if (strcmp(name, lre_precision_name((lre_precision)p)) == 0) {
+            lua_pop(L, 1);
+            return (lre_precision)p;
+        }
+    return (lre_precision)luaL_error(L, "%s: option 'precision' = \"%s\" is not a precision "
+                                        "(fp32, tf32 or bf16)", fname, name);
 }
 
 uint64_t lrelua_checkseed(lua_State *L, int arg) {

@@ -8,6 +8,7 @@
  * allocates nothing on the Lua side.
  */
 #include <math.h>
+#include <stdio.h>
 
 #include "lrelua.h"
 
@@ -29,11 +30,23 @@ static lre_ctx *ctxof(lua_State *L, int idx) {
     return ((lrelua_obj *)lua_touserdata(L, idx))->ctx;
 }
 
+/* One line on stderr when the device runs another precision than asked
+ * for (the engine itself never prints). */
+static void warn_precision(lre_trainer *t, lre_device dev) {
+    lre_precision want, got = lre_trainer_precision(t, &want);
+    if (want == got) return;
+    fprintf(stderr, "lrengine: warning: %s is not available on %s%s; using %s\n",
+            lre_precision_name(want), lre_device_name(dev),
+            dev == LRE_DEVICE_CUDA ? " (it needs a GPU of compute capability 8.0 or later)" : "",
+            lre_precision_name(got));
+    fflush(stderr);
+}
+
 /* lre.trainer{model=, data=, loss=, optimizer=, batch_size=, ...} */
 static int trainer_new(lua_State *L) {
     static const char *const valid[] = {"model", "data", "loss", "optimizer", "batch_size",
                                         "seed", "accumulation_steps", "shuffle", "drop_last",
-                                        "device", NULL};
+                                        "device", "precision", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
     lrelua_checkopts(L, 1, "trainer", valid);
     lua_settop(L, 1);
@@ -81,6 +94,7 @@ static int trainer_new(lua_State *L) {
     o.seed = (uint64_t)seed;
     o.shuffle = lrelua_optboolean(L, 1, "trainer", "shuffle", o.shuffle);
     o.drop_last = lrelua_optboolean(L, 1, "trainer", "drop_last", o.drop_last);
+    o.precision = lrelua_optprecision(L, 1, "trainer", lrelua_defaultprecision(L));
 
     lrelua_obj *box = lrelua_newobj(L, &trainer_class, UV_COUNT);       /* 6 */
     lre_device have = lre_ctx_device(box->ctx);
@@ -99,6 +113,7 @@ static int trainer_new(lua_State *L) {
     if (lre_trainer_new(box->ctx, &t, model, data, &o) != LRE_OK)
         return lrelua_fail(L, box->ctx);
     box->p = t;
+    warn_precision(t, have);
     return 1;
 }
 
@@ -244,6 +259,15 @@ static int trainer_seed(lua_State *L) {
     return 1;
 }
 
+/* trainer:precision() -> effective, requested ("fp32", "tf32", "bf16"):
+ * what the GEMMs run in, and what the trainer was asked for */
+static int trainer_precision(lua_State *L) {
+    lre_precision want, got = lre_trainer_precision(checktrainer(L), &want);
+    lua_pushstring(L, lre_precision_name(got));
+    lua_pushstring(L, lre_precision_name(want));
+    return 2;
+}
+
 static int trainer_device(lua_State *L) {
     checktrainer(L);
     lua_pushstring(L, lre_device_name(lre_ctx_device(ctxof(L, 1))));
@@ -347,6 +371,7 @@ static const luaL_Reg trainer_methods[] = {
     {"accumulation_steps", trainer_accumulation_steps},
     {"seed", trainer_seed},
     {"device", trainer_device},
+    {"precision", trainer_precision},
     {"model", trainer_model},
     {"data", trainer_data},
     {"optimizer", trainer_optimizer},

@@ -53,17 +53,25 @@ void lre_optim_state_free(lre_optim_state *st);
 /* dst = src, buffer by buffer, device to device (same optimizer, same n). */
 lre_status lre_optim_state_copy(lre_optim_state *dst, const lre_optim_state *src);
 lre_status lre_optim_state_zero(lre_optim_state *st);
-/* lre_optim_update with this state's buffers. */
-lre_status lre_optim_state_update(lre_ctx *ctx, const lre_optim_config *c, lre_optim_state *st,
-                                  double lr, int64_t step, lre_tensor *p, const lre_tensor *g);
+/* The per-step scalars of config c at learning rate lr and 1-based step,
+ * written into the context's pinned scratch (ctx->scratch_host->optim),
+ * where lre_optim_state_apply picks them up. Host only; no device work. */
+void lre_optim_scalars_stage(lre_ctx *ctx, const lre_optim_config *c, double lr, int64_t step);
+/* Copies the staged scalars to the device and runs the update of p with
+ * gradients g and this state's buffers: no allocation, no wait. */
+lre_status lre_optim_state_apply(lre_ctx *ctx, const lre_optim_config *c, lre_optim_state *st,
+                                 lre_tensor *p, const lre_tensor *g);
 
-/* lre_cross_entropy and lre_count_correct without the label check, for
- * labels that come from a dataset (checked when it was created): what the
- * trainer runs at every step, with no per-step host check or sync. */
-lre_status lre_cross_entropy_trusted(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
-                                     const lre_tensor *logits, const lre_tensor *labels,
-                                     float smoothing, float grad_scale);
-lre_status lre_count_correct_trusted(lre_ctx *ctx, int64_t *correct, const lre_tensor *logits,
-                                     const lre_tensor *labels);
+/* lre_cross_entropy, lre_mse and lre_count_correct for the trainer: the
+ * result stays on the device (loss_dev, correct_dev: device memory) and
+ * nothing waits, so a captured step can run them; the labels come from a
+ * dataset, checked when it was created, so none is checked here. */
+lre_status lre_cross_entropy_dev(lre_ctx *ctx, float *loss_dev, lre_tensor *dlogits,
+                                 const lre_tensor *logits, const lre_tensor *labels,
+                                 float smoothing, float grad_scale);
+lre_status lre_mse_dev(lre_ctx *ctx, float *loss_dev, lre_tensor *dpred, const lre_tensor *pred,
+                       const lre_tensor *target, float grad_scale);
+lre_status lre_count_correct_dev(lre_ctx *ctx, int64_t *correct_dev, const lre_tensor *logits,
+                                 const lre_tensor *labels);
 
 #endif /* LRE_NN_H */

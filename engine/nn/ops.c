@@ -227,13 +227,13 @@ static lre_status check_logits(lre_ctx *ctx, const char *fn, const lre_tensor *l
     return LRE_OK;
 }
 
-static lre_status cross_entropy(lre_ctx *ctx, int trusted, float *loss, lre_tensor *dlogits,
+/* The checks of cross-entropy, then the entry: the mean loss into
+ * loss_dev (device memory); labels checked unless trusted. */
+static lre_status cross_entropy(lre_ctx *ctx, int trusted, float *loss_dev, lre_tensor *dlogits,
                                 const lre_tensor *logits, const lre_tensor *labels,
                                 float smoothing, float grad_scale)
 {
     static const char fn[] = "lre_cross_entropy";
-    if (!ctx) return LRE_EINVAL;
-    if (!loss) return lre_fail(ctx, LRE_EINVAL, "%s: loss is NULL", fn);
     CHECK(check_logits(ctx, fn, logits, labels));
     if (dlogits) {
         CHECK(check_tensor(ctx, fn, "dlogits", dlogits, LRE_F32, 2));
@@ -245,33 +245,33 @@ static lre_status cross_entropy(lre_ctx *ctx, int trusted, float *loss, lre_tens
     if (!isfinite(grad_scale))
         return lre_fail(ctx, LRE_EINVAL, "%s: grad_scale must be finite", fn);
     if (!trusted) CHECK(check_labels(ctx, fn, labels, logits->shape[1]));
-    CHECK(ctx->be->cross_entropy(ctx->be_state, &ctx->scratch->loss,
-                                 dlogits ? lre_f32(dlogits) : NULL, lre_cf32(logits),
-                                 lre_ci32(labels), logits->shape[0], logits->shape[1],
-                                 smoothing, grad_scale));
-    return lre_scratch_loss(ctx, loss);
+    return ctx->be->cross_entropy(ctx->be_state, loss_dev, dlogits ? lre_f32(dlogits) : NULL,
+                                  lre_cf32(logits), lre_ci32(labels), logits->shape[0],
+                                  logits->shape[1], smoothing, grad_scale);
 }
 
 lre_status lre_cross_entropy(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
                              const lre_tensor *logits, const lre_tensor *labels, float smoothing,
                              float grad_scale)
 {
-    return cross_entropy(ctx, 0, loss, dlogits, logits, labels, smoothing, grad_scale);
+    if (!ctx) return LRE_EINVAL;
+    if (!loss) return lre_fail(ctx, LRE_EINVAL, "lre_cross_entropy: loss is NULL");
+    CHECK(cross_entropy(ctx, 0, &ctx->scratch->loss, dlogits, logits, labels, smoothing,
+                        grad_scale));
+    return lre_scratch_loss(ctx, loss);
 }
 
-lre_status lre_cross_entropy_trusted(lre_ctx *ctx, float *loss, lre_tensor *dlogits,
-                                     const lre_tensor *logits, const lre_tensor *labels,
-                                     float smoothing, float grad_scale)
+lre_status lre_cross_entropy_dev(lre_ctx *ctx, float *loss_dev, lre_tensor *dlogits,
+                                 const lre_tensor *logits, const lre_tensor *labels,
+                                 float smoothing, float grad_scale)
 {
-    return cross_entropy(ctx, 1, loss, dlogits, logits, labels, smoothing, grad_scale);
+    return cross_entropy(ctx, 1, loss_dev, dlogits, logits, labels, smoothing, grad_scale);
 }
 
-lre_status lre_mse(lre_ctx *ctx, float *loss, lre_tensor *dpred, const lre_tensor *pred,
-                   const lre_tensor *target, float grad_scale)
+static lre_status mse(lre_ctx *ctx, float *loss_dev, lre_tensor *dpred, const lre_tensor *pred,
+                      const lre_tensor *target, float grad_scale)
 {
     static const char fn[] = "lre_mse";
-    if (!ctx) return LRE_EINVAL;
-    if (!loss) return lre_fail(ctx, LRE_EINVAL, "%s: loss is NULL", fn);
     CHECK(check_tensor(ctx, fn, "pred", pred, LRE_F32, 0));
     CHECK(check_tensor(ctx, fn, "target", target, LRE_F32, 0));
     CHECK(check_same(ctx, fn, "pred", pred, "target", target));
@@ -281,32 +281,46 @@ lre_status lre_mse(lre_ctx *ctx, float *loss, lre_tensor *dpred, const lre_tenso
     }
     if (!isfinite(grad_scale))
         return lre_fail(ctx, LRE_EINVAL, "%s: grad_scale must be finite", fn);
-    CHECK(ctx->be->mse(ctx->be_state, &ctx->scratch->loss, dpred ? lre_f32(dpred) : NULL,
-                       lre_cf32(pred), lre_cf32(target), pred->numel, grad_scale));
+    return ctx->be->mse(ctx->be_state, loss_dev, dpred ? lre_f32(dpred) : NULL, lre_cf32(pred),
+                        lre_cf32(target), pred->numel, grad_scale);
+}
+
+lre_status lre_mse(lre_ctx *ctx, float *loss, lre_tensor *dpred, const lre_tensor *pred,
+                   const lre_tensor *target, float grad_scale)
+{
+    if (!ctx) return LRE_EINVAL;
+    if (!loss) return lre_fail(ctx, LRE_EINVAL, "lre_mse: loss is NULL");
+    CHECK(mse(ctx, &ctx->scratch->loss, dpred, pred, target, grad_scale));
     return lre_scratch_loss(ctx, loss);
 }
 
-static lre_status count_correct(lre_ctx *ctx, int trusted, int64_t *correct,
+lre_status lre_mse_dev(lre_ctx *ctx, float *loss_dev, lre_tensor *dpred, const lre_tensor *pred,
+                       const lre_tensor *target, float grad_scale)
+{
+    return mse(ctx, loss_dev, dpred, pred, target, grad_scale);
+}
+
+static lre_status count_correct(lre_ctx *ctx, int trusted, int64_t *correct_dev,
                                 const lre_tensor *logits, const lre_tensor *labels)
 {
     static const char fn[] = "lre_count_correct";
-    if (!ctx) return LRE_EINVAL;
-    if (!correct) return lre_fail(ctx, LRE_EINVAL, "%s: correct is NULL", fn);
     CHECK(check_logits(ctx, fn, logits, labels));
     if (!trusted) CHECK(check_labels(ctx, fn, labels, logits->shape[1]));
-    CHECK(ctx->be->count_correct(ctx->be_state, &ctx->scratch->correct, lre_cf32(logits),
-                                 lre_ci32(labels), logits->shape[0], logits->shape[1]));
-    return lre_scratch_correct(ctx, correct);
+    return ctx->be->count_correct(ctx->be_state, correct_dev, lre_cf32(logits), lre_ci32(labels),
+                                  logits->shape[0], logits->shape[1]);
 }
 
 lre_status lre_count_correct(lre_ctx *ctx, int64_t *correct, const lre_tensor *logits,
                              const lre_tensor *labels)
 {
-    return count_correct(ctx, 0, correct, logits, labels);
+    if (!ctx) return LRE_EINVAL;
+    if (!correct) return lre_fail(ctx, LRE_EINVAL, "lre_count_correct: correct is NULL");
+    CHECK(count_correct(ctx, 0, &ctx->scratch->correct, logits, labels));
+    return lre_scratch_correct(ctx, correct);
 }
 
-lre_status lre_count_correct_trusted(lre_ctx *ctx, int64_t *correct, const lre_tensor *logits,
-                                     const lre_tensor *labels)
+lre_status lre_count_correct_dev(lre_ctx *ctx, int64_t *correct_dev, const lre_tensor *logits,
+                                 const lre_tensor *labels)
 {
-    return count_correct(ctx, 1, correct, logits, labels);
+    return count_correct(ctx, 1, correct_dev, logits, labels);
 }

@@ -106,6 +106,26 @@ static lre_optim_scalars optim_scalars(const lre_optim_config *c, double lr, int
     return s;
 }
 
+void lre_optim_scalars_stage(lre_ctx *ctx, const lre_optim_config *c, double lr, int64_t step)
+{
+    ctx->scratch_host->optim = optim_scalars(c, lr, step);
+}
+
+/* The staged scalars to the device (from pinned memory: capturable), then
+ * the update kernel reading them there. */
+static lre_status launch_update(lre_ctx *ctx, const lre_optim_config *c, lre_tensor *p,
+                                const lre_tensor *g, lre_tensor *buf1, lre_tensor *buf2)
+{
+    lre_optim_scalars *dsc = &ctx->scratch->optim;
+    lre_status s = ctx->be->to_device(ctx->be_state, dsc, &ctx->scratch_host->optim, sizeof *dsc);
+    if (s) return s;
+    if (c->kind == LRE_OPTIM_SGD)
+        return ctx->be->sgd_update(ctx->be_state, lre_f32(p), lre_cf32(g),
+                                   buf1 ? lre_f32(buf1) : NULL, p->numel, dsc);
+    return ctx->be->adam_update(ctx->be_state, lre_f32(p), lre_cf32(g), lre_f32(buf1),
+                                lre_f32(buf2), p->numel, dsc);
+}
+
 lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr, int64_t step,
                             lre_tensor *p, const lre_tensor *g, lre_tensor *buf1,
                             lre_tensor *buf2)
@@ -135,15 +155,8 @@ lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr, 
                             "%s: %s has %lld elements, p has %lld", fn, tn[i],
                             (long long)ts[i]->numel, (long long)p->numel);
     }
-    lre_optim_scalars sc = optim_scalars(c, lr, step);
-    lre_optim_scalars *dsc = &ctx->scratch->optim;
-    s = ctx->be->to_device(ctx->be_state, dsc, &sc, sizeof sc);
-    if (s) return s;
-    if (c->kind == LRE_OPTIM_SGD)
-        return ctx->be->sgd_update(ctx->be_state, lre_f32(p), lre_cf32(g),
-                                   need == 3 ? lre_f32(buf1) : NULL, p->numel, dsc);
-    return ctx->be->adam_update(ctx->be_state, lre_f32(p), lre_cf32(g), lre_f32(buf1),
-                                lre_f32(buf2), p->numel, dsc);
+    lre_optim_scalars_stage(ctx, c, lr, step);
+    return launch_update(ctx, c, p, g, need >= 3 ? buf1 : NULL, need == 4 ? buf2 : NULL);
 }
 
 /* ------------------------------------------------------ optimizer state */
@@ -193,8 +206,8 @@ lre_status lre_optim_state_zero(lre_optim_state *st)
     return LRE_OK;
 }
 
-lre_status lre_optim_state_update(lre_ctx *ctx, const lre_optim_config *c, lre_optim_state *st,
-                                  double lr, int64_t step, lre_tensor *p, const lre_tensor *g)
+lre_status lre_optim_state_apply(lre_ctx *ctx, const lre_optim_config *c, lre_optim_state *st,
+                                 lre_tensor *p, const lre_tensor *g)
 {
-    return lre_optim_update(ctx, c, lr, step, p, g, st->buf[0], st->buf[1]);
+    return launch_update(ctx, c, p, g, st->buf[0], st->buf[1]);
 }

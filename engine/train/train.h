@@ -17,8 +17,17 @@
 typedef struct lre_workspace {
     int64_t rows;             /* capacity: >= the micro-batch size (evaluate
                                  runs in chunks of this many rows) */
-    int64_t *idx_host;        /* rows, the batch's row indices (the batcher's) */
-    lre_tensor *idx;          /* (rows) i64: the same on the device */
+    int64_t idx_cap;          /* rows of idx_host and idx: accumulation × batch */
+    int64_t *idx_host;        /* the step's row indices (the batcher's), pinned */
+    lre_tensor *idx;          /* (idx_cap) i64: the same on the device */
+    int64_t *nrows;           /* (idx_cap) rows of each micro-batch of the step */
+    /* losses and counts of a step or a pass, left on the device and read
+     * back once (out_cap entries; the host side pinned) */
+    int64_t out_cap;
+    lre_tensor *losses;       /* (out_cap) f32 */
+    lre_tensor *counts;       /* (out_cap) i64 */
+    float *loss_host;
+    int64_t *count_host;
     lre_tensor *x;            /* (rows, in) on the device */
     lre_tensor *y;            /* (rows) i32 labels on the device */
     lre_tensor *t;            /* (rows, target_dim) f32 targets */
@@ -28,6 +37,16 @@ typedef struct lre_workspace {
     lre_tensor vidx, vx, vy, vt;
     lre_tensor *vact, *vdact; /* arrays of n_layers tensor structs */
 } lre_workspace;
+
+/* A captured pass over a dataset (evaluate or accuracy), replayed while
+ * the dataset (retained: its device rows stay where the graph reads them)
+ * and the mode are the same. */
+typedef struct lre_eval_graph {
+    lre_dataset *data;
+    int mode;                 /* 1: losses, 2: counts, 3: both */
+    int runs;                 /* eager runs so far (the first warms up) */
+    void *exec;
+} lre_eval_graph;
 
 struct lre_trainer {
     int refcount;
@@ -39,10 +58,19 @@ struct lre_trainer {
     int64_t batch_size;
     int accumulation_steps;
     uint64_t seed;
+    lre_precision precision_requested; /* what lre_trainer_opts asked for */
+    lre_precision precision;  /* what the device does: set before every GEMM
+                                 of a step, evaluate or accuracy */
     int64_t steps;            /* optimizer steps taken */
     lre_optim_state opt;      /* the buffers the optimizer uses, n_params each */
     lre_batcher batcher;
     lre_workspace ws;
+    /* CUDA graphs (where the backend captures): a step of step_k full
+     * micro-batches, replayed; the first such step runs eagerly */
+    int graphs;               /* 1: capture and replay (default) */
+    void *step_graph;
+    int step_k, step_runs;
+    lre_eval_graph eval[2];
 };
 
 struct lre_snapshot {

@@ -17,6 +17,8 @@
         if (s_ != LRE_OK) return s_;       \
     } while (0)
 
+static void drop_graphs(lre_trainer *t);
+
 lre_trainer_opts lre_trainer_opts_default(void)
 {
     lre_trainer_opts o;
@@ -28,6 +30,7 @@ lre_trainer_opts lre_trainer_opts_default(void)
     o.seed = 0;
     o.shuffle = 1;
     o.drop_last = 0;
+    o.precision = LRE_PRECISION_FP32;
     return o;
 }
 
@@ -35,8 +38,13 @@ lre_trainer_opts lre_trainer_opts_default(void)
 
 static void ws_free(lre_ctx *ctx, lre_workspace *ws, int n_layers)
 {
-    lre_free(ctx, ws->idx_host, 0);
+    lre_pinned_free(ctx, ws->idx_host);
     lre_tensor_release(ws->idx);
+    lre_free(ctx, ws->nrows, 0);
+    lre_tensor_release(ws->losses);
+    lre_tensor_release(ws->counts);
+    lre_pinned_free(ctx, ws->loss_host);
+    lre_pinned_free(ctx, ws->count_host);
     lre_tensor_release(ws->x);
     lre_tensor_release(ws->y);
     lre_tensor_release(ws->t);
@@ -55,14 +63,12 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
     const int L = m->n_layers;
     int64_t in = lre_model_in_features(m);
     ws->rows = rows;
-    ws->idx_host = lre_malloc(ctx, (size_t)rows * sizeof *ws->idx_host, "batch indices");
     ws->act = lre_calloc(ctx, (size_t)L, sizeof *ws->act, "activations");
     ws->dact = lre_calloc(ctx, (size_t)L, sizeof *ws->dact, "activation gradients");
     ws->vact = lre_calloc(ctx, (size_t)L, sizeof *ws->vact, "activation views");
     ws->vdact = lre_calloc(ctx, (size_t)L, sizeof *ws->vdact, "activation views");
-    if (!ws->idx_host || !ws->act || !ws->dact || !ws->vact || !ws->vdact) return LRE_ENOMEM;
+    if (!ws->act || !ws->dact || !ws->vact || !ws->vdact) return LRE_ENOMEM;
     int64_t xs[2] = {rows, in}, ys[1] = {rows}, ts[2] = {rows, target_dim ? target_dim : 1};
-    CHECK(lre_tensor_new(ctx, &ws->idx, LRE_I64, 1, ys));
     CHECK(lre_tensor_new(ctx, &ws->x, LRE_F32, 2, xs));
     CHECK(lre_tensor_new(ctx, &ws->y, LRE_I32, 1, ys));
     if (target_dim) CHECK(lre_tensor_new(ctx, &ws->t, LRE_F32, 2, ts));
@@ -169,10 +175,18 @@ lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lr
         return lre_fail(ctx, LRE_EINVAL,
                         "%s: drop_last with batch_size %" PRId64 " and only %" PRId64
                         " rows gives no batch at all", fn, o.batch_size, data->n);
+    if ((unsigned)o.precision >= LRE_PRECISION_COUNT)
+        return lre_fail(ctx, LRE_EINVAL,
+                        "%s: unknown precision %d (LRE_PRECISION_FP32, _TF32 or _BF16: fp32, "
+                        "tf32 or bf16)", fn, (int)o.precision);
+    /* what the device does with it (fp32 where it lacks the one asked for) */
+    lre_precision effective;
+    CHECK(lre_ctx_use_precision(ctx, o.precision, &effective));
 
     lre_trainer *t = lre_calloc(ctx, 1, sizeof *t, "trainer");
     if (!t) return LRE_ENOMEM;
     t->refcount = 1;
+    t->graphs = 1;
     t->ctx = ctx;
     lre_ctx_retain(ctx);
     t->model = model;
@@ -184,6 +198,8 @@ lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lr
     t->batch_size = o.batch_size;
     t->accumulation_steps = o.accumulation_steps;
     t->seed = o.seed;
+    t->precision_requested = o.precision;
+    t->precision = effective;
     lre_status s = check_data(t, data, fn);
     if (!s && !model->initialized) s = lre_model_init(model, o.seed);
     if (s) goto fail;
@@ -217,6 +233,7 @@ void lre_trainer_release(lre_trainer *t)
 {
     if (!t || --t->refcount > 0) return;
     lre_ctx *ctx = t->ctx;
+    drop_graphs(t);
     ws_free(ctx, &t->ws, t->model->n_layers);
     lre_free(ctx, t->batcher.perm, 0);
     lre_optim_state_free(&t->opt);
@@ -226,17 +243,103 @@ void lre_trainer_release(lre_trainer *t)
     lre_ctx_release(ctx);
 }
 
-/* ---------------------------------------------------- forward/backward */
+/* ------------------------------------------------------------ graphs */
 
-/* Gathers rows idx_host[0..n) of d into the workspace (through the device:
- * the indices go up, the dataset's rows never leave it) and sets the row
- * views. */
-static lre_status load_batch(lre_trainer *t, lre_dataset *d, int64_t n)
+/* Destroys the captured step and passes (before a buffer they point into
+ * is replaced, and when the trainer goes). */
+static void drop_graphs(lre_trainer *t)
+{
+    lre_graph_destroy(t->ctx, t->step_graph);
+    t->step_graph = NULL;
+    t->step_runs = 0;
+    for (int i = 0; i < 2; i++) {
+        lre_graph_destroy(t->ctx, t->eval[i].exec);
+        lre_dataset_release(t->eval[i].data);
+        memset(&t->eval[i], 0, sizeof t->eval[i]);
+    }
+}
+
+/* Room for K micro-batches of indices: grown (and graphs dropped) only when
+ * accumulation_steps grows. */
+static lre_status ensure_step_space(lre_trainer *t, int K)
 {
     lre_workspace *ws = &t->ws;
-    lre_tensor_set_rows(&ws->vidx, ws->idx, n);
-    CHECK(lre_tensor_from_host(&ws->vidx, ws->idx_host, (size_t)n * sizeof *ws->idx_host));
-    CHECK(lre_dataset_gather_rows(d, &ws->vidx, n, ws->x, ws->y, ws->t));
+    int64_t need = (int64_t)K * t->batch_size;
+    if (need <= ws->idx_cap) return LRE_OK;
+    lre_ctx *ctx = t->ctx;
+    drop_graphs(t);
+    lre_pinned_free(ctx, ws->idx_host);
+    lre_tensor_release(ws->idx);
+    lre_free(ctx, ws->nrows, 0);
+    ws->idx_cap = 0;
+    ws->idx = NULL;
+    ws->idx_host = lre_pinned_alloc(ctx, (size_t)need * sizeof *ws->idx_host, "batch indices");
+    ws->nrows = lre_malloc(ctx, (size_t)K * sizeof *ws->nrows, "micro-batch sizes");
+    if (!ws->idx_host || !ws->nrows) return LRE_ENOMEM;
+    CHECK(lre_tensor_new(ctx, &ws->idx, LRE_I64, 1, &need));
+    ws->idx_cap = need;
+    return LRE_OK;
+}
+
+/* Room for n losses and counts on the device and their pinned host side. */
+static lre_status ensure_out(lre_trainer *t, int64_t n)
+{
+    lre_workspace *ws = &t->ws;
+    if (n <= ws->out_cap) return LRE_OK;
+    lre_ctx *ctx = t->ctx;
+    int64_t cap = n > 2 * ws->out_cap ? n : 2 * ws->out_cap;
+    if (cap < 64) cap = 64;
+    drop_graphs(t);
+    lre_tensor_release(ws->losses);
+    lre_tensor_release(ws->counts);
+    lre_pinned_free(ctx, ws->loss_host);
+    lre_pinned_free(ctx, ws->count_host);
+    ws->losses = ws->counts = NULL;
+    ws->out_cap = 0;
+    ws->loss_host = lre_pinned_alloc(ctx, (size_t)cap * sizeof *ws->loss_host, "losses");
+    ws->count_host = lre_pinned_alloc(ctx, (size_t)cap * sizeof *ws->count_host, "counts");
+    if (!ws->loss_host || !ws->count_host) return LRE_ENOMEM;
+    CHECK(lre_tensor_new(ctx, &ws->losses, LRE_F32, 1, &cap));
+    CHECK(lre_tensor_new(ctx, &ws->counts, LRE_I64, 1, &cap));
+    ws->out_cap = cap;
+    return LRE_OK;
+}
+
+/* Runs body(t, arg) once: eagerly where the backend has no graphs, for the
+ * first run of a key (it warms the allocations and caches a capture must
+ * not make), or if capturing fails (graphs are then off for this trainer,
+ * and the eager run reports any real error); else captured into *g on the
+ * second run and replayed from then on. Issued, not waited for. */
+static lre_status run_graph(lre_trainer *t, void **g, int *runs,
+                            lre_status (*body)(lre_trainer *, const void *), const void *arg)
+{
+    lre_ctx *ctx = t->ctx;
+    if (!t->graphs || !lre_ctx_can_capture(ctx) || (!*g && (*runs)++ < 1)) return body(t, arg);
+    if (!*g) {
+        void *graph = NULL;
+        lre_status s = lre_capture_begin(ctx);
+        if (!s) {
+            s = body(t, arg);
+            lre_status e = lre_capture_end(ctx, &graph);
+            if (!s) s = e;
+        }
+        if (s) { /* this step runs eagerly, and the trainer stays eager */
+            lre_graph_destroy(ctx, graph);
+            t->graphs = 0;
+            lre_ctx_clear_error(ctx);
+            return body(t, arg);
+        }
+        *g = graph; /* its GEMMs keep the math mode (precision) of the capture */
+    }
+    return lre_graph_launch(ctx, *g);
+}
+
+/* ---------------------------------------------------- forward/backward */
+
+/* The row views of an n-row batch (set per batch, no allocation). */
+static void set_views(lre_trainer *t, int64_t n)
+{
+    lre_workspace *ws = &t->ws;
     lre_tensor_set_rows(&ws->vx, ws->x, n);
     lre_tensor_set_rows(&ws->vy, ws->y, n);
     if (ws->t) lre_tensor_set_rows(&ws->vt, ws->t, n);
@@ -244,7 +347,6 @@ static lre_status load_batch(lre_trainer *t, lre_dataset *d, int64_t n)
         lre_tensor_set_rows(&ws->vact[i], ws->act[i], n);
         lre_tensor_set_rows(&ws->vdact[i], ws->dact[i], n);
     }
-    return LRE_OK;
 }
 
 static lre_status forward(lre_trainer *t)
@@ -262,16 +364,17 @@ static lre_status forward(lre_trainer *t)
     return LRE_OK;
 }
 
-/* Loss of the batch; with `grad` writes its gradient into the last dact. */
-static lre_status loss_of(lre_trainer *t, float *loss, int grad, float grad_scale)
+/* Loss of the batch into loss_dev (device memory); with `grad` its
+ * gradient into the last dact. */
+static lre_status loss_of(lre_trainer *t, float *loss_dev, int grad, float grad_scale)
 {
     lre_workspace *ws = &t->ws;
     int last = t->model->n_layers - 1;
     lre_tensor *dout = grad ? &ws->vdact[last] : NULL;
     if (t->loss.kind == LRE_LOSS_CROSS_ENTROPY)
-        return lre_cross_entropy_trusted(t->ctx, loss, dout, &ws->vact[last], &ws->vy,
-                                         t->loss.label_smoothing, grad_scale);
-    return lre_mse(t->ctx, loss, dout, &ws->vact[last], &ws->vt, grad_scale);
+        return lre_cross_entropy_dev(t->ctx, loss_dev, dout, &ws->vact[last], &ws->vy,
+                                     t->loss.label_smoothing, grad_scale);
+    return lre_mse_dev(t->ctx, loss_dev, dout, &ws->vact[last], &ws->vt, grad_scale);
 }
 
 static lre_status backward(lre_trainer *t, int accumulate)
@@ -293,6 +396,45 @@ static lre_status backward(lre_trainer *t, int accumulate)
 
 /* -------------------------------------------------------------- step */
 
+typedef struct step_arg {
+    int K;
+    float scale;
+} step_arg;
+
+/* The device's part of a step, everything the host decided (batch indices
+ * in idx_host, micro-batch sizes in nrows, the optimizer's scalars staged)
+ * already in pinned memory: for each micro-batch the indices go up, the
+ * batch is gathered from the device's rows, forward, loss, backward; then
+ * the update, and the losses come back. No allocation, no wait: capturable. */
+static lre_status step_body(lre_trainer *t, const void *argp)
+{
+    const step_arg *a = argp;
+    lre_workspace *ws = &t->ws;
+    const int64_t bs = t->batch_size;
+    float *losses = lre_f32(ws->losses);
+    for (int k = 0; k < a->K; k++) {
+        int64_t n = ws->nrows[k];
+        lre_tensor_set_row_range(&ws->vidx, ws->idx, k * bs, n);
+        CHECK(lre_tensor_from_host(&ws->vidx, ws->idx_host + k * bs, (size_t)n * sizeof(int64_t)));
+        CHECK(lre_dataset_gather_rows(t->data, &ws->vidx, 0, n, ws->x, ws->y, ws->t));
+        set_views(t, n);
+        CHECK(forward(t));
+        CHECK(loss_of(t, losses + k, 1, a->scale));
+        CHECK(backward(t, k > 0));
+    }
+    CHECK(lre_optim_state_apply(t->ctx, &t->optim, &t->opt, t->model->params, t->model->grads));
+    return lre_tensor_to_pinned_async(ws->losses, ws->loss_host, (size_t)a->K * sizeof(float));
+}
+
+/* Puts the context's device in this trainer's precision before its GEMMs
+ * (trainers of one context may differ; a graph captured afterwards holds
+ * the GEMMs of this precision); free when it is already there. */
+static lre_status apply_precision(lre_trainer *t)
+{
+    lre_precision got;
+    return lre_ctx_use_precision(t->ctx, t->precision, &got);
+}
+
 lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss)
 {
     if (!t) return LRE_EINVAL;
@@ -300,49 +442,97 @@ lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss)
     if (!loss) return lre_fail(ctx, LRE_EINVAL, "step: loss is NULL");
     if (!isfinite(lr) || lr < 0.0)
         return lre_fail(ctx, LRE_EINVAL, "step: learning rate %g must be finite and >= 0", lr);
+    CHECK(apply_precision(t));
     const int K = t->accumulation_steps;
-    const float scale = 1.0f / (float)K;
-    double total = 0.0;
+    CHECK(ensure_step_space(t, K));
+    CHECK(ensure_out(t, K));
+    lre_workspace *ws = &t->ws;
+    int full = 1;
     for (int k = 0; k < K; k++) {
-        int64_t n;
-        lre_batcher_next(&t->batcher, t->batch_size, t->ws.idx_host, &n);
-        CHECK(load_batch(t, t->data, n));
-        CHECK(forward(t));
-        float l;
-        CHECK(loss_of(t, &l, 1, scale));
-        CHECK(backward(t, k > 0));
-        total += (double)l;
+        lre_batcher_next(&t->batcher, t->batch_size, ws->idx_host + k * t->batch_size,
+                         &ws->nrows[k]);
+        full = full && ws->nrows[k] == t->batch_size;
     }
-    lre_model *m = t->model;
-    CHECK(lre_optim_state_update(ctx, &t->optim, &t->opt, lr, t->steps + 1, m->params, m->grads));
+    lre_optim_scalars_stage(ctx, &t->optim, lr, t->steps + 1);
+    if (t->step_graph && t->step_k != K) {
+        lre_graph_destroy(ctx, t->step_graph);
+        t->step_graph = NULL;
+        t->step_runs = 0;
+    }
+    t->step_k = K;
+    const step_arg a = {K, 1.0f / (float)K};
+    /* a short micro-batch (an epoch's last) changes the shapes: it runs
+     * eagerly, the captured full step stays */
+    CHECK(full ? run_graph(t, &t->step_graph, &t->step_runs, step_body, &a)
+               : step_body(t, &a));
+    CHECK(lre_ctx_synchronize(ctx));
+    double total = 0.0;
+    for (int k = 0; k < K; k++) total += (double)ws->loss_host[k];
     t->steps++;
     *loss = (float)(total / K);
     return LRE_OK;
 }
 
-/* Runs f over every row of d in order, in chunks of the batch size. */
+/* --------------------------------------------------- evaluate, accuracy */
+
+typedef struct eval_arg {
+    lre_dataset *d;
+    int mode; /* 1: losses, 2: counts */
+} eval_arg;
+
+/* One pass over the rows of d in order, in chunks of the workspace's rows:
+ * gather, forward, the chunk's mean loss and/or count of right answers
+ * into losses[c]/counts[c], then both come back. Capturable. */
+static lre_status eval_body(lre_trainer *t, const void *argp)
+{
+    const eval_arg *a = argp;
+    lre_workspace *ws = &t->ws;
+    const int last = t->model->n_layers - 1;
+    float *losses = lre_f32(ws->losses);
+    int64_t *counts = (int64_t *)lre_tensor_data(ws->counts);
+    int64_t c = 0;
+    for (int64_t start = 0; start < a->d->n; start += ws->rows, c++) {
+        int64_t n = a->d->n - start < ws->rows ? a->d->n - start : ws->rows;
+        CHECK(lre_dataset_gather_rows(a->d, NULL, start, n, ws->x, ws->y, ws->t));
+        set_views(t, n);
+        CHECK(forward(t));
+        if (a->mode & 1) CHECK(loss_of(t, losses + c, 0, 1.0f));
+        if (a->mode & 2) CHECK(lre_count_correct_dev(t->ctx, counts + c, &ws->vact[last], &ws->vy));
+    }
+    if (a->mode & 1) CHECK(lre_tensor_to_pinned_async(ws->losses, ws->loss_host, (size_t)c * 4));
+    if (a->mode & 2) CHECK(lre_tensor_to_pinned_async(ws->counts, ws->count_host, (size_t)c * 8));
+    return LRE_OK;
+}
+
+/* The pass over d: the sum of the per-row losses (mean × rows per chunk,
+ * in order, in double) and/or the count of right answers. */
 static lre_status over_dataset(lre_trainer *t, lre_dataset *d, double *sum_loss,
                                int64_t *correct)
 {
     lre_workspace *ws = &t->ws;
+    const int64_t chunks = (d->n + ws->rows - 1) / ws->rows;
+    CHECK(ensure_out(t, chunks));
+    const eval_arg a = {d, (sum_loss ? 1 : 0) | (correct ? 2 : 0)};
+    lre_eval_graph *g = NULL;
+    for (int i = 0; i < 2 && !g; i++)
+        if (t->eval[i].data == d && t->eval[i].mode == a.mode) g = &t->eval[i];
+    if (!g) { /* the slot used least: a new key starts with an eager run */
+        g = t->eval[0].runs <= t->eval[1].runs ? &t->eval[0] : &t->eval[1];
+        lre_graph_destroy(t->ctx, g->exec);
+        lre_dataset_release(g->data);
+        memset(g, 0, sizeof *g);
+        g->data = d;
+        lre_dataset_retain(d);
+        g->mode = a.mode;
+    }
+    CHECK(run_graph(t, &g->exec, &g->runs, eval_body, &a));
+    CHECK(lre_ctx_synchronize(t->ctx));
     double total = 0.0;
     int64_t right = 0;
-    for (int64_t start = 0; start < d->n; start += ws->rows) {
-        int64_t n = d->n - start < ws->rows ? d->n - start : ws->rows;
-        for (int64_t i = 0; i < n; i++) ws->idx_host[i] = start + i;
-        CHECK(load_batch(t, d, n));
-        CHECK(forward(t));
-        if (sum_loss) {
-            float l;
-            CHECK(loss_of(t, &l, 0, 1.0f));
-            total += (double)l * (double)n;
-        }
-        if (correct) {
-            int64_t c;
-            int last = t->model->n_layers - 1;
-            CHECK(lre_count_correct_trusted(t->ctx, &c, &ws->vact[last], &ws->vy));
-            right += c;
-        }
+    for (int64_t c = 0; c < chunks; c++) {
+        int64_t n = d->n - c * ws->rows < ws->rows ? d->n - c * ws->rows : ws->rows;
+        if (sum_loss) total += (double)ws->loss_host[c] * (double)n;
+        if (correct) right += ws->count_host[c];
     }
     if (sum_loss) *sum_loss = total;
     if (correct) *correct = right;
@@ -357,6 +547,7 @@ lre_status lre_trainer_evaluate(lre_trainer *t, lre_dataset *data, float *loss)
     if (data->ctx != t->ctx)
         return lre_fail(t->ctx, LRE_EINVAL, "evaluate: the dataset belongs to another context");
     CHECK(check_data(t, data, "evaluate"));
+    CHECK(apply_precision(t));
     double total;
     CHECK(over_dataset(t, data, &total, NULL));
     *loss = (float)(total / (double)data->n);
@@ -371,9 +562,23 @@ lre_status lre_trainer_accuracy(lre_trainer *t, lre_dataset *data, double *acc)
     if (t->loss.kind != LRE_LOSS_CROSS_ENTROPY || !data->rows->labels)
         return lre_fail(t->ctx, LRE_EINVAL, "accuracy: needs a classifier and labelled data");
     CHECK(check_data(t, data, "accuracy"));
+    CHECK(apply_precision(t));
     int64_t right;
     CHECK(over_dataset(t, data, NULL, &right));
     *acc = (double)right / (double)data->n;
+    return LRE_OK;
+}
+
+int lre_trainer_graphs(const lre_trainer *t)
+{
+    return t && t->graphs && lre_ctx_can_capture(t->ctx);
+}
+
+lre_status lre_trainer_set_graphs(lre_trainer *t, int on)
+{
+    if (!t) return LRE_EINVAL;
+    if (!on) drop_graphs(t);
+    t->graphs = on != 0;
     return LRE_OK;
 }
 
@@ -417,3 +622,9 @@ lre_ctx *lre_trainer_ctx(const lre_trainer *t) { return t->ctx; }
 lre_dataset *lre_trainer_data(lre_trainer *t) { return t->data; }
 const lre_optim_config *lre_trainer_optim(const lre_trainer *t) { return &t->optim; }
 const lre_loss_config *lre_trainer_loss(const lre_trainer *t) { return &t->loss; }
+
+lre_precision lre_trainer_precision(const lre_trainer *t, lre_precision *requested)
+{
+    if (requested) *requested = t->precision_requested;
+    return t->precision;
+}

@@ -251,7 +251,10 @@ end
 
 -- What was tested, in words, when the trainer can say (the engine's can):
 -- model, optimizer, data (descriptions) and batch_size, recorded in the
--- result for people and for the figure's title (lrengine.plot).
+-- result for people and for the figure's title (lrengine.plot); and the
+-- matmul precision, {requested =, effective =}, from a trainer whose
+-- precision() returns effective, requested (the engine's does; a trainer
+-- without the method gets no precision field).
 local function describe(trainer)
   local function call(name)
     local f = method(trainer, name)
@@ -271,6 +274,14 @@ local function describe(trainer)
   if data ~= nil then d.data = tostring(data) end
   local bs = call("batch_size")
   if math.type(bs) == "integer" then d.batch_size = bs end
+  local prec = method(trainer, "precision")
+  if prec then
+    local ok, effective, requested = pcall(prec, trainer)
+    if ok and type(effective) == "string" then
+      d.precision = { requested = type(requested) == "string" and requested or effective,
+        effective = effective }
+    end
+  end
   return d
 end
 

@@ -16,12 +16,18 @@ are the C ones themselves, so an error points at the caller's line):
     rate is an argument of every trainer:step(lr))
   lre.trainer{model=, data=, loss=cross_entropy, optimizer=adam, batch_size=32,
     seed=<--seed or 0>, accumulation_steps=1, shuffle=true, drop_last=false,
-    device=<the engine's>}
+    device=<the engine's>, precision=<--precision or "fp32">}
+    precision: the matmuls' compute type, "fp32", "tf32" or "bf16" (parameters,
+    gradients and optimizer state stay fp32); a device without it runs fp32
+    and one warning line goes to stderr; trainer:precision() -> effective,
+    requested
 
-  lre.configure{device=, seed=, threads=, quiet=}  before the first object
-  lre.options()   -> {device=, seed=, threads=, quiet=, host=}; `host` is
-                     true under the `lrengine` command, whose --device,
-                     --seed, --threads and --quiet options these are
+  lre.configure{device=, seed=, threads=, quiet=, precision=}  before the
+                     first object (precision, the trainers' default, at any time)
+  lre.options()   -> {device=, seed=, threads=, precision=, quiet=, host=};
+                     `host` is true under the `lrengine` command, whose
+                     --device, --seed, --threads, --precision and --quiet
+                     options these are
   lre.version, lre.lua_version, lre.device_compiled(name)
 
 The range-test modules load on first use: lre.finder, lre.heuristics,

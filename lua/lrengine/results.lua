@@ -22,6 +22,10 @@ and
   config         the range test's options (functions recorded by name)
   model, optimizer, data, batch_size
                  what was tested, in words, when the trainer can say
+  precision      {requested =, effective =}: the matmul precision asked for
+                 and the one the device ran ("fp32", "tf32", "bf16"; they
+                 differ where the device lacks the one asked for); absent
+                 when the trainer does not say (no precision() method)
   seed, device, engine_version, lua_version, created (UTC, ISO 8601)
 
 Methods: result:save_json(path), result:save_csv(path),

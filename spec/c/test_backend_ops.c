@@ -433,7 +433,7 @@ static void test_gather(lre_dtype dt, int transform, int64_t rows, int64_t F, in
     src.identity = transform == T_IDENTITY && dt == LRE_F32;
     src.mul = transform == T_PER_FEATURE ? dmul.ptr : NULL;
     src.add = transform == T_PER_FEATURE ? dadd.ptr : NULL;
-    ok(D.be->gather(D.st, &src, didx.ptr, n, ox.ptr, target_dim ? NULL : oy.ptr,
+    ok(D.be->gather(D.st, &src, didx.ptr, 0, n, ox.ptr, target_dim ? NULL : oy.ptr,
                     target_dim ? ot.ptr : NULL),
        chk_name("%s: runs", nm));
     float *gx = malloc(sizeof *gx * (size_t)(n * F + 1));
@@ -452,6 +452,26 @@ static void test_gather(lre_dtype dt, int transform, int64_t rows, int64_t F, in
               "a label differs");
         free(gy);
     }
+    /* in order (idx NULL): rows first..first+m-1 of the dataset */
+    int64_t first = dn / 3, m = dn - first < n ? dn - first : n;
+    double *wseq = dalloc(m * F);
+    for (int64_t i = 0; i < m; i++) {
+        int64_t r = index[first + i];
+        for (int64_t c = 0; c < F; c++) {
+            double v = dt == LRE_U8 ? x[r * F + c] : ((float *)x)[r * F + c];
+            if (transform == T_GLOBAL) v = v * scale + shift;
+            if (transform == T_PER_FEATURE) v = v * mul[c] + add[c];
+            wseq[i * F + c] = v;
+        }
+    }
+    dbuf ox2 = dnew(4, m * F, NULL);
+    ok(D.be->gather(D.st, &src, NULL, first, m, ox2.ptr, NULL, NULL),
+       chk_name("%s in order from row %lld: runs", nm, (long long)first));
+    dget(&ox2, gx, chk_name("%s in order", nm));
+    chk_close(chk_name("%s in order from row %lld: x matches", nm, (long long)first), wseq, gx,
+              m * F, 1e-6, 1e-6);
+    dfree(&ox2);
+    free(wseq);
     free(gx);
     dbuf *all[] = {&dx, &dl, &dtg, &dix, &didx, &dmul, &dadd, &ox, &oy, &ot};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dfree(all[i]);

@@ -37,14 +37,24 @@ struct alloc_rec {
 struct cuda_state {
     const lre_backend_env *env;
     int device;
+    int cc_major;             /* compute capability (read once at init) */
+    lre_precision precision;  /* the gemm compute type in force (set_precision) */
     cudaStream_t stream;
     cublasHandle_t blas;
     /* sizes of live device blocks, for the context's counters */
     alloc_rec *recs;
     size_t n_recs, cap_recs;
-    /* reduction scratch: per-row or per-block partial sums (doubles) */
+    /* reduction scratch: per-row or per-block partial sums (doubles); a
+     * smaller one outgrown stays allocated until shutdown, as a captured
+     * graph may still point at it */
     double *partial;
     size_t partial_n;
+    double *retired[32];
+    int n_retired;
+    /* cuBLAS's workspace, set once so that captured GEMMs allocate nothing */
+    void *blas_ws;
+    /* 1 while a capture is open */
+    int capturing;
 };
 
 #define ST(state) (static_cast<cuda_state *>(state))
@@ -79,6 +89,7 @@ lre_status cublas_fail(cuda_state *s, cublasStatus_t e, const char *what, const 
 #define LAUNCHED(s, name) CU((s), cudaGetLastError())
 
 const int THREADS = 256;
+const size_t BLAS_WORKSPACE = (size_t)32 << 20; /* cuBLAS's advice for Hopper */
 
 /* blocks for a grid-stride loop over n elements */
 unsigned blocks_for(int64_t n)
@@ -111,6 +122,7 @@ lre_status cuda_init(const lre_backend_env *env, void **state)
     if (!s) return lre_backend_fail(env, LRE_ENOMEM, "cuda: out of host memory");
     s->env = env;
     s->device = 0;
+    s->precision = LRE_PRECISION_FP32; /* the pedantic math mode set below */
     lre_status st = LRE_OK;
     cudaError_t ce;
     cublasStatus_t be;
@@ -125,9 +137,19 @@ lre_status cuda_init(const lre_backend_env *env, void **state)
     } else if ((be = cublasSetMathMode(s->blas, CUBLAS_PEDANTIC_MATH)) != CUBLAS_STATUS_SUCCESS) {
         /* fp32 by default: no TF32 behind the caller's back */
         st = cublas_fail(s, be, "cublasSetMathMode", __FILE__, __LINE__);
+    } else if ((ce = cudaDeviceGetAttribute(&s->cc_major, cudaDevAttrComputeCapabilityMajor,
+                                            s->device)) != cudaSuccess) {
+        st = cuda_fail(s, ce, "cudaDeviceGetAttribute(cudaDevAttrComputeCapabilityMajor)",
+                       __FILE__, __LINE__);
+    } else if ((ce = cudaMalloc(&s->blas_ws, BLAS_WORKSPACE)) != cudaSuccess) {
+        st = cuda_fail(s, ce, "cudaMalloc (cuBLAS workspace)", __FILE__, __LINE__);
+    } else if ((be = cublasSetWorkspace(s->blas, s->blas_ws, BLAS_WORKSPACE)) !=
+               CUBLAS_STATUS_SUCCESS) {
+        st = cublas_fail(s, be, "cublasSetWorkspace", __FILE__, __LINE__);
     }
     if (st != LRE_OK) {
         if (s->blas) cublasDestroy(s->blas);
+        if (s->blas_ws) cudaFree(s->blas_ws);
         if (s->stream) cudaStreamDestroy(s->stream);
         free(s);
         return st;
@@ -142,7 +164,9 @@ void cuda_shutdown(void *state)
     if (!s) return;
     cudaStreamSynchronize(s->stream);
     cudaFree(s->partial);
+    for (int i = 0; i < s->n_retired; i++) cudaFree(s->retired[i]);
     cublasDestroy(s->blas);
+    cudaFree(s->blas_ws);
     cudaStreamDestroy(s->stream);
     free(s->recs);
     free(s);
@@ -221,6 +245,13 @@ lre_status cuda_to_host(void *state, void *dst, const void *src, size_t n)
     return LRE_OK;
 }
 
+lre_status cuda_to_host_async(void *state, void *dst, const void *src, size_t n)
+{
+    cuda_state *s = ST(state);
+    if (n) CU(s, cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, s->stream));
+    return LRE_OK;
+}
+
 lre_status cuda_copy(void *state, void *dst, const void *src, size_t n)
 {
     cuda_state *s = ST(state);
@@ -239,9 +270,15 @@ lre_status cuda_zero(void *state, void *p, size_t n)
 lre_status need_partial(cuda_state *s, size_t n)
 {
     if (n <= s->partial_n) return LRE_OK;
+    if (s->capturing)
+        return lre_backend_fail(s->env, LRE_ESTATE,
+                                "cuda: a captured step needs more reduction scratch than its "
+                                "eager run did (internal error)");
+    if (n < 4096) n = 4096; /* the most blocks a grid-stride reduction uses */
     if (s->partial) {
-        CU(s, cudaStreamSynchronize(s->stream));
-        CU(s, cudaFree(s->partial));
+        if (s->n_retired == (int)(sizeof s->retired / sizeof s->retired[0]))
+            return lre_backend_fail(s->env, LRE_ENOMEM, "cuda: reduction scratch grew too often");
+        s->retired[s->n_retired++] = s->partial;
         s->partial = NULL;
         s->partial_n = 0;
     }
@@ -281,10 +318,42 @@ lre_status cuda_gemm(void *state, int trans_a, int trans_b, int64_t M, int64_t N
         return lre_backend_fail(s->env, LRE_EINVAL,
                                 "gemm: dimensions exceed the cuBLAS integer range");
     const lre_colmajor_gemm g = lre_gemm_to_colmajor(trans_a, trans_b, M, N, K, lda, ldb, ldc);
-    CB(s, cublasSgemm(s->blas, g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N,
-                      g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N, (int)g.m, (int)g.n, (int)g.k,
-                      &alpha, g.first_is_b ? b : a, (int)g.ld_first, g.first_is_b ? a : b,
-                      (int)g.ld_second, &beta, c, (int)g.ldc));
+    const cublasOperation_t op_first = g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_second = g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const float *first = g.first_is_b ? b : a, *second = g.first_is_b ? a : b;
+    if (s->precision == LRE_PRECISION_BF16) {
+        /* fp32 in and out, products on bfloat16 tensor cores, fp32 sums */
+        CB(s, cublasGemmEx(s->blas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha,
+                           first, CUDA_R_32F, (int)g.ld_first, second, CUDA_R_32F,
+                           (int)g.ld_second, &beta, c, CUDA_R_32F, (int)g.ldc,
+                           CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+    } else {
+        /* fp32 or tf32: the handle's math mode (cuda_set_precision) decides */
+        CB(s, cublasSgemm(s->blas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha,
+                          first, (int)g.ld_first, second, (int)g.ld_second, &beta, c,
+                          (int)g.ldc));
+    }
+    return LRE_OK;
+}
+
+/* The compute type of the gemm calls that follow. fp32: cublasSgemm under
+ * CUBLAS_PEDANTIC_MATH (no TF32); tf32: cublasSgemm under
+ * CUBLAS_TF32_TENSOR_OP_MATH; bf16: cublasGemmEx with fp32 operands and
+ * CUBLAS_COMPUTE_32F_FAST_16BF (an explicit compute type, which the math
+ * mode does not override; the handle stays pedantic for anything else).
+ * TF32 and BF16 tensor cores need compute capability 8.0 (Ampere) or
+ * later: on an older GPU both run fp32. Host-side state only. */
+lre_status cuda_set_precision(void *state, lre_precision want, lre_precision *got)
+{
+    cuda_state *s = ST(state);
+    lre_precision p = want;
+    if ((unsigned)p >= LRE_PRECISION_COUNT)
+        return lre_backend_fail(s->env, LRE_EINVAL, "cuda: unknown precision %d", (int)want);
+    if (p != LRE_PRECISION_FP32 && s->cc_major < 8) p = LRE_PRECISION_FP32;
+    CB(s, cublasSetMathMode(s->blas, p == LRE_PRECISION_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                              : CUBLAS_PEDANTIC_MATH));
+    s->precision = p;
+    *got = p;
     return LRE_OK;
 }
 
@@ -555,13 +624,14 @@ lre_status cuda_count_correct(void *state, int64_t *correct, const float *logits
 
 /* x (n, F) = transform(rows idx[0..n) of src): one thread an element, the
  * u8 → f32 conversion and the affine map done here, as the CPU does them */
-__global__ void gather_x(float *x, lre_gather_src src, const int64_t *idx, int64_t n)
+__global__ void gather_x(float *x, lre_gather_src src, const int64_t *idx, int64_t first,
+                         int64_t n)
 {
     const int64_t F = src.features;
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n * F;
          e += (int64_t)gridDim.x * blockDim.x) {
         int64_t i = e / F, c = e % F;
-        int64_t k = idx[i];
+        int64_t k = idx ? idx[i] : first + i;
         int64_t row = src.index ? src.index[k] : k;
         float v = src.dtype == LRE_U8 ? (float)((const uint8_t *)src.x)[row * F + c]
                                       : ((const float *)src.x)[row * F + c];
@@ -573,32 +643,34 @@ __global__ void gather_x(float *x, lre_gather_src src, const int64_t *idx, int64
 }
 
 /* y (n) labels, t (n, target_dim) targets of the same rows */
-__global__ void gather_yt(int32_t *y, float *t, lre_gather_src src, const int64_t *idx, int64_t n)
+__global__ void gather_yt(int32_t *y, float *t, lre_gather_src src, const int64_t *idx,
+                          int64_t first, int64_t n)
 {
     const int64_t D = src.target_dim;
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n * (D > 0 ? D : 1);
          e += (int64_t)gridDim.x * blockDim.x) {
         int64_t i = D > 0 ? e / D : e;
-        int64_t k = idx[i];
+        int64_t k = idx ? idx[i] : first + i;
         int64_t row = src.index ? src.index[k] : k;
         if (y && src.labels && (D == 0 || e % D == 0)) y[i] = src.labels[row];
         if (t && src.targets) t[e] = src.targets[row * D + e % D];
     }
 }
 
-lre_status cuda_gather(void *state, const lre_gather_src *src, const int64_t *idx, int64_t n,
-                       float *x, int32_t *y, float *t)
+lre_status cuda_gather(void *state, const lre_gather_src *src, const int64_t *idx, int64_t first,
+                       int64_t n, float *x, int32_t *y, float *t)
 {
     cuda_state *s = ST(state);
     if (n == 0) return LRE_OK;
     if (x && src->features > 0) {
-        gather_x<<<blocks_for(n * src->features), THREADS, 0, s->stream>>>(x, *src, idx, n);
+        gather_x<<<blocks_for(n * src->features), THREADS, 0, s->stream>>>(x, *src, idx, first, n);
         LAUNCHED(s, "gather_x");
     }
     if ((y && src->labels) || (t && src->targets)) {
         int64_t m = n * (src->target_dim > 0 ? src->target_dim : 1);
         gather_yt<<<blocks_for(m), THREADS, 0, s->stream>>>(src->labels ? y : NULL,
-                                                            src->targets ? t : NULL, *src, idx, n);
+                                                            src->targets ? t : NULL, *src, idx,
+                                                            first, n);
         LAUNCHED(s, "gather_yt");
     }
     return LRE_OK;
@@ -648,6 +720,93 @@ lre_status cuda_adam_update(void *state, float *p, const float *g, float *m, flo
     return LRE_OK;
 }
 
+/* ------------------------------------------------------- pinned host */
+
+void *cuda_host_alloc(void *state, size_t n)
+{
+    cuda_state *s = ST(state);
+    void *p = NULL;
+    cudaError_t e = cudaHostAlloc(&p, n ? n : 1, cudaHostAllocDefault);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        lre_backend_fail(s->env, LRE_ENOMEM, "cuda: out of pinned host memory for %zu bytes (%s)",
+                         n, cudaGetErrorString(e));
+        return NULL;
+    }
+    memset(p, 0, n);
+    s->env->stats->n_allocs++;
+    s->env->stats->bytes_live += n;
+    /* its size, for the counters, in the same table as device blocks */
+    if (s->n_recs == s->cap_recs) {
+        size_t cap = s->cap_recs ? 2 * s->cap_recs : 64;
+        alloc_rec *r = static_cast<alloc_rec *>(realloc(s->recs, cap * sizeof *r));
+        if (!r) {
+            cudaFreeHost(p);
+            s->env->stats->bytes_live -= n;
+            lre_backend_fail(s->env, LRE_ENOMEM, "cuda: out of host memory");
+            return NULL;
+        }
+        s->recs = r;
+        s->cap_recs = cap;
+    }
+    s->recs[s->n_recs].p = p;
+    s->recs[s->n_recs].n = n;
+    s->n_recs++;
+    return p;
+}
+
+void cuda_host_free(void *state, void *p)
+{
+    cuda_state *s = ST(state);
+    if (!p) return;
+    for (size_t i = 0; i < s->n_recs; i++)
+        if (s->recs[i].p == p) {
+            s->env->stats->bytes_live -= s->recs[i].n;
+            s->recs[i] = s->recs[--s->n_recs];
+            break;
+        }
+    cudaStreamSynchronize(s->stream); /* a copy may still read it */
+    cudaFreeHost(p);
+}
+
+/* ------------------------------------------------------------- graphs */
+
+lre_status cuda_capture_begin(void *state)
+{
+    cuda_state *s = ST(state);
+    CU(s, cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeThreadLocal));
+    s->capturing = 1;
+    return LRE_OK;
+}
+
+lre_status cuda_capture_end(void *state, void **graph)
+{
+    cuda_state *s = ST(state);
+    *graph = NULL;
+    cudaGraph_t g = NULL;
+    s->capturing = 0;
+    CU(s, cudaStreamEndCapture(s->stream, &g));
+    cudaGraphExec_t exec = NULL;
+    cudaError_t e = cudaGraphInstantiate(&exec, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) return cuda_fail(s, e, "cudaGraphInstantiate", __FILE__, __LINE__);
+    *graph = exec;
+    return LRE_OK;
+}
+
+lre_status cuda_graph_launch(void *state, void *graph)
+{
+    cuda_state *s = ST(state);
+    CU(s, cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph), s->stream));
+    return LRE_OK;
+}
+
+void cuda_graph_destroy(void *state, void *graph)
+{
+    (void)state;
+    if (graph) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
+}
+
 lre_backend make_table()
 {
     lre_backend b;
@@ -659,13 +818,21 @@ lre_backend make_table()
     b.shutdown = cuda_shutdown;
     b.synchronize = cuda_synchronize;
     b.stream = cuda_stream;
+    b.host_alloc = cuda_host_alloc;
+    b.host_free = cuda_host_free;
+    b.capture_begin = cuda_capture_begin;
+    b.capture_end = cuda_capture_end;
+    b.graph_launch = cuda_graph_launch;
+    b.graph_destroy = cuda_graph_destroy;
     b.alloc = cuda_alloc;
     b.free = cuda_free;
     b.to_device = cuda_to_device;
     b.to_host = cuda_to_host;
+    b.to_host_async = cuda_to_host_async;
     b.copy = cuda_copy;
     b.zero = cuda_zero;
     b.gemm = cuda_gemm;
+    b.set_precision = cuda_set_precision;
     b.bias_add_forward = cuda_bias_add_forward;
     b.bias_add_backward = cuda_bias_add_backward;
     b.act_forward = cuda_act_forward;
