@@ -165,6 +165,30 @@ print(select("#", ...), ...)
     assert.are.equal("cpu\t3\tfalse\n", out)
   end)
 
+  it("--device cuda without a usable GPU (or without CUDA) is one line and exit 1, before the script", function()
+    -- where a GPU is there the script runs: then it must print its line
+    local code, out, err = run("--device cuda -e " .. shell_quote("print('ran')"))
+    if code == 0 then
+      assert.are.equal("ran\n", out)
+      return
+    end
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    local lines = select(2, err:gsub("\n", ""))
+    assert.are.equal(1, lines, err)
+    assert.matches("^lrengine: %-%-device cuda: ", err)
+    assert.truthy(err:find("not compiled into this build", 1, true) or err:find("cuda: ", 1, true), err)
+  end)
+
+  it("lre.configure{device = 'cuda'} says at the call when the device cannot be had", function()
+    local code, out, err = run("-e " .. shell_quote(
+      "local lre = require 'lrengine' local ok, e = pcall(lre.configure, { device = 'cuda' }) " ..
+      "print(ok, e)"))
+    assert.are.equal(0, code, err)
+    if out:match("^true") then return end -- a GPU is there
+    assert.matches("^false\t.*configure: device 'cuda' is not available: ", out)
+  end)
+
   it("--seed is the default seed of trainers", function()
     local script = tmpfile([[
 local lre = require "lrengine"

@@ -152,6 +152,15 @@ static int core_configure(lua_State *L) {
                                    "program (lrelua_use_ctx), which configured it"
                                  : "configure: the engine context is already in use; "
                                    "configure it before making any dataset, model or trainer");
+    if (!b->obj.ctx && o.device != LRE_DEVICE_CPU) {
+        /* say now, at the configure call, when the device cannot be had */
+        char err[512] = "";
+        lre_ctx *probe = NULL;
+        if (lre_ctx_new_err(&probe, &o, err, sizeof err) != LRE_OK)
+            return luaL_error(L, "configure: device '%s' is not available: %s",
+                              lre_device_name(o.device), err);
+        lre_ctx_release(probe);
+    }
     b->opts = o;
     b->quiet = quiet;
     b->precision = prec;
