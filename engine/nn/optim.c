@@ -155,6 +155,8 @@ lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr, 
                             "%s: %s has %lld elements, p has %lld", fn, tn[i],
                             (long long)ts[i]->numel, (long long)p->numel);
     }
+    /* an earlier update's copy of the pinned scalars may still be pending */
+    if ((s = ctx->be->synchronize(ctx->be_state))) return s;
     lre_optim_scalars_stage(ctx, c, lr, step);
     return launch_update(ctx, c, p, g, need >= 3 ? buf1 : NULL, need == 4 ? buf2 : NULL);
 }

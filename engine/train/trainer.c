@@ -314,7 +314,12 @@ static lre_status run_graph(lre_trainer *t, void **g, int *runs,
                             lre_status (*body)(lre_trainer *, const void *), const void *arg)
 {
     lre_ctx *ctx = t->ctx;
-    if (!t->graphs || !lre_ctx_can_capture(ctx) || (!*g && (*runs)++ < 1)) return body(t, arg);
+    if (!t->graphs || !lre_ctx_can_capture(ctx)) return body(t, arg);
+    if (!*g && *runs < 1) { /* counted once it ran through: a capture must not be a first touch */
+        lre_status s = body(t, arg);
+        if (!s) (*runs)++;
+        return s;
+    }
     if (!*g) {
         void *graph = NULL;
         lre_status s = lre_capture_begin(ctx);
@@ -331,7 +336,15 @@ static lre_status run_graph(lre_trainer *t, void **g, int *runs,
         }
         *g = graph; /* its GEMMs keep the math mode (precision) of the capture */
     }
-    return lre_graph_launch(ctx, *g);
+    lre_status s = lre_graph_launch(ctx, *g);
+    if (s) { /* a graph that does not launch is dropped; the trainer goes eager */
+        lre_graph_destroy(ctx, *g);
+        *g = NULL;
+        t->graphs = 0;
+        lre_ctx_clear_error(ctx);
+        return body(t, arg);
+    }
+    return LRE_OK;
 }
 
 /* ---------------------------------------------------- forward/backward */

@@ -61,6 +61,7 @@ struct cuda_state {
 
 lre_status cuda_fail(cuda_state *s, cudaError_t e, const char *what, const char *file, int line)
 {
+    (void)cudaGetLastError(); /* reported here: the next launch check must not see it again */
     return lre_backend_fail(s->env, LRE_EDEVICE, "cuda: %s failed at %s:%d: %s (%s)", what, file,
                             line, cudaGetErrorName(e), cudaGetErrorString(e));
 }
@@ -68,6 +69,7 @@ lre_status cuda_fail(cuda_state *s, cudaError_t e, const char *what, const char 
 lre_status cublas_fail(cuda_state *s, cublasStatus_t e, const char *what, const char *file,
                        int line)
 {
+    (void)cudaGetLastError();
     return lre_backend_fail(s->env, LRE_EDEVICE, "cublas: %s failed at %s:%d: %s (%s)", what,
                             file, line, cublasGetStatusName(e), cublasGetStatusString(e));
 }
@@ -186,6 +188,10 @@ void *cuda_stream(void *state) { return ST(state)->stream; }
 void *cuda_alloc(void *state, size_t n)
 {
     cuda_state *s = ST(state);
+    if (s->capturing) {
+        lre_backend_fail(s->env, LRE_ESTATE, "cuda: allocation during a graph capture");
+        return NULL;
+    }
     if (s->n_recs == s->cap_recs) {
         size_t cap = s->cap_recs ? 2 * s->cap_recs : 64;
         alloc_rec *r = static_cast<alloc_rec *>(realloc(s->recs, cap * sizeof *r));
@@ -225,8 +231,8 @@ void cuda_free(void *state, void *p)
             break;
         }
     /* a block may still be in use by work on the stream */
-    cudaStreamSynchronize(s->stream);
-    cudaFree(p);
+    if (cudaStreamSynchronize(s->stream) != cudaSuccess || cudaFree(p) != cudaSuccess)
+        (void)cudaGetLastError();
 }
 
 lre_status cuda_to_device(void *state, void *dst, const void *src, size_t n)
@@ -274,7 +280,11 @@ lre_status need_partial(cuda_state *s, size_t n)
         return lre_backend_fail(s->env, LRE_ESTATE,
                                 "cuda: a captured step needs more reduction scratch than its "
                                 "eager run did (internal error)");
-    if (n < 4096) n = 4096; /* the most blocks a grid-stride reduction uses */
+    /* at least the most blocks a grid-stride reduction uses, and doubling,
+     * so that a growing batch retires few buffers */
+    size_t want = s->partial_n ? 2 * s->partial_n : 4096;
+    while (want < n) want *= 2;
+    n = want;
     if (s->partial) {
         if (s->n_retired == (int)(sizeof s->retired / sizeof s->retired[0]))
             return lre_backend_fail(s->env, LRE_ENOMEM, "cuda: reduction scratch grew too often");
@@ -495,6 +505,11 @@ __global__ void cross_entropy_rows(double *part, float *dz, const float *logits,
     __shared__ double sh[RED];
     const int64_t row = blockIdx.x;
     const float *z = logits + row * C;
+    /* the label's logit, read before any thread writes the gradient (dz may
+     * be logits itself; block_sum's barriers order this read first) */
+    const int32_t y = labels[row];
+    const int ok = y >= 0 && y < C;
+    const double zy = ok ? (double)z[y] : 0.0;
     double m = -INFINITY;
     for (int64_t c = threadIdx.x; c < C; c += RED) m = fmax(m, (double)z[c]);
     m = block_max(m, sh);
@@ -506,9 +521,7 @@ __global__ void cross_entropy_rows(double *part, float *dz, const float *logits,
     se = block_sum(se, sh);
     sz = block_sum(sz, sh);
     const double lse = m + log(se);
-    const int32_t y = labels[row];
-    const int ok = y >= 0 && y < C;
-    if (threadIdx.x == 0) part[row] = ok ? lre_ce_row_loss(lse, z[y], sz, on, off, C) : NAN;
+    if (threadIdx.x == 0) part[row] = ok ? lre_ce_row_loss(lse, zy, sz, on, off, C) : NAN;
     if (dz)
         for (int64_t c = threadIdx.x; c < C; c += RED)
             dz[row * C + c] = ok ? lre_ce_grad1(z[c], lse, c == y, on, off, gs) : 0.0f;
@@ -725,6 +738,10 @@ lre_status cuda_adam_update(void *state, float *p, const float *g, float *m, flo
 void *cuda_host_alloc(void *state, size_t n)
 {
     cuda_state *s = ST(state);
+    if (s->capturing) {
+        lre_backend_fail(s->env, LRE_ESTATE, "cuda: allocation during a graph capture");
+        return NULL;
+    }
     void *p = NULL;
     cudaError_t e = cudaHostAlloc(&p, n ? n : 1, cudaHostAllocDefault);
     if (e != cudaSuccess) {
@@ -765,8 +782,9 @@ void cuda_host_free(void *state, void *p)
             s->recs[i] = s->recs[--s->n_recs];
             break;
         }
-    cudaStreamSynchronize(s->stream); /* a copy may still read it */
-    cudaFreeHost(p);
+    /* a copy may still read it */
+    if (cudaStreamSynchronize(s->stream) != cudaSuccess || cudaFreeHost(p) != cudaSuccess)
+        (void)cudaGetLastError();
 }
 
 /* ------------------------------------------------------------- graphs */
