@@ -54,7 +54,9 @@ MAKEFLAGS += --no-builtin-rules
 CC        ?= cc
 OPT       ?= -O2
 CUDA      ?= auto
-CUDA_HOME ?= /usr/local/cuda
+# a toolkit scripts/deps.sh installed from PyPI into .cuda/ comes first
+CUDA_LOCAL := $(wildcard $(CURDIR)/.cuda/toolkit/bin/nvcc)
+CUDA_HOME  ?= $(if $(CUDA_LOCAL),$(CURDIR)/.cuda/toolkit,/usr/local/cuda)
 CUDA_ARCH ?= 75 80 86 89 90 100 120
 SAN_CC    ?= $(if $(shell command -v clang 2>/dev/null),clang,$(CC))
 PREFIX    ?= /usr/local
@@ -124,7 +126,9 @@ BENCH_BINS = $(patsubst scripts/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 EX_BINS   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRCS))
 
 # ---- CUDA detection --------------------------------------------------------
-NVCC_FOUND := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc))
+# $(CUDA_HOME)'s nvcc first; never Debian's /usr/bin/nvcc (CUDA 11.8)
+NVCC_FOUND := $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) \
+                $(filter-out /usr/bin/nvcc,$(shell command -v nvcc 2>/dev/null)))
 ifeq ($(CUDA),0)
   WITH_CUDA := 0
   CUDA_MSG  := CUDA=0: CPU-only build
@@ -315,6 +319,7 @@ $(BUILD)/bench/%: $(OBJ)/scripts/%.o $(LIB)
 # make data / bench-data / fuzz-corpus, and make fuzz (libFuzzer targets of
 # every parser, FUZZ_SECONDS each)
 include scripts/mk/data.mk scripts/mk/fuzz.mk
+include scripts/mk/gpu.mk
 
 # ---- running ---------------------------------------------------------------
 SAN_ENV := ASAN_OPTIONS=detect_leaks=1 \
