@@ -34,8 +34,9 @@
 #      test: the machine's toolkit's, else the bundle's (status `clean`,
 #      `errors (N)`, `incomplete (why)` or `not run (why)`)
 #   5. bench_cuda, when the bundle has it
-#   6. scripts/compare_torch.py against torch on the GPU, when torch imports,
-#      the wheel installs offline and the script has a device option
+#   6. the same sweep timed by lrengine (scripts/bench_finder.lua) and by
+#      torch-lr-finder (scripts/bench_torch_finder.py) on the GPU, when torch
+#      imports and the wheel installs offline
 # Writes OUTDIR/gpu_check.log (everything), OUTDIR/gpu_check.json (the
 # figures) and OUTDIR/gpu_check_files.tar.gz (the range-test results, each
 # step's output); exits 1 when a test failed, a step that must work did not,
@@ -740,21 +741,30 @@ print(torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_
     elif ! timeout -k 5 60 python3 -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
              --target "$WORK/py" "$whl" >"$WORK/logs/pip.txt" 2>&1; then
         torch_status="skipped: the wheel does not install offline: $(tail -n 1 "$WORK/logs/pip.txt")"
-    elif ! grep -q -- '--device' "$B/scripts/compare_torch.py" 2>/dev/null; then
-        torch_status="skipped: scripts/compare_torch.py has no device option (it runs LRFinder(..., device=\"cpu\") on /usr/share/datasets/fashion-mnist); torch and the wheel are ready"
     else
-        bx 120 "$WORK/logs/compare_lrengine.txt" "$B/bin/lrengine" --device cuda -q \
-            "$B/scripts/compare_torch.lua" "$WORK/results/compare" 100 "$(mf train_rows)" 2000
+        # the same sweep timed on both sides: lrengine's bench_finder.lua on
+        # CUDA, torch-lr-finder's range_test on CUDA (scripts/bench_torch_finder.py)
+        bx 120 "$WORK/logs/bench_finder_cuda.txt" "$B/bin/lrengine" --device cuda -q \
+            "$B/scripts/bench_finder.lua"
         left=$((BUDGET - $(ms) / 1000 - 5))
-        if [ "$left" -lt 10 ]; then
+        if [ "$left" -lt 20 ]; then
             torch_status="not run: the time budget is spent"
         else
-            (cd "$WORK/run" && PYTHONPATH="$WORK/py${PYTHONPATH:+:$PYTHONPATH}" LRENGINE_DATA="$B/data" \
-                timeout -k 5 "$((left < 150 ? left : 150))" python3 "$B/scripts/compare_torch.py" \
-                --device cuda "$WORK/results/compare") >"$WORK/logs/compare_torch.txt" 2>&1
+            (cd "$WORK/run" && PYTHONPATH="$WORK/py${PYTHONPATH:+:$PYTHONPATH}" \
+                timeout -k 5 "$((left < 150 ? left : 150))" python3 "$B/scripts/bench_torch_finder.py" \
+                --device cuda --data "$B/data") >"$WORK/logs/bench_torch_finder.txt" 2>&1
             rc=$?
-            torch_status="ran: exit status $rc"
-            tail -n 30 "$WORK/logs/compare_torch.txt" | tee -a "$LOG"
+            tail -n 4 "$WORK/logs/bench_finder_cuda.txt" "$WORK/logs/bench_torch_finder.txt" | tee -a "$LOG"
+            ours=$(awk '/^with validation set/ {print $4; exit}' "$WORK/logs/bench_finder_cuda.txt")
+            theirs=$(awk '/^with validation set/ {print $4; exit}' "$WORK/logs/bench_torch_finder.txt")
+            ours_t=$(awk '/^training loss only/ {print $4; exit}' "$WORK/logs/bench_finder_cuda.txt")
+            theirs_t=$(awk '/^training loss only/ {print $4; exit}' "$WORK/logs/bench_torch_finder.txt")
+            if [ $rc -eq 0 ] && [ -n "$ours" ] && [ -n "$theirs" ]; then
+                torch_status=$(awk -v a="$ours" -v b="$theirs" -v c="${ours_t:-0}" -v d="${theirs_t:-0}" \
+                    'BEGIN { printf "ran: with the validation set lrengine %.3f s, torch-lr-finder %.3f s (%.1fx); training loss only %.3f s vs %.3f s (%.1fx)", a, b, b / a, c, d, (c > 0 ? d / c : 0) }')
+            else
+                torch_status="ran: exit status $rc (see bench_torch_finder.txt)"
+            fi
         fi
     fi
     say "torch: ${torch_info:+$torch_info; }$torch_status"

@@ -57,7 +57,7 @@ endif
 	    --cli $(call GPU_BUNDLE_BINDIR,$(CLI)) \
 	    --tests "$(call GPU_BUNDLE_BINDIR,$(TEST_BINS))" \
 	    --bench "$(call GPU_BUNDLE_BINDIR,$(BENCH_BINS))" \
-	    --lua lua --scripts "scripts/run_tests.sh scripts/compare_torch.py scripts/compare_torch.lua" \
+	    --lua lua --scripts "scripts/run_tests.sh scripts/compare_torch.py scripts/compare_torch.lua scripts/bench_finder.lua scripts/bench_torch_finder.py" \
 	    --data-dirs "$(FMNIST_DIRS)" --train $(GPU_BUNDLE_TRAIN) --max-mib $(GPU_BUNDLE_MAX_MIB) \
 	    --with-cuda $(WITH_CUDA) --arch "$(GPU_BUNDLE_ARCH)" --nvcc "$(NVCC)" --strip $(GPU_BUNDLE_STRIP) \
 	    --downloads $(BUILD)/gpu-downloads --pip "$(GPU_BUNDLE_PIP)" \

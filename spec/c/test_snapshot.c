@@ -2,7 +2,7 @@
  * test_snapshot.c — in-memory snapshot/restore (lre_trainer_snapshot,
  * lre_trainer_restore). Disk save/load is test_safetensors.c's.
  *
- * The promise is bit-for-bit continuation on the CPU: run k steps,
+ * The promise is bit-for-bit continuation on every device: run k steps,
  * snapshot, run 9 more recording losses and parameters, restore, run the
  * same 9 again — losses and parameters must be memcmp-equal, for every
  * optimizer (their moments and step count are state), with shuffling and
@@ -13,6 +13,12 @@
  * was. And the range test's pattern: snapshot, raise lr until the loss is
  * NaN/inf (returned with LRE_OK: the finder decides), restore, continue as
  * if it never happened.
+ *
+ * Every check runs once per device (CHK_FOR_EACH_DEVICE, check.h: "[cpu] "
+ * and "[cuda] " names; parameters read through host copies). Each
+ * comparison is between two runs on the same device, so each stays
+ * bit-for-bit on every device (on CUDA the replayed step graph must pick
+ * up the restored parameters, moments and step count).
  */
 #include "check.h"
 
@@ -279,10 +285,13 @@ static void test_blow_up(void)
 
 int main(void)
 {
-    ctx = chk_ctx(1);
-    test_continuation();
-    test_mismatch();
-    test_blow_up();
-    lre_ctx_release(ctx);
+    CHK_FOR_EACH_DEVICE(dev)
+    {
+        ctx = chk_ctx_on(dev, 1);
+        test_continuation();
+        test_mismatch();
+        test_blow_up();
+        lre_ctx_release(ctx);
+    }
     return chk_done("test_snapshot");
 }
