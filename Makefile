@@ -194,7 +194,11 @@ ifeq ($(WITH_CUDA),1)
   # the libraries of the toolkit whose nvcc we use (none: the system's path)
   CUDA_LIBDIR := $(firstword $(wildcard $(abspath $(dir $(NVCC))../lib64) $(CUDA_HOME)/lib64))
   CUDA_LIBS  := $(if $(CUDA_LIBDIR),-L$(CUDA_LIBDIR) -Wl$(comma)-rpath$(comma)$(CUDA_LIBDIR)) \
-                -lcudart -l:libcublas.so.13 -l:libcublasLt.so.13 -lstdc++
+                -lcudart -ldl -lpthread -lstdc++
+  # cuBLAS is opened by the backend when the first CUDA context is made
+  # (engine/backend/cuda/cuda.cu: a CPU run does not map it); bench_cuda
+  # calls it directly
+  CUBLAS_LIBS := -l:libcublas.so.13 -l:libcublasLt.so.13
   # SASS for each listed SM, and PTX of the oldest so any later GPU can JIT it
   NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a)$(comma)code=sm_$(a)) \
                   $(if $(CUDA_ARCH),-gencode arch=compute_$(firstword $(CUDA_ARCH))$(comma)code=compute_$(firstword $(CUDA_ARCH)))
@@ -312,7 +316,8 @@ $(BUILD)/examples/%: $(OBJ)/examples/%.o $(LUA_LIB) $(PLOT_LIB) $(LIB)
 
 $(BUILD)/bench/%: $(OBJ)/scripts/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(LIB) $(ENG_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
+	$(CC) -o $@ $< $(LIB) $(ENG_LIBS) $(CUDA_LIBS) $(if $(filter bench_cuda,$*),$(CUBLAS_LIBS)) \
+	    $(LDFLAGS_ALL)
 
 -include $(wildcard $(OBJ)/*/*.d $(OBJ)/*/*/*.d $(OBJ)/*/*/*/*.d)
 

@@ -238,22 +238,28 @@ print(t:seed(), ("%.9g"):format(t:step(0.1)))
   end)
 
   it("SIGINT raises 'interrupted!' in the script, then exits 130", function()
-    local script = tmpfile([[
+    -- the script says when it is in its loop (a start-up that loads the
+    -- CUDA libraries can take longer than any fixed delay)
+    local ready = tmpfile()
+    local script = tmpfile(([[
 local ok, err = pcall(function()
+  local f = assert(io.open(%q, "w")) f:write("ready") f:close()
   local t0 = os.clock()
   while os.clock() - t0 < 20 do end
 end)
 io.stderr:write("caught: ", tostring(err), "\n")
 error(err, 0)
-]])
+]]):format(ready))
     local out, err = tmpfile(), tmpfile()
-    local cmd = ("%s %s >%s 2>%s & pid=$!; sleep 0.5; kill -INT $pid; wait $pid; exit $?")
-      :format(shell_quote(BIN), shell_quote(script), shell_quote(out), shell_quote(err))
+    local cmd = ("%s %s >%s 2>%s & pid=$!; i=0; while [ ! -s %s ] && [ $i -lt 400 ]; do "
+      .. "sleep 0.05; i=$((i+1)); done; sleep 0.1; kill -INT $pid; wait $pid; exit $?")
+      :format(shell_quote(BIN), shell_quote(script), shell_quote(out), shell_quote(err),
+              shell_quote(ready))
     local _, _, code = os.execute(cmd)
     local msg = slurp(err)
     assert.are.equal(130, code, msg)
-    assert.truthy(msg:find("caught: " .. script .. ":3: interrupted!", 1, true), msg)
-    assert.truthy(msg:find("lrengine: " .. script .. ":3: interrupted!", 1, true), msg)
+    assert.truthy(msg:find("caught: " .. script .. ":4: interrupted!", 1, true), msg)
+    assert.truthy(msg:find("lrengine: " .. script .. ":4: interrupted!", 1, true), msg)
   end)
 
   it("runs the spirals example to a falling loss", function()

@@ -583,8 +583,9 @@ const lre_loss_config *lre_trainer_loss(const lre_trainer *t);
 lre_precision lre_trainer_precision(const lre_trainer *t, lre_precision *requested);
 /* CUDA graphs: where the backend captures (CUDA), a trainer records its
  * step the second time it runs one of full micro-batches and replays it
- * from then on (one launch a step; an epoch's short last batch runs
- * eagerly), and a pass of evaluate/accuracy over a dataset likewise; the
+ * from then on (one launch a step; a step with an epoch's short last
+ * batch has a graph of its own), and a pass of evaluate/accuracy over a
+ * dataset likewise; the
  * results are the same bits as eager runs. On by default; off runs every
  * step eagerly (for comparison). lre_trainer_graphs says whether graphs are
  * in use (0 on the CPU, or if a capture ever failed on this trainer). */

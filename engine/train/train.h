@@ -66,10 +66,15 @@ struct lre_trainer {
     lre_batcher batcher;
     lre_workspace ws;
     /* CUDA graphs (where the backend captures): a step of step_k full
-     * micro-batches, replayed; the first such step runs eagerly */
+     * micro-batches, replayed; and the step of the last shape with a short
+     * micro-batch (an epoch's end: sizes tail_ns[0..tail_k)); the first
+     * step of each shape runs eagerly */
     int graphs;               /* 1: capture and replay (default) */
     void *step_graph;
     int step_k, step_runs;
+    void *tail_graph;
+    int tail_k, tail_runs;
+    int64_t *tail_ns;         /* idx_cap / batch entries (ensure_step_space) */
     lre_eval_graph eval[2];
 };
 

@@ -234,6 +234,7 @@ void lre_trainer_release(lre_trainer *t)
     if (!t || --t->refcount > 0) return;
     lre_ctx *ctx = t->ctx;
     drop_graphs(t);
+    lre_free(ctx, t->tail_ns, 0);
     ws_free(ctx, &t->ws, t->model->n_layers);
     lre_free(ctx, t->batcher.perm, 0);
     lre_optim_state_free(&t->opt);
@@ -252,6 +253,9 @@ static void drop_graphs(lre_trainer *t)
     lre_graph_destroy(t->ctx, t->step_graph);
     t->step_graph = NULL;
     t->step_runs = 0;
+    lre_graph_destroy(t->ctx, t->tail_graph);
+    t->tail_graph = NULL;
+    t->tail_runs = t->tail_k = 0;
     for (int i = 0; i < 2; i++) {
         lre_graph_destroy(t->ctx, t->eval[i].exec);
         lre_dataset_release(t->eval[i].data);
@@ -275,7 +279,9 @@ static lre_status ensure_step_space(lre_trainer *t, int K)
     ws->idx = NULL;
     ws->idx_host = lre_pinned_alloc(ctx, (size_t)need * sizeof *ws->idx_host, "batch indices");
     ws->nrows = lre_malloc(ctx, (size_t)K * sizeof *ws->nrows, "micro-batch sizes");
-    if (!ws->idx_host || !ws->nrows) return LRE_ENOMEM;
+    lre_free(ctx, t->tail_ns, 0);
+    t->tail_ns = lre_calloc(ctx, (size_t)K, sizeof *t->tail_ns, "micro-batch sizes");
+    if (!ws->idx_host || !ws->nrows || !t->tail_ns) return LRE_ENOMEM;
     CHECK(lre_tensor_new(ctx, &ws->idx, LRE_I64, 1, &need));
     ws->idx_cap = need;
     return LRE_OK;
@@ -467,17 +473,25 @@ lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss)
         full = full && ws->nrows[k] == t->batch_size;
     }
     lre_optim_scalars_stage(ctx, &t->optim, lr, t->steps + 1);
-    if (t->step_graph && t->step_k != K) {
-        lre_graph_destroy(ctx, t->step_graph);
-        t->step_graph = NULL;
-        t->step_runs = 0;
-    }
-    t->step_k = K;
     const step_arg a = {K, 1.0f / (float)K};
-    /* a short micro-batch (an epoch's last) changes the shapes: it runs
-     * eagerly, the captured full step stays */
-    CHECK(full ? run_graph(t, &t->step_graph, &t->step_runs, step_body, &a)
-               : step_body(t, &a));
+    if (full) {
+        if (t->step_k != K) {
+            lre_graph_destroy(ctx, t->step_graph);
+            t->step_graph = NULL;
+            t->step_runs = 0;
+            t->step_k = K;
+        }
+        CHECK(run_graph(t, &t->step_graph, &t->step_runs, step_body, &a));
+    } else { /* a short micro-batch (an epoch's last): the graph of its shape */
+        if (t->tail_k != K || memcmp(t->tail_ns, ws->nrows, (size_t)K * sizeof *ws->nrows)) {
+            lre_graph_destroy(ctx, t->tail_graph);
+            t->tail_graph = NULL;
+            t->tail_runs = 0;
+            t->tail_k = K;
+            memcpy(t->tail_ns, ws->nrows, (size_t)K * sizeof *ws->nrows);
+        }
+        CHECK(run_graph(t, &t->tail_graph, &t->tail_runs, step_body, &a));
+    }
     CHECK(lre_ctx_synchronize(ctx));
     double total = 0.0;
     for (int k = 0; k < K; k++) total += (double)ws->loss_host[k];

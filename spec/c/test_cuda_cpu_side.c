@@ -5,7 +5,9 @@
  *     spec/c/elementwise_nvcc.cu), over ordinary and special values;
  *   - the row-major → column-major GEMM mapping the CUDA backend hands
  *     cuBLAS (backend/gemm_map.h), run through a column-major cblas_sgemm,
- *     equals row-major GEMM for every transpose case, with padded strides.
+ *     equals row-major GEMM for every transpose case, with padded strides;
+ *   - cuBLAS, which the backend opens at its first context, is found and
+ *     has every entry point the backend calls.
  * In a build without nvcc the first check is a visible SKIP.
  */
 #include <cblas.h>
@@ -19,7 +21,23 @@
 
 #ifdef LRE_WITH_CUDA
 void lre_ew_eval_nvcc(const float *x, int64_t n, float *out);
+int lre_cuda_blas_available(char *err, size_t n);
 #endif
+
+/* The CUDA backend opens cuBLAS when its first context is made (not at
+ * start-up): the library must be found and have every entry point. */
+static void test_blas_opens(void)
+{
+#ifdef LRE_WITH_CUDA
+    char err[512] = "";
+    CHECK(lre_cuda_blas_available(err, sizeof err),
+          "cuBLAS (libcublas.so.13) opens with every entry point the CUDA backend calls", "%s",
+          err);
+#else
+    chk_skip("cuBLAS opens with every entry point the CUDA backend calls",
+             "this build has no CUDA backend (no nvcc)");
+#endif
+}
 
 static void test_elementwise(void)
 {
@@ -124,5 +142,6 @@ int main(void)
 {
     test_elementwise();
     test_gemm_map();
+    test_blas_opens();
     return chk_done("test_cuda_cpu_side");
 }

@@ -18,7 +18,9 @@
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 
+#include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,61 @@
 #include "backend/gemm_map.h"
 
 namespace {
+
+/* cuBLAS is opened when the first CUDA context is made, not when the
+ * program starts: libcublasLt alone is half a gigabyte, and a program that
+ * runs on the CPU (most runs of the command) should not map it (about 200 MB
+ * of resident memory and up to half a second at start-up). The names are
+ * the library's exported ones (cublas_v2.h maps cublasCreate to
+ * cublasCreate_v2 and so on); the SONAME is CUDA 13's, found through the
+ * rpath the Makefile sets, or LD_LIBRARY_PATH. */
+struct blas_api {
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetStream_v2) set_stream;
+    decltype(&cublasSetMathMode) set_math_mode;
+    decltype(&cublasSetWorkspace_v2) set_workspace;
+    decltype(&cublasSgemm_v2) sgemm;
+    /* the C symbol: the cublasComputeType_t form (C++ also sees an overload) */
+    cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                              const void *, const void *, cudaDataType, int, const void *,
+                              cudaDataType, int, const void *, void *, cudaDataType, int,
+                              cublasComputeType_t, cublasGemmAlgo_t);
+    decltype(&cublasGetStatusName) status_name;
+    decltype(&cublasGetStatusString) status_string;
+};
+
+blas_api BLAS;
+char blas_error[512];
+pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+template <typename F> bool blas_sym(void *lib, F *fn, const char *name)
+{
+    *fn = reinterpret_cast<F>(dlsym(lib, name));
+    if (!*fn && !blas_error[0])
+        snprintf(blas_error, sizeof blas_error, "cuda: libcublas.so.13 has no %s", name);
+    return *fn != NULL;
+}
+
+void blas_load()
+{
+    void *lib = dlopen("libcublas.so.13", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(blas_error, sizeof blas_error, "cuda: cannot open cuBLAS: %s", dlerror());
+        return;
+    }
+    blas_api b;
+    bool ok = blas_sym(lib, &b.create, "cublasCreate_v2") &
+              blas_sym(lib, &b.destroy, "cublasDestroy_v2") &
+              blas_sym(lib, &b.set_stream, "cublasSetStream_v2") &
+              blas_sym(lib, &b.set_math_mode, "cublasSetMathMode") &
+              blas_sym(lib, &b.set_workspace, "cublasSetWorkspace_v2") &
+              blas_sym(lib, &b.sgemm, "cublasSgemm_v2") & blas_sym(lib, &b.gemm_ex, "cublasGemmEx") &
+              blas_sym(lib, &b.status_name, "cublasGetStatusName") &
+              blas_sym(lib, &b.status_string, "cublasGetStatusString");
+    if (ok) BLAS = b; /* the library stays open for the process's life */
+    else dlclose(lib);
+}
 
 struct alloc_rec {
     void *p;
@@ -71,7 +128,7 @@ lre_status cublas_fail(cuda_state *s, cublasStatus_t e, const char *what, const 
 {
     (void)cudaGetLastError();
     return lre_backend_fail(s->env, LRE_EDEVICE, "cublas: %s failed at %s:%d: %s (%s)", what,
-                            file, line, cublasGetStatusName(e), cublasGetStatusString(e));
+                            file, line, BLAS.status_name(e), BLAS.status_string(e));
 }
 
 #define CU(s, call)                                                              \
@@ -120,6 +177,8 @@ lre_status cuda_init(const lre_backend_env *env, void **state)
                                 cudaGetErrorName(e), cudaGetErrorString(e));
     }
     if (count < 1) return lre_backend_fail(env, LRE_EDEVICE, "cuda: no GPU (the driver sees none)");
+    pthread_once(&blas_once, blas_load);
+    if (!BLAS.create) return lre_backend_fail(env, LRE_EDEVICE, "%s", blas_error);
     cuda_state *s = static_cast<cuda_state *>(calloc(1, sizeof *s));
     if (!s) return lre_backend_fail(env, LRE_ENOMEM, "cuda: out of host memory");
     s->env = env;
@@ -132,11 +191,11 @@ lre_status cuda_init(const lre_backend_env *env, void **state)
         st = cuda_fail(s, ce, "cudaSetDevice", __FILE__, __LINE__);
     } else if ((ce = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking)) != cudaSuccess) {
         st = cuda_fail(s, ce, "cudaStreamCreate", __FILE__, __LINE__);
-    } else if ((be = cublasCreate(&s->blas)) != CUBLAS_STATUS_SUCCESS) {
+    } else if ((be = BLAS.create(&s->blas)) != CUBLAS_STATUS_SUCCESS) {
         st = cublas_fail(s, be, "cublasCreate", __FILE__, __LINE__);
-    } else if ((be = cublasSetStream(s->blas, s->stream)) != CUBLAS_STATUS_SUCCESS) {
+    } else if ((be = BLAS.set_stream(s->blas, s->stream)) != CUBLAS_STATUS_SUCCESS) {
         st = cublas_fail(s, be, "cublasSetStream", __FILE__, __LINE__);
-    } else if ((be = cublasSetMathMode(s->blas, CUBLAS_PEDANTIC_MATH)) != CUBLAS_STATUS_SUCCESS) {
+    } else if ((be = BLAS.set_math_mode(s->blas, CUBLAS_PEDANTIC_MATH)) != CUBLAS_STATUS_SUCCESS) {
         /* fp32 by default: no TF32 behind the caller's back */
         st = cublas_fail(s, be, "cublasSetMathMode", __FILE__, __LINE__);
     } else if ((ce = cudaDeviceGetAttribute(&s->cc_major, cudaDevAttrComputeCapabilityMajor,
@@ -145,12 +204,12 @@ lre_status cuda_init(const lre_backend_env *env, void **state)
                        __FILE__, __LINE__);
     } else if ((ce = cudaMalloc(&s->blas_ws, BLAS_WORKSPACE)) != cudaSuccess) {
         st = cuda_fail(s, ce, "cudaMalloc (cuBLAS workspace)", __FILE__, __LINE__);
-    } else if ((be = cublasSetWorkspace(s->blas, s->blas_ws, BLAS_WORKSPACE)) !=
+    } else if ((be = BLAS.set_workspace(s->blas, s->blas_ws, BLAS_WORKSPACE)) !=
                CUBLAS_STATUS_SUCCESS) {
         st = cublas_fail(s, be, "cublasSetWorkspace", __FILE__, __LINE__);
     }
     if (st != LRE_OK) {
-        if (s->blas) cublasDestroy(s->blas);
+        if (s->blas) BLAS.destroy(s->blas);
         if (s->blas_ws) cudaFree(s->blas_ws);
         if (s->stream) cudaStreamDestroy(s->stream);
         free(s);
@@ -167,7 +226,7 @@ void cuda_shutdown(void *state)
     cudaStreamSynchronize(s->stream);
     cudaFree(s->partial);
     for (int i = 0; i < s->n_retired; i++) cudaFree(s->retired[i]);
-    cublasDestroy(s->blas);
+    BLAS.destroy(s->blas);
     cudaFree(s->blas_ws);
     cudaStreamDestroy(s->stream);
     free(s->recs);
@@ -333,13 +392,13 @@ lre_status cuda_gemm(void *state, int trans_a, int trans_b, int64_t M, int64_t N
     const float *first = g.first_is_b ? b : a, *second = g.first_is_b ? a : b;
     if (s->precision == LRE_PRECISION_BF16) {
         /* fp32 in and out, products on bfloat16 tensor cores, fp32 sums */
-        CB(s, cublasGemmEx(s->blas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha,
+        CB(s, BLAS.gemm_ex(s->blas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha,
                            first, CUDA_R_32F, (int)g.ld_first, second, CUDA_R_32F,
                            (int)g.ld_second, &beta, c, CUDA_R_32F, (int)g.ldc,
                            CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
     } else {
         /* fp32 or tf32: the handle's math mode (cuda_set_precision) decides */
-        CB(s, cublasSgemm(s->blas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha,
+        CB(s, BLAS.sgemm(s->blas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha,
                           first, (int)g.ld_first, second, (int)g.ld_second, &beta, c,
                           (int)g.ldc));
     }
@@ -360,7 +419,7 @@ lre_status cuda_set_precision(void *state, lre_precision want, lre_precision *go
     if ((unsigned)p >= LRE_PRECISION_COUNT)
         return lre_backend_fail(s->env, LRE_EINVAL, "cuda: unknown precision %d", (int)want);
     if (p != LRE_PRECISION_FP32 && s->cc_major < 8) p = LRE_PRECISION_FP32;
-    CB(s, cublasSetMathMode(s->blas, p == LRE_PRECISION_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
+    CB(s, BLAS.set_math_mode(s->blas, p == LRE_PRECISION_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                               : CUBLAS_PEDANTIC_MATH));
     s->precision = p;
     *got = p;
@@ -867,3 +926,13 @@ lre_backend make_table()
 } // namespace
 
 extern "C" const lre_backend lre_backend_cuda = make_table();
+
+/* Opens cuBLAS as the first CUDA context would: 1 when every entry point
+ * the backend calls is there, else 0 with the reason in err. Needs no GPU
+ * (spec/c/test_cuda_cpu_side.c checks the build's rpath and symbols). */
+extern "C" int lre_cuda_blas_available(char *err, size_t n)
+{
+    pthread_once(&blas_once, blas_load);
+    if (!BLAS.create && err && n) snprintf(err, n, "%s", blas_error);
+    return BLAS.create != NULL;
+}
