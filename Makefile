@@ -20,6 +20,8 @@
 # Options (make VAR=value):
 #   CUDA=auto|0|1     auto: build the CUDA backend when nvcc is found (default);
 #                     0: CPU-only; 1: require nvcc
+#   DNNL=auto|0|1     auto: use oneDNN (libdnnl-dev) for CPU matmuls and bf16
+#                     when found (default); 0: OpenBLAS only; 1: require it
 #   CUDA_HOME=/usr/local/cuda   where nvcc, headers and libcudart/libcublas live
 #   CUDA_ARCH="75 80 86 89 90 100 120"  SM versions to compile .cu files for
 #                               (SASS for each, plus PTX of the first so newer
@@ -54,6 +56,7 @@ MAKEFLAGS += --no-builtin-rules
 CC        ?= cc
 OPT       ?= -O2
 CUDA      ?= auto
+DNNL      ?= auto
 # a toolkit scripts/deps.sh installed from PyPI into .cuda/ comes first
 CUDA_LOCAL := $(wildcard $(CURDIR)/.cuda/toolkit/bin/nvcc)
 CUDA_HOME  ?= $(if $(CUDA_LOCAL),$(CURDIR)/.cuda/toolkit,/usr/local/cuda)
@@ -69,6 +72,9 @@ SAN       ?= 0
 
 ifeq ($(filter $(CUDA),auto 0 1),)
   $(error CUDA must be auto, 0 or 1 (got '$(CUDA)'))
+endif
+ifeq ($(filter $(DNNL),auto 0 1),)
+  $(error DNNL must be auto, 0 or 1 (got '$(DNNL)'))
 endif
 ifeq ($(filter $(SAN),0 1),)
   $(error SAN must be 0 or 1 (got '$(SAN)'))
@@ -149,10 +155,41 @@ else
 endif
 NVCC := $(NVCC_FOUND)
 
+# ---- oneDNN detection -------------------------------------------------------
+# Debian's libdnnl-dev (oneDNN 2.6; scripts/deps.sh installs it): the CPU
+# backend's second GEMM provider and its bf16 path (engine/backend/cpu_dnnl.c)
+# with OpenBLAS's OpenMP build (libopenblas0-openmp), loaded through an rpath
+# instead of Debian's default pthread build: oneDNN runs on OpenMP, and two
+# thread pools spinning on 2 cores made a step 10x slower (measured with
+# scripts/bench_core.c); one OpenMP pool serves both
+DNNL_FOUND := $(wildcard /usr/include/oneapi/dnnl/dnnl.h)
+OPENBLAS_OMP_DIR := $(wildcard /usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0)
+ifeq ($(DNNL),0)
+  WITH_DNNL := 0
+  DNNL_MSG  := DNNL=0: OpenBLAS only
+else ifeq ($(DNNL_FOUND)$(if $(OPENBLAS_OMP_DIR),,missing),$(DNNL_FOUND))
+  WITH_DNNL := 1
+  DNNL_MSG  := oneDNN found: CPU matmuls through oneDNN by a fixed table, bf16 on AMX/AVX512-BF16
+else
+  ifeq ($(DNNL),1)
+    $(error DNNL=1 but oneDNN (libdnnl-dev) or OpenBLAS's OpenMP build (libopenblas0-openmp) was not found: run `make deps` or scripts/deps.sh)
+  endif
+  WITH_DNNL := 0
+  DNNL_MSG  := oneDNN or OpenBLAS's OpenMP build not found: OpenBLAS only (make deps installs libdnnl-dev and libopenblas0-openmp)
+endif
+ifeq ($(WITH_DNNL),1)
+  DNNL_DEFS := -DLRE_WITH_DNNL
+  DNNL_LIBS := -ldnnl -lgomp -Wl,-rpath,$(dir $(OPENBLAS_OMP_DIR))
+else
+  DNNL_DEFS :=
+  DNNL_LIBS :=
+endif
+
 # Say it once per top-level make that builds something.
 ifeq ($(LRE_QUIET_CONFIG),)
   ifneq ($(filter-out clean uninstall deps help asan,$(or $(MAKECMDGOALS),all)),)
     $(info $(CUDA_MSG))
+    $(info $(DNNL_MSG))
   endif
 endif
 SUBMAKE := $(MAKE) --no-print-directory LRE_QUIET_CONFIG=1
@@ -167,7 +204,7 @@ PKG_LUA    := lua5.4
 pkg = $(shell pkg-config $(1) $(2) 2>/dev/null || echo PKG_CONFIG_FAILED)
 pkgchk = $(if $(filter PKG_CONFIG_FAILED,$(1)),$(error pkg-config could not find $(2): run `make deps` (or scripts/deps.sh)),$(1))
 ENG_CFLAGS = $(eval ENG_CFLAGS := $$(call pkgchk,$$(call pkg,--cflags,$(PKG_ENGINE)),$(PKG_ENGINE)))$(ENG_CFLAGS)
-ENG_LIBS   = $(eval ENG_LIBS := $$(call pkgchk,$$(call pkg,--libs,$(PKG_ENGINE)),$(PKG_ENGINE)) -lz -lm)$(ENG_LIBS)
+ENG_LIBS   = $(eval ENG_LIBS := $$(call pkgchk,$$(call pkg,--libs,$(PKG_ENGINE)),$(PKG_ENGINE)) $(DNNL_LIBS) -lz -lm)$(ENG_LIBS)
 PLOT_CFLAGS = $(eval PLOT_CFLAGS := $$(call pkgchk,$$(call pkg,--cflags,$(PKG_PLOT)),$(PKG_PLOT)))$(PLOT_CFLAGS)
 PLOT_LIBS   = $(eval PLOT_LIBS := $$(call pkgchk,$$(call pkg,--libs,$(PKG_PLOT)),$(PKG_PLOT)))$(PLOT_LIBS)
 LUA_CFLAGS = $(eval LUA_CFLAGS := $$(call pkgchk,$$(call pkg,--cflags,$(PKG_LUA)),$(PKG_LUA)))$(LUA_CFLAGS)
@@ -186,7 +223,7 @@ else
   SAN_FLAGS :=
   OPT_FLAGS := $(OPT)
 endif
-CFLAGS_ALL  = $(BASE_CFLAGS) $(OPT_FLAGS) $(SAN_FLAGS) $(CUDA_DEFS) $(EXTRA_CFLAGS)
+CFLAGS_ALL  = $(BASE_CFLAGS) $(OPT_FLAGS) $(SAN_FLAGS) $(CUDA_DEFS) $(DNNL_DEFS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(EXTRA_LDFLAGS)
 
 ifeq ($(WITH_CUDA),1)
@@ -253,7 +290,7 @@ examples: $(EX_BINS)
 
 # Objects are rebuilt when the flags change (CUDA=0 after CUDA=1, OPT=...):
 # config.txt is rewritten only when its text differs.
-CONFIG_NOW = $(CC) $(CFLAGS_ALL) | $(NVCC) $(NVCCFLAGS)
+CONFIG_NOW = $(CC) $(CFLAGS_ALL) | $(NVCC) $(NVCCFLAGS) | $(ENG_LIBS) $(CUDA_LIBS)
 .PHONY: FORCE
 $(BUILD)/config.txt: FORCE
 	@mkdir -p $(@D)
@@ -351,10 +388,20 @@ valgrind: deps
 	@$(SUBMAKE) tests
 	@bash scripts/run_tests.sh --build $(BUILD) --valgrind --c-tests "$(TEST_BINS)"
 
+# bench_core and bench_finder.lua run three ways side by side: OpenBLAS
+# alone, the fixed table (oneDNN fp32 where built), and bf16 (oneDNN on AMX)
 bench: bench-bins
 	@$(SUBMAKE) cli
-	@set -e; for b in $(BENCH_BINS); do echo "== $$b"; $$b; done
-	@set -e; for s in scripts/bench_*.lua; do echo "== $$s"; $(CLI) -q $$s; done
+	@set -e; for b in $(BENCH_BINS); do \
+	    case $$b in *bench_core) \
+	        echo "== $$b (LRE_CPU_GEMM=openblas)"; LRE_CPU_GEMM=openblas $$b; \
+	        echo "== $$b (the fixed table)"; $$b; \
+	        echo "== $$b (LRE_BENCH_PRECISION=bf16)"; LRE_BENCH_PRECISION=bf16 $$b ;; \
+	    *) echo "== $$b"; $$b ;; esac; done
+	@set -e; for s in scripts/bench_*.lua; do \
+	    echo "== $$s (LRE_CPU_GEMM=openblas)"; LRE_CPU_GEMM=openblas $(CLI) -q $$s; \
+	    echo "== $$s (the fixed table)"; $(CLI) -q $$s; \
+	    echo "== $$s (--precision bf16)"; $(CLI) -q --precision bf16 $$s; done
 
 # The CUDA figures alone (scripts/bench_cuda.c; one line and nothing else
 # without a GPU)
@@ -396,7 +443,7 @@ uninstall:
 # ---- clean -----------------------------------------------------------------
 .PHONY: clean help
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-nodnnl
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'

@@ -187,6 +187,26 @@ static int do_eval(void *ud)
     return s->st != LRE_OK;
 }
 
+/* The step's GEMMs through the engine (lre_matmul: whichever provider and
+ * precision the context runs), on tensors of the same shapes. */
+typedef struct engine_gemms {
+    lre_ctx *ctx;
+    lre_tensor *x[NL], *w[NL], *y[NL], *dy[NL], *dx[NL], *dw[NL];
+    lre_status st;
+} engine_gemms;
+
+static int run_engine_gemms(void *ud)
+{
+    engine_gemms *e = ud;
+    for (int l = 0; l < NL && !e->st; l++) /* y = x w^T */
+        e->st = lre_matmul(e->ctx, e->y[l], e->x[l], 0, e->w[l], 1, 0.0f);
+    for (int l = NL - 1; l >= 0 && !e->st; l--) {
+        e->st = lre_matmul(e->ctx, e->dw[l], e->dy[l], 1, e->x[l], 0, 0.0f); /* dy^T x */
+        if (!e->st && l > 0) e->st = lre_matmul(e->ctx, e->dx[l], e->dy[l], 0, e->w[l], 0, 0.0f);
+    }
+    return e->st != LRE_OK;
+}
+
 typedef struct gemm_ud {
     gemm_set *g;
     int with_dx0;
@@ -242,7 +262,14 @@ int main(int argc, char **argv)
     o.optim = lre_optim_adam_default();
     o.batch_size = BATCH;
     o.seed = 1;
+    const char *prec = getenv("LRE_BENCH_PRECISION");
+    if (prec && strcmp(prec, "bf16") == 0) o.precision = LRE_PRECISION_BF16;
     if ((s = lre_trainer_new(ctx, &t, m, train, &o))) return die(ctx, s, "trainer");
+    lre_precision req, eff = lre_trainer_precision(t, &req);
+    const char *prov = getenv("LRE_CPU_GEMM");
+    printf("GEMM provider: %s; precision %s (asked %s)\n",
+           prov && *prov ? prov : "the fixed table (oneDNN where built, else OpenBLAS)",
+           lre_precision_name(eff), lre_precision_name(req));
 
     /* warm-up: first-step allocation, caches, BLAS threads */
     step_ud su = {t, eval, 0, LRE_OK};
@@ -270,14 +297,37 @@ int main(int argc, char **argv)
     }
     gemm_ud all = {&g, 1}, engine_set = {&g, 0};
     for (int i = 0; i < 20; i++) run_gemms(&g, 1);
+    engine_gemms eg = {ctx, {0}, {0}, {0}, {0}, {0}, {0}, LRE_OK};
+    for (int l = 0; l < NL; l++) {
+        int64_t in = SIZES[l], out = SIZES[l + 1];
+        int64_t bi[2] = {BATCH, in}, oi[2] = {out, in}, bo[2] = {BATCH, out};
+        if ((s = lre_tensor_new(ctx, &eg.x[l], LRE_F32, 2, bi)) ||
+            (s = lre_tensor_new(ctx, &eg.dx[l], LRE_F32, 2, bi)) ||
+            (s = lre_tensor_new(ctx, &eg.w[l], LRE_F32, 2, oi)) ||
+            (s = lre_tensor_new(ctx, &eg.dw[l], LRE_F32, 2, oi)) ||
+            (s = lre_tensor_new(ctx, &eg.y[l], LRE_F32, 2, bo)) ||
+            (s = lre_tensor_new(ctx, &eg.dy[l], LRE_F32, 2, bo)) ||
+            (s = lre_tensor_from_host(eg.x[l], g.x[l], sizeof(float) * (size_t)(BATCH * in))) ||
+            (s = lre_tensor_from_host(eg.w[l], g.w[l], sizeof(float) * (size_t)(out * in))) ||
+            (s = lre_tensor_from_host(eg.dy[l], g.dy[l], sizeof(float) * (size_t)(BATCH * out))))
+            return die(ctx, s, "GEMM tensors");
+    }
+    for (int i = 0; i < 20; i++)
+        if (run_engine_gemms(&eg)) return die(ctx, eg.st, "lre_matmul");
 
-    bench_item items[3] = {
-        {do_step, &su, 0, {0}}, {do_gemm, &all, 0, {0}}, {do_gemm, &engine_set, 0, {0}}};
+    bench_item items[4] = {{do_step, &su, 0, {0}},
+                           {do_gemm, &all, 0, {0}},
+                           {do_gemm, &engine_set, 0, {0}},
+                           {run_engine_gemms, &eg, 0, {0}}};
     bench_item ev = {do_eval, &su, 0, {0}};
-    if (time_items(items, 3, secs, reps)) return die(ctx, su.st, "step");
+    if (time_items(items, 4, secs, reps)) return die(ctx, su.st ? su.st : eg.st, "step");
     if (time_items(&ev, 1, secs, reps)) return die(ctx, su.st, "evaluate");
     double t_step = med_of(&items[0], reps), t_gemm = med_of(&items[1], reps);
     double t_gemm_engine = med_of(&items[2], reps), t_eval = med_of(&ev, reps);
+    double t_mm = med_of(&items[3], reps);
+    double mm_ratios[MAXREP];
+    for (int r = 0; r < reps; r++) mm_ratios[r] = items[3].t[r] / items[0].t[r];
+    double mm_ratio = median(mm_ratios, reps);
     long n_step = items[0].calls, n_gemm = items[1].calls;
     double ratios[MAXREP];
     for (int r = 0; r < reps; r++) ratios[r] = items[1].t[r] / items[0].t[r];
@@ -303,6 +353,9 @@ int main(int argc, char **argv)
            "of %.1f MFLOP; non-GEMM share of the step %.1f%%\n",
            t_gemm_engine * 1e3, flops_engine / t_gemm_engine * 1e-9, flops_engine * 1e-6,
            100.0 * (1 - t_gemm_engine / t_step));
+    printf("lre_matmul, the engine's 8 GEMMs through the provider in use: %.3f ms, %.1f "
+           "GFLOP/s; the step at %.1f%% of it (median of per-repetition ratios)\n",
+           t_mm * 1e3, flops_engine / t_mm * 1e-9, 100.0 * mm_ratio);
     printf(
         "lre_trainer_evaluate    %8.3f ms per 10,000 rows  (%.0f rows/s, %.1f GFLOP/s forward)\n",
         t_eval * 1e3, 10000 / t_eval, 2.0 * 10000 * macs / t_eval * 1e-9);
@@ -315,6 +368,14 @@ int main(int argc, char **argv)
         free(g.dw[l]);
         free(g.y[l]);
         free(g.dy[l]);
+    }
+    for (int l = 0; l < NL; l++) {
+        lre_tensor_release(eg.x[l]);
+        lre_tensor_release(eg.dx[l]);
+        lre_tensor_release(eg.w[l]);
+        lre_tensor_release(eg.dw[l]);
+        lre_tensor_release(eg.y[l]);
+        lre_tensor_release(eg.dy[l]);
     }
     lre_trainer_release(t);
     lre_model_release(m);

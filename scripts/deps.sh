@@ -29,7 +29,9 @@ PACKAGES=(
     libclang-rt-14-dev      # clang-14's ASan/UBSan/libFuzzer runtimes
     valgrind                # make valgrind
     dataset-fashion-mnist   # the default data set (/usr/share/datasets/fashion-mnist)
-    libcairo2-dev           # the range-test figure: PNG, SVG, PDF (engine/plot.c)
+    libdnnl-dev             # oneDNN: CPU matmuls and bf16 on AMX (engine/backend/cpu_dnnl.c)
+    libopenblas0-openmp     # OpenBLAS on OpenMP, oneDNN's thread pool (one pool, not two)
+    libcairo2-dev           # the range-test figure: PNG, SVG, PDF (engine/plot/plot.c)
     fonts-dejavu-core       # its text (cairo asks fontconfig for "sans-serif")
     lua-expat               # spec/plot_spec.lua parses the SVG as XML
 )

@@ -267,6 +267,16 @@ describe("result:plot", function()
     assert.matches("^linear%(2,8%) ·", (plot.describe(rr)))
   end)
 
+  it("shows a precision other than fp32 in the subtitle", function()
+    local rr = note_result()
+    rr.precision = { requested = "fp32", effective = "fp32" }
+    assert.is_nil((select(2, plot.describe(rr))):find("fp32", 1, true))
+    rr.precision = { requested = "bf16", effective = "bf16" }
+    assert.matches(" · bf16$", (select(2, plot.describe(rr))))
+    rr.precision = { requested = "tf32", effective = "fp32" }
+    assert.matches(" · fp32 %(tf32 asked%)$", (select(2, plot.describe(rr))))
+  end)
+
   it("refuses an unknown extension, leaving no file", function()
     local path = DIR .. "/figure.jpg"
     local ok, err = pcall(r.plot, r, path)

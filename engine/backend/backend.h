@@ -148,6 +148,14 @@ typedef struct lre_backend {
      * NULL: the backend runs fp32 only (the core reports FP32). */
     lre_status (*set_precision)(void *state, lre_precision want, lre_precision *got);
 
+    /* Optional: readies whatever gemm with these arguments (and the current
+     * precision) needs — a oneDNN primitive, its scratchpad — so that the
+     * call itself allocates nothing. The trainer prepares its shapes when
+     * it is made. NULL: nothing to prepare. */
+    lre_status (*gemm_prepare)(void *state, int trans_a, int trans_b, int64_t M, int64_t N,
+                               int64_t K, float alpha, int64_t lda, int64_t ldb, float beta,
+                               int64_t ldc);
+
     /* y (rows,cols) += bias (cols), broadcast over rows */
     lre_status (*bias_add_forward)(void *state, float *y, const float *bias,
                                    int64_t rows, int64_t cols);

@@ -6,6 +6,7 @@
  * buffer.
  */
 #include <float.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "backend/backend.h"
 #include "backend/elementwise.h"
+#include "backend/cpu_dnnl.h"
 
 /* Marks a loop for vectorisation (honoured with -fopenmp-simd, which needs
  * no OpenMP runtime; ignored otherwise). The loops are written so that the
@@ -34,13 +36,81 @@
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
 
-#define ENV(state) ((const lre_backend_env *)(state))
+/* The backend state: the context's env, the oneDNN provider (when built
+ * with it), the GEMM precision, and which provider serves fp32 GEMMs. */
+typedef struct cpu_state {
+    const lre_backend_env *env;
+    lre_precision precision;
+    int provider; /* CPU_GEMM_TABLE, or one forced by LRE_CPU_GEMM */
+#ifdef LRE_WITH_DNNL
+    lre_dnnl *dnnl;
+#endif
+} cpu_state;
+
+enum { CPU_GEMM_TABLE, CPU_GEMM_OPENBLAS, CPU_GEMM_ONEDNN };
+
+#define CS(state) ((cpu_state *)(state))
+#define ENV(state) (CS(state)->env)
 
 static lre_status cpu_init(const lre_backend_env *env, void **state)
 {
+    *state = NULL;
     /* OpenBLAS's pool is process-wide: the last context to ask sets it */
     if (env->threads > 0) openblas_set_num_threads(env->threads);
-    *state = (void *)env;
+    cpu_state *s = calloc(1, sizeof *s);
+    if (!s) return lre_backend_fail(env, LRE_ENOMEM, "cpu: out of memory");
+    s->env = env;
+    s->precision = LRE_PRECISION_FP32;
+    /* LRE_CPU_GEMM=openblas|onednn forces one provider (tests and
+     * benchmarks compare them); unset, the fixed table decides */
+    const char *force = getenv("LRE_CPU_GEMM");
+    if (force && strcmp(force, "openblas") == 0) s->provider = CPU_GEMM_OPENBLAS;
+    else if (force && strcmp(force, "onednn") == 0) s->provider = CPU_GEMM_ONEDNN;
+    else if (force && *force && strcmp(force, "table") != 0) {
+        free(s);
+        return lre_backend_fail(env, LRE_EINVAL,
+                                "cpu: LRE_CPU_GEMM='%s' is not openblas, onednn or table", force);
+    }
+#ifdef LRE_WITH_DNNL
+    lre_status st = lre_dnnl_new(env, &s->dnnl);
+    if (st) {
+        free(s);
+        return st;
+    }
+#else
+    if (s->provider == CPU_GEMM_ONEDNN) {
+        free(s);
+        return lre_backend_fail(env, LRE_EINVAL,
+                                "cpu: LRE_CPU_GEMM=onednn, but this build has no oneDNN (DNNL=0)");
+    }
+#endif
+    *state = s;
+    return LRE_OK;
+}
+
+static void cpu_shutdown(void *state)
+{
+    cpu_state *s = CS(state);
+    if (!s) return;
+#ifdef LRE_WITH_DNNL
+    lre_dnnl_free(s->dnnl);
+#endif
+    free(s);
+}
+
+/* fp32 everywhere; bf16 where oneDNN is built and the CPU multiplies bf16
+ * (AMX or AVX512-BF16); no TF32 on a CPU */
+static lre_status cpu_set_precision(void *state, lre_precision want, lre_precision *got)
+{
+    cpu_state *s = CS(state);
+    lre_precision p = LRE_PRECISION_FP32;
+#ifdef LRE_WITH_DNNL
+    if (want == LRE_PRECISION_BF16 && lre_dnnl_has_bf16()) p = LRE_PRECISION_BF16;
+#else
+    (void)want;
+#endif
+    s->precision = p;
+    *got = p;
     return LRE_OK;
 }
 
@@ -91,7 +161,6 @@ static lre_status cpu_gemm(void *state, int trans_a, int trans_b, int64_t M, int
                            int64_t K, float alpha, const float *a, int64_t lda, const float *b,
                            int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    (void)state;
     if (M == 0 || N == 0) return LRE_OK;
     if (K == 0) { /* BLAS leaves c untouched only when beta == 1 */
         for (int64_t i = 0; i < M; i++)
@@ -102,9 +171,34 @@ static lre_status cpu_gemm(void *state, int trans_a, int trans_b, int64_t M, int
         ldc > INT32_MAX)
         return lre_backend_fail(ENV(state), LRE_EINVAL,
                                 "gemm: dimensions exceed the BLAS integer range");
+#ifdef LRE_WITH_DNNL
+    cpu_state *s = CS(state);
+    if (s->precision == LRE_PRECISION_BF16 || s->provider == CPU_GEMM_ONEDNN ||
+        (s->provider == CPU_GEMM_TABLE && lre_dnnl_serves(trans_a, trans_b, M, N, K)))
+        return lre_dnnl_gemm(s->dnnl, trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c,
+                             ldc, s->precision == LRE_PRECISION_BF16);
+#endif
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a, (int)lda,
                 b, (int)ldb, beta, c, (int)ldc);
+    return LRE_OK;
+}
+
+static lre_status cpu_gemm_prepare(void *state, int trans_a, int trans_b, int64_t M, int64_t N,
+                                   int64_t K, float alpha, int64_t lda, int64_t ldb, float beta,
+                                   int64_t ldc)
+{
+#ifdef LRE_WITH_DNNL
+    cpu_state *s = CS(state);
+    if (M > 0 && N > 0 && K > 0 && M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX &&
+        (s->precision == LRE_PRECISION_BF16 || s->provider == CPU_GEMM_ONEDNN ||
+         (s->provider == CPU_GEMM_TABLE && lre_dnnl_serves(trans_a, trans_b, M, N, K))))
+        return lre_dnnl_prepare(s->dnnl, trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc,
+                                s->precision == LRE_PRECISION_BF16);
+#else
+    (void)state, (void)trans_a, (void)trans_b, (void)M, (void)N, (void)K, (void)alpha, (void)lda,
+        (void)ldb, (void)beta, (void)ldc;
+#endif
     return LRE_OK;
 }
 
@@ -419,7 +513,8 @@ const lre_backend lre_backend_cpu = {
     .device = LRE_DEVICE_CPU,
     .is_host = 1,
     .init = cpu_init,
-    .shutdown = NULL,
+    .shutdown = cpu_shutdown,
+    .set_precision = cpu_set_precision,
     .synchronize = cpu_synchronize,
     .stream = cpu_stream,
     .host_alloc = cpu_host_alloc,
@@ -432,7 +527,7 @@ const lre_backend lre_backend_cpu = {
     .copy = cpu_memcpy,
     .zero = cpu_zero,
     .gemm = cpu_gemm,
-    .set_precision = NULL,   /* fp32 only: tf32 and bf16 run as fp32 here */
+    .gemm_prepare = cpu_gemm_prepare,
     .bias_add_forward = cpu_bias_add_forward,
     .bias_add_backward = cpu_bias_add_backward,
     .act_forward = cpu_act_forward,

@@ -507,7 +507,8 @@ typedef struct lre_loss_config {
  *         CUDA on compute capability 8.0 or later.
  * A device that cannot do the one asked for runs fp32: the trainer keeps
  * both, and lre_trainer_precision tells them apart (the engine prints
- * nothing; the `lrengine` command warns). The CPU runs fp32 only for now. */
+ * nothing; the `lrengine` command warns). The CPU runs BF16 through oneDNN
+ * on AMX or AVX512-BF16 (a build with oneDNN), never TF32. */
 typedef enum lre_precision {
     LRE_PRECISION_FP32 = 0,
     LRE_PRECISION_TF32,

@@ -62,6 +62,14 @@ void lre_optim_scalars_stage(lre_ctx *ctx, const lre_optim_config *c, double lr,
 lre_status lre_optim_state_apply(lre_ctx *ctx, const lre_optim_config *c, lre_optim_state *st,
                                  lre_tensor *p, const lre_tensor *g);
 
+/* Readies the backend for the GEMMs of a linear layer (in → out) on B
+ * rows: forward, and with `backward` its weight gradient (also the
+ * accumulating one with `accumulate`) and, with `with_dx`, its input
+ * gradient — so that those calls allocate nothing (a oneDNN primitive per
+ * shape is made here). */
+lre_status lre_linear_prepare(lre_ctx *ctx, int64_t B, int64_t in, int64_t out, int backward,
+                              int with_dx, int accumulate);
+
 /* lre_cross_entropy, lre_mse and lre_count_correct for the trainer: the
  * result stays on the device (loss_dev, correct_dev: device memory) and
  * nothing waits, so a captured step can run them; the labels come from a

@@ -90,6 +90,21 @@ lre_status lre_linear_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
     return LRE_OK;
 }
 
+lre_status lre_linear_prepare(lre_ctx *ctx, int64_t B, int64_t in, int64_t out, int backward,
+                              int with_dx, int accumulate)
+{
+    const lre_backend *be = ctx->be;
+    if (!be->gemm_prepare || B < 1) return LRE_OK;
+    /* the calls of lre_linear_forward and lre_linear_backward, argument
+     * for argument */
+    CHECK(be->gemm_prepare(ctx->be_state, 0, 1, B, out, in, 1.0f, in, in, 0.0f, out));
+    if (!backward) return LRE_OK;
+    CHECK(be->gemm_prepare(ctx->be_state, 1, 0, out, in, B, 1.0f, out, in, 0.0f, in));
+    if (accumulate) CHECK(be->gemm_prepare(ctx->be_state, 1, 0, out, in, B, 1.0f, out, in, 1.0f, in));
+    if (with_dx) CHECK(be->gemm_prepare(ctx->be_state, 0, 0, B, in, out, 1.0f, out, in, 0.0f, in));
+    return LRE_OK;
+}
+
 lre_status lre_linear_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
                                const lre_tensor *dy, const lre_tensor *x, const lre_tensor *w,
                                int accumulate)

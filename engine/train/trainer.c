@@ -141,6 +141,31 @@ static lre_status check_data(lre_trainer *t, lre_dataset *d, const char *fn)
     return LRE_OK;
 }
 
+/* Readies the backend for every GEMM the trainer's steps and its passes
+ * over its own data will run (full and short micro-batches, evaluate's
+ * chunks), in the trainer's precision: the first step then creates nothing
+ * a later one would not. A pass over another dataset may still prepare its
+ * last chunk's shape on its first call. */
+static lre_status prepare_gemms(lre_trainer *t)
+{
+    lre_ctx *ctx = t->ctx;
+    lre_precision got;
+    CHECK(lre_ctx_use_precision(ctx, t->precision_requested, &got));
+    const int64_t n = t->data->n, bs = t->batch_size, rows = t->ws.rows;
+    const int64_t step_rows[2] = {bs < n ? bs : n, n % bs};
+    const int64_t pass_rows[2] = {rows < n ? rows : n, n % rows};
+    for (int i = 0; i < t->model->n_layers; i++) {
+        const lre_layer *l = &t->model->layers[i];
+        if (l->kind != LRE_LAYER_LINEAR) continue;
+        for (int k = 0; k < 2; k++) { /* backward: dx for all but layer 0 */
+            CHECK(lre_linear_prepare(ctx, step_rows[k], l->in, l->out, 1, i > 0,
+                                     t->accumulation_steps > 1));
+            CHECK(lre_linear_prepare(ctx, pass_rows[k], l->in, l->out, 0, 0, 0));
+        }
+    }
+    return LRE_OK;
+}
+
 /* ------------------------------------------------------------ create */
 
 lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lre_dataset *data,
@@ -216,6 +241,7 @@ lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lr
     lre_batcher_permute(&t->batcher);
     s = ws_alloc(ctx, &t->ws, model, workspace_rows(model, o.batch_size),
                  data->rows->target_dim);
+    if (!s) s = prepare_gemms(t);
     if (s) goto fail;
     *out = t;
     return LRE_OK;

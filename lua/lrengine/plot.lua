@@ -235,6 +235,13 @@ function M.describe(result)
     sub[#sub + 1] = f and string.format("%s %s", c.smoothing, g(f)) or c.smoothing
   end
   if type(c.source) == "string" then sub[#sub + 1] = c.source end
+  -- the GEMM precision, when it is not plain fp32 (and what was asked for,
+  -- when the device ran another)
+  local pr = type(result.precision) == "table" and result.precision
+  if pr and type(pr.effective) == "string" and (pr.effective ~= "fp32" or pr.requested ~= "fp32") then
+    sub[#sub + 1] = pr.requested ~= pr.effective
+      and string.format("%s (%s asked)", pr.effective, tostring(pr.requested)) or pr.effective
+  end
   return title, table.concat(sub, " · ")
 end
 

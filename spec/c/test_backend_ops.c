@@ -117,12 +117,19 @@ static int ok(lre_status s, const char *name)
 
 /* -------------------------------------------------------------- gemm */
 
+/* What the gemm cases run under: a provider forced on the CPU
+ * (LRE_CPU_GEMM), or a reduced precision (then a looser tolerance: inputs
+ * rounded to TF32's 10 or bf16's 7 mantissa bits, fp32 sums). */
+static const char *GEMM_MODE = "";
+static double GEMM_EPS = 0.0; /* the input rounding's relative error; 0: fp32 */
+
 static void test_gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, float beta,
                       int pad)
 {
-    const char *name = chk_name("gemm %s%s M=%lld N=%lld K=%lld alpha=%g beta=%g%s", ta ? "T" : "N",
-                                tb ? "T" : "N", (long long)M, (long long)N, (long long)K,
-                                (double)alpha, (double)beta, pad ? " (padded strides)" : "");
+    const char *name = chk_name("gemm%s %s%s M=%lld N=%lld K=%lld alpha=%g beta=%g%s", GEMM_MODE,
+                                ta ? "T" : "N", tb ? "T" : "N", (long long)M, (long long)N,
+                                (long long)K, (double)alpha, (double)beta,
+                                pad ? " (padded strides)" : "");
     char nm[256];
     snprintf(nm, sizeof nm, "%s", name);
     /* a is op(a) (M,K): stored (M,K) or (K,M); rows padded by `pad` */
@@ -151,8 +158,12 @@ static void test_gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alp
        chk_name("%s: runs", nm));
     float *got = malloc(sizeof *got * (size_t)(M * ldc + 1));
     dget(&dc, got, nm);
-    chk_close(chk_name("%s: matches the reference", nm), want, got, M * ldc,
-              1e-6 * (double)(K + 1) * 2, 2e-6);
+    /* fp32: K roundings; rounded inputs: each product off by about 2·eps·|a||b|
+     * (|a|,|b| <= 1), K of them adding up like a random walk */
+    double atol = GEMM_EPS > 0 ? 2.0 * GEMM_EPS * sqrt((double)K + 1) * 3 + 1e-6
+                               : 1e-6 * (double)(K + 1) * 2;
+    chk_close(chk_name("%s: matches the reference", nm), want, got, M * ldc, atol,
+              GEMM_EPS > 0 ? 4 * GEMM_EPS : 2e-6);
     free(got);
     dfree(&da);
     dfree(&db);
@@ -623,9 +634,9 @@ static void test_memory(int64_t nbytes)
 
 /* ---------------------------------------------------------------- main */
 
-static void run_all(void)
+/* gemm: every transpose, K = 0, one row/column, odd sizes, strides */
+static void run_gemms(void)
 {
-    /* gemm: every transpose, K = 0, one row/column, odd sizes, strides */
     static const int64_t shapes[][3] = {{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {17, 13, 31},
                                         {33, 65, 17}, {3, 4, 0}, {64, 10, 129}};
     for (int ta = 0; ta < 2; ta++)
@@ -634,6 +645,63 @@ static void run_all(void)
                 test_gemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f, 0.0f, 0);
                 test_gemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 0.5f, 1.0f, 3);
             }
+}
+
+#ifdef LRE_WITH_DNNL
+static void backend_init(void)
+{
+    memset(&D.stats, 0, sizeof D.stats);
+    D.env.err = D.err;
+    D.env.stats = &D.stats;
+    if (D.be->init(&D.env, &D.st) != LRE_OK) chk_fatal("backend init", "%s", D.err);
+}
+#endif
+
+/* The gemm cases again under each GEMM provider of the CPU (the table's
+ * choice ran with the rest) and in each reduced precision the device has. */
+static void run_gemm_variants(lre_device d)
+{
+    if (d == LRE_DEVICE_CPU) {
+#ifdef LRE_WITH_DNNL
+        static const char *const prov[] = {"openblas", "onednn"};
+        for (int i = 0; i < 2; i++) {
+            if (D.be->shutdown) D.be->shutdown(D.st);
+            setenv("LRE_CPU_GEMM", prov[i], 1);
+            backend_init();
+            unsetenv("LRE_CPU_GEMM");
+            GEMM_MODE = i == 0 ? " [openblas]" : " [onednn]";
+            run_gemms();
+        }
+        if (D.be->shutdown) D.be->shutdown(D.st);
+        backend_init();
+#else
+        chk_skip("gemm through oneDNN", "this build has no oneDNN (DNNL=0): OpenBLAS only");
+#endif
+    }
+    static const struct { lre_precision p; const char *mode; double eps; } red[] = {
+        {LRE_PRECISION_TF32, " [tf32]", 0x1p-11}, {LRE_PRECISION_BF16, " [bf16]", 0x1p-8}};
+    for (int i = 0; i < 2; i++) {
+        lre_precision got = LRE_PRECISION_FP32;
+        if (D.be->set_precision && D.be->set_precision(D.st, red[i].p, &got) != LRE_OK)
+            chk_fatal("set_precision", "%s", D.err);
+        if (got != red[i].p) {
+            chk_skip(chk_name("gemm in %s", lre_precision_name(red[i].p)),
+                     chk_name("this %s runs %s as fp32 (no hardware for it, or no oneDNN)",
+                              D.be->name, lre_precision_name(red[i].p)));
+            continue;
+        }
+        GEMM_MODE = red[i].mode;
+        GEMM_EPS = red[i].eps;
+        run_gemms();
+        GEMM_EPS = 0.0;
+        if (D.be->set_precision) D.be->set_precision(D.st, LRE_PRECISION_FP32, &got);
+    }
+    GEMM_MODE = "";
+}
+
+static void run_all(void)
+{
+    run_gemms();
     test_bias(1, 1, 0);
     test_bias(3, 17, 1);
     test_bias(129, 10, 0);
@@ -702,6 +770,7 @@ int main(void)
         CHECK(D.be->device == d && D.be->synchronize && D.be->stream && D.be->gather,
               "the table names its device and has every required entry", "%s", D.be->name);
         run_all();
+        run_gemm_variants(d);
         CHECK(D.stats.bytes_live == 0, "every allocation is counted and freed",
               "%llu bytes live after the cases", (unsigned long long)D.stats.bytes_live);
         if (D.be->shutdown) D.be->shutdown(D.st);

@@ -1,0 +1,344 @@
+/*
+ * cpu_dnnl.c — oneDNN's matmul as the CPU backend's GEMM provider
+ * (cpu_dnnl.h). Row-major operands with row strides map onto oneDNN
+ * memory descriptors by strides: a (M,K) is {lda, 1}, its transpose stored
+ * (K,M) is {1, lda}; likewise b; c (M,N) is {ldc, 1}. alpha is an output
+ * scale and beta a sum post-op. For bf16 the operands are first rounded
+ * into staging buffers of the same layout.
+ */
+#ifdef LRE_WITH_DNNL
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dnnl.h>
+
+#include "backend/cpu_dnnl.h"
+
+void omp_set_num_threads(int n); /* libgomp, oneDNN's runtime here */
+
+typedef struct prim {
+    int trans_a, trans_b, bf16;
+    int64_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    dnnl_primitive_t p;
+    dnnl_memory_t ma, mb, mc, ms;  /* user pointers set per call */
+    void *scratch;                 /* the scratchpad, owned */
+} prim;
+
+/* The provider's own memory (primitives, scratchpads, staging) lives as long
+ * as the context: plain malloc, each counted in n_allocs (so "a warm step
+ * allocates nothing" stays checkable) but not in bytes_live (which reports
+ * what the context's objects hold). */
+static void *own_alloc(const lre_backend_env *env, size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (p) env->stats->n_allocs++;
+    return p;
+}
+
+struct lre_dnnl {
+    const lre_backend_env *env;
+    dnnl_engine_t eng;
+    dnnl_stream_t st;
+    prim *prims;
+    int n_prims, cap_prims;
+    uint16_t *stage_a, *stage_b;   /* bf16 copies of the operands */
+    size_t cap_a, cap_b;           /* elements */
+};
+
+#define DN(d, call)                                                                    \
+    do {                                                                               \
+        dnnl_status_t e_ = (call);                                                     \
+        if (e_ != dnnl_success)                                                        \
+            return lre_backend_fail((d)->env, LRE_EDEVICE, "onednn: %s failed (status %d)", \
+                                    #call, (int)e_);                                   \
+    } while (0)
+
+lre_status lre_dnnl_new(const lre_backend_env *env, lre_dnnl **out)
+{
+    *out = NULL;
+    lre_dnnl *d = own_alloc(env, sizeof *d);
+    if (!d) return lre_backend_fail(env, LRE_ENOMEM, "onednn: out of memory");
+    d->env = env;
+    if (env->threads > 0) omp_set_num_threads(env->threads);
+    if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success ||
+        dnnl_stream_create(&d->st, d->eng, dnnl_stream_default_flags) != dnnl_success) {
+        lre_dnnl_free(d);
+        return lre_backend_fail(env, LRE_EDEVICE, "onednn: cannot create a CPU engine");
+    }
+    *out = d;
+    return LRE_OK;
+}
+
+static void prim_free(prim *q)
+{
+    dnnl_primitive_destroy(q->p);
+    dnnl_memory_destroy(q->ma);
+    dnnl_memory_destroy(q->mb);
+    dnnl_memory_destroy(q->mc);
+    dnnl_memory_destroy(q->ms);
+    free(q->scratch);
+}
+
+void lre_dnnl_free(lre_dnnl *d)
+{
+    if (!d) return;
+    for (int i = 0; i < d->n_prims; i++) prim_free(&d->prims[i]);
+    free(d->prims);
+    free(d->stage_a);
+    free(d->stage_b);
+    if (d->st) dnnl_stream_destroy(d->st);
+    if (d->eng) dnnl_engine_destroy(d->eng);
+    free(d);
+}
+
+int lre_dnnl_has_bf16(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    /* the ISA values are bit sets; avx512_core_bf16 and amx include bf16 */
+    return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16 ||
+           (isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx;
+}
+
+const char *lre_dnnl_isa(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if ((isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx) return "amx";
+    if ((isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16)
+        return "avx512_bf16";
+    if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) return "avx512";
+    if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2) return "avx2";
+    return "sse4.1";
+}
+
+/* The fixed table (scripts/bench_core.c measured it on a 2-core Sapphire
+ * Rapids: oneDNN's fp32 matmul beats OpenBLAS's sgemm by 1.3-1.8x on the
+ * MLP shapes of a step and of an evaluate pass, and loses on square
+ * products of 1024 and up, where OpenBLAS's kernel is at its best). */
+int lre_dnnl_serves(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K)
+{
+    (void)trans_a;
+    (void)trans_b;
+    int64_t lo = M < N ? (M < K ? M : K) : (N < K ? N : K);
+    return lo < 1024;
+}
+
+/* One float to bf16: round to nearest even; a NaN stays a quiet NaN. */
+static inline uint16_t bf16_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : r);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
+    (defined(__clang__) || __GNUC__ >= 12)
+#include <immintrin.h>
+/* 16 floats a time with AVX512-BF16's vcvtneps2bf16 (the same rounding):
+ * only called when the CPU has bf16 (lre_dnnl_has_bf16: AMX implies it) */
+__attribute__((target("avx512f,avx512bf16"))) static void row_bf16_avx512(uint16_t *o,
+                                                                           const float *x,
+                                                                           int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + j));
+        _mm256_storeu_si256((__m256i *)(o + j), (__m256i)h);
+    }
+    for (; j < n; j++) o[j] = bf16_of(x[j]);
+}
+#define LRE_HAVE_BF16_ROW 1
+#endif
+
+/* x (rows, cols of a row stride ld) rounded to bf16 into o, same layout */
+static void to_bf16(uint16_t *restrict o, const float *restrict x, int64_t rows, int64_t cols,
+                    int64_t ld)
+{
+#ifdef LRE_HAVE_BF16_ROW
+    const int fast = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core_bf16) ==
+                     dnnl_cpu_isa_avx512_core_bf16;
+#else
+    const int fast = 0;
+#endif
+    for (int64_t i = 0; i < rows; i++) {
+#ifdef LRE_HAVE_BF16_ROW
+        if (fast) {
+            row_bf16_avx512(o + i * ld, x + i * ld, cols);
+            continue;
+        }
+#endif
+        (void)fast;
+        for (int64_t j = 0; j < cols; j++) o[i * ld + j] = bf16_of(x[i * ld + j]);
+    }
+}
+
+static lre_status stage(lre_dnnl *d, uint16_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return LRE_OK;
+    free(*buf);
+    *cap = 0;
+    *buf = own_alloc(d->env, need * sizeof **buf);
+    if (!*buf) return lre_backend_fail(d->env, LRE_ENOMEM, "onednn: out of memory for bf16 staging");
+    *cap = need;
+    return LRE_OK;
+}
+
+static lre_status make_prim(lre_dnnl *d, prim *q)
+{
+    dnnl_memory_desc_t ad, bd, cd;
+    dnnl_dims_t da = {q->M, q->K}, db = {q->K, q->N}, dc = {q->M, q->N};
+    dnnl_dims_t sa = {q->trans_a ? 1 : q->lda, q->trans_a ? q->lda : 1};
+    dnnl_dims_t sb = {q->trans_b ? 1 : q->ldb, q->trans_b ? q->ldb : 1};
+    dnnl_dims_t sc = {q->ldc, 1};
+    dnnl_data_type_t in = q->bf16 ? dnnl_bf16 : dnnl_f32;
+    DN(d, dnnl_memory_desc_init_by_strides(&ad, 2, da, in, sa));
+    DN(d, dnnl_memory_desc_init_by_strides(&bd, 2, db, in, sb));
+    DN(d, dnnl_memory_desc_init_by_strides(&cd, 2, dc, dnnl_f32, sc));
+    dnnl_matmul_desc_t md;
+    DN(d, dnnl_matmul_desc_init(&md, &ad, &bd, NULL, &cd));
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    lre_status s = LRE_EDEVICE;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) goto out;
+    if (dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success)
+        goto out;
+    if (q->alpha != 1.0f &&
+        dnnl_primitive_attr_set_output_scales(attr, 1, 0, &q->alpha) != dnnl_success)
+        goto out;
+    if (q->beta != 0.0f) {
+        if (dnnl_post_ops_create(&po) != dnnl_success ||
+            dnnl_post_ops_append_sum(po, q->beta) != dnnl_success ||
+            dnnl_primitive_attr_set_post_ops(attr, po) != dnnl_success)
+            goto out;
+    }
+    if (dnnl_primitive_desc_create(&pd, &md, attr, d->eng, NULL) != dnnl_success) goto out;
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t ss = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    if (ss && !(q->scratch = own_alloc(d->env, ss))) {
+        s = lre_backend_fail(d->env, LRE_ENOMEM, "onednn: out of memory for a scratchpad");
+        goto out;
+    }
+    if (dnnl_primitive_create(&q->p, pd) != dnnl_success ||
+        dnnl_memory_create(&q->ma, &ad, d->eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        dnnl_memory_create(&q->mb, &bd, d->eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        dnnl_memory_create(&q->mc, &cd, d->eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        (ss && dnnl_memory_create(&q->ms, smd, d->eng, q->scratch) != dnnl_success))
+        goto out;
+    s = LRE_OK;
+out:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (s == LRE_EDEVICE)
+        return lre_backend_fail(d->env, LRE_EDEVICE,
+                                "onednn: no matmul for %lldx%lldx%lld (trans %d%d, %s)",
+                                (long long)q->M, (long long)q->K, (long long)q->N, q->trans_a,
+                                q->trans_b, q->bf16 ? "bf16" : "f32");
+    return s;
+}
+
+/* The primitive of this GEMM: found, or made (first call of a shape). */
+static lre_status find_prim(lre_dnnl *d, const prim *key, prim **out)
+{
+    for (int i = 0; i < d->n_prims; i++) {
+        prim *q = &d->prims[i];
+        if (q->trans_a == key->trans_a && q->trans_b == key->trans_b && q->bf16 == key->bf16 &&
+            q->M == key->M && q->N == key->N && q->K == key->K && q->lda == key->lda &&
+            q->ldb == key->ldb && q->ldc == key->ldc && q->alpha == key->alpha &&
+            q->beta == key->beta) {
+            *out = q;
+            return LRE_OK;
+        }
+    }
+    if (d->n_prims == d->cap_prims) {
+        int cap = d->cap_prims ? 2 * d->cap_prims : 16;
+        prim *np = own_alloc(d->env, (size_t)cap * sizeof *np);
+        if (!np) return lre_backend_fail(d->env, LRE_ENOMEM, "onednn: out of memory");
+        if (d->n_prims) memcpy(np, d->prims, (size_t)d->n_prims * sizeof *np);
+        free(d->prims);
+        d->prims = np;
+        d->cap_prims = cap;
+    }
+    prim *q = &d->prims[d->n_prims];
+    *q = *key;
+    lre_status s = make_prim(d, q);
+    if (s) {
+        prim_free(q);
+        memset(q, 0, sizeof *q);
+        return s;
+    }
+    d->n_prims++;
+    *out = q;
+    return LRE_OK;
+}
+
+static prim make_key(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                     int64_t lda, int64_t ldb, float beta, int64_t ldc, int bf16)
+{
+    prim key;
+    memset(&key, 0, sizeof key);
+    key.trans_a = trans_a;
+    key.trans_b = trans_b;
+    key.bf16 = bf16;
+    key.M = M;
+    key.N = N;
+    key.K = K;
+    key.lda = lda;
+    key.ldb = ldb;
+    key.ldc = ldc;
+    key.alpha = alpha;
+    key.beta = beta;
+    return key;
+}
+
+lre_status lre_dnnl_prepare(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N,
+                            int64_t K, float alpha, int64_t lda, int64_t ldb, float beta,
+                            int64_t ldc, int bf16)
+{
+    prim key = make_key(trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, bf16), *q;
+    lre_status s = find_prim(d, &key, &q);
+    if (s || !bf16) return s;
+    int64_t ar = trans_a ? K : M, ac = trans_a ? M : K;
+    int64_t br = trans_b ? N : K, bc = trans_b ? K : N;
+    if ((s = stage(d, &d->stage_a, &d->cap_a, (size_t)((ar - 1) * lda + ac)))) return s;
+    return stage(d, &d->stage_b, &d->cap_b, (size_t)((br - 1) * ldb + bc));
+}
+
+lre_status lre_dnnl_gemm(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                         float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                         float beta, float *c, int64_t ldc, int bf16)
+{
+    prim key = make_key(trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, bf16);
+    prim *q = NULL;
+    lre_status s = find_prim(d, &key, &q);
+    if (s) return s;
+    const void *pa = a, *pb = b;
+    if (bf16) { /* stored blocks: a is (M,K) or (K,M) rows of stride lda; likewise b */
+        int64_t ar = trans_a ? K : M, ac = trans_a ? M : K;
+        int64_t br = trans_b ? N : K, bc = trans_b ? K : N;
+        if ((s = stage(d, &d->stage_a, &d->cap_a, (size_t)((ar - 1) * lda + ac))) ||
+            (s = stage(d, &d->stage_b, &d->cap_b, (size_t)((br - 1) * ldb + bc))))
+            return s;
+        to_bf16(d->stage_a, a, ar, ac, lda);
+        to_bf16(d->stage_b, b, br, bc, ldb);
+        pa = d->stage_a;
+        pb = d->stage_b;
+    }
+    DN(d, dnnl_memory_set_data_handle(q->ma, (void *)pa));
+    DN(d, dnnl_memory_set_data_handle(q->mb, (void *)pb));
+    DN(d, dnnl_memory_set_data_handle(q->mc, c));
+    dnnl_exec_arg_t args[4] = {
+        {DNNL_ARG_SRC, q->ma}, {DNNL_ARG_WEIGHTS, q->mb}, {DNNL_ARG_DST, q->mc},
+        {DNNL_ARG_SCRATCHPAD, q->ms}};
+    DN(d, dnnl_primitive_execute(q->p, d->st, q->ms ? 4 : 3, args));
+    DN(d, dnnl_stream_wait(d->st));
+    return LRE_OK;
+}
+
+#else
+typedef int lre_cpu_dnnl_not_built; /* a build without oneDNN (DNNL=0) */
+#endif /* LRE_WITH_DNNL */

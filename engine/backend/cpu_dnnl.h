@@ -1,0 +1,48 @@
+/*
+ * backend/cpu_dnnl.h — the CPU backend's second GEMM provider: oneDNN's
+ * matmul primitive (fp32, and bf16 inputs with fp32 accumulation on AMX or
+ * AVX512-BF16), next to OpenBLAS. Built with oneDNN (LRE_WITH_DNNL; make
+ * DNNL=auto|0|1); cpu.c decides, from a fixed table, which provider serves
+ * which GEMM (lre_dnnl_serves) — never by timing, so a seed gives the same
+ * curve on the same machine.
+ *
+ * A primitive is made once per GEMM shape (transposes, sizes, strides,
+ * alpha, beta, precision) on its first call and kept, with its scratchpad
+ * (user-owned) and its memory objects: later calls create and allocate
+ * nothing.
+ *
+ * Part of the backend layer: includes only backend.h.
+ */
+#ifndef LRE_CPU_DNNL_H
+#define LRE_CPU_DNNL_H
+
+#include "backend/backend.h"
+
+typedef struct lre_dnnl lre_dnnl;
+
+/* A oneDNN engine and stream for one CPU backend state; threads > 0 sets
+ * the OpenMP pool oneDNN runs on. */
+lre_status lre_dnnl_new(const lre_backend_env *env, lre_dnnl **out);
+void lre_dnnl_free(lre_dnnl *d);
+
+/* Whether this CPU multiplies bf16 in hardware (AMX or AVX512-BF16). */
+int lre_dnnl_has_bf16(void);
+/* "avx512_core_amx", ...: the instruction set oneDNN uses here. */
+const char *lre_dnnl_isa(void);
+
+/* The fixed provider table for fp32: does oneDNN serve this GEMM? */
+int lre_dnnl_serves(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K);
+
+/* c (M,N) = alpha·op(a)·op(b) + beta·c, row-major with row strides, as the
+ * backend's gemm entry; bf16: a and b rounded to bfloat16 (nearest even)
+ * first, fp32 accumulation. K > 0, every size within int range. */
+lre_status lre_dnnl_gemm(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                         float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                         float beta, float *c, int64_t ldc, int bf16);
+
+/* Makes the primitive lre_dnnl_gemm will use for these arguments now. */
+lre_status lre_dnnl_prepare(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N,
+                            int64_t K, float alpha, int64_t lda, int64_t ldb, float beta,
+                            int64_t ldc, int bf16);
+
+#endif /* LRE_CPU_DNNL_H */
