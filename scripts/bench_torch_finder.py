@@ -4,12 +4,15 @@ from scripts/gpu_check.sh on a lent GPU; PyTorch is a reference here, never
 a dependency of the project):
 
     python3 scripts/bench_torch_finder.py [--device cuda|cpu] [--data DIR] [--num-iter N]
+                                          [--bf16-autocast]
 
 The user's sweep: Fashion-MNIST (DIR holds the four IDX .gz files, default
 $LRENGINE_DATA or /usr/share/datasets/fashion-mnist), pixels * float32(1/255),
 nn.Sequential 784-256-256-10 with ReLU, Adam(lr=1e-7, weight_decay=1e-2),
 exponential 1e-7 -> 500 over N steps (100), smooth_f 0.05, diverge_th 5,
-batch 128 — once with the test set as val_loader (every step), once without.
+batch 128 — once with the test set as val_loader (every step), once without;
+with --bf16-autocast inside torch.autocast(device, dtype=torch.bfloat16), as
+PyTorch's own mixed precision runs it (matmuls in bf16, the rest fp32).
 Prints one line each and a JSON line:
     JSON {"device": ..., "with_val_s": ..., "with_val_steps": ..., "train_only_s": ..., ...}
 Needs only torch and torch-lr-finder (no numpy, no matplotlib).
@@ -49,7 +52,7 @@ def load(data_dir, split):
     return TensorDataset(x, y)
 
 
-def sweep(train, val, device, num_iter):
+def sweep(train, val, device, num_iter, autocast=False):
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
                           nn.Linear(256, 10))
@@ -60,8 +63,9 @@ def sweep(train, val, device, num_iter):
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    finder.range_test(loader, val_loader=val_loader, start_lr=1e-7, end_lr=500, num_iter=num_iter,
-                      step_mode="exp", smooth_f=0.05, diverge_th=5)
+    with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=autocast):
+        finder.range_test(loader, val_loader=val_loader, start_lr=1e-7, end_lr=500,
+                          num_iter=num_iter, step_mode="exp", smooth_f=0.05, diverge_th=5)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     dt = time.perf_counter() - t0
@@ -74,15 +78,18 @@ def main():
     ap.add_argument("--data", default=os.environ.get("LRENGINE_DATA") or
                     "/usr/share/datasets/fashion-mnist")
     ap.add_argument("--num-iter", type=int, default=100)
+    ap.add_argument("--bf16-autocast", action="store_true")
     a = ap.parse_args()
     train, val = load(a.data, "train"), load(a.data, "test")
-    sweep(train, None, a.device, 5)  # warm-up: CUDA context, cuBLAS handles
-    tv, nv = sweep(train, val, a.device, a.num_iter)
-    tt, nt = sweep(train, None, a.device, a.num_iter)
-    print(f"torch-lr-finder on {a.device} (torch {torch.__version__}), {len(train)} training rows")
+    sweep(train, None, a.device, 5, a.bf16_autocast)  # warm-up: CUDA context, cuBLAS handles
+    tv, nv = sweep(train, val, a.device, a.num_iter, a.bf16_autocast)
+    tt, nt = sweep(train, None, a.device, a.num_iter, a.bf16_autocast)
+    mode = "bf16 autocast" if a.bf16_autocast else "fp32"
+    print(f"torch-lr-finder on {a.device}, {mode} (torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads), {len(train)} training rows")
     print(f"with validation set   {tv:8.3f} s  {nv} steps")
     print(f"training loss only    {tt:8.3f} s  {nt} steps")
-    print("JSON " + json.dumps({"device": a.device, "torch": torch.__version__,
+    print("JSON " + json.dumps({"device": a.device, "torch": torch.__version__, "mode": mode,
                                 "train_rows": len(train), "with_val_s": tv, "with_val_steps": nv,
                                 "train_only_s": tt, "train_only_steps": nt}))
     return 0

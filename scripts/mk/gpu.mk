@@ -4,7 +4,8 @@
 # CLI; data.mk defines FMNIST_DIRS). README.md, "GPU", has the device `run` call.
 #
 #   make gpu-bundle    build the command, the C tests and the benchmarks again in
-#                      BUILD/gpu-build (SASS for GPU_BUNDLE_ARCH only, and
+#                      BUILD/gpu-build (SASS for GPU_BUNDLE_ARCH only, no
+#                      oneDNN: its 40 MB would not fit; OpenBLAS serves the CPU;
 #                      test_embed looking for the Lua modules in ./lua), then
 #                      gather them in BUILD/gpu-bundle with every library they
 #                      need but libc's and the GPU's (libcuda, cuBLAS), the Lua
@@ -51,7 +52,7 @@ ifeq ($(WITH_CUDA)$(GPU_BUNDLE_CPU),0)
 	     "test would fail. GPU_BUNDLE_CPU=1 builds one anyway, for gpu_check.sh --cpu-only." >&2
 	@exit 1
 endif
-	@$(SUBMAKE) BUILD=$(GPU_BUNDLE_BUILD) CUDA_ARCH="$(GPU_BUNDLE_ARCH)" \
+	@$(SUBMAKE) BUILD=$(GPU_BUNDLE_BUILD) CUDA_ARCH="$(GPU_BUNDLE_ARCH)" DNNL=0 \
 	    SRC_LUA_DIR="-DLRE_SOURCE_LUA_DIR='\"lua\"'" cli tests bench-bins
 	@bash scripts/gpu_check.sh --make-bundle $(GPU_BUNDLE) \
 	    --cli $(call GPU_BUNDLE_BINDIR,$(CLI)) \
