@@ -10,6 +10,7 @@
 #                     build-asan/ (clang if present, else gcc), CPU-only
 #   make valgrind     the C tests under valgrind
 #   make bench        build and run scripts/bench_*.c and scripts/bench_*.lua
+#                     (and torch-lr-finder's, where TORCH_PYTHON imports it)
 #   make bench-cuda   the CUDA backend's figures (scripts/bench_cuda.c)
 #   make fuzz         libFuzzer targets of every parser, FUZZ_SECONDS (60) each
 #   make demo         install missing packages, build, run the example sweep
@@ -57,6 +58,7 @@ CC        ?= cc
 OPT       ?= -O2
 CUDA      ?= auto
 DNNL      ?= auto
+TORCH_PYTHON ?= python3
 # a toolkit scripts/deps.sh installed from PyPI into .cuda/ comes first
 CUDA_LOCAL := $(wildcard $(CURDIR)/.cuda/toolkit/bin/nvcc)
 CUDA_HOME  ?= $(if $(CUDA_LOCAL),$(CURDIR)/.cuda/toolkit,/usr/local/cuda)
@@ -268,6 +270,11 @@ endif
 # the engine never includes Lua; the figure is its own library).
 $(OBJ)/engine/%.o:      GROUP_CFLAGS = $(ENG_CFLAGS)
 $(OBJ)/engine/plot/%.o: GROUP_CFLAGS = $(PLOT_CFLAGS)
+# the CPU backend's optimizer updates share oneDNN's OpenMP pool (gcc's
+# libgomp; not in sanitizer builds, whose clang would want its own libomp)
+ifeq ($(WITH_DNNL)$(SAN),10)
+$(OBJ)/engine/backend/cpu.o: GROUP_CFLAGS = $(ENG_CFLAGS) -fopenmp
+endif
 $(OBJ)/engine/lua/%.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
 $(OBJ)/engine/cli/%.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
 # Tests and examples find the Lua modules of this tree (lua/) by default.
@@ -402,6 +409,11 @@ bench: bench-bins
 	    echo "== $$s (LRE_CPU_GEMM=openblas)"; LRE_CPU_GEMM=openblas $(CLI) -q $$s; \
 	    echo "== $$s (the fixed table)"; $(CLI) -q $$s; \
 	    echo "== $$s (--precision bf16)"; $(CLI) -q --precision bf16 $$s; done
+	@if $(TORCH_PYTHON) -c 'import torch, torch_lr_finder' 2>/dev/null; then \
+	    echo "== torch-lr-finder, the same sweep (scripts/bench_torch_finder.py)"; \
+	    $(TORCH_PYTHON) scripts/bench_torch_finder.py --device cpu; \
+	    $(TORCH_PYTHON) scripts/bench_torch_finder.py --device cpu --bf16-autocast; \
+	else echo "== torch-lr-finder: not importable by $(TORCH_PYTHON) (TORCH_PYTHON=... names a python with torch and torch-lr-finder; a reference, never a dependency)"; fi
 
 # The CUDA figures alone (scripts/bench_cuda.c; one line and nothing else
 # without a GPU)
