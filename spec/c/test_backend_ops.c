@@ -751,6 +751,7 @@ static void run_all(void)
         test_adam(17, decoupled, 1, 1e-2, 1e-2);
         test_adam(1000, decoupled, 10, 1e-3, 1e-2);
         test_adam(33, decoupled, 1000, 0.5, 0.1);
+        test_adam(70001, decoupled, 3, 1e-3, 1e-2); /* split across threads where built so */
     }
     test_memory(0);
     test_memory(1);
