@@ -4,7 +4,7 @@ from scripts/gpu_check.sh on a lent GPU; PyTorch is a reference here, never
 a dependency of the project):
 
     python3 scripts/bench_torch_finder.py [--device cuda|cpu] [--data DIR] [--num-iter N]
-                                          [--bf16-autocast]
+                                          [--bf16-autocast] [--once]
 
 The user's sweep: Fashion-MNIST (DIR holds the four IDX .gz files, default
 $LRENGINE_DATA or /usr/share/datasets/fashion-mnist), pixels * float32(1/255),
@@ -13,6 +13,8 @@ exponential 1e-7 -> 500 over N steps (100), smooth_f 0.05, diverge_th 5,
 batch 128 — once with the test set as val_loader (every step), once without;
 with --bf16-autocast inside torch.autocast(device, dtype=torch.bfloat16), as
 PyTorch's own mixed precision runs it (matmuls in bf16, the rest fp32).
+With --once: only the sweep with the validation set, no warm-up (to time
+the whole process with `time`, as a user runs it).
 Prints one line each and a JSON line:
     JSON {"device": ..., "with_val_s": ..., "with_val_steps": ..., "train_only_s": ..., ...}
 Needs only torch and torch-lr-finder (no numpy, no matplotlib).
@@ -79,8 +81,13 @@ def main():
                     "/usr/share/datasets/fashion-mnist")
     ap.add_argument("--num-iter", type=int, default=100)
     ap.add_argument("--bf16-autocast", action="store_true")
+    ap.add_argument("--once", action="store_true")
     a = ap.parse_args()
     train, val = load(a.data, "train"), load(a.data, "test")
+    if a.once:
+        tv, nv = sweep(train, val, a.device, a.num_iter, a.bf16_autocast)
+        print(f"with validation set   {tv:8.3f} s  {nv} steps")
+        return 0
     sweep(train, None, a.device, 5, a.bf16_autocast)  # warm-up: CUDA context, cuBLAS handles
     tv, nv = sweep(train, val, a.device, a.num_iter, a.bf16_autocast)
     tt, nt = sweep(train, None, a.device, a.num_iter, a.bf16_autocast)
