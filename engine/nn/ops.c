@@ -200,7 +200,7 @@ lre_status lre_act_backward(lre_ctx *ctx, lre_act a, float param, lre_tensor *dx
 }
 
 /* Labels enter the engine's hot path only through datasets, which check
- * them when created (data/dataset.c); the trainer then uses the *_trusted
+ * them when created (data/dataset.c); the trainer then uses the *_dev
  * forms below and nothing is checked per step. The public ops check the
  * labels they are handed: in place on a host backend, otherwise through a
  * small host buffer (a copy, off the hot path, with no allocation). */

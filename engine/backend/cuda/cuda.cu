@@ -244,6 +244,43 @@ void *cuda_stream(void *state) { return ST(state)->stream; }
 
 /* ------------------------------------------------------------ memory */
 
+/* The size table: every live block, device or pinned, with its size, so
+ * that freeing it keeps the context's counters exact. Room for one more is
+ * made before a block is allocated (no block is ever left unrecorded). */
+bool recs_reserve(cuda_state *s)
+{
+    if (s->n_recs < s->cap_recs) return true;
+    size_t cap = s->cap_recs ? 2 * s->cap_recs : 64;
+    alloc_rec *r = static_cast<alloc_rec *>(realloc(s->recs, cap * sizeof *r));
+    if (!r) {
+        lre_backend_fail(s->env, LRE_ENOMEM, "cuda: out of host memory");
+        return false;
+    }
+    s->recs = r;
+    s->cap_recs = cap;
+    return true;
+}
+
+void *recs_add(cuda_state *s, void *p, size_t n)
+{
+    s->recs[s->n_recs].p = p;
+    s->recs[s->n_recs].n = n;
+    s->n_recs++;
+    s->env->stats->n_allocs++;
+    s->env->stats->bytes_live += n;
+    return p;
+}
+
+void recs_remove(cuda_state *s, void *p)
+{
+    for (size_t i = 0; i < s->n_recs; i++)
+        if (s->recs[i].p == p) {
+            s->env->stats->bytes_live -= s->recs[i].n;
+            s->recs[i] = s->recs[--s->n_recs];
+            return;
+        }
+}
+
 void *cuda_alloc(void *state, size_t n)
 {
     cuda_state *s = ST(state);
@@ -251,16 +288,7 @@ void *cuda_alloc(void *state, size_t n)
         lre_backend_fail(s->env, LRE_ESTATE, "cuda: allocation during a graph capture");
         return NULL;
     }
-    if (s->n_recs == s->cap_recs) {
-        size_t cap = s->cap_recs ? 2 * s->cap_recs : 64;
-        alloc_rec *r = static_cast<alloc_rec *>(realloc(s->recs, cap * sizeof *r));
-        if (!r) {
-            lre_backend_fail(s->env, LRE_ENOMEM, "cuda: out of host memory");
-            return NULL;
-        }
-        s->recs = r;
-        s->cap_recs = cap;
-    }
+    if (!recs_reserve(s)) return NULL;
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, n ? n : 1);
     if (e == cudaSuccess) e = cudaMemsetAsync(p, 0, n, s->stream);
@@ -271,28 +299,19 @@ void *cuda_alloc(void *state, size_t n)
                          cudaGetErrorString(e));
         return NULL;
     }
-    s->recs[s->n_recs].p = p;
-    s->recs[s->n_recs].n = n;
-    s->n_recs++;
-    s->env->stats->n_allocs++;
-    s->env->stats->bytes_live += n;
-    return p;
+    return recs_add(s, p, n);
 }
 
 void cuda_free(void *state, void *p)
 {
     cuda_state *s = ST(state);
     if (!p) return;
-    for (size_t i = 0; i < s->n_recs; i++)
-        if (s->recs[i].p == p) {
-            s->env->stats->bytes_live -= s->recs[i].n;
-            s->recs[i] = s->recs[--s->n_recs];
-            break;
-        }
+    recs_remove(s, p);
     /* a block may still be in use by work on the stream */
     if (cudaStreamSynchronize(s->stream) != cudaSuccess || cudaFree(p) != cudaSuccess)
         (void)cudaGetLastError();
 }
+
 
 lre_status cuda_to_device(void *state, void *dst, const void *src, size_t n)
 {
@@ -794,6 +813,7 @@ lre_status cuda_adam_update(void *state, float *p, const float *g, float *m, flo
 
 /* ------------------------------------------------------- pinned host */
 
+
 void *cuda_host_alloc(void *state, size_t n)
 {
     cuda_state *s = ST(state);
@@ -801,6 +821,7 @@ void *cuda_host_alloc(void *state, size_t n)
         lre_backend_fail(s->env, LRE_ESTATE, "cuda: allocation during a graph capture");
         return NULL;
     }
+    if (!recs_reserve(s)) return NULL;
     void *p = NULL;
     cudaError_t e = cudaHostAlloc(&p, n ? n : 1, cudaHostAllocDefault);
     if (e != cudaSuccess) {
@@ -810,37 +831,14 @@ void *cuda_host_alloc(void *state, size_t n)
         return NULL;
     }
     memset(p, 0, n);
-    s->env->stats->n_allocs++;
-    s->env->stats->bytes_live += n;
-    /* its size, for the counters, in the same table as device blocks */
-    if (s->n_recs == s->cap_recs) {
-        size_t cap = s->cap_recs ? 2 * s->cap_recs : 64;
-        alloc_rec *r = static_cast<alloc_rec *>(realloc(s->recs, cap * sizeof *r));
-        if (!r) {
-            cudaFreeHost(p);
-            s->env->stats->bytes_live -= n;
-            lre_backend_fail(s->env, LRE_ENOMEM, "cuda: out of host memory");
-            return NULL;
-        }
-        s->recs = r;
-        s->cap_recs = cap;
-    }
-    s->recs[s->n_recs].p = p;
-    s->recs[s->n_recs].n = n;
-    s->n_recs++;
-    return p;
+    return recs_add(s, p, n);
 }
 
 void cuda_host_free(void *state, void *p)
 {
     cuda_state *s = ST(state);
     if (!p) return;
-    for (size_t i = 0; i < s->n_recs; i++)
-        if (s->recs[i].p == p) {
-            s->env->stats->bytes_live -= s->recs[i].n;
-            s->recs[i] = s->recs[--s->n_recs];
-            break;
-        }
+    recs_remove(s, p);
     /* a copy may still read it */
     if (cudaStreamSynchronize(s->stream) != cudaSuccess || cudaFreeHost(p) != cudaSuccess)
         (void)cudaGetLastError();
