@@ -446,11 +446,16 @@ describe("results", function()
     assert.matches("lrs has 2 values but losses has 1", err)
     os.remove(path)
     local r = results.new { lrs = { 1, 2 }, losses = { 3, 4 } }
-    local bad = "/nonexistent-dir-lrengine/x.json"
+    -- a missing folder is made (lre_write_file); a parent that is a file is an error
+    local file = tmpname(".txt")
+    local g = io.open(file, "w") g:write("x") g:close()
+    local bad = file .. "/x.json"
     ok, err = pcall(r.save_json, r, bad)
     assert.is_false(ok)
-    assert.matches("cannot write /nonexistent%-dir%-lrengine/x.json", err)
+    assert.truthy(err:find("cannot write " .. bad, 1, true), err)
+    assert.truthy(err:find("is not a folder", 1, true), err)
     assert.is_nil(io.open(bad, "r"))
+    os.remove(file)
   end)
 end)
 
@@ -625,5 +630,52 @@ describe("presets", function()
     local ok, err = pcall(finder.range_test, { trainer = t, preset = "keras" })
     assert.is_false(ok)
     assert.matches("unknown preset 'keras' %(known: fastai, lightning, pytorch%-lr%-finder%)", err)
+  end)
+end)
+
+describe("a heuristic that fails", function()
+  it("is recorded as failed and the sweep, with the other suggestions, is kept", function()
+    local t = setup(3)
+    local function bad() error("boom at the end") end
+    local function negative() return -1, 3 end
+    local function badindex(lrs) return lrs[2], #lrs + 5 end
+    local r = finder.range_test { trainer = t, start_lr = 1e-4, end_lr = 10, num_iter = 30,
+      suggest = { "steepest", bad, negative, badindex } }
+    local n = #r.lrs
+    assert.is_true(n > 5)
+    assert.truthy(r.suggestions.steepest.lr)
+    local names = {}
+    for name, s in pairs(r.suggestions) do if s.error then names[#names + 1] = name end end
+    assert.are.equal(3, #names)
+    local msgs = {}
+    for _, s in pairs(r.suggestions) do if s.error then msgs[#msgs + 1] = s.error end end
+    table.sort(msgs)
+    assert.truthy(table.concat(msgs, "|"):find("boom at the end", 1, true))
+    assert.truthy(table.concat(msgs, "|"):find("returned lr = -1, expected a positive finite number", 1, true))
+    assert.truthy(table.concat(msgs, "|"):find(("returned index = %d, expected an integer in 1..%d")
+      :format(n + 5, n), 1, true))
+    -- and the record keeps it
+    local path = tmpname(".json")
+    r:save_json(path)
+    local back = results.load_json(path)
+    os.remove(path)
+    local n = 0
+    for _, s in pairs(back.suggestions) do if s.error then n = n + 1 end end
+    assert.are.equal(3, n)
+  end)
+
+  it("a result saves into folders that do not exist yet", function()
+    local t = setup(4)
+    local r = finder.range_test { trainer = t, start_lr = 1e-4, end_lr = 1, num_iter = 5 }
+    local dir = tmpname("")
+    local path = dir .. "/a/b/sweep.json"
+    r:save_json(path)
+    r:save_csv(dir .. "/a/b/sweep.csv")
+    assert.are.equal(5, #results.load_json(path).lrs)
+    os.remove(path)
+    os.remove(dir .. "/a/b/sweep.csv")
+    os.remove(dir .. "/a/b")
+    os.remove(dir .. "/a")
+    os.remove(dir)
   end)
 end)

@@ -318,3 +318,18 @@ describe("heuristic names", function()
     assert.is_truthy(err:find("heuristics.resolve: unknown heuristic 'nope' (known:", 1, true), err)
   end)
 end)
+
+describe("built-in heuristics' options", function()
+  local H = require "lrengine.heuristics"
+  local lrs, losses = {}, {}
+  for i = 1, 50 do lrs[i], losses[i] = 10 ^ (-5 + i / 10), 1 / i end
+  it("refuse an unknown key, naming it and the ones they take", function()
+    for _, name in ipairs { "steepest", "steep", "valley", "slide", "minimum", "lightning", "ignite" } do
+      local ok, err = pcall(H[name], lrs, losses, { skip_strat = 1 })
+      assert.is_false(ok, name)
+      assert.truthy(err:find("unknown option 'skip_strat'", 1, true), err)
+      assert.truthy(err:find("skip_start", 1, true), err)
+      assert.is_true((pcall(H[name], lrs, losses, { num_iter = 50 })), name)
+    end
+  end)
+end)

@@ -81,6 +81,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -150,6 +151,19 @@ uint64_t lre_ctx_bytes_live(const lre_ctx *ctx);
  * operations are already synchronous from the caller's view: this is for
  * timing and for C code that shares the device with other libraries). */
 lre_status lre_ctx_synchronize(lre_ctx *ctx);
+
+/* -------------------------------------------------------------- files */
+
+/* Writes path whole or not at all: missing parent folders are created, the
+ * bytes go to a new temporary file beside it (mkstemp), flushed, synced
+ * and renamed over it. On failure (-1) nothing is left behind, the old
+ * file is intact and err (may be NULL) names the path and the reason.
+ * Every file the engine writes (results, figures, checkpoints) goes
+ * through it. lre_write_file_with streams: fill(f, ud) writes the contents
+ * and returns 0, or non-zero to abandon the file. */
+int lre_write_file(const char *path, const void *data, size_t n, char *err, size_t errn);
+int lre_write_file_with(const char *path, int (*fill)(FILE *f, void *ud), void *ud, char *err,
+                        size_t errn);
 
 /* ------------------------------------------------------------------ RNG */
 

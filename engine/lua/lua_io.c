@@ -276,24 +276,8 @@ static int l_write_atomic(lua_State *L)
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
     if (!*path) return luaL_argerror(L, 1, "empty path");
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp) return luaL_error(L, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return luaL_error(L, "cannot write %s: %s", path, strerror(errno));
-    int ok = fwrite(data, 1, len, f) == len;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    int err = errno;
-    ok = fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) != 0) {
-        err = errno;
-        ok = 0;
-    }
-    if (!ok) {
-        remove(tmp);
-        return luaL_error(L, "cannot write %s: %s", path, strerror(err ? err : EIO));
-    }
+    char err[1024];
+    if (lre_write_file(path, data, len, err, sizeof err) != 0) return luaL_error(L, "%s", err);
     return 0;
 }
 

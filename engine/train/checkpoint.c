@@ -40,9 +40,10 @@
  * state2 (it was zeros) and SGD without momentum ignores both. Both must
  * still be present, F32 [n_params] and finite, as version 1 required.
  *
- * Saving writes <path>.tmp.<pid> in the same directory, flushes and fsyncs
- * it, then renames it over <path>: <path> is either the old file or the new
- * one, never half of one. Any failure removes the temporary file.
+ * Saving goes through lre_write_file (core/file.c): missing folders are
+ * made, a temporary file beside <path> is written, flushed, synced and
+ * renamed over it: <path> is either the old file or the new one, never
+ * half of one. Any failure removes the temporary file.
  *
  * Loading reads the whole file, parses it (lre_safetensors_parse), checks it
  * against the trainer, decodes every tensor into host buffers and only then
@@ -274,25 +275,41 @@ static int write_f32(FILE *f, const float *x, size_t n)
     return 0;
 }
 
-/* fsync the directory holding path, so the rename itself is durable. Best
- * effort: some file systems refuse to fsync a directory. */
-static void sync_dir(const char *path)
+/* What the file holds past the header, in build_header's order. */
+typedef struct save_job {
+    const char *json;
+    size_t jn, hn;
+    int64_t steps;
+    const lre_model *m;
+    const float *host;        /* parameters, then each optimizer buffer */
+    size_t stride;
+    int nbuf;
+} save_job;
+
+static int write_checkpoint(FILE *f, void *ud)
 {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0) n = 1; /* "/file" */
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return;
-    (void)fsync(fd);
-    close(fd);
+    const save_job *j = ud;
+    uint8_t len8[8], step8[8];
+    lre_st_put_le64(len8, (uint64_t)j->hn);
+    if (fwrite(len8, 1, 8, f) != 8 || fwrite(j->json, 1, j->jn, f) != j->jn) return -1;
+    for (size_t i = j->jn; i < j->hn; i++)
+        if (fputc(' ', f) == EOF) return -1;
+    lre_st_put_le64(step8, (uint64_t)j->steps);
+    if (fwrite(step8, 1, 8, f) != 8) return -1;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < j->m->n_layers; i++) {
+            const lre_layer *L = &j->m->layers[i];
+            if (L->kind != LRE_LAYER_LINEAR) continue;
+            int k0 = pass == 0 ? 0 : 1, k1 = pass == 0 ? 1 : 1 + j->nbuf;
+            for (int k = k0; k < k1; k++)
+                if (write_f32(f, j->host + j->stride * (size_t)k + L->w_off,
+                              (size_t)(L->out * L->in)))
+                    return -1;
+            for (int k = k0; k < k1; k++)
+                if (write_f32(f, j->host + j->stride * (size_t)k + L->b_off, (size_t)L->out))
+                    return -1;
+        }
+    return 0;
 }
 
 lre_status lre_trainer_save(lre_trainer *t, const char *path)
@@ -309,100 +326,31 @@ lre_status lre_trainer_save(lre_trainer *t, const char *path)
             (s = check_layer_offsets(ctx, m, i, "save")) != LRE_OK)
             return s;
 
-    /* Everything that can fail for want of memory happens before the
-     * temporary file exists. */
+    /* Everything that can fail for want of memory, and every copy from the
+     * device, happens before the file is written (lre_write_file). */
     char *json = NULL;
     if ((s = build_header(t, path, &json)) != LRE_OK) return s;
-    size_t jn = strlen(json);
-    size_t hn = (jn + 7) / 8 * 8; /* padded with spaces: data 8-byte aligned */
-
-    /* Host copies of the parameters and of each optimizer buffer. */
-    size_t np = (size_t)m->n_params;
+    size_t np = (size_t)m->n_params, stride = np ? np : 1;
     int nbuf = t->opt.n;
-    size_t hostn = (np ? np : 1) * sizeof(float) * (size_t)(1 + nbuf);
+    size_t hostn = stride * sizeof(float) * (size_t)(1 + nbuf);
     float *host = lre_malloc(ctx, hostn, "save: host copy");
-    size_t tmpn = strlen(path) + 32;
-    char *tmp = lre_malloc(ctx, tmpn, "save: temporary path");
-    if (!host || !tmp) {
-        if (host) lre_free(ctx, host, hostn);
-        if (tmp) lre_free(ctx, tmp, tmpn);
+    if (!host) {
         cJSON_free(json);
         return LRE_ENOMEM;
     }
-    snprintf(tmp, tmpn, "%s.tmp.%ld", path, (long)getpid());
-
-    const char *doing = "create";
-    int err = 0;
-    FILE *f = fopen(tmp, "wbx");
-    if (!f && errno == EEXIST) { /* left over by a crashed process of our pid */
-        remove(tmp);
-        f = fopen(tmp, "wbx");
-    }
-    if (!f) { err = errno; goto io_fail; }
-
-    doing = "write";
-    uint8_t len8[8];
-    lre_st_put_le64(len8, (uint64_t)hn);
-    errno = 0;
-    if (fwrite(len8, 1, 8, f) != 8 || fwrite(json, 1, jn, f) != jn) { err = errno; goto io_fail; }
-    for (size_t i = jn; i < hn; i++)
-        if (fputc(' ', f) == EOF) { err = errno; goto io_fail; }
-
-    /* The data, in build_header's order: step, parameters, optimizer. */
-    uint8_t step8[8];
-    lre_st_put_le64(step8, (uint64_t)t->steps);
-    if (fwrite(step8, 1, 8, f) != 8) { err = errno; goto io_fail; }
-    size_t stride = np ? np : 1;
-    if ((s = lre_tensor_to_host(m->params, host, np * sizeof(float))) != LRE_OK) goto fail;
+    if ((s = lre_tensor_to_host(m->params, host, np * sizeof(float))) != LRE_OK) goto out;
     for (int k = 0; k < nbuf; k++)
         if ((s = lre_tensor_to_host(t->opt.buf[k], host + stride * (size_t)(1 + k),
                                     np * sizeof(float))) != LRE_OK)
-            goto fail;
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < m->n_layers; i++) {
-            const lre_layer *L = &m->layers[i];
-            if (L->kind != LRE_LAYER_LINEAR) continue;
-            int k0 = pass == 0 ? 0 : 1, k1 = pass == 0 ? 1 : 1 + nbuf;
-            for (int k = k0; k < k1; k++)
-                if (write_f32(f, host + stride * (size_t)k + L->w_off, (size_t)(L->out * L->in)))
-                    { err = errno; goto io_fail; }
-            for (int k = k0; k < k1; k++)
-                if (write_f32(f, host + stride * (size_t)k + L->b_off, (size_t)L->out))
-                    { err = errno; goto io_fail; }
-        }
-
-    doing = "flush";
-    if (fflush(f) != 0) { err = errno; goto io_fail; }
-    doing = "sync";
-    if (fsync(fileno(f)) != 0) { err = errno; goto io_fail; }
-    doing = "close";
-    int rc = fclose(f);
-    f = NULL;
-    if (rc != 0) { err = errno; goto io_fail; }
-    doing = "rename";
-    if (rename(tmp, path) != 0) { err = errno; goto io_fail; }
-    sync_dir(path);
-
+            goto out;
+    size_t jn = strlen(json);
+    save_job job = {json, jn, (jn + 7) / 8 * 8 /* spaces: data 8-byte aligned */, t->steps,
+                    m, host, stride, nbuf};
+    char err[LRE_ERRMSG_SIZE - 16];
+    if (lre_write_file_with(path, write_checkpoint, &job, err, sizeof err) != 0)
+        s = lre_fail(ctx, LRE_EIO, "save: %s", err);
+out:
     lre_free(ctx, host, hostn);
-    lre_free(ctx, tmp, tmpn);
-    cJSON_free(json);
-    return LRE_OK;
-
-io_fail:
-    if (strcmp(doing, "create") == 0)
-        s = lre_fail(ctx, LRE_EIO, "save: %s: cannot create the temporary file %s: %s", path,
-                     tmp, err ? strerror(err) : "unknown error");
-    else if (strcmp(doing, "rename") == 0)
-        s = lre_fail(ctx, LRE_EIO, "save: %s: cannot rename %s onto it: %s", path, tmp,
-                     err ? strerror(err) : "unknown error");
-    else
-        s = lre_fail(ctx, LRE_EIO, "save: %s: cannot %s the temporary file %s: %s", path, doing,
-                     tmp, err ? strerror(err) : "unknown error");
-fail:
-    if (f) fclose(f);
-    if (strcmp(doing, "create") != 0) remove(tmp);
-    lre_free(ctx, host, hostn);
-    lre_free(ctx, tmp, tmpn);
     cJSON_free(json);
     return s;
 }

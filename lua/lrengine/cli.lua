@@ -87,7 +87,7 @@ function M.format_suggestions(result, order)
         s.index or 0, MIRRORS[n] or "custom")
     else
       lines[#lines + 1] = string.format("%-12s %-11s %5s  %s", n, "-", "-",
-        "no suggestion: " .. tostring(s.reason))
+        s.error and ("failed: " .. tostring(s.error)) or ("no suggestion: " .. tostring(s.reason)))
     end
   end
   if result.repeats then

@@ -198,18 +198,41 @@ local function run_once(o, run, runs)
     stop_message = stop_message, stop_step = stop_step }
 end
 
+-- What a heuristic returned, checked: nil and a reason, or a positive
+-- finite lr and (optionally) an integer index into the curve. Returns the
+-- entry for result.suggestions, or nil and what is wrong.
+local function checked_suggestion(n, lr, index)
+  if lr == nil or lr == false then
+    return { reason = index ~= nil and tostring(index) or "no suggestion" }
+  end
+  if type(lr) ~= "number" or lr ~= lr or lr <= 0 or lr == math.huge then
+    return nil, string.format("returned lr = %s, expected a positive finite number",
+      type(lr) == "number" and string.format("%.6g", lr) or type(lr))
+  end
+  if index ~= nil and (math.type(index) ~= "integer" and not (type(index) == "number"
+      and index == math.floor(index)) or index < 1 or index > n) then
+    return nil, string.format("returned index = %s, expected an integer in 1..%d",
+      tostring(index), n)
+  end
+  return { lr = lr, index = index and math.tointeger(index) or nil }
+end
+
+-- Every heuristic on the curve. One that raises an error, or returns
+-- something that is not a suggestion, is recorded as failed (its message in
+-- .error) and the others still run: a sweep is never lost to a heuristic.
 local function suggest_all(o, fields)
   local out = {}
   for _, h in ipairs(o._heuristics) do
     local fn, name = h.fn, h.name
     local ok, lr, index = pcall(fn, fields.lrs, fields.smoothed, copy(h.opts))
+    local entry, why
+    if ok then entry, why = checked_suggestion(#fields.lrs, lr, index) end
     if not ok then
-      error(string.format("range_test: heuristic '%s' failed: %s", name, tostring(lr)), 0)
-    end
-    if lr then
-      out[name] = { lr = lr, index = index }
+      out[name] = { error = tostring(lr) }
+    elseif not entry then
+      out[name] = { error = why }
     else
-      out[name] = { reason = index or "no suggestion" }
+      out[name] = entry
     end
   end
   return out

@@ -61,6 +61,33 @@ local function argmin(a, i, j)
   return best
 end
 
+-- The options each built-in takes (num_iter, the planned length of the
+-- curve, for all: the range test passes it to every heuristic). A key not
+-- listed is refused: a typo must not silently keep the default.
+local OPTION_KEYS = {
+  ["heuristics.steepest"] = { "num_iter", "skip_start", "skip_end" },
+  ["heuristics.steep"] = { "num_iter", "skip_start", "skip_end" },
+  ["heuristics.valley"] = { "num_iter", "skip_start", "skip_end" },
+  ["heuristics.slide"] = { "num_iter", "skip_start", "skip_end", "lr_diff", "thresh",
+                           "adjust_value" },
+  ["heuristics.minimum"] = { "num_iter", "skip_start", "skip_end" },
+  ["heuristics.lightning"] = { "num_iter", "skip_begin", "skip_start", "skip_end" },
+  ["heuristics.ignite"] = { "num_iter", "skip_start", "skip_end" },
+}
+
+local function check_keys(who, opts, level)
+  local keys = OPTION_KEYS[who]
+  if not keys or type(opts) ~= "table" then return end
+  for k in pairs(opts) do
+    local ok = false
+    for _, name in ipairs(keys) do if k == name then ok = true end end
+    if not ok then
+      error(("%s: unknown option '%s' (it takes %s)"):format(who, tostring(k),
+        table.concat(keys, ", ")), level + 1)
+    end
+  end
+end
+
 -- Checks the arguments and finds the cut. Returns n (points given), m (points
 -- before the first non-finite loss) and opts (a table). `level` is the
 -- caller's level for errors.
@@ -75,6 +102,7 @@ local function prepare(who, lrs, losses, opts, level)
   if opts ~= nil and type(opts) ~= "table" then
     error(("%s: 'opts' must be a table (got %s)"):format(who, type(opts)), level)
   end
+  check_keys(who, opts, level)
   local n = #losses
   if #lrs ~= n then
     error(("%s: 'lrs' and 'losses' must have the same length (got %d and %d)")
@@ -406,11 +434,15 @@ function H.suggest(lrs, losses, which, opts)
   end
   which, opts = which or known:names(), opts or {}
   -- the opts of one heuristic: the shared ones, merged with opts[name]
+  -- (per-heuristic tables are not options of the others)
   local function opts_for(name)
-    if type(opts[name]) ~= "table" then return opts end
     local o = {}
-    for k, v in pairs(opts) do o[k] = v end
-    for k, v in pairs(opts[name]) do o[k] = v end
+    for k, v in pairs(opts) do
+      if type(v) ~= "table" then o[k] = v end
+    end
+    if type(opts[name]) == "table" then
+      for k, v in pairs(opts[name]) do o[k] = v end
+    end
     return o
   end
   local todo = {}
