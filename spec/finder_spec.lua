@@ -135,10 +135,14 @@ describe("range_test", function()
   it("restores the trainer when interrupted (the host's 'interrupted!' error)", function()
     local t, val = setup()
     local twin = setup()
-    local ok, err = pcall(finder.range_test, { trainer = t, val = val, num_iter = 30,
+    local saved = tmpname(".json")
+    local ok, err = pcall(finder.range_test, { trainer = t, val = val, num_iter = 30, save = saved,
       on_step = function(s) if s.step == 3 then error("interrupted!") end end })
     assert.is_false(ok)
-    assert.matches("interrupted!", err)
+    assert.matches("^interrupted at step 3/30; trainer restored", tostring(err))
+    assert.matches("interrupted!", err.cause)
+    assert.are.equal(3, #err.result.lrs)
+    os.remove(saved)
     assert.are.same(future(twin, 5), future(t, 5))
   end)
 
@@ -564,8 +568,13 @@ print(t:evaluate(ds) == before and t:steps() == 0 and "restored" or "NOT restore
     os.remove(path)
     os.remove(marker)
     assert.are.equal(130, code, text)
-    assert.matches("interrupted!", text)
+    assert.matches("interrupted at step %d+/100000000; trainer restored; partial curve saved to "
+      .. "out/", text)
     assert.matches("\nrestored", text)
+    -- the partial file (under out/, named after the script) reads back
+    local saved = text:match("partial curve saved to (%S+)")
+    assert.truthy(results.load_json(saved).lrs[1])
+    os.remove(saved)
   end)
 end)
 
@@ -677,5 +686,54 @@ describe("a heuristic that fails", function()
     os.remove(dir .. "/a/b")
     os.remove(dir .. "/a")
     os.remove(dir)
+  end)
+end)
+
+describe("a result saved as JSON and as CSV", function()
+  it("reads back the same, and gives the same suggestions from either file", function()
+    local t = setup(5)
+    local r = finder.range_test { trainer = t, start_lr = 1e-5, end_lr = 10, num_iter = 60,
+      suggest = { "steepest", "valley", "minimum" } }
+    local j, c = tmpname(".json"), tmpname(".csv")
+    r:save_json(j)
+    r:save_csv(c)
+    local f = io.open(c) local first = f:read("l") f:close()
+    assert.matches("^# lrengine {", first) -- pandas: read_csv(path, comment='#')
+    local a, b = results.load(j), results.load(c)
+    os.remove(j)
+    os.remove(c)
+    assert.are.same(a.config, b.config)
+    assert.are.same(a.suggestions, b.suggestions)
+    assert.are.equal(a.stop_reason, b.stop_reason)
+    local names = { "steepest", "valley", "slide", "minimum", "lightning", "ignite", "steep" }
+    assert.are.same(a:suggest(names), b:suggest(names))
+  end)
+end)
+
+describe("an interrupt", function()
+  it("restores the trainer, saves the curve so far and raises an object that prints one line", function()
+    local k, restored = 0, nil
+    local custom = {
+      step = function()
+        k = k + 1
+        if k == 6 then error("interrupted!") end
+        return 2 / k
+      end,
+      snapshot = function() return k end,
+      restore = function(_, s) restored = s end,
+    }
+    local path = tmpname(".json")
+    local ok, err = pcall(finder.range_test, { trainer = custom, start_lr = 1e-4, end_lr = 1,
+      num_iter = 20, save = path })
+    assert.is_false(ok)
+    assert.are.equal(0, restored)
+    assert.are.equal("table", type(err))
+    assert.are.equal("interrupted at step 5/20; trainer restored; partial curve saved to " .. path,
+      tostring(err))
+    assert.are.equal(5, #err.result.lrs)
+    assert.are.equal("interrupted", err.result.stop_reason)
+    local back = results.load_json(path)
+    os.remove(path)
+    assert.are.same(err.result.losses, back.losses)
   end)
 end)

@@ -252,12 +252,26 @@ static int range_test_call(lua_State *L) {
     return 1;
 }
 
+/* An error object that prints (the range test's interrupt carries its
+ * partial result) becomes its string: the C caller gets a message. */
+static int message_of(lua_State *L) {
+    if (!lua_isstring(L, 1) && luaL_callmeta(L, 1, "__tostring") &&
+        lua_type(L, -1) == LUA_TSTRING)
+        return 1;
+    lua_settop(L, 1);
+    return 1;
+}
+
 int lrelua_range_test(lua_State *L, int trainer_idx, int opts_idx) {
     trainer_idx = lua_absindex(L, trainer_idx);
     opts_idx = opts_idx ? lua_absindex(L, opts_idx) : 0;
+    lua_pushcfunction(L, message_of);
+    int h = lua_gettop(L);
     lua_pushcfunction(L, range_test_call);
     lua_pushvalue(L, trainer_idx);
     if (opts_idx) lua_pushvalue(L, opts_idx);
     else lua_pushnil(L);
-    return lua_pcall(L, 2, 1, 0);
+    int st = lua_pcall(L, 2, 1, h);
+    lua_remove(L, h);
+    return st;
 }

@@ -91,6 +91,7 @@ local VALID = {
   schedule = true, smoothing = true, smooth_f = true, beta = true, diverge_th = true,
   stop = true, stop_opts = true, accumulation_steps = true, curve = true, suggest = true,
   suggest_opts = true, on_step = true, keep_state = true, repeats = true, reinit = true,
+  save = true,
   seed = true, progress = true, preset = true,
 }
 M.OPTIONS = VALID
@@ -158,6 +159,9 @@ local function run_once(o, run, runs)
   local use_val = o.curve == "val"
   local state = { num_iter = n, lrs = lrs, losses = losses, smoothed_losses = smoothed,
     train_losses = train, val_losses = vals }
+  -- what is recorded so far, for an interrupt (range_test saves it)
+  o._partial = { lrs = lrs, losses = losses, smoothed = smoothed, train_losses = train,
+    val_losses = vals, step_seconds = secs }
   local bar
   if o.progress == true then
     bar = require("lrengine.progress").new { total = n,
@@ -451,8 +455,58 @@ local function validate(opts)
 end
 
 --- Runs the range test; see the module comment for the options.
+-- An interrupt (^C under the command) after the trainer is restored: the
+-- error raised is an object that prints as one line and carries the curve
+-- recorded so far (err.result); it is saved first, to range_test{save =
+-- path}, or under the command to out/<script name>.partial.json.
+local Interrupted = {}
+Interrupted.__index = Interrupted
+Interrupted.__tostring = function(e) return e.message end
+
+local function default_partial_path()
+  local okc, core = pcall(require, "lrengine.core")
+  local host = okc and type(core.options) == "function" and core.options().host
+  local script = type(arg) == "table" and type(arg[0]) == "string" and arg[0] or nil
+  if not host or not script then return nil end
+  local name = script:match("([^/]+)$"):gsub("%.lua$", "")
+  return "out/" .. name .. ".partial.json"
+end
+
+local function interrupted(o, err)
+  local p = o._partial
+  -- the steps recorded whole: the interrupt may land between two of a
+  -- step's assignments
+  local n = math.min(#p.lrs, #p.losses, #p.smoothed)
+  local fields = {}
+  for k, v in pairs(p) do
+    local t = {}
+    for i = 1, math.min(#v, n) do t[i] = v[i] end
+    fields[k] = t
+  end
+  fields.stop_reason, fields.stop_step, fields.curve = "interrupted", n, o.curve
+  local okr, partial = pcall(results.new, fields)
+  local path = o.save or default_partial_path()
+  local saved
+  if okr and path and n > 0 then
+    local oks, serr = pcall(partial.save_json, partial, path)
+    saved = oks and path or nil
+    if not oks then path = tostring(serr) end
+  end
+  local msg = string.format("interrupted at step %d/%d; trainer %s; %s", n, o.num_iter,
+    o.keep_state and "left as it was (keep_state)" or "restored",
+    saved and ("partial curve saved to " .. saved)
+      or (n == 0 and "no step was recorded")
+      or (path and ("the partial curve could not be saved: " .. path))
+      or "the partial curve is in err.result")
+  return setmetatable({ message = msg, result = okr and partial or nil, saved = saved,
+    cause = err }, Interrupted)
+end
+
 function M.range_test(opts)
   local o = validate(opts)
+  if o.save ~= nil and (type(o.save) ~= "string" or o.save == "") then
+    fail("save must be a file path (got " .. type(o.save) .. ")", 1)
+  end
   local trainer = o.trainer
   local base_seed = o.seed
   if base_seed == nil then
@@ -507,7 +561,12 @@ function M.range_test(opts)
       error("range_test: restoring the trainer failed: " .. tostring(rerr), 2)
     end
   end
-  if not ok then error(err, 0) end
+  if not ok then
+    if type(err) == "string" and err:find("interrupted!", 1, true) and o._partial then
+      error(interrupted(o, err), 0)
+    end
+    error(err, 0)
+  end
 
   local fields = copy(runs[1])
   fields.curve = o.curve

@@ -129,8 +129,22 @@ local function fmt(v)
   return string.format("%.17g", v)
 end
 
+-- The per-step arrays: the CSV's columns. Everything else of a result (the
+-- config, suggestions, stop reason, seed, device, precision, ...) is the
+-- CSV's first line, "# lrengine " and that JSON on one line, so that the
+-- same curve gives the same suggestions from either file (fastai's
+-- trimming reads num_iter from the config). pandas reads such a file with
+-- comment='#'.
+local COLUMNS = { lrs = true, losses = true, smoothed = true, train_losses = true,
+  val_losses = true, step_seconds = true }
+
 function Result:to_csv()
-  local lines = { "step,lr,loss,smoothed,train_loss,val_loss,seconds" }
+  local meta = {}
+  for k, v in pairs(self) do
+    if not COLUMNS[k] then meta[k] = v end
+  end
+  local lines = { "# lrengine " .. core().json_encode(meta),
+    "step,lr,loss,smoothed,train_loss,val_loss,seconds" }
   for i = 1, #self.lrs do
     lines[#lines + 1] = table.concat({ tostring(i), fmt(self.lrs[i]), fmt(self.losses[i]),
       fmt(self.smoothed[i]), fmt(self.train_losses[i]), fmt(self.val_losses[i]),
@@ -242,10 +256,23 @@ end
 local function from_csv(s, path)
   local lrs, losses, smoothed = {}, {}, {}
   local lr_col, loss_col, sm_col, width = 1, 2, nil, nil
-  local lineno, header_done = 0, false
+  local lineno, header_done, meta = 0, false, nil
   for line in (s .. "\n"):gmatch("(.-)\r?\n") do
     lineno = lineno + 1
     if line:match("^%s*$") then goto continue end
+    if line:match("^#") then -- a comment; lrengine's own first line holds the rest of the result
+      local js = lineno == 1 and line:match("^# lrengine (.*)$")
+      if js then
+        local ok, t = pcall(core().json_decode, js, path .. ":1")
+        if not ok or type(t) ~= "table" then
+          error(string.format("%s:1: the '# lrengine' line is not the JSON of a result: %s", path,
+            tostring(ok and type(t) or t)), 2)
+        end
+        restore_nonfinite(t, 0)
+        meta = t
+      end
+      goto continue
+    end
     local cells = split_csv(line)
     if not header_done then
       header_done = true
@@ -285,6 +312,12 @@ local function from_csv(s, path)
     ::continue::
   end
   if #lrs == 0 then error(path .. ": no data rows", 2) end
+  if meta then -- lrengine's CSV: the result it was, columns and all
+    meta.lrs, meta.losses, meta.smoothed = lrs, losses, smoothed
+    local ok, r = pcall(M.new, meta, path)
+    if not ok then error(r, 2) end
+    return r
+  end
   return M.new({ lrs = lrs, losses = losses, smoothed = smoothed, curve = "external",
     stop_reason = "external", config = { source = path } }, path)
 end

@@ -446,6 +446,16 @@ static void test_range_custom(void)
     lua_pushnil(L);
     lua_setfield(L, 2, "bogus");
 
+    /* an interrupt: the finder raises an object carrying the partial
+     * curve; the C caller still gets one string (its __tostring) */
+    if (luaL_dostring(L, "local p = os.tmpname() os.remove(p) return { num_iter = 10, "
+                         "save = p .. '.json', on_step = function(s) if s.step == 2 then "
+                         "error('interrupted!') end end }") != LUA_OK)
+        chk_fatal("embed", "dostring: %s", lua_tostring(L, -1));
+    expect_err(L, lrelua_range_test(L, 1, -1), "interrupted at step 2/10; trainer restored",
+               "range: an interrupt comes back as one line naming the step");
+    lua_pop(L, 1);
+
     lrelua_trainer_ops noeval = fake_ops;
     noeval.evaluate = NULL;
     lrelua_push_custom_trainer(L, &noeval, &f);
