@@ -737,3 +737,54 @@ describe("an interrupt", function()
     assert.are.same(err.result.losses, back.losses)
   end)
 end)
+
+describe("a wrong option", function()
+  it("is reported as such, at the caller's line, not inside the library", function()
+    local t = setup(6)
+    local function mine() local r = finder.range_test { trainer = t, start_lr = "1e-7", num_iter = 5 } return r end
+    local line = debug.getinfo(1, "l").currentline - 1
+    local ok, err = pcall(mine)
+    assert.is_false(ok)
+    assert.truthy(err:find("finder_spec.lua:" .. line .. ": range_test: start_lr must be a number "
+      .. '(got string "1e-7")', 1, true), err)
+    assert.is_nil(err:find("finder.lua", 1, true), err)
+    local function mine2() local r = finder.range_test { trainer = t, num_iter = 5, bogus = 1 } return r end
+    ok, err = pcall(mine2)
+    assert.is_false(ok)
+    assert.truthy(err:find("finder_spec.lua:%d+: range_test"), err)
+  end)
+end)
+
+describe("progress under the command", function()
+  local has_script = os.execute("command -v script >/dev/null 2>&1")
+  it("is on when stderr is a terminal, off with --quiet or when it is not", function()
+    if not has_script then pending("util-linux's script is not installed: no terminal to test with") return end
+    local path = tmpname(".lua")
+    local f = io.open(path, "w")
+    f:write([[
+local lre = require "lrengine"
+local finder = require "lrengine.finder"
+local ds = lre.data.from_tables({ { 0, 1 }, { 1, 0 }, { 1, 1 }, { 0, 0 } }, { 0, 1, 1, 0 })
+local t = lre.trainer{ model = lre.nn.sequential{ lre.nn.linear(2, 2) }, data = ds, batch_size = 2 }
+finder.range_test{ trainer = t, num_iter = 20 }
+print("finished")
+]])
+    f:close()
+    local function run_tty(args)
+      local p = io.popen(("script -qc '%s %s %s' /dev/null 2>&1"):format(BIN, args, path))
+      local out = p:read("a")
+      p:close()
+      return out
+    end
+    local tty = run_tty("")
+    assert.truthy(tty:find("20/20", 1, true), tty)
+    assert.truthy(tty:find("finished", 1, true), tty)
+    local quiet = run_tty("-q")
+    assert.is_nil(quiet:find("20/20", 1, true), quiet)
+    local p = io.popen(("%s %s 2>&1"):format(BIN, path))
+    local piped = p:read("a")
+    p:close()
+    assert.is_nil(piped:find("20/20", 1, true), piped)
+    os.remove(path)
+  end)
+end)

@@ -47,7 +47,8 @@ lrengine.finder — the learning-rate range test (Smith, arXiv 1506.01186).
                                 -- put back after). Default: run 1 goes on
                                 -- with the trainer's own order from where it
                                 -- stands; runs 2.. use the trainer's seed + r - 1
-    progress = nil,             -- true: a progress line on stderr
+    progress = nil,             -- true: a progress line on stderr (default:
+                                -- under the command, when stderr is a terminal)
                                 -- (lrengine.progress: redrawn in place on a
                                 -- terminal, a plain line every 10% of the
                                 -- steps otherwise); a function: called like
@@ -102,7 +103,11 @@ local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge en
 
 local function check_number(o, name)
   local v = o[name]
-  if type(v) ~= "number" or not finite(v) or v <= 0 then
+  if type(v) ~= "number" then
+    fail(string.format(type(v) == "string" and "%s must be a number (got string \"%s\")"
+      or "%s must be a number (got %s)", name, type(v) == "string" and v or type(v)), 2)
+  end
+  if not finite(v) or v <= 0 then
     fail(string.format("%s must be a positive finite number, got %s", name, tostring(v)), 2)
   end
 end
@@ -437,6 +442,14 @@ local function validate(opts)
     o._heuristics[i] = { fn = fn, name = name, opts = hopts }
   end
   check_opts_table(o, "suggest_opts", "suggest", "heuristic", suggest_named)
+  if o.progress == nil then
+    -- on by default under the lrengine command when stderr is a terminal
+    -- (off with progress = false or --quiet); a C program that embeds the
+    -- finder gets it only when it asks
+    local okc, core = pcall(require, "lrengine.core")
+    local opt = okc and type(core.options) == "function" and core.options() or {}
+    o.progress = opt.host == true and not opt.quiet and core.isatty("stderr") or nil
+  end
   if type(o.progress) == "function" then
     o._progress = o.progress
   elseif o.progress ~= nil and type(o.progress) ~= "boolean" then
@@ -503,7 +516,12 @@ local function interrupted(o, err)
 end
 
 function M.range_test(opts)
-  local o = validate(opts)
+  -- a mistake in the options is reported at the caller's line (the user's
+  -- script), not inside this module
+  local okv, o = pcall(validate, opts)
+  if not okv then
+    error((tostring(o):gsub("^[^\n]-%.lua:%d+: ", "")), 2)
+  end
   if o.save ~= nil and (type(o.save) ~= "string" or o.save == "") then
     fail("save must be a file path (got " .. type(o.save) .. ")", 1)
   end
