@@ -21,7 +21,8 @@ local model = lre.nn.sequential {
   lre.nn.linear(256, 10),
 }
 local trainer = lre.trainer {
-  model = model, data = train, batch_size = 128, seed = lre.options().seed or 1,
+  -- the seed: --seed (0 when not given), as the README's example
+  model = model, data = train, batch_size = 128, seed = lre.options().seed,
   loss = lre.loss.cross_entropy(),
   optimizer = lre.optim.adam { lr = 1e-7, weight_decay = 1e-2 },
 }

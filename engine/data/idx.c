@@ -12,7 +12,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/data.h"
@@ -254,6 +256,11 @@ lre_status lre_fashion_mnist_in(lre_ctx *ctx, lre_dataset **out, const char *spl
     char dirs[3][1024];
     int nd = 0;
     if (env && *env) {
+        /* a folder the user named must exist: no silent fall back to the system's copy */
+        struct stat st;
+        if (stat(env, &st) != 0 || !S_ISDIR(st.st_mode))
+            return lre_fail(ctx, LRE_EIO, "%s: $LRENGINE_DATA=%s is not a folder (%s)", fn, env,
+                            stat(env, &st) != 0 ? strerror(errno) : "a file");
         snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
         snprintf(dirs[nd++], sizeof dirs[0], "%s/fashion-mnist", env);
     }

@@ -239,6 +239,7 @@ end
 
 local function parse_number(cell)
   cell = cell:match("^%s*(.-)%s*$")
+  cell = cell:match('^"(.*)"$') or cell:match("^'(.*)'$") or cell -- a quoted number
   local low = cell:lower()
   if low == "nan" or low == "-nan" then return 0 / 0 end
   if low == "inf" or low == "+inf" or low == "infinity" then return math.huge end
@@ -246,9 +247,29 @@ local function parse_number(cell)
   return tonumber(cell)
 end
 
-local function split_csv(line)
-  local cells = {}
-  for cell in (line .. ","):gmatch("([^,]*),") do cells[#cells + 1] = cell end
+-- Cells of a line: separated by `sep` ("," or ";"), a cell in double
+-- quotes may hold the separator ("" is a quote).
+local function split_csv(line, sep)
+  sep = sep or ","
+  local cells, i, n = {}, 1, #line
+  while i <= n + 1 do
+    if line:sub(i, i) == '"' then
+      local j, buf = i + 1, {}
+      while j <= n do
+        local c = line:sub(j, j)
+        if c == '"' and line:sub(j + 1, j + 1) == '"' then buf[#buf + 1] = '"'; j = j + 2
+        elseif c == '"' then j = j + 1; break
+        else buf[#buf + 1] = c; j = j + 1 end
+      end
+      cells[#cells + 1] = table.concat(buf)
+      local k = line:find(sep, j, true)
+      i = (k or n + 1) + 1
+    else
+      local k = line:find(sep, i, true)
+      cells[#cells + 1] = line:sub(i, (k or n + 1) - 1)
+      i = (k or n + 1) + 1
+    end
+  end
   return cells
 end
 
@@ -256,7 +277,7 @@ end
 local function from_csv(s, path)
   local lrs, losses, smoothed = {}, {}, {}
   local lr_col, loss_col, sm_col, width = 1, 2, nil, nil
-  local lineno, header_done, meta = 0, false, nil
+  local lineno, header_done, meta, sep = 0, false, nil, nil
   for line in (s .. "\n"):gmatch("(.-)\r?\n") do
     lineno = lineno + 1
     if line:match("^%s*$") then goto continue end
@@ -273,12 +294,17 @@ local function from_csv(s, path)
       end
       goto continue
     end
-    local cells = split_csv(line)
+    if not sep then -- the first data or header line decides: ";" when it has no ","
+      sep = (line:find(";", 1, true) and not line:find(",", 1, true)) and ";" or ","
+    end
+    local cells = split_csv(line, sep)
     if not header_done then
       header_done = true
       if not parse_number(cells[1] or "") then -- a header line
         local names = {}
-        for i, c in ipairs(cells) do names[c:match("^%s*(.-)%s*$"):lower()] = i end
+        for i, c in ipairs(cells) do -- "Learning Rate", "learning_rate" and "lr" alike
+          names[c:match("^%s*(.-)%s*$"):lower():gsub("[%s%-]+", "_")] = i
+        end
         if #cells > 2 or names.lr or names.learning_rate then
           lr_col = names.lr or names.learning_rate
           loss_col = names.loss

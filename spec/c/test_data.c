@@ -617,6 +617,12 @@ static void test_fashion_mnist(lre_ctx *ctx)
     char dir[320], sub[340], none[340];
     snprintf(dir, sizeof dir, "%s/fmnist", g_dir);
     snprintf(none, sizeof none, "%s/nowhere", g_dir);
+    /* $LRENGINE_DATA naming a folder that is not there: an error naming it,
+     * not a silent fall back to the system's copy */
+    chk_err(ctx, lre_fashion_mnist_in(ctx, &d, "train", dir, LRE_FASHION_MNIST_DIR), LRE_EIO,
+            "fashion_mnist: $LRENGINE_DATA naming a missing folder is an error naming it",
+            "$LRENGINE_DATA=", dir, "is not a folder", NULL);
+    if (mkdir(dir, 0700) != 0) chk_fatal("mkdir", "%s", dir);
     chk_err(ctx, lre_fashion_mnist_in(ctx, &d, "train", dir, none), LRE_EIO,
             "fashion_mnist: missing data names the directories and the install command",
             "apt-get install dataset-fashion-mnist", dir, none, "train-images-idx3-ubyte.gz",
@@ -626,7 +632,7 @@ static void test_fashion_mnist(lre_ctx *ctx)
 
     /* a tiny stand-in in $LRENGINE_DATA/fashion-mnist: 2 images of 28x28 */
     snprintf(sub, sizeof sub, "%s/fashion-mnist", dir);
-    if (mkdir(dir, 0700) != 0 || mkdir(sub, 0700) != 0) chk_fatal("mkdir", "%s", sub);
+    if (mkdir(sub, 0700) != 0) chk_fatal("mkdir", "%s", sub);
     static uint8_t img[16 + 2 * 784];
     buf h = {.n = 0};
     be32(&h, 0x803);
