@@ -30,6 +30,9 @@
 #   CC=cc  OPT=-O2  EXTRA_CFLAGS=  EXTRA_LDFLAGS=
 #   SAN_CC=clang      compiler for `make asan`
 #   PREFIX=/usr/local DESTDIR=
+#   V=0|1             0: one short line per step (`CC engine/core/ctx.c`,
+#                     `AR build/liblrengine.a`, `LD build/lrengine`, `NVCC ...`);
+#                     1: the full commands
 #
 # Layout of the outputs (BUILD is build/, or build-asan/ for `make asan`):
 #   BUILD/liblrengine.a      engine/{backend,core,nn,data,train}/*.c (+
@@ -68,6 +71,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 EXTRA_CFLAGS  ?=
 EXTRA_LDFLAGS ?=
+V         ?= 0
 # internal: set by `make asan` on its sub-make
 BUILD     ?= build
 SAN       ?= 0
@@ -80,6 +84,9 @@ ifeq ($(filter $(DNNL),auto 0 1),)
 endif
 ifeq ($(filter $(SAN),0 1),)
   $(error SAN must be 0 or 1 (got '$(SAN)'))
+endif
+ifeq ($(filter $(V),0 1),)
+  $(error V must be 0 or 1 (got '$(V)'))
 endif
 ifeq ($(strip $(PREFIX)),)
   $(error PREFIX must not be empty)
@@ -284,6 +291,15 @@ $(OBJ)/scripts/%.o:    GROUP_CFLAGS = $(ENG_CFLAGS)
 $(OBJ)/examples/%.o:   GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS) $(SRC_LUA_DIR)
 
 # ---- build -----------------------------------------------------------------
+# $(call say,CC,FILE) starts a recipe line: with V=0 it prints `CC   FILE`
+# and hides the command (a failing one still prints its diagnostics and
+# make's error line), with V=1 it is nothing and make echoes the command.
+ifeq ($(V),1)
+  say =
+else
+  say = @printf '%-4s %s\n' '$(1)' '$(2)';
+endif
+
 .PHONY: all lib plotlib lualib module cli tests bench-bins examples
 all: lib plotlib lualib module cli tests bench-bins examples
 lib: $(LIB)
@@ -306,33 +322,33 @@ $(BUILD)/config.txt: FORCE
 
 $(OBJ)/%.o: %.c $(BUILD)/config.txt
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(GROUP_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(GROUP_CFLAGS) -c $< -o $@
 
 $(OBJ)/%.o: %.cu $(BUILD)/config.txt
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+	$(call say,NVCC,$<)$(NVCC) $(NVCCFLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
 $(LIB): $(LIB_OBJS) $(CU_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)$(AR) rcs $@ $^
 
 $(PLOT_LIB): $(PLOT_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)$(AR) rcs $@ $^
 
 $(LUA_LIB): $(LUA_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)$(AR) rcs $@ $^
 
 # The module keeps the engine's own symbols local (--exclude-libs) so it
 # exports luaopen_lrengine_core and does not clash with a host that links
 # the library too. Lua's symbols come from the interpreter that loads it.
 $(MODULE): $(LUA_OBJS) $(PLOT_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $(LUA_OBJS) $(PLOT_LIB) $(LIB) -Wl,--exclude-libs,ALL \
+	$(call say,LD,$@)$(CC) -shared -o $@ $(LUA_OBJS) $(PLOT_LIB) $(LIB) -Wl,--exclude-libs,ALL \
 	    $(ENG_LIBS) $(PLOT_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
 	@nm -D --defined-only $@ | grep -q ' luaopen_lrengine_core$$' || \
 	    { echo "$@ does not export luaopen_lrengine_core" >&2; rm -f $@; exit 1; }
@@ -341,27 +357,27 @@ $(MODULE): $(LUA_OBJS) $(PLOT_LIB) $(LIB)
 # Lua's API against the host.
 $(CLI): $(MAIN_OBJ) $(LUA_OBJS) $(PLOT_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(MAIN_OBJ) $(LUA_OBJS) $(PLOT_LIB) $(LIB) -Wl,-E \
+	$(call say,LD,$@)$(CC) -o $@ $(MAIN_OBJ) $(LUA_OBJS) $(PLOT_LIB) $(LIB) -Wl,-E \
 	    $(ENG_LIBS) $(PLOT_LIBS) $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
 
 # The binding library comes first: a test that embeds the finder
 # (test_embed) pulls its objects, the others none.
 $(BUILD)/tests/%: $(OBJ)/spec/c/%.o $(THELP_OBJS) $(LUA_LIB) $(PLOT_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(THELP_OBJS) $(LUA_LIB) $(PLOT_LIB) $(LIB) $(ENG_LIBS) $(PLOT_LIBS) \
+	$(call say,LD,$@)$(CC) -o $@ $< $(THELP_OBJS) $(LUA_LIB) $(PLOT_LIB) $(LIB) $(ENG_LIBS) $(PLOT_LIBS) \
 	    $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
 
 # As a program that embeds the finder links (README: Embedding in C); -Wl,-E
 # as for the command, so C modules its scripts load find Lua's API.
 $(BUILD)/examples/%: $(OBJ)/examples/%.o $(LUA_LIB) $(PLOT_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(LUA_LIB) $(PLOT_LIB) $(LIB) -Wl,-E $(ENG_LIBS) $(PLOT_LIBS) \
+	$(call say,LD,$@)$(CC) -o $@ $< $(LUA_LIB) $(PLOT_LIB) $(LIB) -Wl,-E $(ENG_LIBS) $(PLOT_LIBS) \
 	    $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
 
 $(BUILD)/bench/%: $(OBJ)/scripts/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(LIB) $(ENG_LIBS) $(CUDA_LIBS) $(if $(filter bench_cuda,$*),$(CUBLAS_LIBS)) \
-	    $(LDFLAGS_ALL)
+	$(call say,LD,$@)$(CC) -o $@ $< $(LIB) \
+	    $(ENG_LIBS) $(CUDA_LIBS) $(if $(filter bench_cuda,$*),$(CUBLAS_LIBS)) $(LDFLAGS_ALL)
 
 -include $(wildcard $(OBJ)/*/*.d $(OBJ)/*/*/*.d $(OBJ)/*/*/*/*.d)
 

@@ -146,17 +146,16 @@ describe("--precision", function()
     assert.truthy(out:find("fp32, tf32 or bf16", 1, true), out)
   end)
 
-  it("a bad or missing value is a usage error: exit 2, the usage on stderr", function()
+  it("a bad or missing value is a usage error: exit 2, one line and where the help is", function()
     local code, out, err = run("--precision bogus -e 'print(1)'")
     assert.are.equal(2, code)
     assert.are.equal("", out)
-    assert.truthy(err:find("lrengine: unknown precision 'bogus' (fp32, tf32 or bf16)", 1, true),
-                  err)
-    assert.truthy(err:find("usage: lrengine", 1, true), err)
+    assert.are.equal("lrengine: unknown precision 'bogus' (fp32, tf32 or bf16)\n" ..
+                     "see lrengine --help\n", err)
     for _, args in ipairs{ "--precision", "--precision=fp16", "--precision BF16" } do
       code, _, err = run(args)
       assert.are.equal(2, code, args)
-      assert.truthy(err:find("usage:", 1, true), args .. ": " .. err)
+      assert.truthy(err:find("see lrengine --help", 1, true), args .. ": " .. err)
     end
   end)
 

@@ -4,24 +4,35 @@
  * modules of lrengine on package.path.
  *
  *   lrengine [options] [script [args]]
- *   lrengine [options] suggest FILE [--heuristic NAME]...
+ *   lrengine [options] suggest FILE [--heuristic NAME]... [--smoothing S] ...
  *   lrengine [options] plot FILE.json|FILE.csv [-o OUT.png|svg|pdf]
+ *   lrengine [options]            (a terminal on stdin: the interactive prompt)
  *
  * The script sees `arg` and `...` exactly as under `lua`. A script that
  * returns a table is a declarative sweep: the host hands the table to
  * lrengine.cli.sweep. The subcommands are lrengine.cli.main. Host options are
  * handed to the binding (lrelua_setoptions) before anything runs; scripts
- * read them with require("lrengine").options(). Only this file decides
- * the exit status: 0 success, 1 a Lua error (printed with a traceback),
- * 2 a usage error, 130 interrupted by SIGINT (the script first gets an
- * "interrupted!" error, so the finder can restore the trainer; 130 even if
- * the script catches it).
+ * read them with require("lrengine").options(). With no script, no -e and a
+ * terminal on stdin (or with -i, after the script) it reads Lua line by line
+ * as lua.c does. Only this file decides the exit status: 0 success, 1 a Lua
+ * error, 2 a usage error (one line and "see lrengine --help"), 130
+ * interrupted by SIGINT (the script first gets an "interrupted!" error, so
+ * the finder can restore the trainer; 130 even if the script catches it).
+ *
+ * A Lua error is printed with a traceback, except an error in what the user
+ * gave the command rather than in user code: one raised on purpose (by
+ * `error` or an engine function) while only lrengine's own modules are on
+ * the stack — a bad key or value in a declarative sweep's table, a bad
+ * option of a subcommand. That is one line, without the library's file and
+ * line; --traceback prints the traceback always.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,15 +55,22 @@ enum { EXIT_LUA = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 static const char usage_text[] =
     "usage: " PROGNAME " [options] [script [args]]\n"
     "       " PROGNAME " [options] suggest FILE.json|FILE.csv [--heuristic NAME]... [--json]\n"
+    "                [--smoothing ema|debiased|none] [--skip-start N] [--skip-end N]\n"
     "       " PROGNAME " [options] plot FILE.json|FILE.csv [-o OUT.png|svg|pdf]\n"
     "Runs a Lua 5.4 script with the lrengine engine loaded (require \"lrengine\").\n"
-    "A script that returns a table runs it as a declarative range test (see\n"
+    "Everything after the script's name is the script's, options too: its\n"
+    "arguments are arg[1], arg[2], ... (and ...), as under lua. A script that\n"
+    "returns a table runs it as a declarative range test (see\n"
     "examples/declarative.lua) and prints the suggestions. 'suggest' re-runs the\n"
     "learning-rate heuristics on a saved curve (an lrengine result, or a CSV of\n"
     "lr,loss from any framework); 'plot' draws a saved curve (a terminal chart\n"
-    "without -o). Each has --help.\n"
+    "without -o). Each has --help. With no script and no -e, Lua is read from\n"
+    "standard input: a prompt on a terminal (as lua's; an expression prints its\n"
+    "value; Ctrl-D exits), else the whole input as one script.\n"
     "Options:\n"
     "  -e CODE          run the Lua string CODE (before the script; may repeat)\n"
+    "  -i               the interactive prompt after the script (even without a\n"
+    "                   terminal)\n"
     "  -                run the script read from standard input\n"
     "  --device DEV     the engine's device: cpu or cuda (default cpu)\n"
     "  --seed N         default seed of the engine, trainers and splits (default 0)\n"
@@ -60,14 +78,23 @@ static const char usage_text[] =
     "  --precision P    matmul precision of trainers: fp32, tf32 or bf16 (default\n"
     "                   fp32); a device without it warns and runs fp32\n"
     "  -q, --quiet      ask scripts to print less\n"
+    "  --traceback      a traceback with every Lua error (by default a mistake in\n"
+    "                   a sweep's table or a subcommand's input is one line)\n"
     "  -h, --help       show this help and exit\n"
     "  -v, --version    show the version and exit\n"
-    "  --               stop handling options\n"
+    "  --               stop handling options (the next argument is the script)\n"
     "Scripts read the options as require(\"lrengine\").options()\n"
     "({device=, seed=, threads=, precision=, quiet=, host=true}).\n"
     "Environment: LRENGINE_LUA_PATH, Lua path templates (a;b, with '?') or\n"
     "directories searched for modules before the installed ones.\n"
     "Exit status: 0 success, 1 Lua error, 2 usage error, 130 interrupted.\n";
+
+/* The subcommands (lrengine.cli.COMMANDS), and the long options, for "did
+ * you mean" */
+static const char *const commands[] = {"suggest", "plot", NULL};
+static const char *const long_options[] = {"--device", "--seed",    "--threads", "--precision",
+                                           "--quiet",  "--help",    "--version", "--traceback",
+                                           NULL};
 
 /* What the command line asked for. */
 typedef struct host {
@@ -76,6 +103,8 @@ typedef struct host {
     int script;          /* index of the script in argv; argc when none */
     int command;         /* index of a subcommand (suggest, plot); 0: none */
     int has_e;
+    int interactive;     /* -i */
+    int traceback;       /* --traceback */
     lre_ctx_opts opts;
     int quiet;
     int status;          /* the exit status */
@@ -84,6 +113,9 @@ typedef struct host {
 
 static lua_State *globalL = NULL;
 static volatile sig_atomic_t interrupted = 0;
+static int force_traceback = 0; /* --traceback */
+static int input_error_seen = 0; /* the last error was the user's input (no traceback) */
+static const char *script_name = NULL; /* the script's chunk name, for position() */
 
 /* --------------------------------------------------------- messages */
 
@@ -92,13 +124,58 @@ static void message(const char *msg) {
     fflush(stderr);
 }
 
-static int usage_error(host *h, const char *fmt, const char *what) {
+/* A usage error: one line, then where the help is; exit status 2. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int usage_error(host *h, const char *fmt, ...) {
+    va_list ap;
     fprintf(stderr, "%s: ", PROGNAME);
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\n%s", usage_text);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nsee %s --help\n", PROGNAME);
     fflush(stderr);
     h->status = EXIT_USAGE;
     return 0;
+}
+
+/* Levenshtein distance of a and b (INT_MAX for words over 63 bytes). */
+static int edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    int row[64];
+    if (la > 63 || lb > 63) return INT_MAX;
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int v = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < v) v = up + 1;
+            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+            row[j] = v;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The name of `names` nearest to word, at most 2 edits away (the first on
+ * a tie); NULL when none is. `len` bytes of word count (the option's name
+ * before '='). */
+static const char *nearest(const char *word, size_t len, const char *const *names) {
+    char w[64];
+    if (len >= sizeof w) return NULL;
+    memcpy(w, word, len);
+    w[len] = '\0';
+    const char *best = NULL;
+    int bestd = 3;
+    for (int i = 0; names[i]; i++) {
+        int d = edit_distance(w, names[i]);
+        if (d > 0 && d < bestd) best = names[i], bestd = d;
+    }
+    return best;
 }
 
 static void print_version(void) {
@@ -135,11 +212,80 @@ static void laction(int sig) {
 
 /* ------------------------------------------------------------ calls */
 
+/* Is `source` (a chunk's source) one of lrengine's own Lua modules,
+ * "@.../lrengine/NAME.lua"? */
+static int library_source(const char *source) {
+    size_t n = strlen(source);
+    if (source[0] != '@' || n < 5 || strcmp(source + n - 4, ".lua") != 0) return 0;
+    const char *slash = strrchr(source, '/');
+    if (slash == NULL || slash - source < 9 || strncmp(slash - 8, "lrengine", 8) != 0) return 0;
+    return slash[-9] == '/' || slash[-9] == '@';
+}
+
+/* An error in the user's input rather than in code: raised on purpose (by
+ * `error` or an engine function: a C function at level 1; a runtime error
+ * in Lua code is a bug, and keeps its traceback) while no frame of user
+ * code (a script, -e, the prompt, the user's own modules and callbacks) is
+ * on the stack: only lrengine's modules and C. */
+static int input_error(lua_State *L) {
+    lua_Debug ar;
+    if (!lua_getstack(L, 1, &ar)) return 0;
+    lua_getinfo(L, "S", &ar);
+    if (strcmp(ar.what, "C") != 0) return 0;
+    for (int level = 2; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "S", &ar);
+        if (strcmp(ar.what, "C") != 0 && !library_source(ar.source)) return 0;
+    }
+    return 1;
+}
+
+/* Where msg says it was raised: 0 nowhere, 1 in lrengine's own modules
+ * ("<...>/lrengine/NAME.lua:LINE: ", and *rest is what follows), 2 in user
+ * code ("the-script:3: ", "other.lua:3: ", "stdin:1: ", "(command
+ * line):1: ", "[string ...]:1: "). */
+static int position(const char *msg, const char **rest) {
+    const char *colon = strstr(msg, ": ");
+    if (colon == NULL || colon == msg) return 0;
+    for (const char *c = msg; c < colon; c++)
+        if (*c == '\n') return 0;
+    const char *d = colon;
+    while (d > msg && isdigit((unsigned char)d[-1])) d--;
+    if (d == colon || d == msg || d[-1] != ':') return 0;
+    const char *end = d - 1; /* the chunk's name is msg..end */
+    size_t len = (size_t)(end - msg);
+    size_t sl = script_name ? strlen(script_name) : 0;
+    if ((sl == len && strncmp(msg, script_name, len) == 0) ||
+        (len > 3 && sl >= len - 3 && strncmp(msg, "...", 3) == 0 && /* a long name, cut */
+         strncmp(msg + 3, script_name + sl - (len - 3), len - 3) == 0) ||
+        (len == 5 && strncmp(msg, "stdin", 5) == 0) ||
+        (len == 14 && strncmp(msg, "(command line)", 14) == 0) || strncmp(msg, "[string ", 8) == 0)
+        return 2;
+    if (len < 4 || strncmp(end - 4, ".lua", 4) != 0) return 0;
+    const char *name = end;
+    while (name > msg && name[-1] != '/') name--;
+    if (name - msg >= 9 && strncmp(name - 9, "lrengine/", 9) == 0 &&
+        (name - msg == 9 || name[-10] == '/' || name[-10] == '.')) {
+        *rest = colon + 2;
+        return 1;
+    }
+    return 2;
+}
+
 static int msghandler(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    /* an error that names a place in user code keeps its traceback, even
+     * when it was caught and raised again by the library (the finder does,
+     * to restore the trainer) */
+    const char *rest = msg;
+    int where = position(msg, &rest);
+    input_error_seen = !force_traceback && where != 2 && input_error(L);
+    if (input_error_seen) {
+        lua_pushstring(L, rest);
+        return 1;
     }
     luaL_traceback(L, L, msg, 1);
     return 1;
@@ -197,11 +343,14 @@ static int pushargs(lua_State *L) {
     return n;
 }
 
-/* Pushes require("lrengine.cli")[fn]. */
+/* Pushes require("lrengine.cli")[fn], having set the module's `traceback`
+ * (--traceback: its own protected calls keep the traceback too). */
 static void pushcli(lua_State *L, const char *fn) {
     lua_getglobal(L, "require");
     lua_pushliteral(L, "lrengine.cli");
     lua_call(L, 1, 1);
+    lua_pushboolean(L, force_traceback);
+    lua_setfield(L, -2, "traceback");
     lua_getfield(L, -1, fn);
     lua_remove(L, -2);
 }
@@ -211,15 +360,24 @@ static int handle_script(lua_State *L, host *h) {
     if (strcmp(fname, "-") == 0 && strcmp(h->argv[h->script - 1], "--") != 0)
         fname = NULL; /* stdin */
     int status = luaL_loadfile(L, fname);
+    script_name = fname;
     if (status == LUA_OK) {
         int n = pushargs(L);
         status = docall(L, n, 1);
     }
     if (status == LUA_OK && lua_istable(L, -1)) { /* a declarative sweep */
+        const char *name = fname ? fname : "stdin";
         pushcli(L, "sweep");
         lua_insert(L, -2);
-        lua_pushstring(L, fname ? fname : "stdin");
+        lua_pushstring(L, name);
+        input_error_seen = 0;
         status = docall(L, 2, 0);
+        /* a mistake in the table: one line that names the script */
+        const char *msg = status != LUA_OK ? lua_tostring(L, -1) : NULL;
+        if (input_error_seen && msg && strstr(msg, name) == NULL) {
+            lua_pushfstring(L, "%s: %s", name, msg);
+            lua_remove(L, -2);
+        }
     } else if (status == LUA_OK) {
         lua_pop(L, 1);
     }
@@ -242,6 +400,94 @@ static int handle_command(lua_State *L, host *h) {
         lua_pop(L, 1);
     }
     return report(L, h, status);
+}
+
+/* ------------------------------------------------------ interactive */
+
+/* The prompt, as lua.c's: "> " for a statement, ">> " for its next lines;
+ * an expression prints its values; Ctrl-D ends it. */
+#define EOFMARK "<eof>"
+
+/* Pushes the next line of stdin without its newline, after the prompt; 0 at
+ * the end of the input. */
+static int pushline(lua_State *L, int firstline) {
+    fputs(firstline ? "> " : ">> ", stdout);
+    fflush(stdout);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return 0;
+    }
+    if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
+    lua_pushlstring(L, line, (size_t)n);
+    free(line);
+    return 1;
+}
+
+/* A syntax error at the end of the chunk: the statement goes on. */
+static int incomplete(lua_State *L, int status) {
+    if (status != LUA_ERRSYNTAX) return 0;
+    size_t len, mark = sizeof EOFMARK - 1;
+    const char *msg = lua_tolstring(L, -1, &len);
+    return msg && len >= mark && strcmp(msg + len - mark, EOFMARK) == 0;
+}
+
+/* The line at index `li`: "return LINE;" when that compiles (an
+ * expression), else the line and as many more as the statement needs.
+ * Leaves the line, then the function or the error message; returns the
+ * load status. */
+static int loadline(lua_State *L, int li) {
+    const char *retline = lua_pushfstring(L, "return %s;", lua_tostring(L, li));
+    int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+    lua_remove(L, -2);
+    if (status == LUA_OK) return status;
+    lua_pop(L, 1);
+    for (;;) {
+        size_t len;
+        const char *chunk = lua_tolstring(L, li, &len);
+        status = luaL_loadbuffer(L, chunk, len, "=stdin");
+        if (!incomplete(L, status) || !pushline(L, 0)) return status;
+        lua_remove(L, -2); /* the message */
+        lua_pushliteral(L, "\n");
+        lua_insert(L, -2);
+        lua_concat(L, 3); /* line .. "\n" .. next line, at li */
+    }
+}
+
+/* Prints the values above `top` with the global print. */
+static void printresults(lua_State *L, int top) {
+    int n = lua_gettop(L) - top;
+    if (n <= 0) return;
+    luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
+    lua_getglobal(L, "print");
+    lua_insert(L, top + 1);
+    if (lua_pcall(L, n, 0, 0) != LUA_OK) {
+        message(lua_pushfstring(L, "error calling 'print' (%s)", lua_tostring(L, -1)));
+        lua_pop(L, 2);
+    }
+}
+
+/* Reads, evaluates and prints until the end of stdin. Errors are printed
+ * and do not change the exit status (lua.c's REPL). */
+static void repl(lua_State *L) {
+    int top = lua_gettop(L);
+    while (pushline(L, 1)) {
+        int status = loadline(L, top + 1);
+        lua_remove(L, top + 1); /* the line */
+        if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
+        if (status == LUA_OK) {
+            printresults(L, top);
+        } else {
+            const char *msg = lua_tostring(L, -1);
+            message(msg ? msg : "(error object is not a string)");
+        }
+        interrupted = 0; /* a ^C stopped that line, not the session */
+        lua_settop(L, top);
+    }
+    fputs("\n", stdout);
+    fflush(stdout);
 }
 
 /* ------------------------------------------------------------- paths */
@@ -352,7 +598,15 @@ static int collectargs(host *h) {
         const char *a = argv[i], *v;
         if (a[0] != '-' || strcmp(a, "-") == 0) { /* the script (or stdin) */
             h->script = i;
-            if (strcmp(a, "suggest") == 0 || strcmp(a, "plot") == 0) h->command = i;
+            for (int c = 0; commands[c]; c++)
+                if (strcmp(a, commands[c]) == 0) h->command = i;
+            if (h->command && h->interactive)
+                return usage_error(h, "-i does not go with '%s'", a);
+            /* a near-miss of a command that is no file: a typo, not a script */
+            const char *near = NULL;
+            if (!h->command && strcmp(a, "-") != 0 && strchr(a, '/') == NULL &&
+                access(a, F_OK) != 0 && (near = nearest(a, strlen(a), commands)) != NULL)
+                return usage_error(h, "unknown command '%s' (did you mean '%s'?)", a, near);
             return 1;
         }
         if (strcmp(a, "--") == 0) {
@@ -369,6 +623,10 @@ static int collectargs(host *h) {
         }
         if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             h->quiet = 1;
+        } else if (strcmp(a, "-i") == 0) {
+            h->interactive = 1;
+        } else if (strcmp(a, "--traceback") == 0) {
+            h->traceback = 1;
         } else if (strncmp(a, "-e", 2) == 0) {
             if (a[2] == '\0' && (i + 1 >= h->argc || argv[i + 1] == NULL))
                 return usage_error(h, "'%s' needs an argument", "-e");
@@ -405,6 +663,8 @@ static int collectargs(host *h) {
                 return usage_error(h, "--threads needs an integer in 0..4096, got '%s'", v);
             h->opts.threads = (int)n;
         } else {
+            const char *near = a[1] == '-' ? nearest(a, strcspn(a, "="), long_options) : NULL;
+            if (near) return usage_error(h, "unrecognized option '%s' (did you mean '%s'?)", a, near);
             return usage_error(h, "unrecognized option '%s'", a);
         }
     }
@@ -446,6 +706,7 @@ static int pmain(lua_State *L) {
     host *h = (host *)lua_touserdata(L, 1);
     luaL_checkversion(L);
     if (!collectargs(h)) return 0;
+    force_traceback = h->traceback;
     if (!device_available(h)) return 0;
     luaL_openlibs(L);
     lrelua_setoptions(L, &h->opts, h->quiet);
@@ -459,13 +720,16 @@ static int pmain(lua_State *L) {
     if (h->command) {
         handle_command(L, h);
     } else if (h->script < h->argc) {
-        handle_script(L, h);
-    } else if (!h->has_e) {
-        if (isatty(STDIN_FILENO)) {
-            usage_error(h, "%s", "no script given");
-        } else {
-            dochunk(L, h, luaL_loadfile(L, NULL));
+        if (handle_script(L, h) != LUA_OK) return 0;
+        if (h->interactive) {
+            if (!h->quiet) print_version();
+            repl(L);
         }
+    } else if (h->interactive || (!h->has_e && isatty(STDIN_FILENO))) {
+        if (!h->quiet) print_version();
+        repl(L);
+    } else if (!h->has_e) {
+        dochunk(L, h, luaL_loadfile(L, NULL));
     }
     return 0;
 }
@@ -476,7 +740,7 @@ int main(int argc, char **argv) {
         message("cannot create the Lua state: not enough memory");
         return EXIT_LUA;
     }
-    host h = {argc, argv, argc, 0, 0, lre_ctx_opts_default(), 0, EXIT_SUCCESS,
+    host h = {argc, argv, argc, 0, 0, 0, 0, lre_ctx_opts_default(), 0, EXIT_SUCCESS,
               LRE_PRECISION_FP32};
     lua_gc(L, LUA_GCSTOP);
     lua_pushcfunction(L, pmain);

@@ -3,7 +3,8 @@ lrengine.cli — what the `lrengine` command does beyond running a script:
 
   lrengine SCRIPT.lua          a script that returns a table runs it as a
                                declarative sweep (M.sweep)
-  lrengine suggest FILE [--heuristic NAME]... [--json]
+  lrengine suggest FILE [--heuristic NAME]... [--json] [--smoothing S]
+                   [--skip-start N] [--skip-end N]
                                re-runs heuristics on a saved curve: a result
                                JSON, or a two-column CSV (lr, loss) from any
                                framework
@@ -14,7 +15,11 @@ lrengine.cli — what the `lrengine` command does beyond running a script:
 
 Both subcommands read FILE with lrengine.results.load (JSON or CSV).
 
-Functions return the exit status; usage errors print to stderr and return 2.
+Functions return the exit status; usage errors print one line and "see
+lrengine CMD --help" to stderr and return 2. A name or an option that is
+not known but is at most two edits from one that is gets "did you mean"
+(M.did_you_mean). The host sets M.traceback (--traceback): the commands'
+own protected calls then keep the traceback too.
 
 A declarative sweep is a table:
 
@@ -44,9 +49,85 @@ local function opts()
   return ok and o or {}
 end
 
-local function usage(msg, text)
-  io.stderr:write("lrengine: ", msg, "\n", text or "", text and "\n" or "")
+-- A usage error: one line, then where the help is; returns 2.
+local function usage(msg, cmd)
+  io.stderr:write("lrengine: ", msg, "\nsee lrengine ", cmd and (cmd .. " ") or "", "--help\n")
   return 2
+end
+
+-- Levenshtein distance of two strings.
+local function edit_distance(a, b)
+  local la, lb = #a, #b
+  local row = {}
+  for j = 0, lb do row[j] = j end
+  for i = 1, la do
+    local diag = row[0]
+    row[0] = i
+    for j = 1, lb do
+      local up = row[j]
+      local v = diag + (a:byte(i) == b:byte(j) and 0 or 1)
+      if up + 1 < v then v = up + 1 end
+      if row[j - 1] + 1 < v then v = row[j - 1] + 1 end
+      row[j], diag = v, up
+    end
+  end
+  return row[lb]
+end
+M.edit_distance = edit_distance
+
+--- The candidate nearest to `word`, at most `max` (2) edits away (the first
+-- on a tie), or nil.
+function M.nearest(word, candidates, max)
+  max = max or 2
+  local best, bestd
+  for _, c in ipairs(candidates) do
+    local d = edit_distance(word, c)
+    if d > 0 and d <= max and (not bestd or d < bestd) then best, bestd = c, d end
+  end
+  return best
+end
+
+--- " (did you mean 'x'?)" for the nearest candidate, else `otherwise` or "".
+function M.did_you_mean(word, candidates, otherwise)
+  local near = M.nearest(word, candidates)
+  if near then return " (did you mean '" .. near .. "'?)" end
+  return otherwise or ""
+end
+
+-- The names a valued-option table and a list of flags know, sorted.
+local function option_names(valued, flags)
+  local names = {}
+  for k in pairs(valued) do names[#names + 1] = k end
+  for _, k in ipairs(flags) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
+
+-- "unrecognized option" with a suggestion (the part before '=' is compared).
+local function unknown_option(cmd, a, names)
+  return usage(string.format("%s: unrecognized option '%s'%s", cmd, a,
+    M.did_you_mean(a:match("^([^=]*)"), names)), cmd)
+end
+
+-- nil when `name` is a known heuristic, else the message.
+local function heuristic_error(name)
+  local H = require "lrengine.heuristics"
+  local ok, err = pcall(H.get, name)
+  if ok then return nil end
+  if type(name) == "string" then
+    local known = H.names()
+    table.sort(known)
+    for _, n in ipairs(known) do if n == name then return (tostring(err):gsub("^.-get: ", "")) end end
+    return string.format("unknown heuristic '%s'%s", name,
+      M.did_you_mean(name, known, " (known: " .. table.concat(known, ", ") .. ")"))
+  end
+  return (tostring(err):gsub("^.-get: ", ""))
+end
+
+-- pcall, or with M.traceback (--traceback) xpcall with the traceback.
+local function protected(f, ...)
+  if M.traceback then return xpcall(f, debug.traceback, ...) end
+  return pcall(f, ...)
 end
 
 -- What each heuristic mirrors, for the table.
@@ -117,11 +198,14 @@ local SWEEP_KEYS = {
 local function dataset(v, what)
   if type(v) == "string" then
     local kind, arg = v:match("^([%w_]+):(.+)$")
-    if kind == "fashion_mnist" then
+    if kind == "fashion_mnist" and (arg == "train" or arg == "test") then
       return lre().data.fashion_mnist(arg):scale(1 / 255)
     end
-    error(string.format("sweep: %s = '%s': expected a dataset or 'fashion_mnist:train|test'",
-      what, v), 0)
+    local near = kind == "fashion_mnist" and M.nearest(arg, { "train", "test" })
+      or (kind and M.nearest(kind, { "fashion_mnist" }))
+    error(string.format("sweep: %s = '%s': expected a dataset or 'fashion_mnist:train|test'%s",
+      what, v, near and (" (did you mean '" .. (kind == "fashion_mnist"
+        and ("fashion_mnist:" .. near) or (near .. ":" .. arg)) .. "'?)") or ""), 0)
   end
   return v
 end
@@ -176,8 +260,14 @@ function M.sweep(spec, source)
   for k, v in pairs(spec) do
     if not SWEEP_KEYS[k] then
       if not finder.OPTIONS[k] or k == "trainer" then
-        error(string.format("sweep: unknown key '%s' in the table returned by %s", tostring(k),
-          source or "the script"), 0)
+        local keys = {}
+        for name in pairs(SWEEP_KEYS) do keys[#keys + 1] = name end
+        for name in pairs(finder.OPTIONS) do
+          if name ~= "trainer" then keys[#keys + 1] = name end
+        end
+        table.sort(keys)
+        error(string.format("sweep: unknown key '%s' in the table returned by %s%s", tostring(k),
+          source or "the script", M.did_you_mean(tostring(k), keys)), 0)
       end
       rt[k] = v
     end
@@ -240,7 +330,7 @@ end
 -- FILE of a subcommand -> the result, or nil after printing why on stderr
 -- (the caller exits 1).
 local function load_result(file)
-  local ok, r = pcall(require("lrengine.results").load, file)
+  local ok, r = protected(require("lrengine.results").load, file)
   if not ok then
     io.stderr:write("lrengine: ", tostring(r), "\n")
     return nil
@@ -251,53 +341,109 @@ end
 -- ------------------------------------------------------------ suggest
 
 local SUGGEST_USAGE = [[
-usage: lrengine suggest FILE [--heuristic NAME]... [--json]
-  FILE             a result saved by lrengine (.json) or a CSV of lr,loss
-  --heuristic NAME run this heuristic (repeatable; default: all known)
-  --json           print the suggestions as JSON]]
+usage: lrengine suggest FILE [--heuristic NAME]... [--json] [--smoothing S]
+                        [--skip-start N] [--skip-end N]
+  FILE              a result saved by lrengine (.json) or a CSV of lr,loss
+  --heuristic NAME  run this heuristic (repeatable; default: all known)
+  --smoothing S     smooth the raw loss again with S (ema: smooth_f 0.05, as
+                    pytorch-lr-finder; debiased: beta 0.98, as fastai; none:
+                    the raw loss) instead of reading the saved smoothed curve
+  --skip-start N    points every heuristic leaves out at the start, and
+  --skip-end N      at the end (default: each library's own trimming)
+  --json            print the suggestions as JSON
+  -h, --help        this text
+The argmin of numpy.gradient over the whole ema-smoothed curve (pytorch-lr-finder's
+history["loss"]; --smoothing none for the raw loss):
+  lrengine suggest FILE --heuristic steepest --smoothing ema --skip-start 0 --skip-end 0
+Exit status: 0 done, 1 the file could not be read, 2 a usage error.]]
+
+local SUGGEST_VALUED = { ["--heuristic"] = "heuristic", ["-H"] = "heuristic",
+  ["--smoothing"] = "smoothing", ["--skip-start"] = "skip_start", ["--skip-end"] = "skip_end" }
+local SUGGEST_FLAGS = { "--json", "--help", "-h" }
+
+-- `lrengine suggest` with the option `name` = `value` (nil: the next
+-- argument was missing): a usage error's message, or nil.
+local function suggest_option(o, name, key, value)
+  if value == nil then return string.format("'%s' needs a value", key) end
+  if name == "heuristic" then
+    o.names[#o.names + 1] = value
+  elseif name == "smoothing" then
+    local known = require("lrengine.smoothing").names()
+    table.sort(known)
+    local found = false
+    for _, n in ipairs(known) do found = found or n == value end
+    if not found then
+      return string.format("unknown smoothing '%s'%s", value,
+        M.did_you_mean(value, known, " (known: " .. table.concat(known, ", ") .. ")"))
+    end
+    o.smoothing = value
+  else -- skip_start, skip_end
+    local n = value:match("^%d+$") and math.tointeger(tonumber(value))
+    if not n then return string.format("%s needs an integer >= 0, got '%s'", key, value) end
+    o.opts[name] = n
+  end
+end
 
 function M.suggest(args)
-  local file, names, as_json = nil, {}, false
+  local file, as_json = nil, false
+  local o = { names = {}, opts = {}, smoothing = nil }
   local i = 1
   while i <= #args do
     local a = args[i]
-    if a == "--heuristic" or a == "-H" then
-      if not args[i + 1] then return usage("'--heuristic' needs a name", SUGGEST_USAGE) end
-      names[#names + 1] = args[i + 1]
-      i = i + 1
-    elseif a:match("^%-%-heuristic=") then
-      names[#names + 1] = a:match("=(.*)$")
+    local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    if not key then key = a end
+    if SUGGEST_VALUED[key] then
+      if value == nil then
+        value = args[i + 1]
+        i = i + 1
+      end
+      local err = suggest_option(o, SUGGEST_VALUED[key], key, value)
+      if err then return usage("suggest: " .. err, "suggest") end
     elseif a == "--json" then
       as_json = true
     elseif a == "-h" or a == "--help" then
       io.write(SUGGEST_USAGE, "\n")
       return 0
     elseif a:sub(1, 1) == "-" then
-      return usage("suggest: unrecognized option '" .. a .. "'", SUGGEST_USAGE)
+      return unknown_option("suggest", a, option_names(SUGGEST_VALUED, SUGGEST_FLAGS))
     elseif file then
-      return usage("suggest: one file at a time", SUGGEST_USAGE)
+      return usage("suggest: one file at a time (got '" .. file .. "' and '" .. a .. "')",
+        "suggest")
     else
       file = a
     end
     i = i + 1
   end
-  if not file then return usage("suggest: no file given", SUGGEST_USAGE) end
+  if not file then return usage("suggest: no file given", "suggest") end
   local H = require "lrengine.heuristics"
+  local names = o.names
   for _, n in ipairs(names) do
-    local ok, err = pcall(H.get, n)
-    if not ok then return usage("suggest: " .. tostring(err):gsub("^.-get: ", "")) end
+    local err = heuristic_error(n)
+    if err then return usage("suggest: " .. err, "suggest") end
   end
   if #names == 0 then names = H.names() end
   local r = load_result(file)
   if not r then return 1 end
+  local how = {}
+  if o.smoothing then
+    -- the driving loss again, smoothed as asked (with the library's
+    -- default factor: smooth_f 0.05, beta 0.98)
+    local sm = require("lrengine.smoothing").new(o.smoothing)
+    local smoothed = {}
+    for k = 1, #r.losses do smoothed[k] = sm:push(r.losses[k]) end
+    r.smoothed = smoothed
+    how[#how + 1] = o.smoothing == "none" and "raw loss" or (o.smoothing .. "-smoothed")
+  end
+  if o.opts.skip_start then how[#how + 1] = "skip-start " .. o.opts.skip_start end
+  if o.opts.skip_end then how[#how + 1] = "skip-end " .. o.opts.skip_end end
   r.suggestions = {}
   r.repeats = nil
-  r:suggest(names)
+  r:suggest(names, o.opts)
   if as_json then
     io.write(require("lrengine.core").json_encode(r.suggestions, true), "\n")
   else
-    io.write(string.format("%s: %d points, lr %.3g .. %.3g\n", file, #r.lrs, r.lrs[1] or 0,
-      r.lrs[#r.lrs] or 0))
+    io.write(string.format("%s: %d points, lr %.3g .. %.3g%s\n", file, #r.lrs, r.lrs[1] or 0,
+      r.lrs[#r.lrs] or 0, #how > 0 and (" (" .. table.concat(how, ", ") .. ")") or ""))
     io.write(M.format_suggestions(r, names), "\n")
   end
   return 0
@@ -322,7 +468,9 @@ usage: lrengine plot FILE.json|FILE.csv [-o OUT.png|OUT.svg|OUT.pdf] [options]
 Exit status: 0 done, 1 the file could not be read or the figure not written,
 2 a usage error.]]
 
-local function plot_usage(msg) return usage("plot: " .. msg, PLOT_USAGE) end
+local function plot_usage(msg) return usage("plot: " .. msg, "plot") end
+
+local PLOT_FLAGS = { "--no-raw", "--help", "-h" }
 
 local function quiet() return opts().quiet end
 
@@ -366,7 +514,7 @@ function M.plot(args)
       io.write(PLOT_USAGE, "\n")
       return 0
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      return plot_usage("unrecognized option '" .. a .. "'")
+      return unknown_option("plot", a, option_names(valued, PLOT_FLAGS))
     elseif file then
       return plot_usage("one file at a time (got '" .. file .. "' and '" .. a .. "')")
     else
@@ -379,8 +527,8 @@ function M.plot(args)
     return plot_usage(string.format("cannot tell the format of '%s': use a .png, .svg or .pdf name", out))
   end
   for _, h in ipairs(heuristics) do
-    local ok, err = pcall(require("lrengine.heuristics").get, h)
-    if not ok then return plot_usage(tostring(err):gsub("^.-get: ", "")) end
+    local err = heuristic_error(h)
+    if err then return plot_usage(err) end
   end
   local r = load_result(file)
   if not r then return 1 end
@@ -424,7 +572,10 @@ M.COMMANDS = { suggest = M.suggest, plot = M.plot }
 --- Runs subcommand `cmd` with the array `args`; returns the exit status.
 function M.main(cmd, args)
   local f = M.COMMANDS[cmd]
-  if not f then return usage("unknown command '" .. tostring(cmd) .. "'") end
+  if not f then
+    return usage(string.format("unknown command '%s'%s", tostring(cmd),
+      M.did_you_mean(tostring(cmd), sorted_names(M.COMMANDS))))
+  end
   return f(args)
 end
 
