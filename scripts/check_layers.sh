@@ -10,7 +10,7 @@
 #   nn/        backend/ core/ nn/
 #   data/      backend/ core/ data/
 #   train/     backend/ core/ nn/ data/ train/
-#   plot/      lrengine_plot.h only (its own library: no engine, no Lua)
+#   plot/      lrengine_plot.h, and lrengine.h for its one writer (lre_write_file)
 #   lua/       the public headers and lua/ (the binding sees no private header)
 #   cli/       the public headers and lua/
 set -u
@@ -23,7 +23,7 @@ allowed() { # folder -> space-separated prefixes of allowed quoted includes
     nn)      echo "lrengine.h backend/ core/ nn/" ;;
     data)    echo "lrengine.h backend/ core/ data/" ;;
     train)   echo "lrengine.h backend/ core/ nn/ data/ train/" ;;
-    plot)    echo "lrengine_plot.h" ;;
+    plot)    echo "lrengine_plot.h lrengine.h" ;;
     lua)     echo "lrengine.h lrengine_lua.h lrengine_plot.h lrelua.h lua/" ;;
     cli)     echo "lrengine.h lrengine_lua.h lrengine_plot.h lua/" ;;
     include) echo "lrengine.h lrengine_lua.h lrengine_plot.h" ;;

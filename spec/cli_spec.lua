@@ -548,3 +548,23 @@ describe("make", function()
     os.execute("rm -rf " .. shell_quote(dir))
   end)
 end)
+
+describe("lrengine plot --delta", function()
+  it("draws central differences when asked and refuses another word", function()
+    local json = tmpfile()
+    local png = tmpfile() .. ".png"
+    local code, _, err = run("-e " .. shell_quote(([[
+local r = require("lrengine.results").new{ lrs = { 1e-4, 1e-3, 1e-2, 1e-1, 1 },
+  losses = { 2.3, 2.2, 1.9, 1.5, 3 } }
+r:save_json(%q)
+]]):format(json)))
+    assert.are.equal(0, code, err)
+    code, _, err = run("plot " .. shell_quote(json) .. " -o " .. shell_quote(png) .. " --delta central")
+    assert.are.equal(0, code, err)
+    assert.truthy(io.open(png, "rb"), "no figure written")
+    os.remove(png)
+    code, _, err = run("plot " .. shell_quote(json) .. " -o " .. shell_quote(png) .. " --delta sideways")
+    assert.are.equal(2, code, err)
+    assert.truthy(err:find("delta", 1, true), err)
+  end)
+end)

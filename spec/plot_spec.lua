@@ -1,6 +1,8 @@
 -- plot_spec.lua — pictures of a range test: the PNG/SVG/PDF figure
 -- (lrengine.plot over engine/plot.c), the terminal chart, the progress line,
--- and the `lrengine plot` command. Results are synthetic curves made with
+-- and the `lrengine plot` command (and issue 11: tick labels, forward
+-- differences, stop reasons in words, curves from other tools, repeats).
+-- Results are synthetic curves made with
 -- results.new, so the specs are fast; one small real range test checks what
 -- the finder records for the title.
 local lre = require "lrengine"
@@ -286,11 +288,17 @@ describe("result:plot", function()
   end)
 
   it("a bad output path is a clear error naming it, and leaves no partial file", function()
-    local path = DIR .. "/no/such/dir/fig.png"
+    -- missing folders are made; a parent that is a file is an error naming the path
+    local made = DIR .. "/no/such/dir/fig.png"
+    assert.is_true((pcall(r.plot, r, made)))
+    assert.is_true(exists(made))
+    local afile = DIR .. "/afile"
+    local g = assert(io.open(afile, "w")) g:close()
+    local path = afile .. "/fig.png"
     local ok, err = pcall(r.plot, r, path)
     assert.is_false(ok)
     assert.is_truthy(err:find("cannot write " .. path, 1, true), err)
-    assert.matches("No such file or directory", err)
+    assert.matches("is not a folder", err)
     -- a target that cannot be replaced (a directory): the temporary is removed
     local sub = DIR .. "/clean"
     os.execute("mkdir -p " .. q(sub .. "/taken.png"))
@@ -583,9 +591,295 @@ describe("lrengine plot", function()
     code, _, err = run("plot " .. q(DIR .. "/missing.json") .. " -o " .. q(DIR .. "/y.png"))
     assert.are.equal(1, code)
     assert.matches("No such file", err)
-    code, _, err = run("plot " .. q(json) .. " -o " .. q(DIR .. "/nodir/y.png"))
+    local afile = DIR .. "/plainfile"
+    local g = assert(io.open(afile, "w")) g:close()
+    code, _, err = run("plot " .. q(json) .. " -o " .. q(afile .. "/y.png"))
     assert.are.equal(1, code)
-    assert.matches("cannot write .-/nodir/y%.png", err)
+    assert.matches("cannot write .-/plainfile/y%.png", err)
     assert.is_false(exists(DIR .. "/y.png"))
+  end)
+end)
+
+-- Issue 11: tick labels, the bottom panel's difference, stop reasons in
+-- words, curves from other tools, repeats.
+describe("issue 11", function()
+  -- a label as a number: U+2212 is '-', "×10^k" is "ek", a bare "10^k" "1ek"
+  local function parse(label)
+    local s = label:gsub("\u{2212}", "-")
+    s = s:gsub("×10%^", "e")
+    s = s:gsub("^(%-?)10%^", "%11e")
+    return tonumber(s)
+  end
+  local function labels(ticks)
+    local out = {}
+    for _, t in ipairs(ticks) do if t.label then out[#out + 1] = t.label end end
+    return out
+  end
+  local function check_axis(scale, lo, hi, opts)
+    local ticks = plot.ticks(scale, lo, hi, opts)
+    local lab = labels(ticks)
+    assert.is_true(#lab >= 4, string.format("%s [%g, %g]: %d labels (%s)", scale, lo, hi, #lab,
+      table.concat(lab, " ")))
+    local gap = math.huge
+    local prev
+    for _, t in ipairs(ticks) do
+      if t.label then
+        if prev then gap = math.min(gap, t.value - prev) end
+        prev = t.value
+      end
+    end
+    for _, t in ipairs(ticks) do
+      if t.label then
+        local v = parse(t.label)
+        assert.is_truthy(v, "label does not parse: " .. t.label)
+        assert.is_true(math.abs(v - t.value) <= math.max(1e-6 * gap, 1e-13 * math.abs(t.value)),
+          string.format("%s [%g, %g]: label '%s' for %.17g", scale, lo, hi, t.label, t.value))
+      end
+    end
+    return lab
+  end
+
+  describe("tick labels", function()
+    it("print a 0.25 step with two decimals (not 0.2, 0.8)", function()
+      assert.are.same({ "0.00", "0.25", "0.50", "0.75", "1.00" },
+        labels(plot.ticks("linear", 0, 1, { target = 5 })))
+      assert.are.same({ "1.75", "2.00", "2.25", "2.50" },
+        labels(plot.ticks("linear", 1.6, 2.6, { target = 5 })))
+      assert.are.same({ "0.0025", "0.0050", "0.0075", "0.0100" },
+        labels(plot.ticks("linear", 0.002, 0.0101, { target = 4 })))
+      assert.are.same({ "2.5", "5.0", "7.5", "10.0" },
+        labels(plot.ticks("linear", 2, 10.2, { target = 4 })))
+    end)
+
+    it("parse back to their ticks' values, at least 4 per axis, over many ranges", function()
+      for _, lo in ipairs { -2.5, 0, 0.3, 1.7, 2.29, 40 } do
+        for _, span in ipairs { 1e-5, 0.004, 0.05, 0.12, 0.3, 0.75, 1, 2.5, 9 } do
+          for _, target in ipairs { 2, 4, 5, 7 } do
+            check_axis("linear", lo, lo + span, { target = target })
+          end
+        end
+      end
+      for a = -8, 2, 0.45 do
+        for _, span in ipairs { 0.04, 0.2, 0.5, 0.9, 1.05, 1.6, 3, 10 } do
+          check_axis("log", 10 ^ a, 10 ^ (a + span), { target = 8 })
+        end
+      end
+      for _, th in ipairs { 1e-4, 1e-2, 1 } do
+        for _, tlo in ipairs { -1.16, -1.5, -1.8, -2.6, -6 } do
+          for _, thi in ipairs { 1.16, 1.6, 3.2 } do
+            check_axis("symlog", -th * 10 ^ (-tlo - 1), th * 10 ^ (thi - 1), { thresh = th, target = 6 })
+          end
+        end
+      end
+    end)
+
+    it("give a one-decade x axis and a dip within a decade of the band at least 4 labels", function()
+      -- the figure pads 1e-3 .. 1e-2 by 2.5% of the span each side
+      local lab = check_axis("log", 10 ^ -3.025, 10 ^ -1.975, { target = 12 })
+      assert.are.same({ "0.001", "0.002", "0.005", "0.01" }, lab)
+      -- the symlog panel of a dip to -5e-2 with the band at 1e-2
+      lab = check_axis("symlog", -0.07, 0.012, { thresh = 0.01 })
+      assert.is_true(#lab >= 6, table.concat(lab, " "))
+      assert.is_truthy(table.concat(lab, " "):find("\u{2212}5×10^\u{2212}2", 1, true))
+      check_axis("symlog", -0.012, 0.012, { thresh = 0.01 })
+    end)
+
+    it("refuse a range they cannot tick", function()
+      assert.has_error(function() plot.ticks("log", -1, 10) end)
+      assert.has_error(function() plot.ticks("linear", 2, 1) end)
+      assert.has_error(function() plot.ticks("cubic", 0, 1) end)
+    end)
+
+    it("a one-decade sweep and a shallow dip draw", function()
+      local lrs, l = {}, {}
+      for i = 1, 30 do
+        lrs[i] = 1e-3 * 10 ^ ((i - 1) / 29)
+        l[i] = 2 - 0.002 * i
+      end
+      local r = simple(lrs, l)
+      r:suggest { "steepest" }
+      local path = DIR .. "/decade.png"
+      r:plot(path)
+      assert.are.equal(1200, (png_size(path)))
+    end)
+  end)
+
+  describe("the bottom panel", function()
+    local r = note_result()
+
+    it("draws forward differences by default, central with delta = 'central', and says which", function()
+      assert.are.equal("forward", plot.spec(r).delta)
+      assert.are.equal("central", plot.spec(r, { delta = "central" }).delta)
+      local path = DIR .. "/fwd.svg"
+      r:plot(path)
+      local _, texts = parse_xml(slurp(path))
+      assert.matches("change in loss per step %(forward differences%)", texts.desc)
+      r:plot(path, { delta = "central" })
+      _, texts = parse_xml(slurp(path))
+      assert.matches("change in loss per step %(central differences%)", texts.desc)
+      -- the PNGs differ
+      r:plot(DIR .. "/fwd.png")
+      r:plot(DIR .. "/cen.png", { delta = "central" })
+      assert.are_not.equal(slurp(DIR .. "/fwd.png"), slurp(DIR .. "/cen.png"))
+    end)
+
+    it("refuses another delta", function()
+      local ok, err = pcall(r.plot, r, DIR .. "/d.png", { delta = "sideways" })
+      assert.is_false(ok)
+      assert.matches("delta = 'sideways': expected \"forward\" or \"central\"", err)
+      ok, err = pcall(r.plot, r, DIR .. "/d.png", { delta = 1 })
+      assert.is_false(ok)
+      assert.matches("option 'delta' must be a string", err)
+    end)
+  end)
+
+  describe("stop reasons", function()
+    it("are words, never the finder's codes", function()
+      assert.are.equal("stopped: diverged at step 64/100", plot.stop_text("diverged", 64, 100))
+      assert.are.equal("stopped: loss not finite at step 12/100", plot.stop_text("non_finite", 12, 100))
+      assert.are.equal("imported curve, 40 steps", plot.stop_text("external", 40))
+      assert.are.equal("completed 100 steps", plot.stop_text("completed", 100, 100))
+      assert.are.equal("stopped: too high at step 9/20", plot.stop_text("too_high", 9, 20))
+    end)
+
+    it("in the figure and the terminal chart", function()
+      local lrs, l = {}, {}
+      for i = 1, 30 do
+        lrs[i] = 1e-5 * 10 ^ ((i - 1) / 6)
+        l[i] = 2 - math.tanh((i - 15) / 5)
+      end
+      l[30] = 0 / 0
+      local r = simple(lrs, l, { stop_reason = "non_finite", config = { schedule = "exp", num_iter = 100 } })
+      r:suggest { "steepest" }
+      local path = DIR .. "/nonfinite.svg"
+      r:plot(path)
+      local _, texts = parse_xml(slurp(path))
+      assert.matches("stopped: loss not finite at step 30/100", texts.desc)
+      assert.is_nil(texts.desc:find("non_finite", 1, true))
+      local chart = plot.terminal(r)
+      assert.matches("✕ stopped: loss not finite at step 30/100", chart)
+      assert.is_nil(chart:find("non_finite", 1, true))
+    end)
+  end)
+
+  describe("a curve from another tool", function()
+    local csv = DIR .. "/theirs.csv"
+    setup(function()
+      local f = assert(io.open(csv, "w"))
+      f:write("lr,loss\n")
+      for i = 1, 60 do
+        local lr = 1e-6 * 10 ^ ((i - 1) / 10)
+        local t = math.log(lr, 10)
+        f:write(string.format("%.17g,%.17g\n", lr, 2.3 - 1.5 / (1 + math.exp(-(t + 3) * 2.5))
+          + (t > -0.5 and 10 ^ ((t + 0.5) * 2) - 1 or 0)))
+      end
+      f:close()
+    end)
+
+    it("gets the suggestions `lrengine suggest` computes, steepest chosen, the result untouched", function()
+      local r = results.load(csv)
+      assert.is_nil(next(r.suggestions))
+      local spec = plot.spec(r)
+      assert.is_nil(next(r.suggestions), "plot.spec must not change the result")
+      assert.are.equal("steepest", spec.suggestions[spec.chosen].name)
+      assert.are.equal("external", spec.stop_reason)
+      local want = results.load(csv)
+      want:suggest(H.names())
+      local n = 0
+      for name, s in pairs(want.suggestions) do
+        if s.lr then
+          n = n + 1
+          local found
+          for _, g in ipairs(spec.suggestions) do if g.name == name then found = g end end
+          assert.is_truthy(found, "no " .. name)
+          assert.are.equal(s.lr, found.lr)
+        end
+      end
+      assert.are.equal(n, #spec.suggestions)
+      assert.are.equal("valley", spec.suggestions[plot.spec(r, { chosen = "valley" }).chosen].name)
+    end)
+
+    it("`lrengine plot theirs.csv -o theirs.png --chosen steepest` draws it", function()
+      local png = DIR .. "/theirs.png"
+      local code, _, err = run("plot " .. q(csv) .. " -o " .. q(png) .. " --chosen steepest")
+      assert.are.equal(0, code, err)
+      assert.are.equal(1200, (png_size(png)))
+      local svg = DIR .. "/theirs.svg"
+      code, _, err = run("plot " .. q(csv) .. " -o " .. q(svg))
+      assert.are.equal(0, code, err)
+      local _, texts = parse_xml(slurp(svg))
+      assert.matches("steepest [%d.e-]+ %(chosen%)", texts.desc)
+      assert.matches("imported curve, 60 steps", texts.desc)
+      local out
+      code, out, err = run("plot " .. q(csv))
+      assert.are.equal(0, code, err)
+      assert.matches("● steepest", out)
+      assert.matches("imported curve", out)
+    end)
+  end)
+
+  describe("repeats", function()
+    -- three runs of one schedule, stopped at different steps
+    local function repeated()
+      local base = note_result { suggest = { "steepest" } }
+      local runs = {}
+      for k, len in ipairs { #base.lrs, #base.lrs - 3, #base.lrs - 6 } do
+        local lrs, losses, sm = {}, {}, {}
+        for i = 1, len do
+          lrs[i] = base.lrs[i]
+          losses[i] = base.losses[i] + 0.05 * (k - 2)
+          sm[i] = base.smoothed[i] + 0.04 * (k - 2) * (1 + i / 50)
+        end
+        runs[k] = { lrs = lrs, losses = losses, smoothed = sm, stop_reason = k == 1 and "diverged" or "completed",
+          suggestions = {} }
+      end
+      base.runs = runs
+      return base
+    end
+
+    it("draw the median curve with the runs' min-max as a band", function()
+      local r = repeated()
+      local spec = plot.spec(r)
+      local c = spec.curves[1]
+      assert.matches("median of 3 runs", c.label)
+      assert.are.equal("min–max of 3 runs", c.band_label)
+      assert.are.equal(#r.runs[1].lrs, #spec.lrs)
+      assert.are.equal(#spec.lrs, #c.band_lo)
+      -- step 10: all three runs; the last step: run 1 only
+      local v = { r.runs[1].smoothed[10], r.runs[2].smoothed[10], r.runs[3].smoothed[10] }
+      table.sort(v)
+      assert.are.equal(v[2], c.smoothed[10])
+      assert.are.equal(v[1], c.band_lo[10])
+      assert.are.equal(v[3], c.band_hi[10])
+      local n = #spec.lrs
+      assert.are.equal(r.runs[1].smoothed[n], c.smoothed[n])
+      -- two runs at a step: numpy's median, the mean of the two
+      local m = #r.runs[2].lrs
+      assert.is_true(math.abs(c.smoothed[m] - (r.runs[1].smoothed[m] + r.runs[2].smoothed[m]) / 2) < 1e-12)
+      assert.matches("run 1", spec.curves[2].label)
+      assert.are.equal(n, #spec.curves[2].smoothed)
+      for _, ext in ipairs { "png", "svg" } do r:plot(DIR .. "/runs." .. ext) end
+      assert.are.equal(1200, (png_size(DIR .. "/runs.png")))
+    end)
+
+    it("of a real range test with repeats = 3", function()
+      local rows, lbls = {}, {}
+      for i = 1, 64 do rows[i], lbls[i] = { i % 5, i % 3 }, i % 2 end
+      local ds = lre.data.from_tables(rows, lbls)
+      local t = lre.trainer { model = lre.nn.sequential { lre.nn.linear(2, 8), lre.nn.relu(),
+        lre.nn.linear(8, 2) }, data = ds, batch_size = 16, seed = 1, optimizer = lre.optim.sgd {} }
+      local r = require("lrengine.finder").range_test { trainer = t, num_iter = 20, repeats = 3,
+        start_lr = 1e-4, end_lr = 1, diverge_th = false }
+      local spec = plot.spec(r)
+      assert.is_table(spec.curves[1].band_lo)
+      assert.matches("median of 3 runs", spec.curves[1].label)
+      for i = 1, #spec.lrs do
+        assert.is_true(spec.curves[1].band_lo[i] <= spec.curves[1].smoothed[i] + 1e-12)
+        assert.is_true(spec.curves[1].smoothed[i] <= spec.curves[1].band_hi[i] + 1e-12)
+      end
+      local path = DIR .. "/real_runs.png"
+      r:plot(path)
+      assert.are.equal(1200, (png_size(path)))
+    end)
   end)
 end)

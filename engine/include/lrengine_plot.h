@@ -17,17 +17,23 @@
  * The figure (one code path for the three formats; text is real text):
  *   - top panel: loss against learning rate (log x axis unless log_x is 0);
  *     each curve's raw loss as faint points and its smoothed loss as a
- *     line; every suggestion marked on the first curve's smoothed line and
- *     named in the legend with its learning rate ("valley 3.2e-3"); where
- *     the test stopped and why.
- *   - bottom panel, same x axis: the change in loss per step of the first
- *     curve's smoothed loss (central differences, numpy.gradient: the
- *     quantity pytorch-lr-finder's suggestion minimises), on a
- *     symmetric-log y axis, with the chosen suggestion in red.
+ *     line, with a shaded band where the curve has one (the min-max of
+ *     repeated runs around their median); every suggestion marked on the
+ *     first curve's smoothed line and named in the legend with its
+ *     learning rate ("valley 3.2e-3"); where the test stopped and why, in
+ *     words ("stopped: diverged at step 64/100", "imported curve").
+ *   - bottom panel, same x axis: the change in the first curve's smoothed
+ *     loss per step on a symmetric-log y axis, with the chosen suggestion
+ *     in red. By default the forward difference loss[i+1] - loss[i] drawn
+ *     at lr[i], as the user's matplotlib note draws it; with delta =
+ *     LRE_PLOT_DELTA_CENTRAL the central one (numpy.gradient: what
+ *     pytorch-lr-finder's suggestion minimises). The axis label says which.
  *   - The y range comes from finite values only and its top is capped at
  *     the starting loss plus twice its fall (fastai and pytorch-lr-finder
  *     cut the diverging end the same way); points off the scale, infinite
  *     or NaN are drawn as small triangles on the panel's edge.
+ *   - Every axis has at least 4 labelled ticks, each printing its value
+ *     exactly (lre_plot_ticks below).
  *
  * Errors: no context is needed, so the message of a failure goes to the
  * caller's buffer (errbuf may be NULL); the status says what kind it was:
@@ -63,6 +69,12 @@ typedef struct lre_plot_curve {
     const char *label;      /* "validation", "training", ...               */
     const double *raw;      /* n raw losses: drawn as faint points         */
     const double *smoothed; /* n smoothed losses: drawn as a line          */
+    /* optional (NULL): a shaded band from band_lo[i] to band_hi[i] (NaN
+     * where there is none), e.g. the min and max of repeated runs around
+     * their median in `smoothed`; band_label names it in the legend
+     * (NULL: "min–max") */
+    const double *band_lo, *band_hi;
+    const char *band_label;
 } lre_plot_curve;
 
 typedef struct lre_plot_suggestion {
@@ -70,6 +82,12 @@ typedef struct lre_plot_suggestion {
     double lr;
     size_t index;           /* 0-based step of the curve it points at      */
 } lre_plot_suggestion;
+
+/* Which change in loss the bottom panel draws. */
+typedef enum lre_plot_delta {
+    LRE_PLOT_DELTA_FORWARD = 0, /* loss[i+1] - loss[i] at lr[i] (the note's) */
+    LRE_PLOT_DELTA_CENTRAL      /* numpy.gradient: (loss[i+1] - loss[i-1]) / 2 */
+} lre_plot_delta;
 
 typedef struct lre_plot_data {
     size_t n;                      /* steps recorded (>= 1)                */
@@ -84,10 +102,14 @@ typedef struct lre_plot_data {
      * (size_t)-1 for none) */
     size_t chosen;
     int log_x;                     /* 1: log learning-rate axis (default)   */
-    const char *stop_reason;       /* "diverged", "completed", ... or NULL  */
+    /* why the test ended: "completed", "diverged", "non_finite", "external"
+     * (a curve imported from another tool) or any other words; the legend
+     * writes the codes in words ("loss not finite", "imported curve") */
+    const char *stop_reason;
     size_t planned_steps;          /* num_iter, for "stopped at 77 of 100"; 0: n */
     const char *title;             /* first title line (NULL: a default)    */
     const char *subtitle;          /* second, smaller line (NULL: none)     */
+    lre_plot_delta delta;          /* the bottom panel (default: forward)   */
 } lre_plot_data;
 
 typedef struct lre_plot_opts {
@@ -118,6 +140,35 @@ lre_status lre_plot_write(const lre_plot_data *data, const lre_plot_opts *opts,
 lre_status lre_plot_render(const lre_plot_data *data, const lre_plot_opts *opts,
                            lre_plot_format format, unsigned char **out, size_t *len,
                            char *errbuf, size_t errbuf_size);
+
+/* ------------------------------------------------------------ ticks
+ * The tick generator the figure uses for its three kinds of axis, for
+ * tests and for front ends that draw their own axes. */
+typedef enum lre_plot_scale {
+    LRE_PLOT_SCALE_LINEAR = 0,
+    LRE_PLOT_SCALE_LOG,     /* log10; lo and hi > 0 */
+    LRE_PLOT_SCALE_SYMLOG   /* linear in [-thresh, thresh], log10 outside */
+} lre_plot_scale;
+
+typedef struct lre_plot_tick {
+    double value;           /* where the tick is, in data units            */
+    int labelled;           /* 1: it carries a label; 0: a minor tick      */
+    /* the label as drawn (UTF-8, U+2212 for minus), "" when unlabelled; a
+     * raised exponent is written after '^': "10^−2", "−5×10^−3" */
+    char label[48];
+} lre_plot_tick;
+
+#define LRE_PLOT_MAX_TICKS 256
+
+/* The ticks of an axis showing [lo, hi] (data units, lo < hi; for SYMLOG
+ * thresh is the half-width of the linear band, a power of ten), about
+ * `target` of them labelled (0: 6) and never fewer than 4 labelled ones.
+ * Every label prints its tick's value exactly, with the decimals its step
+ * needs (0.25 steps print 0.25, 0.50, 0.75). Writes at most cap ticks to out
+ * in increasing order; returns how many, or -1 for a bad range (not finite,
+ * lo >= hi, lo <= 0 on a log axis, thresh not a power of ten). */
+int lre_plot_ticks(lre_plot_scale scale, double lo, double hi, double thresh, int target,
+                   lre_plot_tick *out, int cap);
 
 #ifdef __cplusplus
 }

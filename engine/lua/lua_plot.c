@@ -6,14 +6,21 @@
  *   core.plot(path, spec)
  *     spec = {
  *       lrs = {...},                                   -- n numbers
- *       curves = { {label=, raw={...}, smoothed={...}}, ... },  -- 1 or 2
+ *       curves = { {label=, raw={...}, smoothed={...},  -- 1 or 2
+ *                   band_lo={...}, band_hi={...}, band_label=}, ... },
  *       suggestions = { {name=, lr=, index=}, ... },   -- index 1-based
  *       chosen = 1,          -- which suggestion is red (0: none)
  *       log_x = true, stop_reason = "diverged", planned_steps = 100,
+ *       delta = "forward"|"central",   -- the bottom panel's difference
  *       title = "...", subtitle = "...",
  *       format = "png"|"svg"|"pdf" (default: from the path),
  *       width =, height =, dpi =, font_size =, raw_points = true,
  *     }
+ *
+ *
+ *   core.plot_ticks(scale, lo, hi [, {thresh =, target =}])
+ *     the ticks the figure puts on a "linear", "log" or "symlog" axis
+ *     showing [lo, hi]: an array of {value =, label = (nil when minor)}
  *
  * Arrays are copied into userdata blocks (collected by Lua), so an error
  * halfway through a conversion leaks nothing. Errors name the spec field.
@@ -80,7 +87,7 @@ static int l_plot(lua_State *L)
     static const char *const valid[] = {
         "lrs", "curves", "suggestions", "chosen", "log_x", "stop_reason", "planned_steps",
         "title", "subtitle", "format", "width", "height", "dpi", "font_size", "raw_points",
-        NULL};
+        "delta", NULL};
     const char *path = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     lrelua_checkopts(L, 2, FN, valid);
@@ -115,6 +122,13 @@ static int l_plot(lua_State *L)
         d.curves[c].smoothed = numbers(L, ct, "smoothed", where, &m, 0);
         if (!d.curves[c].raw && !d.curves[c].smoothed)
             return luaL_error(L, FN ": spec.%s needs 'raw' or 'smoothed'", where);
+        m = n;
+        d.curves[c].band_lo = numbers(L, ct, "band_lo", where, &m, 0);
+        m = n;
+        d.curves[c].band_hi = numbers(L, ct, "band_hi", where, &m, 0);
+        if (!d.curves[c].band_lo != !d.curves[c].band_hi)
+            return luaL_error(L, FN ": spec.%s needs both 'band_lo' and 'band_hi'", where);
+        d.curves[c].band_label = optstring(L, ct, "band_label", where);
         /* the blocks and the curve table stay on the stack until the end */
     }
 
@@ -156,6 +170,10 @@ static int l_plot(lua_State *L)
     d.planned_steps = planned > 0 ? (size_t)planned : 0;
     d.title = optstring(L, 2, "title", "spec");
     d.subtitle = optstring(L, 2, "subtitle", "spec");
+    const char *delta = optstring(L, 2, "delta", "spec");
+    if (!delta || strcmp(delta, "forward") == 0) d.delta = LRE_PLOT_DELTA_FORWARD;
+    else if (strcmp(delta, "central") == 0) d.delta = LRE_PLOT_DELTA_CENTRAL;
+    else return luaL_error(L, FN ": delta '%s' is not forward or central", delta);
 
     const char *format = optstring(L, 2, "format", "spec");
     if (format) {
@@ -186,8 +204,45 @@ static int l_plot_format(lua_State *L)
     return 1;
 }
 
+/* core.plot_ticks(scale, lo, hi [, opts]) -> {{value =, label =}, ...} */
+static int l_plot_ticks(lua_State *L)
+{
+    static const char *const scales[] = {"linear", "log", "symlog", NULL};
+    static const char *const valid[] = {"thresh", "target", NULL};
+    int scale = luaL_checkoption(L, 1, NULL, scales);
+    double lo = luaL_checknumber(L, 2), hi = luaL_checknumber(L, 3);
+    double thresh = 1;
+    lua_Integer target = 0;
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        lrelua_checkopts(L, 4, "plot_ticks", valid);
+        thresh = lrelua_optnumber(L, 4, "plot_ticks", "thresh", 1);
+        target = lrelua_optinteger(L, 4, "plot_ticks", "target", 0);
+    }
+    lre_plot_tick *t =
+        (lre_plot_tick *)lua_newuserdatauv(L, LRE_PLOT_MAX_TICKS * sizeof *t, 0);
+    int n = lre_plot_ticks((lre_plot_scale)scale, lo, hi, thresh, (int)target, t,
+                           LRE_PLOT_MAX_TICKS);
+    if (n < 0)
+        return luaL_error(L, "plot_ticks: cannot tick a %s axis from %g to %g%s", scales[scale], lo,
+                          hi, scale == 2 ? " (thresh must be a power of ten)" : "");
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushnumber(L, t[i].value);
+        lua_setfield(L, -2, "value");
+        if (t[i].labelled) {
+            lua_pushstring(L, t[i].label);
+            lua_setfield(L, -2, "label");
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
 static const luaL_Reg plot_funcs[] = {
     {"plot", l_plot},
+    {"plot_ticks", l_plot_ticks},
     {"plot_format", l_plot_format},
     {NULL, NULL},
 };

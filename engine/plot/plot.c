@@ -6,8 +6,8 @@
  * Everything is laid out in points on a canvas of W x H points; a PNG is
  * the same drawing scaled to its pixel size, so 1200 x 900 px reads like
  * the 6 x 4.5 inch PDF. The file is rendered into memory (cairo's stream
- * surfaces), then written to PATH.tmp.PID, flushed and renamed over PATH,
- * so an error never leaves half a file. cairo's SVG surface draws text as
+ * surfaces), then written by lre_write_file (missing folders made, a
+ * temporary file renamed over PATH), so an error never leaves half a file. cairo's SVG surface draws text as
  * glyph outlines; so that the labels can be found (and read aloud) we add
  * an SVG <title> and <desc> naming the suggestions after cairo is done.
  */
@@ -23,6 +23,7 @@
 #include <cairo-pdf.h>
 #include <cairo-svg.h>
 
+#include "lrengine.h"
 #include "lrengine_plot.h"
 
 #define PI 3.14159265358979323846
@@ -187,135 +188,314 @@ static void ax_pad(axis *a, double lo_frac, double hi_frac)
 
 /* ------------------------------------------------------------- ticks */
 
-#define MAX_TICKS 256
-
+/* A tick: its value, whether it is labelled, and the label as drawn: `text`
+ * and, when it is a power of ten, a raised exponent `sup` ("10" and "−2";
+ * "−5×10" and "−3"). */
 typedef struct tick {
-    double v;       /* data value */
+    double v;
     int major;      /* labelled */
-    int pow10;      /* label as [-]10^exp */
-    int exp;
-    char text[32];  /* label otherwise */
+    int grid;       /* a decade (or a labelled tick): a grid line, a long tick */
+    char text[40];
+    char sup[24];
 } tick;
 
 typedef struct ticks {
-    tick t[MAX_TICKS];
+    tick t[LRE_PLOT_MAX_TICKS];
     int n;
 } ticks;
 
-static void add_tick(ticks *ts, double v, int major)
+#define MINUS "\xe2\x88\x92"
+#define MIN_LABELS 4
+
+static tick *add_tick(ticks *ts, double v, int major)
 {
-    if (ts->n >= MAX_TICKS) return;
+    static tick spare;
+    if (ts->n >= LRE_PLOT_MAX_TICKS) {
+        memset(&spare, 0, sizeof spare);
+        return &spare;
+    }
     tick *t = &ts->t[ts->n++];
     memset(t, 0, sizeof *t);
     t->v = v;
     t->major = major;
+    return t;
 }
 
-/* "%g"-like with a typographic minus, enough decimals for `step`. */
-static void fmt_tick(char *out, size_t size, double v, double step)
+static int cmp_tick(const void *a, const void *b)
 {
-    if (fabs(v) < step * 1e-6) v = 0;
-    char tmp[32];
-    double mag = fmax(fabs(v), step);
-    if (mag >= 1e5 || (mag > 0 && mag < 1e-3)) {
-        snprintf(tmp, sizeof tmp, "%.3g", v);
-    } else {
-        int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-        if (dec > 6) dec = 6;
-        snprintf(tmp, sizeof tmp, "%.*f", dec, v);
-    }
-    if (tmp[0] == '-') snprintf(out, size, "\xe2\x88\x92%.24s", tmp + 1);
-    else snprintf(out, size, "%.24s", tmp);
+    double x = ((const tick *)a)->v, y = ((const tick *)b)->v;
+    return (x > y) - (x < y);
 }
 
-/* "%g" without the exponent's padding: 0.002, 5e-7. */
+/* Sorted by value, a tick at the same place as another dropped (a
+ * labelled one wins). */
+static void sort_ticks(ticks *ts)
+{
+    qsort(ts->t, (size_t)ts->n, sizeof ts->t[0], cmp_tick);
+    int k = 0;
+    for (int i = 0; i < ts->n; i++) {
+        if (k > 0 && fabs(ts->t[i].v - ts->t[k - 1].v) <=
+                         1e-12 * fmax(fabs(ts->t[i].v), fabs(ts->t[k - 1].v))) {
+            if (ts->t[i].major && !ts->t[k - 1].major) ts->t[k - 1] = ts->t[i];
+            continue;
+        }
+        ts->t[k++] = ts->t[i];
+    }
+    ts->n = k;
+}
+
+/* Copies s, its '-' as a typographic minus. */
+static void minus_copy(char *out, size_t size, const char *s)
+{
+    int room = (int)(size > 4 ? size - 4 : 0);
+    if (s[0] == '-') snprintf(out, size, MINUS "%.*s", room, s + 1);
+    else snprintf(out, size, "%.*s", room + 3, s);
+}
+
+/* "1.5e-07" -> "1.5e-7", "2e+05" -> "2e5" */
+static void trim_exponent(char *s)
+{
+    char *e = strchr(s, 'e');
+    if (!e) return;
+    int ex = atoi(e + 1);
+    snprintf(e, 8, "e%d", ex);
+}
+
+/* The fewest decimals that print every multiple of `step` exactly
+ * (0.25 -> 2, 2.5 -> 1, 0.2 -> 1, 50 -> 0). */
+static int step_decimals(double step)
+{
+    step = fabs(step);
+    for (int d = 0; d < 17; d++) {
+        double x = step * pow(10, d);
+        if (fabs(x - round(x)) <= 1e-6 * x) return d;
+    }
+    return 17;
+}
+
+/* The labels of the multiples of `step` on an axis whose largest value is
+ * `maxabs`: fixed decimals, as many as the step needs (0.25 steps: 0.00,
+ * 0.25, 0.50); scientific, with as many digits as the step needs, for huge
+ * or tiny numbers. */
+static void fmt_tick(char *out, size_t size, double v, double step, double maxabs)
+{
+    char tmp[48];
+    if (fabs(v) < fabs(step) * 1e-6) v = 0;
+    int dec = step_decimals(step);
+    if (maxabs < 1e6 && (maxabs >= 1e-4 || maxabs == 0) && dec <= 8) {
+        snprintf(tmp, sizeof tmp, "%.*f", dec, v);
+    } else if (v == 0) {
+        snprintf(tmp, sizeof tmp, "0");
+    } else {
+        /* the step's last digit, as a power of ten */
+        int last = -dec;
+        if (dec == 0) {
+            double x = fabs(step);
+            last = 0;
+            while (last < 300 && fmod(x, pow(10, last + 1)) < 1e-6 * x) last++;
+        }
+        int p = (int)floor(log10(fabs(v)) + 1e-12) - last;
+        if (p < 0) p = 0;
+        if (p > 16) p = 16;
+        snprintf(tmp, sizeof tmp, "%.*e", p, v);
+        trim_exponent(tmp);
+    }
+    minus_copy(out, size, tmp);
+}
+
+/* "%g"-like for a learning rate on a log axis: 0.002, 5e-7. */
 static void fmt_g(char *out, size_t size, double v)
 {
-    char tmp[32], *e;
-    snprintf(tmp, sizeof tmp, "%g", v);
-    if ((e = strchr(tmp, 'e')) != NULL) {
-        int ex = atoi(e + 1);
-        *e = '\0';
-        snprintf(out, size, "%.12se%d", tmp, ex);
-    } else {
-        snprintf(out, size, "%.24s", tmp);
-    }
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.6g", v);
+    trim_exponent(tmp);
+    minus_copy(out, size, tmp);
 }
 
-static double nice_step(double span, int target)
+/* [-]m×10^k as text and a raised exponent (m == 1: just 10^k). */
+static void set_pow10(tick *t, int sign, int m, int k)
 {
-    if (!(span > 0)) return 1;
-    double raw = span / (target > 0 ? target : 1);
-    double mag = pow(10, floor(log10(raw)));
-    double f = raw / mag;
-    double nice = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10;
-    return nice * mag;
+    if (m == 1) snprintf(t->text, sizeof t->text, "%s10", sign < 0 ? MINUS : "");
+    else snprintf(t->text, sizeof t->text, "%s%d\xc3\x97" "10", sign < 0 ? MINUS : "", m);
+    snprintf(t->sup, sizeof t->sup, "%s%d", k < 0 ? MINUS : "", abs(k));
+}
+
+/* The steps 1, 2, 2.5, 5 x 10^k: the next larger or smaller one. */
+static double step_up(double step)
+{
+    double mag = pow(10, floor(log10(step) + 1e-9)), f = step / mag;
+    return (f < 1.5 ? 2 : f < 2.25 ? 2.5 : f < 3.5 ? 5 : 10) * mag;
+}
+
+static double step_down(double step)
+{
+    double mag = pow(10, floor(log10(step) + 1e-9)), f = step / mag;
+    return (f < 1.5 ? 0.5 : f < 2.25 ? 1 : f < 3.5 ? 2 : 2.5) * mag;
+}
+
+static int multiples_in(double lo, double hi, double step)
+{
+    double k0 = ceil(lo / step - 1e-9), k1 = floor(hi / step + 1e-9);
+    double n = k1 - k0 + 1;
+    return n < 0 ? 0 : n > 1e6 ? 1000000 : (int)n;
+}
+
+/* Multiples of a 1, 2, 2.5 or 5 x 10^k step in [lo, hi] (data units):
+ * about `target` of them, never fewer than MIN_LABELS. */
+static void lin_ticks_in(ticks *ts, double lo, double hi, int target)
+{
+    double span = hi - lo;
+    if (!(span > 0)) span = fmax(fabs(hi), 1) * 1e-9;
+    if (target < MIN_LABELS) target = MIN_LABELS;
+    double raw = span / target;
+    double step = pow(10, floor(log10(raw)));
+    /* (bounded: a span of a few ulps never gets four multiples) */
+    for (int k = 0; k < 64 && multiples_in(lo, hi, step) > target; k++) step = step_up(step);
+    for (int k = 0; k < 64 && multiples_in(lo, hi, step) < MIN_LABELS && step > 1e-300; k++)
+        step = step_down(step);
+    double maxabs = fmax(fabs(lo), fabs(hi));
+    double k0 = ceil(lo / step - 1e-9), k1 = floor(hi / step + 1e-9);
+    for (double k = k0; k <= k1 && ts->n < LRE_PLOT_MAX_TICKS; k++) {
+        /* k * step, snapped onto the range's ends (1.7 - 1e-16 is 1.7) */
+        double v = fmin(fmax(k * step, lo), hi);
+        if (fabs(v) < step * 1e-9) v = 0;
+        tick *t = add_tick(ts, v, 1);
+        fmt_tick(t->text, sizeof t->text, v, step, maxabs);
+    }
 }
 
 static void lin_ticks(ticks *ts, const axis *a, int target)
 {
-    double lo = fmin(a->t0, a->t1), hi = fmax(a->t0, a->t1);
-    double step = nice_step(hi - lo, target);
     ts->n = 0;
-    for (double k = ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9 && ts->n < MAX_TICKS; k++) {
-        double v = k * step;
-        add_tick(ts, v, 1);
-        fmt_tick(ts->t[ts->n - 1].text, sizeof ts->t[0].text, v, step);
-    }
+    lin_ticks_in(ts, fmin(a->t0, a->t1), fmax(a->t0, a->t1), target);
 }
 
-/* Decades, labelled 10^k (every `every`-th when crowded), with unlabelled
- * 2..9 minor ticks; under two decades, also labelled 2x and 5x. */
-static void log_ticks(ticks *ts, const axis *a, int every)
+/* A log axis (t0, t1 in decades). Enough decades: 10^k labelled (every
+ * `every`-th, as few as about `target` allows while keeping MIN_LABELS),
+ * the rest and 2..9 x 10^k as minor ticks. Under MIN_LABELS decades:
+ * 1, 2, 5 x 10^k labelled, or every m x 10^k, or, in a sliver of a
+ * decade, the linear ticks of the range. */
+static void log_ticks(ticks *ts, const axis *a, int target)
 {
     double lo = fmin(a->t0, a->t1), hi = fmax(a->t0, a->t1);
-    int k0 = (int)floor(lo), k1 = (int)ceil(hi);
-    int decades = k1 - k0;
+    int k0 = (int)ceil(lo - 1e-9), k1 = (int)floor(hi + 1e-9);
+    int decades = k1 - k0 + 1;
+    if (target < MIN_LABELS) target = MIN_LABELS;
     ts->n = 0;
-    if (every < 1) every = 1;
-    for (int k = k0; k <= k1; k++) {
-        double d = pow(10, k);
-        if (k >= lo - 1e-9 && k <= hi + 1e-9) {
-            add_tick(ts, d, k % every == 0);
-            if (decades <= 2) {
-                fmt_g(ts->t[ts->n - 1].text, sizeof ts->t[0].text, d);
-            } else {
-                ts->t[ts->n - 1].pow10 = 1;
-                ts->t[ts->n - 1].exp = k;
+    if (decades >= MIN_LABELS) {
+        int every = 1;
+        for (;;) {
+            int count = 0;
+            for (int k = k0; k <= k1; k++) count += k % every == 0;
+            if (count <= target) break;
+            int next = 0;
+            for (int k = k0; k <= k1; k++) next += k % (every + 1) == 0;
+            if (next < MIN_LABELS) break;
+            every++;
+        }
+        for (int k = (int)floor(lo); k <= (int)ceil(hi); k++) {
+            if (k >= lo - 1e-9 && k <= hi + 1e-9) {
+                tick *t = add_tick(ts, pow(10, k), k % every == 0);
+                t->grid = 1;
+                if (t->major) set_pow10(t, 1, 1, k);
+            }
+            if (hi - lo > 14) continue;
+            for (int m = 2; m <= 9; m++) {
+                double tv = k + log10(m);
+                if (tv >= lo - 1e-9 && tv <= hi + 1e-9) add_tick(ts, m * pow(10, k), 0);
             }
         }
-        if (decades > 14) continue;
-        for (int m = 2; m <= 9; m++) {
-            double v = m * d, t = log10(v);
-            if (t < lo || t > hi) continue;
-            int lab = decades <= 2 && (m == 2 || m == 5);
-            add_tick(ts, v, lab);
-            if (lab) fmt_g(ts->t[ts->n - 1].text, sizeof ts->t[0].text, v);
-        }
+        return;
     }
+    static const int sets[2][9] = {{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+    static const int sizes[2] = {3, 9};
+    for (int s = 0; s < 2; s++) {
+        int count = 0;
+        for (int k = (int)floor(lo); k <= (int)ceil(hi); k++)
+            for (int i = 0; i < sizes[s]; i++) {
+                double tv = k + log10(sets[s][i]);
+                count += tv >= lo - 1e-9 && tv <= hi + 1e-9;
+            }
+        if (count < MIN_LABELS) continue;
+        for (int k = (int)floor(lo); k <= (int)ceil(hi); k++)
+            for (int m = 1; m <= 9; m++) {
+                double tv = k + log10(m), v = m * pow(10, k);
+                if (tv < lo - 1e-9 || tv > hi + 1e-9) continue;
+                int lab = 0;
+                for (int i = 0; i < sizes[s]; i++) lab |= sets[s][i] == m;
+                tick *t = add_tick(ts, v, lab);
+                if (lab) fmt_g(t->text, sizeof t->text, v);
+            }
+        return;
+    }
+    lin_ticks_in(ts, pow(10, lo), pow(10, hi), target);
 }
 
-/* 0 and +-thresh*10^j, labelled every `every`-th decade. */
-static void symlog_ticks(ticks *ts, const axis *a, int every)
+/* A symlog axis: 0 and +-thresh x 10^j (every `every`-th labelled, as
+ * `target` allows while keeping MIN_LABELS, the others minor ticks).
+ * Under MIN_LABELS (a dip within a decade of the band): also 2 and 5 x
+ * thresh x 10^j and +-thresh/2 inside the band; in a narrower range the
+ * linear ticks of the range. */
+static void symlog_ticks(ticks *ts, const axis *a, int target)
 {
     double lo = fmin(a->t0, a->t1), hi = fmax(a->t0, a->t1);
     int e0 = (int)lround(log10(a->thresh));
+    double th = pow(10, e0);
+    if (target < MIN_LABELS) target = MIN_LABELS;
+#define IN(t) ((t) >= lo - 1e-9 && (t) <= hi + 1e-9)
+    int jmax = (int)ceil(fmax(fabs(lo), fabs(hi))) + 1;
+    if (jmax > 300) jmax = 300;
+    int count1 = IN(0);
+    for (int j = 0; j <= jmax; j++) count1 += IN(-(1.0 + j)) + IN(1.0 + j);
     ts->n = 0;
-    if (every < 1) every = 1;
-    if (lo <= 0 && hi >= 0) {
-        add_tick(ts, 0, 1);
-        snprintf(ts->t[ts->n - 1].text, sizeof ts->t[0].text, "0");
-    }
-    for (int j = 0; j <= SYMLOG_DECADES + 2; j++) {
-        double t = 1 + j;
-        for (int s = -1; s <= 1; s += 2) {
-            if (s * t < lo - 1e-9 || s * t > hi + 1e-9) continue;
-            add_tick(ts, s * a->thresh * pow(10, j), j % every == 0);
-            tick *tk = &ts->t[ts->n - 1];
-            tk->pow10 = s;
-            tk->exp = e0 + j;
+    if (count1 >= MIN_LABELS) {
+        int every = 1;
+        for (;;) {
+            int count = IN(0), next = IN(0);
+            for (int j = 0; j <= jmax; j++) {
+                count += (j % every == 0) * (IN(-(1.0 + j)) + IN(1.0 + j));
+                next += (j % (every + 1) == 0) * (IN(-(1.0 + j)) + IN(1.0 + j));
+            }
+            if (count <= target || next < MIN_LABELS) break;
+            every++;
         }
+        if (IN(0)) snprintf(add_tick(ts, 0, 1)->text, sizeof ts->t[0].text, "0");
+        for (int j = 0; j <= jmax; j++)
+            for (int s = -1; s <= 1; s += 2) {
+                /* the decades between labelled ones as minor ticks, as
+                 * matplotlib's symlog has no 2..9 ones */
+                if (IN(s * (1.0 + j))) {
+                    tick *t = add_tick(ts, s * th * pow(10, j), j % every == 0);
+                    if (t->major) set_pow10(t, s, 1, e0 + j);
+                }
+            }
+        sort_ticks(ts);
+        return;
     }
+    /* a narrow range: mantissas 2 and 5 outside the band, a half inside */
+    int count = count1;
+    for (int j = 0; j <= jmax; j++)
+        for (int s = -1; s <= 1; s += 2)
+            count += IN(s * (1.0 + j + log10(2))) + IN(s * (1.0 + j + log10(5)));
+    count += IN(-0.5) + IN(0.5);
+    if (count >= MIN_LABELS) {
+        if (IN(0)) snprintf(add_tick(ts, 0, 1)->text, sizeof ts->t[0].text, "0");
+        for (int s = -1; s <= 1; s += 2) {
+            if (IN(s * 0.5)) set_pow10(add_tick(ts, s * th / 2, 1), s, 5, e0 - 1);
+            for (int j = 0; j <= jmax; j++)
+                for (int m = 1; m <= 9; m++) {
+                    double tv = s * (1.0 + j + log10(m));
+                    if (!IN(tv)) continue;
+                    int lab = m == 1 || m == 2 || m == 5;
+                    tick *t = add_tick(ts, s * m * th * pow(10, j), lab);
+                    if (lab) set_pow10(t, s, m, e0 + j);
+                }
+        }
+        sort_ticks(ts);
+        return;
+    }
+#undef IN
+    lin_ticks_in(ts, ax_inv(a, lo), ax_inv(a, hi), target);
 }
 
 /* ------------------------------------------------------------ figure */
@@ -400,21 +580,20 @@ static void text_halo(fig *f, double x, double y, const char *s, double size, in
     cairo_fill(f->cr);
 }
 
-/* [-]10^k: "10" and a raised, smaller exponent. */
-static double pow10_w(fig *f, int sign, int k, double size)
+/* A label with an optional raised exponent ("10" and "−2"). */
+static double sup_w(fig *f, const char *base, const char *sup, double size)
 {
-    char e[16];
-    snprintf(e, sizeof e, "%s%d", k < 0 ? "\xe2\x88\x92" : "", abs(k));
-    return text_w(f, sign < 0 ? "\xe2\x88\x92" "10" : "10", size, 0) + text_w(f, e, size * 0.72, 0);
+    return text_w(f, base, size, 0) + (*sup ? text_w(f, sup, size * 0.72, 0) : 0);
 }
 
-static void pow10_text(fig *f, double x, double y, int sign, int k, double size, double ha,
-                       valign va, rgb c)
+static void sup_text(fig *f, double x, double y, const char *base, const char *sup, double size,
+                     double ha, valign va, rgb c)
 {
-    char e[16];
-    snprintf(e, sizeof e, "%s%d", k < 0 ? "\xe2\x88\x92" : "", abs(k));
-    const char *base = sign < 0 ? "\xe2\x88\x92" "10" : "10";
-    double w = pow10_w(f, sign, k, size);
+    if (!*sup) {
+        text(f, x, y, base, size, 0, ha, va, c);
+        return;
+    }
+    double w = sup_w(f, base, sup, size);
     double bx = x - ha * w, by = baseline(y, size, va);
     /* keep the label's visual centre where a plain label's would be */
     if (va != VA_BASE) by += 0.12 * size;
@@ -425,20 +604,18 @@ static void pow10_text(fig *f, double x, double y, int sign, int k, double size,
     cairo_show_text(f->cr, base);
     font(f, size * 0.72, 0);
     cairo_move_to(f->cr, bx + bw, by - 0.42 * size);
-    cairo_show_text(f->cr, e);
+    cairo_show_text(f->cr, sup);
 }
 
 static double tick_w(fig *f, const tick *t, double size)
 {
-    if (t->pow10) return pow10_w(f, t->pow10, t->exp, size);
-    return text_w(f, t->text, size, 0);
+    return sup_w(f, t->text, t->sup, size);
 }
 
 static void tick_text(fig *f, const tick *t, double x, double y, double size, double ha,
                       valign va)
 {
-    if (t->pow10) pow10_text(f, x, y, t->pow10, t->exp, size, ha, va, C_TEXT);
-    else text(f, x, y, t->text, size, 0, ha, va, C_TEXT);
+    sup_text(f, x, y, t->text, t->sup, size, ha, va, C_TEXT);
 }
 
 /* Shortens s (UTF-8, a buffer of cap bytes) with an ellipsis until it
@@ -619,6 +796,80 @@ static int clip_segment(const rect *r, double *x0, double *y0, double *x1, doubl
     return 1;
 }
 
+/* Sutherland-Hodgman: polygon (x, y, n points) clipped to r into (ox, oy),
+ * which hold n + 4 points; returns how many are left. */
+static int clip_polygon(const rect *r, const double *x, const double *y, int n, double *ox,
+                        double *oy)
+{
+    double bx[2][12], by[2][12];
+    int m = n;
+    for (int i = 0; i < n; i++) {
+        bx[0][i] = x[i];
+        by[0][i] = y[i];
+    }
+    int cur = 0;
+    for (int edge = 0; edge < 4 && m > 0; edge++) {
+        int k = 0, nxt = 1 - cur;
+        for (int i = 0; i < m; i++) {
+            double ax = bx[cur][i], ay = by[cur][i];
+            double cx = bx[cur][(i + 1) % m], cy = by[cur][(i + 1) % m];
+            /* signed distance inside the edge: >= 0 inside */
+            double da = edge == 0 ? ax - r->x : edge == 1 ? r->x + r->w - ax
+                      : edge == 2 ? ay - r->y : r->y + r->h - ay;
+            double dc = edge == 0 ? cx - r->x : edge == 1 ? r->x + r->w - cx
+                      : edge == 2 ? cy - r->y : r->y + r->h - cy;
+            if (da >= 0 && k < 12) {
+                bx[nxt][k] = ax;
+                by[nxt][k++] = ay;
+            }
+            if ((da >= 0) != (dc >= 0) && k < 12) {
+                double t = da / (da - dc);
+                bx[nxt][k] = ax + t * (cx - ax);
+                by[nxt][k++] = ay + t * (cy - ay);
+            }
+        }
+        m = k;
+        cur = nxt;
+    }
+    for (int i = 0; i < m; i++) {
+        ox[i] = bx[cur][i];
+        oy[i] = by[cur][i];
+    }
+    return m;
+}
+
+/* Curve c's band, shaded: one quadrilateral per pair of steps where both
+ * ends are finite, each clipped to the panel in double precision, filled
+ * as one path (no seams between them). */
+static void draw_band(fig *f, int c, const rect *p)
+{
+    const lre_plot_curve *cv = &f->d->curves[c];
+    const double *lrs = f->d->lrs, *lo = cv->band_lo, *hi = cv->band_hi;
+    if (!lo || !hi) return;
+    rect r = {p->x - 1, p->y - 1, p->w + 2, p->h + 2};
+    cairo_t *cr = f->cr;
+    cairo_new_path(cr);
+    for (size_t i = 0; i + 1 < f->d->n; i++) {
+        if (!ax_ok(&f->x, lrs[i]) || !ax_ok(&f->x, lrs[i + 1]) || !finite(lo[i]) ||
+            !finite(hi[i]) || !finite(lo[i + 1]) || !finite(hi[i + 1]))
+            continue;
+        double x0 = ax_map(&f->x, lrs[i]), x1 = ax_map(&f->x, lrs[i + 1]);
+        double px[4] = {x0, x1, x1, x0};
+        double py[4] = {ax_map(&f->yt, lo[i]), ax_map(&f->yt, lo[i + 1]), ax_map(&f->yt, hi[i + 1]),
+                        ax_map(&f->yt, hi[i])};
+        double ox[8], oy[8];
+        int m = clip_polygon(&r, px, py, 4, ox, oy);
+        if (m < 3) continue;
+        cairo_move_to(cr, ox[0], oy[0]);
+        for (int k = 1; k < m; k++) cairo_line_to(cr, ox[k], oy[k]);
+        cairo_close_path(cr);
+        for (int k = 0; k < 4; k += 3)
+            if (py[k] >= p->y && py[k] <= p->y + p->h) remember(f, px[k], py[k]);
+    }
+    set_rgb(f, C_CURVE[c], 0.2);
+    cairo_fill(cr);
+}
+
 /* A polyline through (lrs[i], v[i]) on axes (x, y), broken at values that
  * cannot be placed; segments are clipped to the panel in double precision
  * (cairo's fixed-point coordinates overflow on a loss of 1e30). */
@@ -697,8 +948,10 @@ static void ytop_range(fig *f)
     const lre_plot_data *d = f->d;
     double lo = INFINITY, hi = -INFINITY, start = NAN;
     for (int c = 0; c < d->num_curves; c++) {
-        for (int k = 0; k < 2; k++) {
-            const double *v = k ? d->curves[c].smoothed : d->curves[c].raw;
+        for (int k = 0; k < 4; k++) {
+            const lre_plot_curve *cv = &d->curves[c];
+            const double *v = k == 0 ? cv->raw : k == 1 ? cv->smoothed : k == 2 ? cv->band_lo
+                                                                                 : cv->band_hi;
             if (!v || (k == 0 && !f->o->raw_points)) continue;
             for (size_t i = 0; i < d->n; i++) {
                 if (!finite(v[i]) || !ax_ok(&f->x, d->lrs[i])) continue;
@@ -735,7 +988,9 @@ static void ytop_range(fig *f)
     ax_pad(&f->yt, 0.06, 0.06);
 }
 
-/* Change in loss per step: numpy.gradient of `main` over its finite runs. */
+/* Change in loss per step of `main`: forward, s[i+1] - s[i] at step i (the
+ * user's note: losses[1:] - losses[:-1] against lrs[:-1]; the last step has
+ * none), or central, numpy.gradient over its finite runs. */
 static int compute_grad(fig *f)
 {
     size_t n = f->d->n;
@@ -743,10 +998,13 @@ static int compute_grad(fig *f)
     f->grad = malloc((n ? n : 1) * sizeof *f->grad);
     if (!f->grad) return 0;
     f->have_grad = 0;
+    int central = f->d->delta == LRE_PLOT_DELTA_CENTRAL;
     for (size_t i = 0; i < n; i++) {
         int l = i > 0 && finite(s[i - 1]), r = i + 1 < n && finite(s[i + 1]);
         double g = NAN;
-        if (finite(s[i])) {
+        if (!central) {
+            if (finite(s[i]) && r) g = s[i + 1] - s[i];
+        } else if (finite(s[i])) {
             if (l && r) g = (s[i + 1] - s[i - 1]) / 2;
             else if (r) g = s[i + 1] - s[i];
             else if (l) g = s[i] - s[i - 1];
@@ -802,13 +1060,13 @@ static void grid_and_frame(fig *f, const rect *p, const ticks *yt, const axis *y
     cairo_set_line_width(cr, 0.5);
     set_rgb(f, C_GRID, 1);
     for (int i = 0; i < f->xt.n; i++) {
-        if (!f->xt.t[i].pow10 && !f->xt.t[i].major) continue;
+        if (!f->xt.t[i].grid && !f->xt.t[i].major) continue;
         double x = ax_map(&f->x, f->xt.t[i].v);
         cairo_move_to(cr, x, p->y);
         cairo_line_to(cr, x, p->y + p->h);
     }
     for (int i = 0; i < yt->n; i++) {
-        if (!yt->t[i].major) continue;
+        if (!yt->t[i].major && !yt->t[i].grid) continue;
         double y = ax_map(ya, yt->t[i].v);
         cairo_move_to(cr, p->x, y);
         cairo_line_to(cr, p->x + p->w, y);
@@ -826,12 +1084,12 @@ static void frame(fig *f, const rect *p, const ticks *yt, const axis *ya, int xl
     cairo_stroke(cr);
     cairo_set_line_width(cr, 0.6);
     for (int i = 0; i < f->xt.n; i++) {
-        double x = ax_map(&f->x, f->xt.t[i].v), l = f->xt.t[i].major || f->xt.t[i].pow10 ? tl : tm;
+        double x = ax_map(&f->x, f->xt.t[i].v), l = f->xt.t[i].major || f->xt.t[i].grid ? tl : tm;
         cairo_move_to(cr, x, p->y + p->h);
         cairo_line_to(cr, x, p->y + p->h + l);
     }
     for (int i = 0; i < yt->n; i++) {
-        double y = ax_map(ya, yt->t[i].v), l = yt->t[i].major ? tl : tm;
+        double y = ax_map(ya, yt->t[i].v), l = yt->t[i].major || yt->t[i].grid ? tl : tm;
         cairo_move_to(cr, p->x, y);
         cairo_line_to(cr, p->x - l, y);
     }
@@ -940,6 +1198,7 @@ static void draw_top(fig *f)
     cairo_rectangle(cr, p->x, p->y, p->w, p->h);
     cairo_clip(cr);
     chosen_line(f, p); /* through both panels */
+    for (int c = d->num_curves - 1; c >= 0; c--) draw_band(f, c, p);
     double rr = d->n <= 200 ? 0.24 * f->fs : fmax(0.08 * f->fs, 0.24 * f->fs * sqrt(200.0 / d->n));
     /* raw points behind, the second curve behind the first; then the
      * values off the scale as triangles on the top edge */
@@ -1070,7 +1329,7 @@ static void draw_bottom(fig *f)
 
 /* ------------------------------------------------------------- legend */
 
-typedef enum swatch { SW_CURVE, SW_MARKER } swatch;
+typedef enum swatch { SW_CURVE, SW_BAND, SW_MARKER } swatch;
 
 typedef struct entry {
     swatch kind;
@@ -1181,6 +1440,10 @@ static void draw_legend(fig *f, const entry *e, int n)
             cairo_move_to(cr, sx, cy);
             cairo_line_to(cr, sx + sw, cy);
             cairo_stroke(cr);
+        } else if (e[i].kind == SW_BAND) {
+            cairo_rectangle(cr, sx, cy - 0.32 * f->fs, sw, 0.64 * f->fs);
+            set_rgb(f, e[i].colour, 0.2);
+            cairo_fill(cr);
         } else {
             draw_marker(f, e[i].m, sx + sw / 2, cy, 0.42 * f->fs, e[i].colour);
         }
@@ -1188,11 +1451,43 @@ static void draw_legend(fig *f, const entry *e, int n)
     }
 }
 
+/* Why the test ended, in words: the finder's codes ("non_finite") never
+ * reach the reader. */
+static void stop_label(const lre_plot_data *d, char *out, size_t size)
+{
+    size_t planned = d->planned_steps ? d->planned_steps : d->n;
+    const char *why = d->stop_reason && *d->stop_reason ? d->stop_reason : NULL;
+    const char *s = d->n == 1 ? "" : "s";
+    if (!why) {
+        snprintf(out, size, "last step %zu/%zu", d->n, planned);
+    } else if (strcmp(why, "completed") == 0) {
+        snprintf(out, size, "completed %zu step%s", d->n, s);
+    } else if (strcmp(why, "external") == 0 || strcmp(why, "imported") == 0) {
+        snprintf(out, size, "imported curve, %zu step%s", d->n, s);
+    } else if (strcmp(why, "stopped") == 0) {
+        snprintf(out, size, "stopped at step %zu/%zu", d->n, planned);
+    } else {
+        char words[96];
+        if (strcmp(why, "non_finite") == 0 || strcmp(why, "non-finite") == 0 ||
+            strcmp(why, "nonfinite") == 0)
+            snprintf(words, sizeof words, "loss not finite");
+        else if (strcmp(why, "max_loss") == 0)
+            snprintf(words, sizeof words, "loss too high");
+        else {
+            /* another rule's code: its underscores as spaces ("too_high") */
+            snprintf(words, sizeof words, "%s", why);
+            for (char *c = words; *c; c++)
+                if (*c == '_') *c = ' ';
+        }
+        snprintf(out, size, "stopped: %s at step %zu/%zu", words, d->n, planned);
+    }
+}
+
 static int legend_entries(fig *f, entry *e)
 {
     const lre_plot_data *d = f->d;
     int n = 0;
-    for (int c = 0; c < d->num_curves && n < MAX_ENTRIES; c++, n++) {
+    for (int c = 0; c < d->num_curves && n < MAX_ENTRIES - 2; c++, n++) {
         memset(&e[n], 0, sizeof e[n]);
         e[n].kind = SW_CURVE;
         e[n].colour = C_CURVE[c];
@@ -1201,6 +1496,16 @@ static int legend_entries(fig *f, entry *e)
                  d->curves[c].label && *d->curves[c].label ? d->curves[c].label
                  : c == 0                                  ? "loss"
                                                            : "second curve");
+        if (d->curves[c].band_lo && d->curves[c].band_hi) {
+            n++;
+            memset(&e[n], 0, sizeof e[n]);
+            e[n].kind = SW_BAND;
+            e[n].colour = C_CURVE[c];
+            e[n].curve = c;
+            snprintf(e[n].label, sizeof e[n].label, "%s",
+                     d->curves[c].band_label && *d->curves[c].band_label ? d->curves[c].band_label
+                                                                         : "min\xe2\x80\x93max");
+        }
     }
     /* suggestions at the same point share one entry ("steepest, steep
      * 2.6e-3"): their markers sit on top of each other anyway */
@@ -1229,13 +1534,7 @@ static int legend_entries(fig *f, entry *e)
     e[n].kind = SW_MARKER;
     e[n].colour = C_STOP;
     e[n].m = M_CROSS;
-    size_t planned = d->planned_steps ? d->planned_steps : d->n;
-    const char *why = d->stop_reason && *d->stop_reason ? d->stop_reason : "end";
-    if (strcmp(why, "completed") == 0)
-        snprintf(e[n].label, sizeof e[n].label, "completed %zu step%s", d->n, d->n == 1 ? "" : "s");
-    else
-        snprintf(e[n].label, sizeof e[n].label, "stopped: %s at step %zu/%zu", why, d->n,
-                 planned);
+    stop_label(d, e[n].label, sizeof e[n].label);
     return n + 1;
 }
 
@@ -1287,17 +1586,9 @@ static int draw(fig *f)
     f->yt.p1 = f->top.y;
     f->yb.p0 = f->bot.y + f->bot.h;
     f->yb.p1 = f->bot.y;
-    int yt_target = (int)fmax(2, fmin(7, f->top.h / (2.6 * fs)));
-    lin_ticks(&f->ytt, &f->yt, yt_target);
-    /* symlog labels: every decade if they fit, else every second or third */
-    int every = 1;
-    do {
-        symlog_ticks(&f->ybt, &f->yb, every);
-        int labels = 0;
-        for (int i = 0; i < f->ybt.n; i++) labels += f->ybt.t[i].major;
-        if (labels * 1.5 * fs <= f->bot.h || every >= 4) break;
-        every++;
-    } while (1);
+    /* about one label per 2.6 font sizes of height (never fewer than 4) */
+    lin_ticks(&f->ytt, &f->yt, (int)fmax(4, fmin(7, f->top.h / (2.6 * fs))));
+    symlog_ticks(&f->ybt, &f->yb, (int)fmax(4, f->bot.h / (1.5 * fs)));
 
     /* horizontal layout: y label, tick labels, panels */
     double lab = 0.92 * fs;
@@ -1311,29 +1602,14 @@ static int draw(fig *f)
     f->x.p0 = left;
     f->x.p1 = right;
     /* the span of t0..t1 on the x axis is pad-adjusted already */
-    if (f->x.kind == AX_LOG) {
-        int every_x = 1;
-        for (;;) {
-            log_ticks(&f->xt, &f->x, every_x);
-            double need = 0;
-            int labels = 0;
-            for (int i = 0; i < f->xt.n; i++)
-                if (f->xt.t[i].major) {
-                    need = fmax(need, tick_w(f, &f->xt.t[i], lab));
-                    labels++;
-                }
-            if (labels * (need + 0.8 * fs) <= f->top.w || every_x >= 8) break;
-            every_x++;
-        }
-    } else {
-        int target = (int)fmax(2, fmin(10, f->top.w / (6 * fs)));
-        for (;;) {
-            lin_ticks(&f->xt, &f->x, target);
-            double need = 0;
-            for (int i = 0; i < f->xt.n; i++) need += tick_w(f, &f->xt.t[i], lab) + 0.8 * fs;
-            if (need <= f->top.w || target <= 2) break;
-            target--;
-        }
+    /* as many labels as fit side by side, from 12 down (never fewer than 4) */
+    for (int target = 12;; target--) {
+        if (f->x.kind == AX_LOG) log_ticks(&f->xt, &f->x, target);
+        else lin_ticks(&f->xt, &f->x, target);
+        double need = 0;
+        for (int i = 0; i < f->xt.n; i++)
+            if (f->xt.t[i].major) need += tick_w(f, &f->xt.t[i], lab) + 0.8 * fs;
+        if (need <= f->top.w || target <= MIN_LABELS) break;
     }
 
     draw_top(f);
@@ -1341,7 +1617,19 @@ static int draw(fig *f)
     draw_bottom(f);
     frame(f, &f->bot, &f->ybt, &f->yb, 1);
     ylabel(f, &f->top, ylab_x, "loss");
-    ylabel(f, &f->bot, ylab_x, "\xce\x94 loss per step");
+    {
+        /* the bottom label says which difference it is, as long as fits */
+        static const char *const fwd[] = {"\xce\x94 loss per step (forward difference)",
+                                          "\xce\x94 loss (forward difference)",
+                                          "\xce\x94 loss (forward)", "\xce\x94 loss, fwd"};
+        static const char *const cen[] = {"\xce\x94 loss per step (central difference)",
+                                          "\xce\x94 loss (central difference)",
+                                          "\xce\x94 loss (central)", "\xce\x94 loss, ctr"};
+        const char *const *lbl = d->delta == LRE_PLOT_DELTA_CENTRAL ? cen : fwd;
+        int k = 0;
+        while (k < 3 && text_w(f, lbl[k], fs, 0) > f->bot.h) k++;
+        ylabel(f, &f->bot, ylab_x, lbl[k]);
+    }
 
     entry e[MAX_ENTRIES];
     int ne = legend_entries(f, e);
@@ -1425,6 +1713,13 @@ static lre_status check(const lre_plot_data *d, const lre_plot_opts *o, lre_plot
         if (!d->curves[c].raw && !d->curves[c].smoothed)
             return fail(errbuf, size, LRE_EINVAL, "plot: curve %d has neither raw nor smoothed "
                         "values", c);
+    for (int c = 0; c < d->num_curves; c++)
+        if (!d->curves[c].band_lo != !d->curves[c].band_hi)
+            return fail(errbuf, size, LRE_EINVAL, "plot: curve %d has band_%s but not band_%s", c,
+                        d->curves[c].band_lo ? "lo" : "hi", d->curves[c].band_lo ? "hi" : "lo");
+    if (d->delta != LRE_PLOT_DELTA_FORWARD && d->delta != LRE_PLOT_DELTA_CENTRAL)
+        return fail(errbuf, size, LRE_EINVAL, "plot: delta is %d, expected forward (%d) or "
+                    "central (%d)", (int)d->delta, LRE_PLOT_DELTA_FORWARD, LRE_PLOT_DELTA_CENTRAL);
     if (d->num_suggestions && !d->suggestions)
         return fail(errbuf, size, LRE_EINVAL, "plot: %zu suggestions but the array is NULL",
                     d->num_suggestions);
@@ -1489,8 +1784,10 @@ static void describe(const lre_plot_data *d, membuf *b, int xml)
         else membuf_add(b, tmp, strlen(tmp));
         sep = ", ";
     }
-    snprintf(tmp, sizeof tmp, "; stopped: %s at step %zu.",
-             d->stop_reason && *d->stop_reason ? d->stop_reason : "end", d->n);
+    char why[160];
+    stop_label(d, why, sizeof why);
+    snprintf(tmp, sizeof tmp, "; %s; below, the change in loss per step (%s differences).", why,
+             d->delta == LRE_PLOT_DELTA_CENTRAL ? "central" : "forward");
     if (xml) xml_escape(b, tmp);
     else membuf_add(b, tmp, strlen(tmp));
 }
@@ -1637,42 +1934,57 @@ lre_status lre_plot_write(const lre_plot_data *data, const lre_plot_opts *opts, 
     lre_status st = lre_plot_render(data, opts, fmt, &bytes, &len, errbuf, errbuf_size);
     if (st != LRE_OK) return st;
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) {
-        free(bytes);
-        return fail(errbuf, errbuf_size, LRE_ENOMEM, "plot: out of memory");
-    }
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        int err = errno;
-        free(tmp);
-        free(bytes);
-        return fail(errbuf, errbuf_size, LRE_EIO, "cannot write %s: %s", path, strerror(err));
-    }
-    int ok = fwrite(bytes, 1, len, fp) == len;
-    int err = ok ? 0 : errno;
-    if (fflush(fp) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    if (fsync(fileno(fp)) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        err = errno;
-    }
-    if (!ok) remove(tmp);
-    free(tmp);
+    /* the engine's one writer: missing folders made, a temporary file
+     * beside the target renamed over it */
+    char err[1024];
+    int rc = lre_write_file(path, bytes, len, err, sizeof err);
     free(bytes);
-    if (!ok) return fail(errbuf, errbuf_size, LRE_EIO, "cannot write %s: %s", path,
-                         strerror(err ? err : EIO));
+    if (rc != 0) return fail(errbuf, errbuf_size, LRE_EIO, "%s", err);
     return LRE_OK;
+}
+
+/* ------------------------------------------------------------ ticks */
+
+int lre_plot_ticks(lre_plot_scale scale, double lo, double hi, double thresh, int target,
+                   lre_plot_tick *out, int cap)
+{
+    if (!(isfinite(lo) && isfinite(hi) && lo < hi) || cap < 0 || (cap > 0 && !out)) return -1;
+    axis a;
+    memset(&a, 0, sizeof a);
+    switch (scale) {
+    case LRE_PLOT_SCALE_LINEAR: a.kind = AX_LIN; break;
+    case LRE_PLOT_SCALE_LOG:
+        if (!(lo > 0)) return -1;
+        a.kind = AX_LOG;
+        break;
+    case LRE_PLOT_SCALE_SYMLOG:
+        /* the band's edge is a power of ten, as the figure makes it */
+        if (!(thresh > 0 && isfinite(thresh)) ||
+            fabs(log10(thresh) - round(log10(thresh))) > 1e-9)
+            return -1;
+        a.kind = AX_SYMLOG;
+        a.thresh = thresh;
+        break;
+    default: return -1;
+    }
+    a.t0 = ax_fwd(&a, lo);
+    a.t1 = ax_fwd(&a, hi);
+    ticks *ts = malloc(sizeof *ts);
+    if (!ts) return -1;
+    ts->n = 0;
+    if (target <= 0) target = 6;
+    if (a.kind == AX_LIN) lin_ticks(ts, &a, target);
+    else if (a.kind == AX_LOG) log_ticks(ts, &a, target);
+    else symlog_ticks(ts, &a, target);
+    int n = 0;
+    for (int i = 0; i < ts->n && n < cap; i++, n++) {
+        const tick *t = &ts->t[i];
+        out[n].value = t->v;
+        out[n].labelled = t->major;
+        if (!t->major) out[n].label[0] = '\0';
+        else if (*t->sup) snprintf(out[n].label, sizeof out[n].label, "%s^%s", t->text, t->sup);
+        else snprintf(out[n].label, sizeof out[n].label, "%s", t->text);
+    }
+    free(ts);
+    return n;
 }

@@ -7,7 +7,9 @@ lrengine.chart — the range test as a Unicode chart for the terminal.
 The smoothed loss against the learning rate in braille dots (log x axis
 unless the schedule was linear), the loss axis cut as the figure cuts it
 (lrengine.plot), every suggestion marked and listed with its learning rate,
-the chosen one as "●", the last step as "✕" with why the test stopped. The
+the chosen one as "●", the last step as "✕" with why the test stopped, in
+words (plot.stop_text). A result without suggestions (a curve from another
+tool) gets those `lrengine suggest` computes, as the figure does. The
 command prints it after a sweep (unless --quiet) and `lrengine plot FILE`
 prints it when no -o is given.
 ]]
@@ -171,9 +173,11 @@ function M.terminal(result, opts)
     legend[#legend + 1] = string.format("%s %s %s%s", grp.mark, table.concat(grp.names, ", "),
       plot.fmt_lr(grp.lr), grp.chosen and " (chosen)" or "")
   end
-  local reason = result.stop_reason or "end"
-  legend[#legend + 1] = reason == "completed" and string.format("✕ completed %d step%s", n, n == 1 and "" or "s")
-    or string.format("✕ stopped: %s at step %d", reason, n)
+  -- why the test ended, in words, as the figure's legend says it
+  local reason = result.stop_reason
+  if reason == nil and result.curve == "external" then reason = "external" end
+  local planned = type(result.config) == "table" and math.tointeger(result.config.num_iter) or n
+  legend[#legend + 1] = "✕ " .. plot.stop_text(reason, n, planned)
   -- y labels at the top, middle and bottom rows
   local labels = { [1] = num_label(yhi), [H] = num_label(ylo) }
   labels[(H + 1) // 2] = num_label((yhi + ylo) / 2)

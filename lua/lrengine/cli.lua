@@ -463,6 +463,9 @@ usage: lrengine plot FILE.json|FILE.csv [-o OUT.png|OUT.svg|OUT.pdf] [options]
   --chosen NAME      the suggestion drawn in red (default: the first one asked for)
   --heuristic NAME   re-run this heuristic on the saved curve (repeatable)
                      and draw its suggestion instead of the saved ones
+  --delta forward|central
+                     the bottom panel: forward differences (default, the
+                     note's) or central ones (numpy.gradient)
   --no-raw           leave out the raw loss points
   -h, --help         this text
 Exit status: 0 done, 1 the file could not be read or the figure not written,
@@ -482,7 +485,7 @@ function M.plot(args)
   local file, out, opts, heuristics = nil, nil, {}, {}
   local valued = { ["-o"] = "output", ["--output"] = "output", ["--width"] = "width",
     ["--height"] = "height", ["--dpi"] = "dpi", ["--title"] = "title", ["--chosen"] = "chosen",
-    ["--heuristic"] = "heuristic" }
+    ["--heuristic"] = "heuristic", ["--delta"] = "delta" }
   local i = 1
   while i <= #args do
     local a = args[i]
@@ -499,7 +502,7 @@ function M.plot(args)
         out = value
       elseif name == "heuristic" then
         heuristics[#heuristics + 1] = value
-      elseif name == "title" or name == "chosen" then
+      elseif name == "title" or name == "chosen" or name == "delta" then
         opts[name] = value
       else
         local v = tonumber(value)
@@ -559,7 +562,7 @@ function M.plot(args)
     local msg = tostring(perr):gsub("^[^\n]-%.lua:%d+: ", "")
     io.stderr:write("lrengine: ", msg, "\n")
     -- an unknown --chosen is the command line's fault
-    return msg:match("^plot: chosen = ") and 2 or 1
+    return (msg:match("^plot: chosen = ") or msg:match("^plot: delta = ")) and 2 or 1
   end
   if not quiet() then io.write("plot: ", out, "\n") end
   return 0

@@ -20,16 +20,27 @@ name and renamed, so a failure never leaves a partial file.
   top     loss against learning rate: the raw loss of each step as faint
           points, the smoothed loss as a line; with a validation set both
           the validation and the training curves (the training one smoothed
-          here the same way as the driving curve). Every suggestion is
-          marked on the driving curve and named in the legend with its
-          learning rate ("valley 3.2e-3"); a cross marks the last step, and
-          the legend says why the test stopped. Log x axis, linear for a
-          linear schedule. The loss axis is cut at the starting loss plus
-          twice its fall; points above it sit on the top edge as triangles.
-  bottom  the change in the smoothed loss per step (central differences,
-          what pytorch-lr-finder's suggestion minimises: raw differences
-          are mostly batch noise) on a symmetric-log axis, as in the
-          user's matplotlib figure, with the chosen suggestion in red.
+          here the same way as the driving curve). A test run with
+          `repeats` draws the median of its runs' curves, with their
+          min-max as a shaded band. Every suggestion is marked on the
+          driving curve and named in the legend with its learning rate
+          ("valley 3.2e-3"); a cross marks the last step, and the legend
+          says in words why the test stopped ("diverged", "loss not
+          finite", "imported curve"). Log x axis, linear for a linear
+          schedule. The loss axis is cut at the starting loss plus twice
+          its fall; points above it sit on the top edge as triangles.
+  bottom  the change in the smoothed loss per step on a symmetric-log
+          axis, with the chosen suggestion in red: by default the forward
+          difference loss[i+1] - loss[i] at lr[i], the user's note's
+          picture (`losses[1:] - losses[:-1]` against `lrs[:-1]`);
+          delta = "central" draws numpy.gradient instead, what
+          pytorch-lr-finder's suggestion takes the minimum of. The axis
+          label says which.
+
+A result without suggestions (a curve from another tool: `lrengine plot
+theirs.csv`) gets those `lrengine suggest` prints — every registered
+heuristic on the saved curve — with steepest chosen; the result itself is
+not changed (plot.with_suggestions).
 
 opts (all optional):
   width, height   PNG: pixels (1200 x 900); SVG/PDF: points (432 x 324,
@@ -40,6 +51,7 @@ opts (all optional):
                   data, validation set, schedule)
   chosen          the suggestion drawn in red (default: the first asked for
                   in the test, else "steepest", else the first one)
+  delta           "forward" (default) | "central": the bottom panel
   raw_points      false leaves the raw points out
   log_x           force the x axis scale (default: linear only for the
                   "linear" schedule)
@@ -64,6 +76,102 @@ function M.fmt_lr(v)
 end
 
 -- ------------------------------------------------------------ the data
+
+local STOP_WORDS = { non_finite = "loss not finite", ["non-finite"] = "loss not finite",
+  nonfinite = "loss not finite", max_loss = "loss too high" }
+
+--- Why a test ended, in words, as the figure's legend and the terminal
+-- chart write it: "completed 100 steps", "stopped: diverged at step
+-- 64/100", "stopped: loss not finite at step 12/100", "imported curve, 40
+-- steps" (a curve read from a CSV). `n` the steps recorded, `planned` the
+-- test's num_iter (default n).
+function M.stop_text(reason, n, planned)
+  planned = planned or n
+  local s = n == 1 and "" or "s"
+  if type(reason) ~= "string" or reason == "" then
+    return string.format("last step %d/%d", n, planned)
+  elseif reason == "completed" then
+    return string.format("completed %d step%s", n, s)
+  elseif reason == "external" or reason == "imported" then
+    return string.format("imported curve, %d step%s", n, s)
+  elseif reason == "stopped" then
+    return string.format("stopped at step %d/%d", n, planned)
+  end
+  local words = STOP_WORDS[reason] or (reason:gsub("_", " "))
+  return string.format("stopped: %s at step %d/%d", words, n, planned)
+end
+
+local function shallow(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return setmetatable(c, getmetatable(t))
+end
+
+--- The result with suggestions to draw: `result` itself when it has any;
+-- else (a curve from another tool) a shallow copy with those `lrengine
+-- suggest` computes — every registered heuristic on the saved curve —
+-- steepest first, so that it is the chosen one. A heuristic that fails on
+-- the curve is left out.
+function M.with_suggestions(result)
+  if type(result.suggestions) == "table" and next(result.suggestions) ~= nil then return result end
+  local H = require "lrengine.heuristics"
+  local names = { }
+  local ok, all = pcall(H.names)
+  if not ok then return result end
+  for _, n in ipairs(all) do if n == "steepest" then names[1] = n end end
+  for _, n in ipairs(all) do if n ~= "steepest" then names[#names + 1] = n end end
+  local c = shallow(result)
+  c.suggestions = {}
+  c.config = shallow(type(result.config) == "table" and result.config or {})
+  c.config.suggest = names
+  if type(c.smoothed) ~= "table" or #c.smoothed ~= #result.lrs then c.smoothed = result.losses end
+  local suggest = require("lrengine.results").Result.suggest
+  for _, n in ipairs(names) do pcall(suggest, c, n) end
+  return c
+end
+
+-- numpy.median of the values that are not NaN; NaN when there are none.
+local function median(xs)
+  local v = {}
+  for _, x in ipairs(xs) do if x == x then v[#v + 1] = x end end
+  local n = #v
+  if n == 0 then return 0 / 0 end
+  table.sort(v)
+  if n % 2 == 1 then return v[(n + 1) // 2] end
+  return (v[n // 2] + v[n // 2 + 1]) / 2
+end
+
+-- A test run with repeats (result.runs, one curve per run): the median of
+-- the runs' curves step by step (over the runs that reached the step), the
+-- min and max of their smoothed curves, the longest run's lrs and stop.
+-- nil for a single run.
+local function over_runs(result)
+  local runs = result.runs
+  if type(runs) ~= "table" or #runs < 2 then return nil end
+  local longest
+  for _, r in ipairs(runs) do
+    if type(r) ~= "table" or type(r.lrs) ~= "table" or type(r.losses) ~= "table" then return nil end
+    if not longest or #r.lrs > #longest.lrs then longest = r end
+  end
+  local n = #longest.lrs
+  local raw, smoothed, lo, hi = {}, {}, {}, {}
+  for i = 1, n do
+    local rv, sv = {}, {}
+    for _, r in ipairs(runs) do
+      if r.losses[i] ~= nil then rv[#rv + 1] = r.losses[i] end
+      local sm = type(r.smoothed) == "table" and #r.smoothed == #r.lrs and r.smoothed or r.losses
+      if sm[i] ~= nil then sv[#sv + 1] = sm[i] end
+    end
+    raw[i], smoothed[i] = median(rv), median(sv)
+    local a, b = math.huge, -math.huge
+    for _, v in ipairs(sv) do
+      if v == v then a, b = math.min(a, v), math.max(b, v) end
+    end
+    lo[i], hi[i] = a <= b and a or 0 / 0, a <= b and b or 0 / 0
+  end
+  return { k = #runs, lrs = longest.lrs, raw = raw, smoothed = smoothed, lo = lo, hi = hi,
+    stop_reason = longest.stop_reason }
+end
 
 -- Suggestion names in the order the test asked for them, then the rest
 -- sorted; only those with a learning rate.
@@ -96,15 +204,15 @@ end
 -- The step a suggestion is drawn at: its index when that step has its
 -- learning rate, else the step with the nearest one (fastai's "minimum" is
 -- the lowest point's lr / 10: its mark belongs on the curve at that lr).
-local function index_of(result, s)
-  local n = #result.lrs
+local function index_of(lrs, s)
+  local n = #lrs
   local i = math.tointeger(s.index)
-  if i and i >= 1 and i <= n and math.abs(result.lrs[i] - s.lr) <= 1e-9 * math.abs(s.lr) then
+  if i and i >= 1 and i <= n and math.abs(lrs[i] - s.lr) <= 1e-9 * math.abs(s.lr) then
     return i
   end
   local best, bd = 1, math.huge
   for k = 1, n do
-    local a, b = result.lrs[k], s.lr
+    local a, b = lrs[k], s.lr
     local d = (a > 0 and b > 0) and math.abs(math.log(a) - math.log(b)) or math.abs(a - b)
     if d < bd then best, bd = k, d end
   end
@@ -125,20 +233,38 @@ local function smooth_like(result, losses)
   return out
 end
 
-local function curves(result)
-  local has_val = #result.val_losses > 0
+local function curves(result, runs)
+  local has_val = type(result.val_losses) == "table" and #result.val_losses > 0
   local driving = result.curve
   local label
   if driving == "val" then label = "validation loss"
   elseif driving == "train" then label = "training loss"
   else label = "loss" end
-  local list = { { label = label, raw = result.losses, smoothed = result.smoothed } }
+  local smoothed = type(result.smoothed) == "table" and #result.smoothed == #result.lrs
+    and result.smoothed or nil
+  local list = { { label = label, raw = result.losses, smoothed = smoothed } }
+  local n = #result.lrs
+  if runs then
+    n = #runs.lrs
+    list[1] = { label = string.format("%s, median of %d runs", label, runs.k), raw = runs.raw,
+      smoothed = runs.smoothed, band_lo = runs.lo, band_hi = runs.hi,
+      band_label = string.format("min–max of %d runs", runs.k) }
+  end
   if has_val and (driving == "val" or driving == "train") then
     local other = driving == "val" and result.train_losses or result.val_losses
     if #other == #result.lrs then
-      list[1].label = label .. " (used for suggestions)"
-      list[2] = { label = driving == "val" and "training loss" or "validation loss",
-        raw = other, smoothed = smooth_like(result, other) }
+      local sm = smooth_like(result, other)
+      local name = driving == "val" and "training loss" or "validation loss"
+      if runs then
+        -- the runs keep only the driving curve: the other one is run 1's
+        name = name .. " (run 1)"
+        local raw = {}
+        for i = 1, n do raw[i], sm[i] = other[i] or 0 / 0, sm[i] or 0 / 0 end
+        other = raw
+      else
+        list[1].label = label .. " (used for suggestions)"
+      end
+      list[2] = { label = name, raw = other, smoothed = sm }
     end
   end
   return list
@@ -261,6 +387,8 @@ local function chosen_of(list, result, want)
   return #list > 0 and 1 or 0
 end
 
+local DELTAS = { forward = true, central = true }
+
 --- The spec core.plot draws (exposed for tests and custom front ends).
 function M.spec(result, opts)
   opts = opts or {}
@@ -268,7 +396,14 @@ function M.spec(result, opts)
     error("plot: expected a range-test result (with lrs and losses)", 3)
   end
   if #result.lrs == 0 then error("plot: the result has no points", 3) end
+  if opts.delta ~= nil and not DELTAS[opts.delta] then
+    error(string.format("plot: delta = '%s': expected \"forward\" or \"central\"",
+      tostring(opts.delta)), 3)
+  end
   local title, subtitle = M.describe(result)
+  result = M.with_suggestions(result)
+  local runs = over_runs(result)
+  local lrs = runs and runs.lrs or result.lrs
   local list = ordered_suggestions(result)
   local chosen, missing = chosen_of(list, result, opts.chosen)
   if not chosen then
@@ -278,23 +413,25 @@ function M.spec(result, opts)
       tostring(missing), #names > 0 and table.concat(names, ", ") or "none"), 3)
   end
   local sugg = {}
-  for i, s in ipairs(list) do sugg[i] = { name = s.name, lr = s.lr, index = index_of(result, s) } end
+  for i, s in ipairs(list) do sugg[i] = { name = s.name, lr = s.lr, index = index_of(lrs, s) } end
   local log_x = opts.log_x
   if log_x == nil then log_x = not (type(result.config) == "table" and result.config.schedule == "linear") end
   local planned = type(result.config) == "table" and math.tointeger(result.config.num_iter) or nil
+  local stop = runs and runs.stop_reason or result.stop_reason
+  if stop == nil and result.curve == "external" then stop = "external" end
   return {
-    lrs = result.lrs, curves = curves(result), suggestions = sugg, chosen = chosen,
-    log_x = log_x, stop_reason = result.stop_reason, planned_steps = planned,
+    lrs = lrs, curves = curves(result, runs), suggestions = sugg, chosen = chosen,
+    log_x = log_x, stop_reason = type(stop) == "string" and stop or nil, planned_steps = planned,
     title = opts.title or title, subtitle = opts.subtitle or subtitle,
     format = opts.format, width = opts.width, height = opts.height, dpi = opts.dpi,
-    font_size = opts.font_size, raw_points = opts.raw_points,
+    font_size = opts.font_size, raw_points = opts.raw_points, delta = opts.delta or "forward",
   }
 end
 
 local OPTS = {
   width = "number", height = "number", dpi = "number", font_size = "number", title = "string",
   subtitle = "string", chosen = "string", raw_points = "boolean", log_x = "boolean",
-  format = "string",
+  format = "string", delta = "string",
 }
 
 --- Draws `result` into `path` (.png, .svg or .pdf). Returns the path.
@@ -326,8 +463,9 @@ end
 -- them (then the rest sorted), each {name =, lr =, index =} with `index`
 -- the step it is drawn at.
 function M.suggestion_list(result)
+  result = M.with_suggestions(result)
   local list = ordered_suggestions(result)
-  for _, s in ipairs(list) do s.index = index_of(result, s) end
+  for _, s in ipairs(list) do s.index = index_of(result.lrs, s) end
   return list
 end
 
@@ -335,7 +473,10 @@ end
 -- given (nil and the name when it is not in the list), else the first one
 -- asked for in the test, else "steepest", else the first; 0 when the list
 -- is empty.
-function M.chosen_index(list, result, want) return chosen_of(list, result, want) end
+function M.chosen_index(list, result, want) return chosen_of(list, M.with_suggestions(result), want) end
+
+--- The ticks the figure puts on an axis: core.plot_ticks.
+function M.ticks(scale, lo, hi, opts) return core().plot_ticks(scale, lo, hi, opts) end
 
 --- The Unicode chart for the terminal: lrengine.chart's terminal.
 function M.terminal(result, opts) return require("lrengine.chart").terminal(result, opts) end

@@ -3,11 +3,15 @@
  * embedder without Lua uses it: each format renders into memory with its
  * signature and size, bad data and options are refused with a status and a
  * message naming the fault, NaN/inf/huge values and a single point draw,
- * and a failed write leaves neither the target nor a temporary file. Runs
- * under ASan/UBSan in `make asan`.
+ * and a failed write leaves neither the target nor a temporary file; the
+ * tick generator (lre_plot_ticks) over many linear, log and symlog ranges:
+ * at least 4 labels, each parsing back to its tick's value with the
+ * decimals its step needs; stop reasons in words; forward and central
+ * differences; a min-max band. Runs under ASan/UBSan in `make asan`.
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +194,358 @@ static void test_hard_data(void)
     free(out);
 }
 
+/* The SVG's <desc> (which says what the figure shows) into buf. */
+static int svg_desc(const lre_plot_data *d, char *buf, size_t size)
+{
+    unsigned char *out = NULL;
+    size_t len = 0;
+    char err[256];
+    buf[0] = '\0';
+    if (lre_plot_render(d, NULL, LRE_PLOT_SVG, &out, &len, err, sizeof err) != LRE_OK) {
+        snprintf(buf, size, "render failed: %s", err);
+        return 0;
+    }
+    char *text = malloc(len + 1);
+    int ok = 0;
+    if (text) {
+        memcpy(text, out, len);
+        text[len] = '\0';
+        char *a = strstr(text, "<desc>"), *b = a ? strstr(a, "</desc>") : NULL;
+        if (a && b) {
+            snprintf(buf, size, "%.*s", (int)(b - a - 6), a + 6);
+            ok = 1;
+        }
+        free(text);
+    }
+    free(out);
+    return ok;
+}
+
+static void test_stop_words(void)
+{
+    char desc[1024];
+    lre_plot_suggestion s = {"steepest", lrs[40], 40};
+    lre_plot_data d = data(&s, 1);
+    d.planned_steps = 100;
+    d.stop_reason = "non_finite";
+    svg_desc(&d, desc, sizeof desc);
+    CHECK(strstr(desc, "stopped: loss not finite at step 80/100") && !strstr(desc, "non_finite"),
+          "stop: non_finite reads 'loss not finite'", "desc: %s", desc);
+    d.stop_reason = "external";
+    svg_desc(&d, desc, sizeof desc);
+    CHECK(strstr(desc, "imported curve, 80 steps") && !strstr(desc, "external"),
+          "stop: a curve from another tool reads 'imported curve'", "desc: %s", desc);
+    d.stop_reason = "diverged";
+    svg_desc(&d, desc, sizeof desc);
+    CHECK(strstr(desc, "stopped: diverged at step 80/100") != NULL, "stop: diverged",
+          "desc: %s", desc);
+    d.stop_reason = "completed";
+    svg_desc(&d, desc, sizeof desc);
+    CHECK(strstr(desc, "completed 80 steps") != NULL, "stop: completed", "desc: %s", desc);
+    d.stop_reason = "too_high";
+    svg_desc(&d, desc, sizeof desc);
+    CHECK(strstr(desc, "stopped: too high at step 80/100") != NULL,
+          "stop: another rule's code with its underscores as spaces", "desc: %s", desc);
+    d.stop_reason = NULL;
+    svg_desc(&d, desc, sizeof desc);
+    CHECK(strstr(desc, "last step 80/100") && !strstr(desc, "end at"),
+          "stop: no reason reads 'last step'", "desc: %s", desc);
+}
+
+static int same_render(const lre_plot_data *a, const lre_plot_data *b, char *err, size_t esz)
+{
+    unsigned char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    lre_status s1 = lre_plot_render(a, NULL, LRE_PLOT_PNG, &x, &nx, err, esz);
+    lre_status s2 = lre_plot_render(b, NULL, LRE_PLOT_PNG, &y, &ny, err, esz);
+    int same = s1 != LRE_OK || s2 != LRE_OK ? -1 : nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static void test_delta_and_band(void)
+{
+    char desc[1024], err[256];
+    lre_plot_suggestion s = {"steepest", lrs[40], 40};
+    lre_plot_data fwd = data(&s, 1), cen = data(&s, 1);
+    cen.delta = LRE_PLOT_DELTA_CENTRAL;
+    CHECK(fwd.delta == LRE_PLOT_DELTA_FORWARD && lre_plot_data_default().delta ==
+          LRE_PLOT_DELTA_FORWARD, "delta: forward differences by default (the user's note)",
+          "default %d", (int)fwd.delta);
+    svg_desc(&fwd, desc, sizeof desc);
+    CHECK(strstr(desc, "forward differences") != NULL, "delta: the figure says forward",
+          "desc: %s", desc);
+    svg_desc(&cen, desc, sizeof desc);
+    CHECK(strstr(desc, "central differences") != NULL, "delta: the figure says central",
+          "desc: %s", desc);
+    int same = same_render(&fwd, &cen, err, sizeof err);
+    CHECK(same == 0, "delta: forward and central draw different pictures", "same %d (%s)", same,
+          err);
+    lre_plot_data bad = data(&s, 1);
+    bad.delta = (lre_plot_delta)7;
+    unsigned char *out = NULL;
+    size_t len = 0;
+    lre_status st = lre_plot_render(&bad, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+    CHECK(st == LRE_EINVAL && strstr(err, "delta"), "delta: an unknown one is refused",
+          "status %d: %s", st, err);
+
+    /* a band: the min and max of three runs around their median */
+    double lo[N], hi[N];
+    for (int i = 0; i < N; i++) {
+        lo[i] = smooth[i] - 0.05 - 0.002 * i;
+        hi[i] = smooth[i] + 0.04 + 0.003 * i;
+    }
+    lo[10] = NAN;
+    hi[70] = 1e300;
+    hi[75] = INFINITY;
+    lre_plot_data band = data(&s, 1);
+    band.curves[0].band_lo = lo;
+    band.curves[0].band_hi = hi;
+    band.curves[0].band_label = "min-max of 3 runs";
+    same = same_render(&fwd, &band, err, sizeof err);
+    CHECK(same == 0, "band: drawn (NaN, inf and 1e300 in it)", "same %d (%s)", same, err);
+    band.curves[0].band_hi = NULL;
+    st = lre_plot_render(&band, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+    CHECK(st == LRE_EINVAL && strstr(err, "band_hi"), "band: lo without hi is refused",
+          "status %d: %s", st, err);
+}
+
+/* ------------------------------------------------------------ ticks */
+
+/* A label as a number: U+2212 is '-', "×10^k" is "ek", a bare "10^k" is
+ * "1ek". 0 when it does not parse (or has anything left over). */
+static int parse_label(const char *s, double *v)
+{
+    char buf[96];
+    size_t j = 0;
+    int start = 1;
+    while (*s && j + 4 < sizeof buf) {
+        if (strncmp(s, "\xe2\x88\x92", 3) == 0) {
+            buf[j++] = '-';
+            s += 3;
+            continue;
+        }
+        if (strncmp(s, "\xc3\x97" "10^", 5) == 0) {
+            buf[j++] = 'e';
+            s += 5;
+            start = 0;
+            continue;
+        }
+        if (start && strncmp(s, "10^", 3) == 0) {
+            buf[j++] = '1';
+            buf[j++] = 'e';
+            s += 3;
+            start = 0;
+            continue;
+        }
+        if (*s != '-') start = 0;
+        buf[j++] = *s++;
+    }
+    if (*s) return 0;
+    buf[j] = '\0';
+    char *end;
+    *v = strtod(buf, &end);
+    return j > 0 && *end == '\0';
+}
+
+/* Decimals a fixed-point label needs for `step`: the fewest that print
+ * every multiple of it exactly (0.25 -> 2, 2.5 -> 1, 0.2 -> 1, 50 -> 0). */
+static int decimals_for(double step)
+{
+    /* the step the generator meant: the gap between two float ticks to
+     * three significant digits (9999 + 2e-8 - 9999 is 1.99998e-8) */
+    double mag = pow(10, floor(log10(step)) - 2);
+    step = round(step / mag) * mag;
+    for (int d = 0; d < 15; d++) {
+        double x = step * pow(10, d);
+        if (fabs(x - round(x)) <= 1e-6 * x) return d;
+    }
+    return 15;
+}
+
+static int label_decimals(const char *s)
+{
+    const char *dot = strchr(s, '.');
+    if (!dot) return 0;
+    int d = 0;
+    for (dot++; *dot >= '0' && *dot <= '9'; dot++) d++;
+    return d;
+}
+
+typedef struct tick_check {
+    const char *what;
+    int calls, bad_count, bad_parse, bad_range, bad_order, bad_decimals;
+    char first[4][200];
+} tick_check;
+
+static void note_bad(tick_check *c, int kind, const char *fmt, ...)
+{
+    if (c->first[kind][0]) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->first[kind], sizeof c->first[kind], fmt, ap);
+    va_end(ap);
+}
+
+/* One axis: >= 4 labels, each parsing back to its tick, inside the range,
+ * increasing; on a linear axis printed with fixed decimals, each label has
+ * exactly the decimals its step needs. */
+static void check_axis(tick_check *c, lre_plot_scale scale, double lo, double hi, double thresh,
+                       int target)
+{
+    static lre_plot_tick t[LRE_PLOT_MAX_TICKS];
+    int n = lre_plot_ticks(scale, lo, hi, thresh, target, t, LRE_PLOT_MAX_TICKS);
+    c->calls++;
+    int labels = 0;
+    double prev = -INFINITY, gap = INFINITY, lastv = NAN;
+    for (int i = 0; i < n; i++) {
+        if (!t[i].labelled) continue;
+        if (labels && t[i].value - lastv < gap) gap = t[i].value - lastv;
+        lastv = t[i].value;
+        labels++;
+    }
+    if (labels < 4) {
+        c->bad_count++;
+        note_bad(c, 0, "[%.6g, %.6g] target %d: %d labels", lo, hi, target, labels);
+    }
+    double span = hi - lo;
+    int sci = 0;
+    for (int i = 0; i < n; i++) sci |= t[i].labelled && strchr(t[i].label, 'e') != NULL;
+    for (int i = 0; i < n; i++) {
+        double v = t[i].value, p;
+        if (!(v > prev)) {
+            c->bad_order++;
+            note_bad(c, 2, "[%.6g, %.6g]: tick %d (%.17g) after %.17g", lo, hi, i, v, prev);
+        }
+        prev = v;
+        if (!t[i].labelled) continue;
+        /* a millionth of the step, or a few ulps of the value */
+        double tol = fmax(1e-6 * (isfinite(gap) ? gap : fabs(v)), 1e-13 * fabs(v));
+        if (!parse_label(t[i].label, &p) || !(fabs(p - v) <= tol)) {
+            c->bad_parse++;
+            note_bad(c, 1, "[%.6g, %.6g] target %d: label '%s' for %.17g", lo, hi, target,
+                     t[i].label, v);
+        }
+        if (v < lo - 1e-9 * span || v > hi + 1e-9 * span) {
+            c->bad_range++;
+            note_bad(c, 2, "[%.6g, %.6g]: labelled tick %.17g outside", lo, hi, v);
+        }
+        if (scale == LRE_PLOT_SCALE_LINEAR && isfinite(gap) && !sci &&
+            !strchr(t[i].label, '^') && label_decimals(t[i].label) != decimals_for(gap)) {
+            c->bad_decimals++;
+            note_bad(c, 3, "[%.6g, %.6g]: label '%s' with step %.17g (%d decimals needed)", lo,
+                     hi, t[i].label, gap, decimals_for(gap));
+        }
+    }
+}
+
+static void report(const tick_check *c)
+{
+    char name[160];
+    snprintf(name, sizeof name, "ticks, %s (%d axes): at least 4 labels", c->what, c->calls);
+    CHECK(c->bad_count == 0, name, "%d axes short, first: %s", c->bad_count, c->first[0]);
+    snprintf(name, sizeof name, "ticks, %s: every label parses back to its tick's value", c->what);
+    CHECK(c->bad_parse == 0, name, "%d labels wrong, first: %s", c->bad_parse, c->first[1]);
+    snprintf(name, sizeof name, "ticks, %s: increasing, labelled ones inside the range", c->what);
+    CHECK(c->bad_range + c->bad_order == 0, name, "%s", c->first[2]);
+    snprintf(name, sizeof name, "ticks, %s: fixed labels have the decimals their step needs",
+             c->what);
+    CHECK(c->bad_decimals == 0, name, "%d labels, first: %s", c->bad_decimals, c->first[3]);
+}
+
+static int labels_are(lre_plot_scale scale, double lo, double hi, double thresh, int target,
+                      const char *const *want, int nwant, char *got, size_t gotsize)
+{
+    lre_plot_tick t[LRE_PLOT_MAX_TICKS];
+    int n = lre_plot_ticks(scale, lo, hi, thresh, target, t, LRE_PLOT_MAX_TICKS), k = 0, ok = 1;
+    size_t used = 0;
+    got[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (!t[i].labelled) continue;
+        if (k >= nwant || strcmp(t[i].label, want[k]) != 0) ok = 0;
+        k++;
+        int w = snprintf(got + used, gotsize - used, "%s'%s'", used ? " " : "", t[i].label);
+        if (w > 0 && (size_t)w < gotsize - used) used += (size_t)w;
+    }
+    return ok && k == nwant;
+}
+
+static void test_ticks(void)
+{
+    char got[512];
+    /* the case: a 0.25 step printed with one decimal too few */
+    static const char *const quarters[] = {"0.00", "0.25", "0.50", "0.75", "1.00"};
+    CHECK(labels_are(LRE_PLOT_SCALE_LINEAR, 0, 1, 0, 5, quarters, 5, got, sizeof got),
+          "ticks: [0, 1] in 0.25 steps reads 0.00 0.25 0.50 0.75 1.00", "got %s", got);
+    static const char *const loss[] = {"1.75", "2.00", "2.25", "2.50"};
+    CHECK(labels_are(LRE_PLOT_SCALE_LINEAR, 1.6, 2.6, 0, 5, loss, 4, got, sizeof got),
+          "ticks: a loss axis 1.6..2.6 in 0.25 steps", "got %s", got);
+    static const char *const small[] = {"0.0025", "0.0050", "0.0075", "0.0100"};
+    CHECK(labels_are(LRE_PLOT_SCALE_LINEAR, 0.002, 0.0101, 0, 4, small, 4, got, sizeof got),
+          "ticks: 2.5e-3 steps get four decimals", "got %s", got);
+    static const char *const wide[] = {"0", "25", "50", "75", "100"};
+    CHECK(labels_are(LRE_PLOT_SCALE_LINEAR, 0, 100, 0, 5, wide, 5, got, sizeof got),
+          "ticks: 25 steps need no decimals", "got %s", got);
+
+    tick_check lin = {.what = "linear"};
+    static const double los[] = {-3.7, -1, 0, 1e-4, 0.1, 0.93, 2.3, 17, 123.4, 9999, -5e6, 1e7};
+    static const double spans[] = {1e-7, 3e-6, 2.5e-5, 1e-4, 7e-4, 0.01, 0.033, 0.1, 0.25, 0.6,
+                                   1, 1.7, 2.5, 3.3, 7, 10, 42, 250, 1e3, 7.7e4, 1e6};
+    static const int targets[] = {0, 2, 3, 4, 5, 7, 10};
+    for (size_t a = 0; a < sizeof los / sizeof los[0]; a++)
+        for (size_t b = 0; b < sizeof spans / sizeof spans[0]; b++)
+            for (size_t k = 0; k < sizeof targets / sizeof targets[0]; k++)
+                check_axis(&lin, LRE_PLOT_SCALE_LINEAR, los[a], los[a] + spans[b], 0,
+                           targets[k]);
+    report(&lin);
+
+    tick_check lg = {.what = "log"};
+    static const double dspans[] = {0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.95, 1, 1.045, 1.3,
+                                    1.5, 2, 2.2, 3, 5, 9, 14, 20};
+    for (double a = -9; a <= 3; a += 0.37)
+        for (size_t b = 0; b < sizeof dspans / sizeof dspans[0]; b++)
+            for (size_t k = 0; k < sizeof targets / sizeof targets[0]; k++)
+                check_axis(&lg, LRE_PLOT_SCALE_LOG, pow(10, a), pow(10, a + dspans[b]), 0,
+                           targets[k]);
+    /* the figure's one-decade x axis: 1e-3..1e-2 padded by 2.5% each side */
+    check_axis(&lg, LRE_PLOT_SCALE_LOG, pow(10, -3.025), pow(10, -1.975), 0, 12);
+    report(&lg);
+
+    tick_check sl = {.what = "symlog"};
+    /* transformed units: |t| <= 1 the linear band, 1 + log10(|v|/thresh) outside */
+    static const double tlo[] = {-1.16, -1.3, -1.5, -1.7, -1.95, -2.2, -3.3, -5, -7.2};
+    static const double thi[] = {1.16, 1.4, 1.9, 2.5, 4, 7.1};
+    static const double threshs[] = {1e-5, 1e-3, 1e-2, 1, 100};
+    for (size_t a = 0; a < sizeof tlo / sizeof tlo[0]; a++)
+        for (size_t b = 0; b < sizeof thi / sizeof thi[0]; b++)
+            for (size_t c = 0; c < sizeof threshs / sizeof threshs[0]; c++)
+                for (size_t k = 0; k < sizeof targets / sizeof targets[0]; k++) {
+                    double th = threshs[c];
+                    double lo = -th * pow(10, -tlo[a] - 1), hi = th * pow(10, thi[b] - 1);
+                    check_axis(&sl, LRE_PLOT_SCALE_SYMLOG, lo, hi, th, targets[k]);
+                }
+    /* inside the band only, and a dip that spans less than a decade */
+    check_axis(&sl, LRE_PLOT_SCALE_SYMLOG, -0.6e-2, 0.6e-2, 1e-2, 6);
+    check_axis(&sl, LRE_PLOT_SCALE_SYMLOG, -0.07, 0.012, 1e-2, 6);
+    report(&sl);
+
+    lre_plot_tick t[4];
+    CHECK(lre_plot_ticks(LRE_PLOT_SCALE_LOG, -1, 10, 0, 0, t, 4) == -1 &&
+          lre_plot_ticks(LRE_PLOT_SCALE_LINEAR, 2, 1, 0, 0, t, 4) == -1 &&
+          lre_plot_ticks(LRE_PLOT_SCALE_LINEAR, 0, NAN, 0, 0, t, 4) == -1 &&
+          lre_plot_ticks(LRE_PLOT_SCALE_SYMLOG, -1, 1, 0, 0, t, 4) == -1 &&
+          lre_plot_ticks(LRE_PLOT_SCALE_SYMLOG, -1, 1, 0.03, 0, t, 4) == -1,
+          "ticks: a bad range (log of -1, lo > hi, NaN, no band, a band not a power of ten) "
+          "is -1", "accepted");
+    /* a span of a few ulps: it returns (no endless search for 4 multiples) */
+    int n = lre_plot_ticks(LRE_PLOT_SCALE_LINEAR, 1e10, nextafter(nextafter(1e10, 2e10), 2e10), 0,
+                           0, t, 4);
+    CHECK(n >= 0, "ticks: a range of two ulps returns", "got %d", n);
+    CHECK(lre_plot_ticks(LRE_PLOT_SCALE_LINEAR, 0, 1, 0, 5, t, 4) == 4,
+          "ticks: at most cap are written", "wrong count");
+}
+
 static int exists(const char *path)
 {
     struct stat st;
@@ -224,10 +580,24 @@ static void test_writes(void)
           "status %d: %s", st, err);
     rmdir(path);
 
+    /* missing folders are made (lre_write_file) */
     snprintf(path, sizeof path, "%s/missing/fig.pdf", dir);
     st = lre_plot_write(&d, NULL, path, err, sizeof err);
-    CHECK(st == LRE_EIO && strstr(err, path) && strstr(err, "No such file"),
-          "write: a missing directory is LRE_EIO naming the path", "status %d: %s", st, err);
+    CHECK(st == LRE_OK && access(path, F_OK) == 0, "write: missing folders are made",
+          "status %d: %s", st, err);
+    remove(path);
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/missing", dir);
+    rmdir(sub);
+    /* a parent that is a file: LRE_EIO naming the path and why */
+    snprintf(sub, sizeof sub, "%s/afile", dir);
+    FILE *af = fopen(sub, "w");
+    if (af) fclose(af);
+    snprintf(path, sizeof path, "%s/afile/fig.pdf", dir);
+    st = lre_plot_write(&d, NULL, path, err, sizeof err);
+    CHECK(st == LRE_EIO && strstr(err, path) && strstr(err, "not a folder"),
+          "write: a parent that is a file is LRE_EIO naming the path", "status %d: %s", st, err);
+    remove(sub);
     rmdir(dir);
 }
 
@@ -238,5 +608,8 @@ int main(void)
     test_refusals();
     test_hard_data();
     test_writes();
+    test_ticks();
+    test_stop_words();
+    test_delta_and_band();
     return chk_done("test_plot");
 }
