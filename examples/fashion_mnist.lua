@@ -35,7 +35,6 @@ local result = finder.range_test {
   progress = not lre.options().quiet,
 }
 
-cli.ensure_dir("out/fashion_mnist.json")
 result:save_json("out/fashion_mnist.json")
 local png
 if pcall(require, "lrengine.plot") and require("lrengine.plot").plot then
