@@ -257,7 +257,7 @@ describe("data.from_tables", function()
   end)
 
   it("makes a regression dataset from float targets", function()
-    local ds = lre.data.from_tables({ { 1 }, { 2 } }, { 0.5, 1.5 })
+    local ds = lre.data.from_tables({ { 1 }, { 2 } }, { 0.5, 1.5 }, { task = "regression" })
     assert.are.equal(0, ds:num_classes())
     assert.are.equal(1, ds:target_dim())
     local ds2 = lre.data.from_tables({ { 1 }, { 2 } }, { { 1, 2 }, { 3, 4 } })
@@ -269,6 +269,26 @@ describe("data.from_tables", function()
     assert.are.equal(3, ds4:target_dim())
     fails("from_tables: labels[2] has 1 values, labels[1] has 2",
           lre.data.from_tables, { { 1 }, { 2 } }, { { 1, 2 }, { 3 } })
+  end)
+
+  it("never turns a fractional label into regression by itself", function()
+    local F = lre.data.from_tables
+    fails('from_tables: labels[2] = 1.5 is not an integer: class labels are 0, 1, ...; for '
+          .. 'regression targets pass {task = "regression"}', F, { { 1 }, { 2 } }, { 0, 1.5 })
+    local ds = F({ { 1 }, { 2 } }, { 0, 2.0 })
+    assert.are.equal(3, ds:num_classes())
+    assert.are.equal(0, ds:target_dim())
+    local cls = F({ { 1 }, { 2 } }, { 1, 0 }, { task = "classification" })
+    assert.are.equal(2, cls:num_classes())
+    fails('from_tables: option \'task\' = "regresion" is not a task', F, { { 1 } }, { 0 },
+          { task = "regresion" })
+    fails("from_tables: option 'task' is a number, expected a string", F, { { 1 } }, { 0 }, { task = 1 })
+    fails('labels[1] is a table: task "classification" needs one class label per row', F,
+          { { 1 } }, { { 1, 2 } }, { task = "classification" })
+    fails('task "classification" and regression = true exclude each other', F, { { 1 } }, { 0 },
+          { task = "classification", regression = true })
+    fails("'num_classes' and task \"regression\" exclude each other", F, { { 1 } }, { 0 },
+          { num_classes = 2, task = "regression" })
   end)
 
   it("names the row, column and type at fault", function()
@@ -284,7 +304,7 @@ describe("data.from_tables", function()
     fails("from_tables: labels[2] = 5 is out of range for num_classes = 3",
           F, { { 1 }, { 2 } }, { 0, 5 }, { num_classes = 3 })
     fails("from_tables: labels[1] = 1.5 is not an integer", F, { { 1 } }, { 1.5 }, { num_classes = 2 })
-    fails("'num_classes' and 'regression' exclude each other",
+    fails("'num_classes' and task \"regression\" exclude each other",
           F, { { 1 } }, { 0 }, { num_classes = 2, regression = true })
     fails("from_tables: rows is empty", F, {}, {})
     fails("from_tables: unknown option 'classes'", F, { { 1 } }, { 0 }, { classes = 2 })

@@ -115,6 +115,33 @@ describe("lre.data.npy", function()
     local neg = put("neg.npy", npy("<i8", "(3,)", string.pack("<i8i8i8", 0, -1, 1)))
     fails("label -1 at row 2", lre.data.npy, x, neg)
   end)
+
+  it("takes task = \"regression\" for float targets, and never guesses it", function()
+    local frac = put("frac.npy", npy("<f4", "(3,)", string.pack("<fff", 1, 0.25, 2)))
+    fails('label 0.25 at row 2 is not an integer: class labels are 0, 1, ...; for regression '
+          .. 'targets load with task "regression"', lre.data.npy, x, frac)
+    local d = lre.data.npy(x, frac, { task = "regression" })
+    assert.are.equal(0, d:num_classes())
+    assert.are.equal(1, d:target_dim())
+    local whole = put("whole.npy", npy("<f8", "(3,)", string.pack("<ddd", 1, 0, 2)))
+    assert.are.equal(3, lre.data.npy(x, whole):num_classes())
+    assert.are.equal(3, lre.data.npy(x, y, { task = "classification" }):num_classes())
+    fails("npy: option 'task' = \"classify\" is not a task", lre.data.npy, x, y,
+          { task = "classify" })
+    fails("npy: unknown option 'tsk'", lre.data.npy, x, y, { tsk = "regression" })
+  end)
+
+  it("checks the task against the loss when a trainer is made", function()
+    local frac = put("frac2.npy", npy("<f4", "(3,)", string.pack("<fff", 1, 0.25, 2)))
+    local d = lre.data.npy(x, frac, { task = "regression" })
+    local model = lre.nn.sequential { lre.nn.linear(2, 1) }
+    fails("cross_entropy needs integer class labels, the data has float targets",
+          lre.trainer, { model = model, data = d })
+    local c = lre.data.npy(x, y)
+    fails('mse needs float targets, the data has integer class labels (load them with task '
+          .. '"regression"', lre.trainer, { model = lre.nn.sequential { lre.nn.linear(2, 3) },
+                                           data = c, loss = lre.loss.mse() })
+  end)
 end)
 
 describe("lre.data.csv", function()
@@ -164,6 +191,20 @@ describe("lre.data.csv", function()
     fails("one-character", lre.data.csv, iris, { delimiter = ";;" })
     fails("unknown option 'sep'", lre.data.csv, iris, { sep = ";" })
     fails("column name", lre.data.csv, iris, { label = true })
+    fails("csv: option 'task' = \"reg\" is not a task", lre.data.csv, iris, { task = "reg" })
+  end)
+
+  it("refuses a fractional label unless task = \"regression\"", function()
+    local p = put("price.csv", "rooms,price\n3,120.5\n4,180\n")
+    local err = fails("line 2, column 2", lre.data.csv, p)
+    assert.truthy(err:find('label "120.5" is not an integer', 1, true), err)
+    assert.truthy(err:find('task "regression"', 1, true), err)
+    local d = lre.data.csv(p, { task = "regression" })
+    assert.are.equal(2, d:size())
+    assert.are.equal(0, d:num_classes())
+    assert.are.equal(1, d:target_dim())
+    assert.are.equal(3, lre.data.csv(iris, { delimiter = ";", task = "classification" })
+      :num_classes())
   end)
 end)
 

@@ -25,7 +25,7 @@
 
 lre_csv_opts lre_csv_opts_default(void)
 {
-    lre_csv_opts o = {NULL, 0, -1, ','};
+    lre_csv_opts o = {NULL, 0, -1, ',', LRE_TASK_CLASSIFICATION};
     return o;
 }
 
@@ -303,10 +303,12 @@ static lre_status csv_parse(lre_ctx *ctx, lre_dataset **out, const char *name, c
     if (cap > SIZE_MAX / sizeof(float) / (uint64_t)F)
         return lre_fail(ctx, LRE_ENOMEM, "csv: %s: too large", name);
     float *x = lre_malloc(ctx, (size_t)(cap * (uint64_t)F) * sizeof *x, "csv features");
-    int32_t *y = lre_malloc(ctx, (size_t)cap * sizeof *y, "csv labels");
+    const int regression = o->task == LRE_TASK_REGRESSION;
+    int32_t *y = regression ? NULL : lre_malloc(ctx, (size_t)cap * sizeof *y, "csv labels");
+    float *t = regression ? lre_malloc(ctx, (size_t)cap * sizeof *t, "csv targets") : NULL;
     lre_status rc = LRE_ENOMEM;
     int64_t rows = 0;
-    if (!x || !y) goto fail;
+    if (!x || (!y && !t)) goto fail;
     for (;;) {
         if (blank(ls, le)) {
             if (blank(ls, text + n)) break; /* blank lines close the file */
@@ -344,12 +346,23 @@ static lre_status csv_parse(lre_ctx *ctx, lre_dataset **out, const char *name, c
                 rc = fail_at(&c, col, "\"%s\" is not a number", show(&cl, sh, sizeof sh));
                 goto fail;
             }
-            if (col == lab) {
+            if (col == lab && regression) {
+                float fv = (float)v;
+                if (!isfinite(v) || !isfinite(fv)) {
+                    rc = fail_at(&c, col, "target \"%s\" is %s", show(&cl, sh, sizeof sh),
+                                 isfinite(v) || range ? "outside float32's range"
+                                                      : "not finite (targets must be finite)");
+                    goto fail;
+                }
+                t[rows] = fv;
+            } else if (col == lab) {
                 if (!(v == floor(v)) || v < 0 || v >= INT32_MAX) {
                     rc = fail_at(&c, col, "label \"%s\" is %s", show(&cl, sh, sizeof sh),
                                  v != v || isinf(v) ? "not finite"
                                  : v < 0            ? "negative (labels are classes 0, 1, ...)"
-                                 : v != floor(v)    ? "not an integer"
+                                 : v != floor(v)    ? "not an integer: class labels are 0, 1, "
+                                                      "...; for regression targets load with "
+                                                      "task \"regression\""
                                                     : "too large (at most 2^31 - 2)");
                     goto fail;
                 }
@@ -378,10 +391,12 @@ static lre_status csv_parse(lre_ctx *ctx, lre_dataset **out, const char *name, c
         if (!next_line(&c, &ls, &le)) break;
     }
     int64_t shape[1] = {F};
-    return lre_dataset_adopt(ctx, out, LRE_F32, rows, 1, shape, x, y, NULL, 0, 0, name);
+    return lre_dataset_adopt(ctx, out, LRE_F32, rows, 1, shape, x, y, t, regression ? 1 : 0, 0,
+                             name);
 fail:
     lre_free(ctx, x, 0);
     lre_free(ctx, y, 0);
+    lre_free(ctx, t, 0);
     return rc;
 }
 
@@ -401,6 +416,9 @@ static lre_status check_opts(lre_ctx *ctx, const char *name, const lre_csv_opts 
     if (o->label_index < 0)
         return lre_fail(ctx, LRE_EINVAL, "csv: %s: label column %" PRId64 ": columns count "
                         "from 1", name, o->label_index);
+    if (!lre_task_name(o->task))
+        return lre_fail(ctx, LRE_EINVAL, "csv: %s: task %d is neither classification nor "
+                        "regression", name, (int)o->task);
     return LRE_OK;
 }
 

@@ -133,7 +133,8 @@ lre_status lre_fashion_mnist_in(lre_ctx *ctx, lre_dataset **out, const char *spl
                                 const char *env, const char *system_dir);
 /* An NPY pair from memory (the NPY fuzz target). */
 lre_status lre_dataset_npy_mem(lre_ctx *ctx, lre_dataset **out, const void *features,
-                               size_t features_n, const void *labels, size_t labels_n);
+                               size_t features_n, const void *labels, size_t labels_n,
+                               lre_task task);
 /* CSV text from memory (the CSV fuzz target); opts may be NULL. */
 lre_status lre_dataset_csv_mem(lre_ctx *ctx, lre_dataset **out, const char *name,
                                const void *text, size_t n, const lre_csv_opts *opts);

@@ -6,8 +6,10 @@
  * data. The dict is parsed by a small strict parser (no eval), every size is
  * checked against what the file can hold before allocating, and the data is
  * converted in chunks: u1 and f4 features are kept as u8/f32, f8, i4 and i8
- * become f32 (f8 values outside f32's range are refused). Integer labels
- * become i32 (i8 range-checked), float labels regression targets.
+ * become f32 (f8 values outside f32's range are refused). Labels become
+ * i32 class labels (integer values, i8 range-checked; a float array whose
+ * values are all integers is fine) or, with LRE_TASK_REGRESSION, f32
+ * targets.
  */
 #include <float.h>
 #include <inttypes.h>
@@ -386,7 +388,21 @@ static lre_status npy_data(lre_src *s, const npy_head *h, npy_role role, uint64_
         for (size_t i = 0; i < k; i++) {
             const uint8_t *p = src + i * h->isize;
             uint64_t at = e + i, row = at / per + 1, col = at % per + 1;
-            if (role == AS_LABELS) {
+            if (role == AS_LABELS && (h->kind == NK_F4 || h->kind == NK_F8)) {
+                double v = load_flt(p, h->kind, h->swap);
+                if (!(v == floor(v)) || v < 0 || v >= INT32_MAX) {
+                    rc = lre_fail(ctx, LRE_EFORMAT, "npy: %s: label %.9g at row %" PRIu64
+                                  " is %s", name, v, row,
+                                  v != v || isinf(v) ? "not finite"
+                                  : v < 0 ? "negative (labels are classes 0, 1, ...)"
+                                  : v != floor(v) ? "not an integer: class labels are 0, 1, ...; "
+                                                    "for regression targets load with task "
+                                                    "\"regression\""
+                                                  : "too large (labels must be below 2^31 - 1)");
+                    goto out;
+                }
+                ((int32_t *)dst)[at] = (int32_t)v;
+            } else if (role == AS_LABELS) {
                 int64_t v = load_int(p, h->kind, h->swap);
                 if (v < 0 || v >= INT32_MAX) {
                     rc = lre_fail(ctx, LRE_EFORMAT, "npy: %s: label %" PRId64 " at row %" PRIu64
@@ -425,7 +441,8 @@ out:
     return rc;
 }
 
-static lre_status npy_load(lre_ctx *ctx, lre_dataset **out, lre_src *fs, lre_src *ls)
+static lre_status npy_load(lre_ctx *ctx, lre_dataset **out, lre_src *fs, lre_src *ls,
+                           lre_task task)
 {
     npy_head hf, hl;
     lre_status rc;
@@ -436,10 +453,15 @@ static lre_status npy_load(lre_ctx *ctx, lre_dataset **out, lre_src *fs, lre_src
         return lre_fail(ctx, LRE_EFORMAT, "npy: %s: features of shape %s: at most %d "
                         "dimensions (rows, then up to %d per row)", fname, hf.shape_s,
                         1 + LRE_MAX_DIMS, LRE_MAX_DIMS);
-    const int is_int = hl.kind == NK_U1 || hl.kind == NK_I4 || hl.kind == NK_I8;
+    if (task != LRE_TASK_CLASSIFICATION && task != LRE_TASK_REGRESSION)
+        return lre_fail(ctx, LRE_EINVAL, "npy: %s: task %d is neither classification nor "
+                        "regression", lname, (int)task);
+    const int is_int = task == LRE_TASK_CLASSIFICATION; /* class labels, else targets */
     if (hl.ndim > 2 || (is_int && hl.ndim == 2 && hl.shape[1] != 1))
-        return lre_fail(ctx, LRE_EFORMAT, "npy: %s: labels of shape %s: need (N,)%s", lname,
-                        hl.shape_s, is_int ? " or (N, 1)" : " or (N, k) targets");
+        return lre_fail(ctx, LRE_EFORMAT, "npy: %s: labels of shape %s: %s", lname, hl.shape_s,
+                        is_int ? "class labels need (N,) or (N, 1); for k regression targets "
+                                 "per row load with task \"regression\""
+                               : "regression targets need (N,) or (N, k)");
     if (hf.shape[0] != hl.shape[0])
         return lre_fail(ctx, LRE_EFORMAT, "npy: the counts disagree: %s holds %" PRId64
                         " rows (shape %s) but %s holds %" PRId64 " (shape %s)", fname,
@@ -473,8 +495,21 @@ fail:
     return rc;
 }
 
+const char *lre_task_name(lre_task task)
+{
+    return task == LRE_TASK_CLASSIFICATION ? "classification"
+           : task == LRE_TASK_REGRESSION   ? "regression"
+                                           : NULL;
+}
+
 lre_status lre_dataset_npy(lre_ctx *ctx, lre_dataset **out, const char *features_path,
                            const char *labels_path)
+{
+    return lre_dataset_npy_task(ctx, out, features_path, labels_path, LRE_TASK_CLASSIFICATION);
+}
+
+lre_status lre_dataset_npy_task(lre_ctx *ctx, lre_dataset **out, const char *features_path,
+                                const char *labels_path, lre_task task)
 {
     if (!ctx) return LRE_EINVAL;
     if (!out) return lre_fail(ctx, LRE_EINVAL, "npy: out is NULL");
@@ -482,14 +517,15 @@ lre_status lre_dataset_npy(lre_ctx *ctx, lre_dataset **out, const char *features
     lre_src *fs = NULL, *ls = NULL;
     lre_status rc = lre_src_open_file(ctx, &fs, "npy", features_path);
     if (!rc) rc = lre_src_open_file(ctx, &ls, "npy", labels_path);
-    if (!rc) rc = npy_load(ctx, out, fs, ls);
+    if (!rc) rc = npy_load(ctx, out, fs, ls, task);
     lre_src_close(fs);
     lre_src_close(ls);
     return rc;
 }
 
 lre_status lre_dataset_npy_mem(lre_ctx *ctx, lre_dataset **out, const void *features,
-                               size_t features_n, const void *labels, size_t labels_n)
+                               size_t features_n, const void *labels, size_t labels_n,
+                               lre_task task)
 {
     if (!ctx) return LRE_EINVAL;
     if (!out) return lre_fail(ctx, LRE_EINVAL, "npy: out is NULL");
@@ -497,7 +533,7 @@ lre_status lre_dataset_npy_mem(lre_ctx *ctx, lre_dataset **out, const void *feat
     lre_src *fs = NULL, *ls = NULL;
     lre_status rc = lre_src_open_mem(ctx, &fs, "npy", "<features>", features, features_n);
     if (!rc) rc = lre_src_open_mem(ctx, &ls, "npy", "<labels>", labels, labels_n);
-    if (!rc) rc = npy_load(ctx, out, fs, ls);
+    if (!rc) rc = npy_load(ctx, out, fs, ls, task);
     lre_src_close(fs);
     lre_src_close(ls);
     return rc;

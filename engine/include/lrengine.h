@@ -440,16 +440,32 @@ lre_status lre_dataset_gather(lre_dataset *d, const int64_t *idx, int64_t n,
 lre_status lre_dataset_idx(lre_ctx *ctx, lre_dataset **out, const char *images_path,
                            const char *labels_path);
 
+/* What a loader makes of the label column or array. Classification (the
+ * default) wants integer class labels 0, 1, ... (a float array or column
+ * is fine when every value is an integer) and refuses a fractional one,
+ * naming its row and pointing to LRE_TASK_REGRESSION: a column of prices
+ * never silently becomes 'classes'. Regression keeps the values as float
+ * targets (for the mse loss), integers included. */
+typedef enum lre_task {
+    LRE_TASK_CLASSIFICATION = 0,
+    LRE_TASK_REGRESSION = 1
+} lre_task;
+/* "classification" / "regression"; NULL for a value outside the enum. */
+const char *lre_task_name(lre_task task);
+
 /* NumPy .npy files, format versions 1, 2 and 3, C order (Fortran order and
  * object arrays are refused), either byte order; plain or gzip.
  * Features (N, d1, ..., dk), k ≤ 4 (a 1-D array gives one feature): u1
  * stays u8; f4 stays f32; f8, i4 and i8 are converted to f32 at load (f8
  * values outside f32's range are refused; integers above 2^24 lose
- * precision). Labels: integer dtypes (u1, i4, i8; shape (N) or (N,1)) give
- * class labels, i8 range-checked into i32; float dtypes (f4, f8; shape (N)
- * or (N,k)) give regression targets for MSE. */
+ * precision). Labels (u1, i4, i8, f4, f8): for classification shape (N) or
+ * (N,1), integer values, i8 range-checked into i32; for regression shape
+ * (N) or (N,k), k targets per row for MSE. lre_dataset_npy is
+ * lre_dataset_npy_task with LRE_TASK_CLASSIFICATION. */
 lre_status lre_dataset_npy(lre_ctx *ctx, lre_dataset **out, const char *features_path,
                            const char *labels_path);
+lre_status lre_dataset_npy_task(lre_ctx *ctx, lre_dataset **out, const char *features_path,
+                                const char *labels_path, lre_task task);
 
 typedef struct lre_csv_opts {
     const char *label_name; /* the label column by header name, or NULL      */
@@ -458,6 +474,7 @@ typedef struct lre_csv_opts {
                                -1 (default): a header when any of its cells
                                is not a number                               */
     char delimiter;         /* default ','                                   */
+    lre_task task;          /* default classification: integer labels        */
 } lre_csv_opts;
 
 lre_csv_opts lre_csv_opts_default(void);
@@ -465,7 +482,9 @@ lre_csv_opts lre_csv_opts_default(void);
 /* A CSV file (plain or gzip) of numeric cells: every column but the label
  * column is a feature (f32). The label column is the one named or numbered
  * in opts, else the column named "label" when the header has one, else the
- * last column; its cells must be non-negative integers. Cells may be
+ * last column; its cells must be non-negative integers (classification,
+ * the default) or finite numbers (opts.task = LRE_TASK_REGRESSION: one
+ * float target per row). Cells may be
  * quoted; spaces around cells are ignored; lines end in LF or CRLF; empty
  * lines may only close the file. Errors name the file, line and column. */
 lre_status lre_dataset_csv(lre_ctx *ctx, lre_dataset **out, const char *path,

@@ -127,6 +127,9 @@ lua_Number lrelua_optnumber(lua_State *L, int t, const char *fname, const char *
 lua_Integer lrelua_optinteger(lua_State *L, int t, const char *fname, const char *name,
                               lua_Integer def);
 int lrelua_optboolean(lua_State *L, int t, const char *fname, const char *name, int def);
+/* Option 'task' ("classification" or "regression"; another value is an
+ * error that names both). */
+lre_task lrelua_opttask(lua_State *L, int t, const char *fname, lre_task def);
 /* Option 'device' ("cpu" or "cuda", which must be compiled in). */
 lre_device lrelua_optdevice(lua_State *L, int t, const char *fname, lre_device def);
 /* Option 'precision' ("fp32", "tf32" or "bf16"; another name is an error

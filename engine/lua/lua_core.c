@@ -437,6 +437,24 @@ lre_precision lrelua_optprecision(lua_State *L, int t, const char *fname, lre_pr
                                         "(fp32, tf32 or bf16)", fname, name);
 }
 
+lre_task lrelua_opttask(lua_State *L, int t, const char *fname, lre_task def) {
+    if (t == 0 || lua_getfield(L, t, "task") == LUA_TNIL) {
+        if (t) lua_pop(L, 1);
+        return def;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        typeerror(L, fname, "task", "a string (\"classification\" or \"regression\")");
+    const char *name = lua_tostring(L, -1);
+    for (int k = LRE_TASK_CLASSIFICATION; k <= LRE_TASK_REGRESSION; k++)
+        if (strcmp(name, lre_task_name((lre_task)k)) == 0) {
+            lua_pop(L, 1);
+            return (lre_task)k;
+        }
+    return (lre_task)luaL_error(L, "%s: option 'task' = \"%s\" is not a task (\"classification\": "
+                                   "integer class labels, or \"regression\": float targets)",
+                                fname, name);
+}
+
 uint64_t lrelua_checkseed(lua_State *L, int arg) {
     lua_Integer s = luaL_checkinteger(L, arg);
     luaL_argcheck(L, s >= 0, arg, "seed must be a non-negative integer");

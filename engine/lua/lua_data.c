@@ -90,43 +90,48 @@ static float *readmatrix(lua_State *L, int t, const char *what, lua_Integer n,
 /* How the labels are read: class indices, or float targets. */
 typedef enum { LABELS_CLASSES, LABELS_TARGETS } labelkind;
 
-/* Tables of numbers, `regression`, or any non-integral number: float
- * targets (*tdim 0: as wide as labels[1]); else class labels. */
-static labelkind guesskind(lua_State *L, lua_Integer n, int regression, lua_Integer *tdim) {
+/* Tables of numbers (one vector of targets per row) or task "regression":
+ * float targets (*tdim 0: as wide as labels[1]); else class labels, which
+ * the caller checks are integers. */
+static labelkind guesskind(lua_State *L, int regression, int classification,
+                           lua_Integer *tdim) {
     int t = lua_geti(L, 2, 1);
     lua_pop(L, 1);
     *tdim = t == LUA_TTABLE ? 0 : 1;
-    if (t == LUA_TTABLE || regression) return LABELS_TARGETS;
-    for (lua_Integer i = 1; i <= n; i++) {
-        int isint = 0;
-        if (lua_geti(L, 2, i) != LUA_TNUMBER)
-            luaL_error(L, "from_tables: labels[%I] is %s, expected a number", i,
-                       lrelua_typephrase(L, -1));
-        lua_tointegerx(L, -1, &isint);
-        lua_pop(L, 1);
-        if (!isint) {
-            *tdim = 1;
-            return LABELS_TARGETS;
-        }
-    }
-    return LABELS_CLASSES;
+    if (t == LUA_TTABLE && classification)
+        luaL_error(L, "from_tables: labels[1] is a table: task \"classification\" needs one "
+                      "class label per row (vectors of targets need task \"regression\")");
+    return t == LUA_TTABLE || regression ? LABELS_TARGETS : LABELS_CLASSES;
 }
 
-/* lre.data.from_tables(rows, labels [, {num_classes=, regression=}]) */
+/* lre.data.from_tables(rows, labels [, {num_classes=, task=, regression=}]);
+ * `regression = true` is the older spelling of task = "regression". */
 static int data_from_tables(lua_State *L) {
-    static const char *const valid[] = {"num_classes", "regression", NULL};
+    static const char *const valid[] = {"num_classes", "task", "regression", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
     int hasopts = lrelua_checkopts(L, 3, "from_tables", valid) ? 3 : 0;
     lua_Integer classes = lrelua_optinteger(L, hasopts, "from_tables", "num_classes",
                                             LUA_MININTEGER);
     int regression = lrelua_optboolean(L, hasopts, "from_tables", "regression", 0);
+    int classification = 0;
+    if (hasopts) {
+        lre_task task = lrelua_opttask(L, hasopts, "from_tables", LRE_TASK_CLASSIFICATION);
+        lua_getfield(L, hasopts, "task");
+        classification = !lua_isnil(L, -1) && task == LRE_TASK_CLASSIFICATION;
+        lua_pop(L, 1);
+        if (classification && regression)
+            return luaL_error(L, "from_tables: task \"classification\" and regression = true "
+                                 "exclude each other");
+        regression = regression || task == LRE_TASK_REGRESSION;
+    }
     if (classes == LUA_MININTEGER) classes = 0; /* absent: max label + 1 */
     else if (classes < 1 || classes > INT32_MAX)
         return luaL_error(L, "from_tables: option 'num_classes' = %I is out of range", classes);
     lua_settop(L, 3);
     if (classes > 0 && regression)
-        return luaL_error(L, "from_tables: 'num_classes' and 'regression' exclude each other");
+        return luaL_error(L, "from_tables: 'num_classes' and task \"regression\" exclude each "
+                             "other");
 
     lua_Integer n = luaL_len(L, 1), nl = luaL_len(L, 2);
     if (n < 1) return luaL_error(L, "from_tables: rows is empty");
@@ -134,7 +139,8 @@ static int data_from_tables(lua_State *L) {
 
     lua_Integer width = 0, tdim = 0;
     float *x = readmatrix(L, 1, "rows", n, &width);       /* stack 4 */
-    labelkind kind = classes > 0 ? LABELS_CLASSES : guesskind(L, n, regression, &tdim);
+    labelkind kind = classes > 0 ? LABELS_CLASSES
+                                 : guesskind(L, regression, classification, &tdim);
     if (kind == LABELS_TARGETS && tdim == 0) {
         lua_Integer w = 0;
         float *t = readmatrix(L, 2, "labels", n, &w);      /* stack 5 */
@@ -167,12 +173,18 @@ static int data_from_tables(lua_State *L) {
                 return luaL_error(L, "from_tables: labels[%I] is %s, expected an integer", i,
                                   lrelua_typephrase(L, -1));
             lua_Integer v = lua_tointegerx(L, -1, &isint);
+            if (!isint && !isfinite(lua_tonumber(L, -1))) {
+                lua_pushvalue(L, -1);
+                popcell(L, "labels", i, 0); /* names NaN or inf */
+            }
             if (!isint)
-                return luaL_error(L, "from_tables: labels[%I] = %s is not an integer", i,
-                                  luaL_tolstring(L, -1, NULL));
+                return luaL_error(L, "from_tables: labels[%I] = %s is not an integer: class "
+                                     "labels are 0, 1, ...; for regression targets pass "
+                                     "{task = \"regression\"}", i, luaL_tolstring(L, -1, NULL));
             if (v < 0)
                 return luaL_error(L, "from_tables: labels[%I] = %I is negative (class labels "
-                                     "count from 0; pass {regression = true} for float targets)",
+                                     "count from 0; pass {task = \"regression\"} for float "
+                                     "targets)",
                                   i, v);
             if (classes > 0 && v >= classes)
                 return luaL_error(L, "from_tables: labels[%I] = %I is out of range for "

@@ -1,7 +1,9 @@
 /*
  * lua_loaders.c — the dataset loaders in Lua: lre.data.idx(images, labels),
- * lre.data.npy(features, labels), lre.data.csv(path, {label =, header =,
- * delimiter =}) and lre.data.fashion_mnist(split). Each returns a dataset
+ * lre.data.npy(features, labels [, {task =}]), lre.data.csv(path, {label =,
+ * header =, delimiter =, task =}) and lre.data.fashion_mnist(split). task is
+ * "classification" (the default: integer class labels) or "regression"
+ * (float targets). Each returns a dataset
  * userdata; a file that cannot be loaded raises a Lua error carrying the
  * engine's message, which names the file and the fault (and the line and
  * column for CSV).
@@ -21,23 +23,28 @@ static int data_idx(lua_State *L)
     return 1;
 }
 
-/* lre.data.npy(features_path, labels_path) */
+/* lre.data.npy(features_path, labels_path [, {task = "classification" |
+ * "regression"}]) */
 static int data_npy(lua_State *L)
 {
+    static const char *const valid[] = {"task", NULL};
     const char *features = luaL_checkstring(L, 1), *labels = luaL_checkstring(L, 2);
+    int t = lrelua_checkopts(L, 3, "npy", valid) ? 3 : 0;
+    lre_task task = lrelua_opttask(L, t, "npy", LRE_TASK_CLASSIFICATION);
     lrelua_obj *box = lrelua_newobj(L, &lrelua_dataset_class, 0);
     lre_dataset *d = NULL;
-    if (lre_dataset_npy(box->ctx, &d, features, labels) != LRE_OK)
+    if (lre_dataset_npy_task(box->ctx, &d, features, labels, task) != LRE_OK)
         return lrelua_fail(L, box->ctx);
     box->p = d;
     return 1;
 }
 
-/* lre.data.csv(path [, {label = name_or_index, header = bool, delimiter = ","}]);
- * a label index counts from 1, as Lua does. */
+/* lre.data.csv(path [, {label = name_or_index, header = bool, delimiter = ",",
+ * task = "classification" | "regression"}]); a label index counts from 1, as
+ * Lua does. */
 static int data_csv(lua_State *L)
 {
-    static const char *const valid[] = {"label", "header", "delimiter", NULL};
+    static const char *const valid[] = {"label", "header", "delimiter", "task", NULL};
     const char *path = luaL_checkstring(L, 1);
     lre_csv_opts o = lre_csv_opts_default();
     if (lrelua_checkopts(L, 2, "csv", valid)) {
@@ -54,6 +61,7 @@ static int data_csv(lua_State *L)
         }
         lua_pop(L, 1);
         o.header = lrelua_optboolean(L, 2, "csv", "header", -1); /* -1: detect */
+        o.task = lrelua_opttask(L, 2, "csv", o.task);
         t = lua_getfield(L, 2, "delimiter");
         if (t != LUA_TNIL) {
             size_t n = 0;

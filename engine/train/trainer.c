@@ -115,7 +115,8 @@ static lre_status check_data(lre_trainer *t, lre_dataset *d, const char *fn)
         if (!d->rows->labels)
             return lre_fail(ctx, LRE_EINVAL,
                             "%s: cross_entropy needs integer class labels, the data has float "
-                            "targets", fn);
+                            "targets (loaded with task \"regression\"? use loss \"mse\", or "
+                            "load the labels as classes)", fn);
         if (d->rows->num_classes > out) {
             for (int64_t i = 0; i < d->n; i++) {
                 int64_t row = d->index ? d->index[i] : i;
@@ -131,7 +132,8 @@ static lre_status check_data(lre_trainer *t, lre_dataset *d, const char *fn)
     } else {
         if (!d->rows->targets)
             return lre_fail(ctx, LRE_EINVAL,
-                            "%s: mse needs float targets, the data has integer labels", fn);
+                            "%s: mse needs float targets, the data has integer class labels (load "
+                            "them with task \"regression\", or use loss \"cross_entropy\")", fn);
         if (d->rows->target_dim != out)
             return lre_fail(ctx, LRE_ESHAPE,
                             "%s: the data has %" PRId64 " targets per row but the model (%s) "

@@ -4,7 +4,7 @@ lrengine — the facade: `local lre = require "lrengine"`.
 The engine's objects come from the C module `lrengine.core` (the functions
 are the C ones themselves, so an error points at the caller's line):
 
-  lre.data.from_tables(rows, labels [, {num_classes=, regression=}])
+  lre.data.from_tables(rows, labels [, {num_classes=, task=}])
   lre.nn.sequential{...}, lre.nn.linear(in, out), lre.nn.relu(),
     lre.nn.leaky_relu(slope=0.01), lre.nn.gelu("none"|"tanh"),
     lre.nn.tanh(), lre.nn.sigmoid()

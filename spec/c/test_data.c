@@ -351,12 +351,14 @@ static void test_npy(lre_ctx *ctx)
               (long long)lre_dataset_num_classes(d));
         lre_dataset_release(d);
     }
-    /* big-endian, version 3; float labels become regression targets */
+    /* big-endian, version 3; float labels become regression targets with
+     * the regression task */
     const uint8_t be[8] = {0x3f, 0x80, 0, 0, 0x40, 0, 0, 0}; /* 1.0f, 2.0f */
     buf bb = npy_raw(3, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", be, 8);
     const float tg[4] = {0.5f, 1, 2, 3};
     buf tb = npy("<f4", "(2, 2)", tg, sizeof tg);
-    if (chk_ok(ctx, lre_dataset_npy(ctx, &d, put("be.npy", bb.b, bb.n), put("t.npy", tb.b, tb.n)),
+    if (chk_ok(ctx, lre_dataset_npy_task(ctx, &d, put("be.npy", bb.b, bb.n),
+                                         put("t.npy", tb.b, tb.n), LRE_TASK_REGRESSION),
                "npy: big-endian f4 (v3 header) with float targets loads")) {
         float x[2], t[4], want[2] = {1, 2};
         int64_t ix[2] = {0, 1};
@@ -368,6 +370,50 @@ static void test_npy(lre_ctx *ctx)
               (long long)lre_dataset_num_classes(d), (long long)lre_dataset_target_dim(d));
         lre_dataset_release(d);
     }
+
+    /* the task: classification (the default) refuses what is not a class
+     * label, naming its row and the regression task; regression keeps values */
+    const float fl[3] = {2, 0, 1}, frac[3] = {1, 0.5f, 2};
+    buf flb = npy("<f4", "(3,)", fl, sizeof fl), frb = npy("<f4", "(3,)", frac, sizeof frac);
+    if (chk_ok(ctx, lre_dataset_npy(ctx, &d, fp, put("fl.npy", flb.b, flb.n)),
+               "npy: float labels that are all integers are class labels")) {
+        int32_t y[3];
+        int64_t ix[3] = {0, 1, 2};
+        chk_must(ctx, lre_dataset_gather(d, ix, 3, NULL, y, NULL), "gather");
+        CHECK(y[0] == 2 && y[1] == 0 && y[2] == 1 && lre_dataset_num_classes(d) == 3,
+              "npy: integer-valued float labels give classes", "got %d %d %d, %lld classes",
+              y[0], y[1], y[2], (long long)lre_dataset_num_classes(d));
+        lre_dataset_release(d);
+    }
+    const char *frp = put("frac.npy", frb.b, frb.n);
+    chk_err(ctx, lre_dataset_npy(ctx, &d, fp, frp), LRE_EFORMAT,
+            "npy: a fractional label is refused, not silently regression", frp, "label 0.5",
+            "row 2", "not an integer", "task \"regression\"", NULL);
+    chk_err(ctx, lre_dataset_npy_task(ctx, &d, fp, frp, LRE_TASK_CLASSIFICATION), LRE_EFORMAT,
+            "npy: an explicit classification refuses it too", "row 2", NULL);
+    chk_err(ctx, lre_dataset_npy(ctx, &d, fp, put("t32.npy", tb.b, tb.n)), LRE_EFORMAT,
+            "npy: (N, k) float labels need the regression task", "(2, 2)", "regression", NULL);
+    if (chk_ok(ctx, lre_dataset_npy_task(ctx, &d, fp, frp, LRE_TASK_REGRESSION),
+               "npy: fractional labels load as targets with the regression task")) {
+        float t[3];
+        int64_t ix[3] = {0, 1, 2};
+        chk_must(ctx, lre_dataset_gather(d, ix, 3, NULL, NULL, t), "gather");
+        chk_close_ff("npy: regression targets", frac, t, 3, 0, 0);
+        CHECK(lre_dataset_num_classes(d) == 0 && lre_dataset_target_dim(d) == 1,
+              "npy: regression gives no classes, 1 target", "classes %lld, target_dim %lld",
+              (long long)lre_dataset_num_classes(d), (long long)lre_dataset_target_dim(d));
+        lre_dataset_release(d);
+    }
+    if (chk_ok(ctx, lre_dataset_npy_task(ctx, &d, fp, lp, LRE_TASK_REGRESSION),
+               "npy: integer labels load as targets with the regression task")) {
+        float t[3], want[3] = {2, 0, 1};
+        int64_t ix[3] = {0, 1, 2};
+        chk_must(ctx, lre_dataset_gather(d, ix, 3, NULL, NULL, t), "gather");
+        chk_close_ff("npy: i8 labels as float targets", want, t, 3, 0, 0);
+        lre_dataset_release(d);
+    }
+    chk_err(ctx, lre_dataset_npy_task(ctx, &d, fp, lp, (lre_task)7), LRE_EINVAL,
+            "npy: a task outside the enum", "task 7", NULL);
 
     /* bad files */
     const char *p;
@@ -515,6 +561,32 @@ static void test_csv(lre_ctx *ctx)
               "got %d %d, %lld rows", y[0], y[1], (long long)lre_dataset_size(d));
         lre_dataset_release(d);
     }
+    /* the task: a fractional label is an error pointing to regression, which
+     * reads the column as float targets */
+    p = put_s("price.csv", "a,price\n1,3\n2,4.25\n");
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+            "csv: a fractional label is refused, not silently regression", p, "line 3",
+            "4.25", "not an integer", "task \"regression\"", NULL);
+    o = lre_csv_opts_default();
+    o.task = LRE_TASK_REGRESSION;
+    if (chk_ok(ctx, lre_dataset_csv(ctx, &d, p, &o), "csv: task regression reads targets")) {
+        float x[2], t[2], wx[2] = {1, 2}, wt[2] = {3, 4.25f};
+        int64_t ix[2] = {0, 1};
+        chk_must(ctx, lre_dataset_gather(d, ix, 2, x, NULL, t), "gather");
+        chk_close_ff("csv: regression features", wx, x, 2, 0, 0);
+        chk_close_ff("csv: regression targets", wt, t, 2, 0, 0);
+        CHECK(lre_dataset_num_classes(d) == 0 && lre_dataset_target_dim(d) == 1,
+              "csv: regression gives 1 target, no classes", "classes %lld, target_dim %lld",
+              (long long)lre_dataset_num_classes(d), (long long)lre_dataset_target_dim(d));
+        lre_dataset_release(d);
+    }
+    p = put_s("nantarget.csv", "a,y\n1,nan\n");
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, &o), LRE_EFORMAT, "csv: a NaN target is refused",
+            p, "line 2", "target", "not finite", NULL);
+    o.task = (lre_task)-1;
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, &o), LRE_EINVAL, "csv: a task outside the enum",
+            "task -1", NULL);
+    o = lre_csv_opts_default();
     p = put_s("default.csv", "label,a,b\n3,1,2\n0,3,4\n");
     if (chk_ok(ctx, lre_dataset_csv(ctx, &d, p, NULL), "csv: defaults find the 'label' column")) {
         CHECK(lre_dataset_num_classes(d) == 4 && lre_dataset_features(d) == 2,

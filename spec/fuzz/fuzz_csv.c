@@ -2,7 +2,8 @@
  * fuzz_csv.c — libFuzzer target for the CSV parser. Layout: an options
  * byte, then the text. Bits 0-1: header (detect, false, true, detect);
  * bits 2-3: delimiter (',' ';' tab space); bits 4-6: the label column
- * (default, 1, 2, named "label", named "y", 3, default, default).
+ * (default, 1, 2, named "label", named "y", 3, default, default); bit 7:
+ * the task (classification, regression).
  */
 #include "fuzz_common.h"
 
@@ -23,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 5: o.label_index = 3; break;
     default: break;
     }
+    if (m & 0x80) o.task = LRE_TASK_REGRESSION;
     lre_ctx *ctx = fuzz_ctx();
     lre_dataset *d = NULL;
     lre_status s = lre_dataset_csv_mem(ctx, &d, "<csv>", data + 1, size - 1, &o);

@@ -11,7 +11,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_split2(data, size, &f, &nf, &l, &nl);
     lre_ctx *ctx = fuzz_ctx();
     lre_dataset *d = NULL;
-    lre_status s = lre_dataset_npy_mem(ctx, &d, f, nf, l, nl);
+    /* the last byte's low bit picks the task: both label paths are fuzzed */
+    lre_task task = size && (data[size - 1] & 1) ? LRE_TASK_REGRESSION : LRE_TASK_CLASSIFICATION;
+    lre_status s = lre_dataset_npy_mem(ctx, &d, f, nf, l, nl, task);
     fuzz_check_status(ctx, s, d, "<features>", "<labels>");
     if (d) fuzz_workout(d);
     lre_dataset_release(d);
