@@ -426,9 +426,9 @@ bench: bench-bins
 	    echo "== $$s (the fixed table)"; $(CLI) -q $$s; \
 	    echo "== $$s (--precision bf16)"; $(CLI) -q --precision bf16 $$s; done
 	@if $(TORCH_PYTHON) -c 'import torch, torch_lr_finder' 2>/dev/null; then \
-	    echo "== torch-lr-finder, the same sweep (scripts/bench_torch_finder.py)"; \
-	    $(TORCH_PYTHON) scripts/bench_torch_finder.py --device cpu; \
-	    $(TORCH_PYTHON) scripts/bench_torch_finder.py --device cpu --bf16-autocast; \
+	    echo "== torch-lr-finder, the same sweep (scripts/compare_torch.py --bench)"; \
+	    $(TORCH_PYTHON) scripts/compare_torch.py --bench --device cpu; \
+	    $(TORCH_PYTHON) scripts/compare_torch.py --bench --device cpu --bf16-autocast; \
 	else echo "== torch-lr-finder: not importable by $(TORCH_PYTHON) (TORCH_PYTHON=... names a python with torch and torch-lr-finder; a reference, never a dependency)"; fi
 
 # The CUDA figures alone (scripts/bench_cuda.c; one line and nothing else

@@ -8,6 +8,11 @@ numpy and matplotlib):
     build/lrengine scripts/compare_torch.lua /tmp/cmp 100 12000 2000
     /tmp/refenv/bin/python scripts/compare_torch.py /tmp/cmp
 
+`compare_torch.py --bench [--device cpu|cuda] [--bf16-autocast]` times
+torch-lr-finder on the sweep scripts/bench_finder.lua times in lrengine
+(it runs scripts/bench_torch_finder.py; `make bench` calls it fp32 and
+under torch.autocast("cpu", dtype=torch.bfloat16)).
+
 It reads the same Fashion-MNIST rows (the first n_train training and n_val
 test rows, uint8 -> float32 times float32(1/255), exactly lrengine's
 scale(1/255)), builds the user's nn.Sequential 784-256-256-10 MLP, loads
@@ -40,6 +45,16 @@ import os
 import sys
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # pytorch-lr-finder's progress bar
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--bench"]:
+    # compare_torch.py --bench [--device cpu|cuda] [--bf16-autocast] [--num-iter N] ...:
+    # the timing half, scripts/bench_torch_finder.py (which `make bench` runs,
+    # fp32 and under bf16 autocast); it needs only torch and torch-lr-finder.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_torch_finder
+
+    sys.argv = [sys.argv[0]] + sys.argv[2:]
+    sys.exit(bench_torch_finder.main())
 import matplotlib
 
 matplotlib.use("Agg")
@@ -105,7 +120,8 @@ def steepest(lrs, losses):
 
 def main():
     if len(sys.argv) != 2:
-        sys.exit("usage: compare_torch.py OUTDIR   (after build/lrengine scripts/compare_torch.lua OUTDIR)")
+        sys.exit("usage: compare_torch.py OUTDIR   (after build/lrengine scripts/compare_torch.lua OUTDIR)\n"
+                 "       compare_torch.py --bench [--device cpu|cuda] [--bf16-autocast]   (timings)")
     out = sys.argv[1]
     ours = json.load(open(f"{out}/lrengine.json"))
     cfg = ours["compare"]
