@@ -61,7 +61,11 @@ end
 -- marked, axes labelled. opts: width (cells, 70), height (rows, 16),
 -- chosen (a suggestion's name), log_x. Returns a string (no trailing
 -- newline).
+local OPTS = { width = "number", height = "number", chosen = "string", log_x = "boolean" }
+
 function M.terminal(result, opts)
+  plot.check_result("chart.terminal", result, 2)
+  plot.check_opts("chart.terminal", opts, OPTS, 2)
   opts = opts or {}
   local W = math.max(10, math.tointeger(opts.width) or 70)
   local H = math.max(4, math.tointeger(opts.height) or 16)

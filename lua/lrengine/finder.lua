@@ -79,6 +79,7 @@ local schedules = require "lrengine.schedules"
 local smoothing = require "lrengine.smoothing"
 local stopping = require "lrengine.stopping"
 local heuristics = require "lrengine.heuristics"
+local registry = require "lrengine.registry"
 
 local M = {}
 
@@ -385,8 +386,28 @@ local function validate(opts)
         .. "and evaluate for a validation set)", m), 2)
     end
   end
+  -- a dataset (a C program's own trainer may take a table or a boolean)
+  local vt = type(o.val)
+  if vt == "number" or vt == "string" or vt == "function" or vt == "thread" then
+    fail("val must be a dataset (got " .. vt .. ")", 2)
+  end
   if o.val ~= nil and not method(o.trainer, "evaluate") then
     fail("a validation set needs a trainer with an 'evaluate' method", 2)
+  end
+  for _, k in ipairs { "keep_state", "reinit" } do
+    if type(o[k]) ~= "boolean" then
+      fail(string.format("%s must be a boolean (got %s)", k, type(o[k])), 2)
+    end
+  end
+  -- both are checked, whichever smoothing is used (that one checks the range)
+  for _, k in ipairs { "smooth_f", "beta" } do
+    if o[k] ~= nil and type(o[k]) ~= "number" then
+      fail(string.format("%s must be a number (got %s)", k, type(o[k])), 2)
+    end
+  end
+  if o.suggest_opts ~= nil and type(o.suggest_opts) ~= "table" then
+    fail(string.format("suggest_opts must be a table of name = {options} (got %s)",
+      type(o.suggest_opts)), 2)
   end
   check_number(o, "start_lr")
   check_number(o, "end_lr")
@@ -439,6 +460,8 @@ local function validate(opts)
     if o.suggest_opts and type(o.suggest_opts[name]) == "table" then hopts = copy(o.suggest_opts[name]) end
     if hopts.num_iter == nil then hopts.num_iter = o.num_iter end
     local fn = checked(string.format("suggest[%d]", i), heuristics.resolve, h, i, hopts)
+    -- a built-in heuristic's options are checked now, not after the run
+    checked(string.format("suggest_opts.%s", name), heuristics.check_opts, fn, hopts)
     o._heuristics[i] = { fn = fn, name = name, opts = hopts }
   end
   check_opts_table(o, "suggest_opts", "suggest", "heuristic", suggest_named)
@@ -583,7 +606,10 @@ function M.range_test(opts)
     if type(err) == "string" and err:find("interrupted!", 1, true) and o._partial then
       error(interrupted(o, err), 0)
     end
-    error(err, 0)
+    -- an error raised at this file's line by what it called on the user's
+    -- behalf (trainer:evaluate(val) with a dataset that does not fit, ...)
+    -- is reported at the caller's line
+    registry.raise_at(err, 2, "range_test: ")
   end
 
   local fields = copy(runs[1])

@@ -388,6 +388,9 @@ end
 -- get(plain, opts): the opts become defaults that the caller's opts override.
 local function bind_opts(fn, opts)
   if opts == nil or next(opts) == nil then return fn end
+  -- a built-in one's options are checked now, not at its first call
+  local ok, err = pcall(H.check_opts, fn, opts)
+  if not ok then return nil, registry.library_message(err) or tostring(err), true end
   local bound = {}
   for k, v in pairs(opts) do bound[k] = v end
   return function(lrs, losses, o)
@@ -418,6 +421,17 @@ function H.resolve(v, i, opts)
   local name = known:name_of(fn)
   if name then return fn, name end
   return fn, (i == nil or i == 1) and "custom" or ("custom" .. i)
+end
+
+-- Checks `opts` for the heuristic `fn` before any curve is there, when fn
+-- is a built-in one (its option names and their types: what it would
+-- otherwise find wrong only when it runs); other functions are not called.
+-- An error is raised at `level` (error's, counted from check_opts's caller).
+function H.check_opts(fn, opts, level)
+  local name = known:name_of(fn)
+  if not name or H[name] ~= fn or not OPTION_KEYS["heuristics." .. name] then return end
+  -- an empty curve: the options are checked before its length is
+  registry.relay((level or 1) + 1, nil, fn, {}, {}, opts)
 end
 
 -- Runs several heuristics on one curve. `which` is an array of names and
@@ -459,10 +473,14 @@ function H.suggest(lrs, losses, which, opts)
     if a[3] ~= b[3] then return a[3] < b[3] end
     return a[1] < b[1]
   end)
+  -- the curve is checked here, once: a heuristic that found it wrong would
+  -- report it at this file's line
+  prepare("heuristics.suggest", lrs, losses, nil, 2)
   local out = {}
   for _, t in ipairs(todo) do
     local name, fn = t[1], t[2]
-    local lr, index = fn(lrs, losses, opts_for(name))
+    -- a bad option in opts is the caller's: raised at the caller's line
+    local lr, index = registry.relay(2, nil, fn, lrs, losses, opts_for(name))
     if lr == nil then
       out[name] = { reason = index or "no suggestion" }
     else

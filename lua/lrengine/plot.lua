@@ -62,6 +62,28 @@ local M = {}
 
 local function core() return require "lrengine.core" end
 
+-- Mistakes in what the caller gave are raised at `level` (error's, counted
+-- from the function that calls these): the caller's line, not this file.
+local function check_result(who, result, level)
+  if type(result) ~= "table" or type(result.lrs) ~= "table" or type(result.losses) ~= "table" then
+    error(string.format("%s: expected a range-test result (with lrs and losses), got %s", who,
+      type(result)), level + 1)
+  end
+end
+
+local function check_opts(who, opts, keys, level)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(string.format("%s: opts must be a table (got %s)", who, type(opts)), level + 1)
+  end
+  for k, v in pairs(opts or {}) do
+    if not keys[k] then error(string.format("%s: unknown option '%s'", who, tostring(k)), level + 1) end
+    if type(v) ~= keys[k] then
+      error(string.format("%s: option '%s' must be a %s, got %s", who, k, keys[k], type(v)), level + 1)
+    end
+  end
+end
+M.check_result, M.check_opts = check_result, check_opts
+
 local function finite(x) return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge end
 
 --- A learning rate the way the legend writes it: 3.2e-3, 5.0e2.
@@ -113,6 +135,7 @@ end
 -- steepest first, so that it is the chosen one. A heuristic that fails on
 -- the curve is left out.
 function M.with_suggestions(result)
+  check_result("plot.with_suggestions", result, 2)
   if type(result.suggestions) == "table" and next(result.suggestions) ~= nil then return result end
   local H = require "lrengine.heuristics"
   local names = { }
@@ -337,6 +360,7 @@ end
 
 --- The figure's title and subtitle from what the result recorded.
 function M.describe(result)
+  check_result("plot.describe", result, 2)
   local c = result.config or {}
   local tr = type(c.trainer) == "string" and c.trainer or ""
   local model = short_model(result.model or tr:match("model=(.-), optim="))
@@ -389,16 +413,21 @@ end
 
 local DELTAS = { forward = true, central = true }
 
---- The spec core.plot draws (exposed for tests and custom front ends).
-function M.spec(result, opts)
+local OPTS = {
+  width = "number", height = "number", dpi = "number", font_size = "number", title = "string",
+  subtitle = "string", chosen = "string", raw_points = "boolean", log_x = "boolean",
+  format = "string", delta = "string",
+}
+
+
+-- The spec; errors at `level` (error's, counted from make_spec).
+local function make_spec(result, opts, level)
   opts = opts or {}
-  if type(result) ~= "table" or type(result.lrs) ~= "table" or type(result.losses) ~= "table" then
-    error("plot: expected a range-test result (with lrs and losses)", 3)
-  end
-  if #result.lrs == 0 then error("plot: the result has no points", 3) end
+  check_result("plot", result, level)
+  if #result.lrs == 0 then error("plot: the result has no points", level) end
   if opts.delta ~= nil and not DELTAS[opts.delta] then
     error(string.format("plot: delta = '%s': expected \"forward\" or \"central\"",
-      tostring(opts.delta)), 3)
+      tostring(opts.delta)), level)
   end
   local title, subtitle = M.describe(result)
   result = M.with_suggestions(result)
@@ -410,7 +439,7 @@ function M.spec(result, opts)
     local names = {}
     for _, s in ipairs(list) do names[#names + 1] = s.name end
     error(string.format("plot: chosen = '%s' is not a suggestion of this result (it has: %s)",
-      tostring(missing), #names > 0 and table.concat(names, ", ") or "none"), 3)
+      tostring(missing), #names > 0 and table.concat(names, ", ") or "none"), level)
   end
   local sugg = {}
   for i, s in ipairs(list) do sugg[i] = { name = s.name, lr = s.lr, index = index_of(lrs, s) } end
@@ -428,29 +457,24 @@ function M.spec(result, opts)
   }
 end
 
-local OPTS = {
-  width = "number", height = "number", dpi = "number", font_size = "number", title = "string",
-  subtitle = "string", chosen = "string", raw_points = "boolean", log_x = "boolean",
-  format = "string", delta = "string",
-}
+--- The spec core.plot draws (exposed for tests and custom front ends).
+function M.spec(result, opts)
+  check_opts("plot.spec", opts, OPTS, 2)
+  local spec = make_spec(result, opts, 3)
+  return spec
+end
 
 --- Draws `result` into `path` (.png, .svg or .pdf). Returns the path.
 function M.plot(result, path, opts)
   if type(path) ~= "string" or path == "" then
     error("plot: path must be a non-empty string ending in .png, .svg or .pdf", 2)
   end
-  if opts ~= nil and type(opts) ~= "table" then error("plot: opts must be a table", 2) end
-  for k, v in pairs(opts or {}) do
-    if not OPTS[k] then error(string.format("plot: unknown option '%s'", tostring(k)), 2) end
-    if type(v) ~= OPTS[k] then
-      error(string.format("plot: option '%s' must be a %s, got %s", k, OPTS[k], type(v)), 2)
-    end
-  end
+  check_opts("plot", opts, OPTS, 2)
   if not (opts and opts.format) and not core().plot_format(path) then
     error(string.format("plot: cannot tell the format of '%s': use a .png, .svg or .pdf name",
       path), 2)
   end
-  local spec = M.spec(result, opts)
+  local spec = make_spec(result, opts, 3)
   local ok, err = pcall(core().plot, path, spec)
   if not ok then error(err, 2) end
   return path
@@ -463,6 +487,7 @@ end
 -- them (then the rest sorted), each {name =, lr =, index =} with `index`
 -- the step it is drawn at.
 function M.suggestion_list(result)
+  check_result("plot.suggestion_list", result, 2)
   result = M.with_suggestions(result)
   local list = ordered_suggestions(result)
   for _, s in ipairs(list) do s.index = index_of(result.lrs, s) end
@@ -473,12 +498,30 @@ end
 -- given (nil and the name when it is not in the list), else the first one
 -- asked for in the test, else "steepest", else the first; 0 when the list
 -- is empty.
-function M.chosen_index(list, result, want) return chosen_of(list, M.with_suggestions(result), want) end
+function M.chosen_index(list, result, want)
+  if type(list) ~= "table" then
+    error(string.format("plot.chosen_index: 'list' must be a table (got %s)", type(list)), 2)
+  end
+  check_result("plot.chosen_index", result, 2)
+  if want ~= nil and type(want) ~= "string" then
+    error(string.format("plot.chosen_index: 'want' must be a suggestion's name (got %s)",
+      type(want)), 2)
+  end
+  local i, missing = chosen_of(list, M.with_suggestions(result), want)
+  return i, missing
+end
 
 --- The ticks the figure puts on an axis: core.plot_ticks.
-function M.ticks(scale, lo, hi, opts) return core().plot_ticks(scale, lo, hi, opts) end
+function M.ticks(scale, lo, hi, opts)
+  -- the C function's "bad argument" is the caller's: raised at its line
+  local t = require("lrengine.registry").relay(2, nil, core().plot_ticks, scale, lo, hi, opts)
+  return t
+end
 
 --- The Unicode chart for the terminal: lrengine.chart's terminal.
-function M.terminal(result, opts) return require("lrengine.chart").terminal(result, opts) end
+function M.terminal(result, opts)
+  local text = require("lrengine.registry").relay(2, nil, require("lrengine.chart").terminal, result, opts)
+  return text
+end
 
 return M

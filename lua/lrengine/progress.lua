@@ -59,9 +59,18 @@ local function check(opts, name, kind)
   end
 end
 
+local KEYS = { total = true, every = true, interval = true, label = true, clock = true,
+  tty = true, width = true, stream = true }
+
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("progress.new: expected a table of options", 2) end
+  for k in pairs(opts) do
+    if not KEYS[k] then
+      error(string.format("progress.new: unknown option '%s' (it takes total, every, interval, "
+        .. "label, clock, tty, width, stream)", tostring(k)), 2)
+    end
+  end
   check(opts, "total", "number")
   check(opts, "every", "number")
   check(opts, "interval", "number")

@@ -41,6 +41,77 @@ local function callable(v)
 end
 M.callable = callable
 
+-- ---------------------------------------------------------------------------
+-- Errors at the user's line. A mistake in what the user passed must be
+-- reported at the user's line, not inside the library: a check raises with
+-- the right level, and where the library calls something on the user's
+-- behalf (a C function, a heuristic, a factory) that then complains at its
+-- caller -- this library -- the error is raised again at the user's line.
+
+-- the directory of the library's files, as their chunk names give it
+local LIBDIR = (debug.getinfo(1, "S").source:match("^@(.*[/\\])[^/\\]*$")) or ""
+
+-- Is `file` (a position's file, as Lua writes it: maybe cut to "...tail")
+-- one of the library's own files?
+local function library_file(file)
+  local name = file:match("[/\\]?([%w_]+)%.lua$")
+  if not name then return false end
+  local full = LIBDIR .. name .. ".lua"
+  if file == full then return true end
+  if file:sub(1, 3) == "..." then
+    local tail = file:sub(4)
+    return #tail > 0 and full:sub(-#tail) == tail
+  end
+  return false
+end
+
+--- The message `err` without its position when that position is inside the
+-- library (lua/lrengine/*.lua); nil when it has another position (the
+-- user's own code, which must keep it) or is not a string. A message with
+-- no position comes back as it is.
+function M.library_message(err)
+  if type(err) ~= "string" then return nil end
+  local file, rest = err:match("^([^\n]-):%d+: (.*)$")
+  if not file then return err end
+  if library_file(file) then return rest end
+  return nil
+end
+
+--- Raises `err` again at `level` (error's, counted from the function that
+-- calls raise_at) when it points into the library or nowhere, with `prefix`
+-- (optional) before it; any other error goes through as it is.
+function M.raise_at(err, level, prefix)
+  local msg = M.library_message(err)
+  if msg == nil then error(err, 0) end
+  error((prefix or "") .. msg, level + 1)
+end
+
+--- Calls fn(...) and returns what it returns; an error is raised again as
+-- raise_at does (level counted from relay's caller).
+function M.relay(level, prefix, fn, ...)
+  local r = table.pack(pcall(fn, ...))
+  if not r[1] then M.raise_at(r[2], level + 1, prefix) end
+  return table.unpack(r, 2, r.n)
+end
+
+--- Checks that `opts` (nil or a table) has only the keys of `keys` (an
+-- array of names); raises "who: unknown option 'k' (it takes ...)" at
+-- `level` (error's, counted from check_keys's caller).
+function M.check_keys(who, opts, keys, level)
+  if type(opts) ~= "table" then return end
+  local known = {}
+  for _, k in ipairs(keys) do known[k] = true end
+  local bad = {}
+  for k in pairs(opts) do
+    if not known[k] then bad[#bad + 1] = tostring(k) end
+  end
+  if #bad > 0 then
+    table.sort(bad)
+    error(("%s: unknown option '%s' (it takes %s)"):format(who, bad[1],
+      #keys > 0 and table.concat(keys, ", ") or "none"), level + 1)
+  end
+end
+
 local function sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = tostring(k) end

@@ -79,8 +79,20 @@ local function numeric_array(t, name, where)
 end
 
 --- A result from a table of fields (arrays are checked and copied).
+-- `where` (the file read, for the loaders) starts the messages; without it
+-- a mistake in `fields` is reported at the caller's line.
+local build
 function M.new(fields, where)
-  where = where or "result"
+  if where ~= nil then return build(fields, where) end
+  if type(fields) ~= "table" then
+    error(string.format("results.new: 'fields' must be a table (got %s)", type(fields)), 2)
+  end
+  local ok, r = pcall(build, fields, "results.new")
+  if not ok then error(r, 2) end
+  return r
+end
+
+function build(fields, where)
   local r = setmetatable({}, Result)
   for k, v in pairs(fields) do r[k] = v end
   for _, name in ipairs(ARRAYS) do r[name] = numeric_array(fields[name], name, where) end
@@ -166,6 +178,10 @@ end
 -- Returns the suggestions table (also stored in result.suggestions).
 function Result:suggest(names, opts)
   local H = require "lrengine.heuristics"
+  local relay = require("lrengine.registry").relay
+  if opts ~= nil and type(opts) ~= "table" then
+    error(string.format("suggest: 'opts' must be a table (got %s)", type(opts)), 2)
+  end
   if names == nil then names = { "steepest" } end
   if type(names) ~= "table" then names = { names } end
   local out = {}
@@ -177,8 +193,9 @@ function Result:suggest(names, opts)
     if o.num_iter == nil and math.type(self.config.num_iter) == "integer" then
       o.num_iter = self.config.num_iter
     end
-    local fn, name = H.resolve(h, i, o)
-    local lr, index = fn(self.lrs, self.smoothed, o)
+    -- a bad name or option is the caller's: raised at the caller's line
+    local fn, name = relay(2, "suggest: ", H.resolve, h, i, o)
+    local lr, index = relay(2, "suggest: ", fn, self.lrs, self.smoothed, o)
     if lr then
       out[name] = { lr = lr, index = index }
     else

@@ -88,7 +88,22 @@ end
 -- i.e. against the previous SMOOTHED value; smooth_f = 0 disables it.
 -- Same operations in the same order, so the values are bit-identical.
 -- (PyTorch-Ignite's FastaiLRFinder, v0.5.5, smooths the same way.)
+-- The options of the built-in smoothings: one table serves them all (the
+-- range test passes smooth_f and beta whichever is used); any other key is
+-- refused, so that a typo does not silently keep the default.
+local KEYS = { smooth_f = true, beta = true, first_k = true }
+local function unknown_key(who, opts)
+  local bad = {}
+  for k in pairs(opts) do if not KEYS[k] then bad[#bad + 1] = tostring(k) end end
+  if #bad > 0 then
+    table.sort(bad)
+    return ("%s: unknown option '%s' (it takes smooth_f, beta, first_k)"):format(who, bad[1])
+  end
+end
+
 local function ema_factory(opts)
+  local kerr = unknown_key("smoothing.ema", opts)
+  if kerr then return nil, kerr end
   local f = opts.smooth_f
   if f == nil then f = 0.05 end
   local err = bad_fraction("smoothing.ema", "smooth_f", f)
@@ -108,6 +123,8 @@ end
 -- the same formula with n = trainer.global_step + 1, which is already 2 at
 -- the first recorded loss of a fresh trainer: first_k = 2 reproduces it.
 local function debiased_factory(opts)
+  local kerr = unknown_key("smoothing.debiased", opts)
+  if kerr then return nil, kerr end
   local beta = opts.beta
   if beta == nil then beta = 0.98 end
   local err = bad_fraction("smoothing.debiased", "beta", beta)

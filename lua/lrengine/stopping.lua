@@ -52,10 +52,12 @@ local function num(x)
   return ("%.6g"):format(x)
 end
 
-local function check_opts(who, opts, level)
+local function check_opts(who, opts, level, keys)
   if opts ~= nil and type(opts) ~= "table" then
     error(("%s: 'opts' must be a table (got %s)"):format(who, type(opts)), level + 1)
   end
+  -- a key it does not take is refused: a typo must not keep the default
+  registry.check_keys(who, opts, keys, level + 1)
   return opts or {}
 end
 
@@ -73,7 +75,7 @@ end
 -- the rule never fires while best <= 0 — with a negative loss the libraries'
 -- test `loss > 5 * loss` holds at once and they stop at the first step.
 function M.divergence(opts)
-  opts = check_opts("stopping.divergence", opts, 2)
+  opts = check_opts("stopping.divergence", opts, 2, { "threshold" })
   local th = opts.threshold
   if th == nil then th = 5 end
   if type(th) ~= "number" or not finite(th) or th <= 0 then
@@ -98,7 +100,7 @@ end
 -- comparisons with NaN are false), fastai too (`stop_div` only tests the
 -- ratio); their smoothed curves then stay NaN to the end.
 function M.non_finite(opts)
-  check_opts("stopping.non_finite", opts, 2)
+  check_opts("stopping.non_finite", opts, 2, {})
   return function(state)
     local l, s = state.loss, state.smoothed
     if (l ~= nil and not finite(l)) or (s ~= nil and not finite(s)) then
@@ -143,7 +145,7 @@ end
 -- (5, pytorch-lr-finder's; fastai and Lightning use 4). diverge_th = false
 -- turns divergence off (fastai's stop_div=False, Lightning's None).
 function M.default(opts)
-  opts = check_opts("stopping.default", opts, 2)
+  opts = check_opts("stopping.default", opts, 2, { "diverge_th" })
   local th = opts.diverge_th
   if th == nil then th = 5 end
   local rules = { M.non_finite() }
