@@ -201,6 +201,25 @@ describe("lrengine command", function()
     assert.are.equal(1, code)
     assert.are.equal("lrengine: sweep: unknown key 'num_iters' in the table returned by " ..
                      script .. " (did you mean 'num_iter'?)\n", err)
+    -- no key near it: every key is listed
+    script = tmpfile(data .. "return { data = ds, model = { 2, 2 }, zzz = 5 }\n")
+    code, _, err = run(shell_quote(script))
+    assert.are.equal(1, code)
+    assert.truthy(err:find("unknown key 'zzz' in the table returned by " .. script ..
+                           " (the keys: accumulation_steps, batch_size, ", 1, true), err)
+    assert.truthy(err:find(", data, ", 1, true) and err:find(", start_lr, ", 1, true), err)
+    -- a wrong value names the values
+    for _, case in ipairs {
+      { "loss = 'ce'", "unknown loss 'ce' (the losses: 'cross_entropy', 'mse', or an lre.loss" },
+      { "activation = 'relux'", "unknown activation 'relux' (the activations: relu, leaky_relu" },
+    } do
+      local model = case[1]:find("activation") and "{ 2, 2, " .. case[1] .. " }" or "{ 2, 2 }"
+      script = tmpfile(data .. "return { data = ds, model = " .. model .. ", "
+        .. (case[1]:find("activation") and "" or case[1] .. ", ") .. "num_iter = 5 }\n")
+      code, _, err = run(shell_quote(script))
+      assert.are.equal(1, code)
+      assert.truthy(err:find(case[2], 1, true), err)
+    end
   end)
 
   it("an error in user code called by a sweep keeps its traceback", function()

@@ -210,12 +210,21 @@ local function dataset(v, what)
   return v
 end
 
+local ACTIVATIONS = { "relu", "leaky_relu", "gelu", "tanh", "sigmoid" }
+
 local function model_of(v)
+  if type(v) ~= "table" and not (type(v) == "userdata" and getmetatable(v)) then
+    error(string.format("sweep: model must be a table of widths such as {784, 256, 10} (with "
+      .. "activation = 'relu', ...) or an lre.nn.sequential model, not %s", type(v)), 0)
+  end
   if type(v) ~= "table" or getmetatable(v) then return v end
   local nn = lre().nn
   local act = v.activation or "relu"
   local make = nn[act]
-  if type(make) ~= "function" then error("sweep: unknown activation '" .. tostring(act) .. "'", 0) end
+  if type(make) ~= "function" then
+    error("sweep: unknown activation '" .. tostring(act) .. "' (the activations: "
+      .. table.concat(ACTIVATIONS, ", ") .. ")", 0)
+  end
   if #v < 2 then error("sweep: model needs at least two widths, e.g. {784, 256, 10}", 0) end
   local layers = {}
   for i = 1, #v - 1 do
@@ -246,7 +255,10 @@ local function loss_of(v)
   if v == nil then return nil end
   if type(v) == "string" then
     local make = lre().loss[v]
-    if type(make) ~= "function" then error("sweep: unknown loss '" .. v .. "'", 0) end
+    if type(make) ~= "function" then
+      error("sweep: unknown loss '" .. v .. "' (the losses: 'cross_entropy', 'mse', or an "
+        .. "lre.loss object)", 0)
+    end
     return make()
   end
   return v
@@ -263,11 +275,12 @@ function M.sweep(spec, source)
         local keys = {}
         for name in pairs(SWEEP_KEYS) do keys[#keys + 1] = name end
         for name in pairs(finder.OPTIONS) do
-          if name ~= "trainer" then keys[#keys + 1] = name end
+          if name ~= "trainer" and not SWEEP_KEYS[name] then keys[#keys + 1] = name end
         end
         table.sort(keys)
         error(string.format("sweep: unknown key '%s' in the table returned by %s%s", tostring(k),
-          source or "the script", M.did_you_mean(tostring(k), keys)), 0)
+          source or "the script",
+          M.did_you_mean(tostring(k), keys, " (the keys: " .. table.concat(keys, ", ") .. ")")), 0)
       end
       rt[k] = v
     end
