@@ -277,10 +277,11 @@ endif
 # the engine never includes Lua; the figure is its own library).
 $(OBJ)/engine/%.o:      GROUP_CFLAGS = $(ENG_CFLAGS)
 $(OBJ)/engine/plot/%.o: GROUP_CFLAGS = $(PLOT_CFLAGS)
-# the CPU backend's optimizer updates share oneDNN's OpenMP pool (gcc's
+# the CPU backend's optimizer updates and bf16 rounding share oneDNN's OpenMP pool (gcc's
 # libgomp; not in sanitizer builds, whose clang would want its own libomp)
 ifeq ($(WITH_DNNL)$(SAN),10)
 $(OBJ)/engine/backend/cpu.o: GROUP_CFLAGS = $(ENG_CFLAGS) -fopenmp
+$(OBJ)/engine/backend/cpu_dnnl.o: GROUP_CFLAGS = $(ENG_CFLAGS) -fopenmp
 endif
 $(OBJ)/engine/lua/%.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
 $(OBJ)/engine/cli/%.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)

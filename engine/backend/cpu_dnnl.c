@@ -153,7 +153,11 @@ __attribute__((target("avx512f,avx512bf16"))) static void row_bf16_avx512(uint16
 #define LRE_HAVE_BF16_ROW 1
 #endif
 
-/* x (rows, cols of a row stride ld) rounded to bf16 into o, same layout */
+/* x (rows, cols of a row stride ld) rounded to bf16 into o, same layout.
+ * A large block (a 10,000-row validation batch: 7.8 M values, about two
+ * thirds of a bf16 matmul's time when one core rounds it) is split by rows
+ * over the OpenMP pool oneDNN runs on: each value is rounded alone, so the
+ * bits are the same on any number of threads. */
 static void to_bf16(uint16_t *restrict o, const float *restrict x, int64_t rows, int64_t cols,
                     int64_t ld)
 {
@@ -162,6 +166,9 @@ static void to_bf16(uint16_t *restrict o, const float *restrict x, int64_t rows,
                      dnnl_cpu_isa_avx512_core_bf16;
 #else
     const int fast = 0;
+#endif
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols >= 65536)
 #endif
     for (int64_t i = 0; i < rows; i++) {
 #ifdef LRE_HAVE_BF16_ROW
