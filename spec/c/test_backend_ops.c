@@ -657,6 +657,62 @@ static void backend_init(void)
 }
 #endif
 
+#ifdef LRE_WITH_DNNL
+int omp_get_max_threads(void); /* libgomp, oneDNN's runtime in these builds */
+
+/* bf16 on the CPU rounds large operands on the OpenMP pool: one GEMM big
+ * enough for that gives the same bits on 1 and on 2 threads. oneDNN does
+ * not promise its own kernels are thread-count invariant, so the same GEMM
+ * in fp32 (no rounding of ours) is the control: where that differs too,
+ * the check is skipped, not failed. */
+static void test_bf16_threads(void)
+{
+    const int64_t M = 300, N = 20, K = 784; /* a: 235,200 values */
+    const char *nm = "gemm [bf16] NT M=300 N=20 K=784: the same bits on 1 and 2 threads";
+    float *a = rnd(M * K, -1, 1), *b = rnd(N * K, -1, 1), *out[2][2] = {{NULL, NULL}, {NULL, NULL}};
+    const int saved = D.env.threads, pool = omp_get_max_threads();
+    const lre_precision prec[2] = {LRE_PRECISION_FP32, LRE_PRECISION_BF16};
+    int ran = 1;
+    for (int t = 0; t < 2 && ran; t++) {
+        if (D.be->shutdown) D.be->shutdown(D.st);
+        D.env.threads = t + 1;
+        backend_init();
+        for (int p = 0; p < 2 && ran; p++) {
+            lre_precision got = LRE_PRECISION_FP32;
+            if (D.be->set_precision(D.st, prec[p], &got) != LRE_OK)
+                chk_fatal("set_precision", "%s", D.err);
+            if (got != prec[p]) {
+                chk_skip(nm, "this CPU runs bf16 as fp32 (no AMX or AVX512-BF16)");
+                ran = 0;
+                break;
+            }
+            dbuf da = dnew(4, M * K, a), db = dnew(4, N * K, b), dc = dnew(4, M * N, NULL);
+            ok(D.be->gemm(D.st, 0, 1, M, N, K, 1.0f, da.ptr, K, db.ptr, K, 0.0f, dc.ptr, N),
+               chk_name("%s (%s, %d threads): runs", nm, lre_precision_name(prec[p]), t + 1));
+            out[p][t] = malloc(sizeof(float) * (size_t)(M * N));
+            dget(&dc, out[p][t], nm);
+            dfree(&da);
+            dfree(&db);
+            dfree(&dc);
+        }
+    }
+    const size_t bytes = sizeof(float) * (size_t)(M * N);
+    if (ran && memcmp(out[0][0], out[0][1], bytes) != 0)
+        chk_skip(nm, "oneDNN's own fp32 kernel gives other bits on 2 threads here");
+    else if (ran)
+        CHECK(memcmp(out[1][0], out[1][1], bytes) == 0, nm, "the outputs differ");
+    /* back to fp32 and the pool the tests started with */
+    if (D.be->shutdown) D.be->shutdown(D.st);
+    D.env.threads = pool;
+    backend_init();
+    D.env.threads = saved;
+    for (int p = 0; p < 2; p++)
+        for (int t = 0; t < 2; t++) free(out[p][t]);
+    free(a);
+    free(b);
+}
+#endif
+
 /* The gemm cases again under each GEMM provider of the CPU (the table's
  * choice ran with the rest) and in each reduced precision the device has. */
 static void run_gemm_variants(lre_device d)
@@ -693,10 +749,16 @@ static void run_gemm_variants(lre_device d)
         GEMM_MODE = red[i].mode;
         GEMM_EPS = red[i].eps;
         run_gemms();
+        /* operands large enough to be rounded on several threads */
+        test_gemm(0, 1, 300, 20, 784, 1.0f, 0.0f, 0);
+        test_gemm(1, 0, 257, 33, 300, 0.5f, 1.0f, 3);
         GEMM_EPS = 0.0;
         if (D.be->set_precision) D.be->set_precision(D.st, LRE_PRECISION_FP32, &got);
     }
     GEMM_MODE = "";
+#ifdef LRE_WITH_DNNL
+    if (d == LRE_DEVICE_CPU) test_bf16_threads();
+#endif
 }
 
 static void run_all(void)
