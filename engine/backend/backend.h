@@ -156,6 +156,17 @@ typedef struct lre_backend {
                                int64_t K, float alpha, int64_t lda, int64_t ldb, float beta,
                                int64_t ldc);
 
+    /* Optional: y (B,out) = x (B,in) · w (out,in)^T + bias (out), the
+     * linear layer's forward in one pass where the backend can add the bias
+     * inside the GEMM (oneDNN's matmul with a bias: y is written once, not
+     * read back). The same bits as gemm then bias_add_forward. NULL: the
+     * core calls those two. */
+    lre_status (*linear_forward)(void *state, float *y, const float *x, const float *w,
+                                 const float *bias, int64_t B, int64_t in, int64_t out);
+    /* Optional: what linear_forward with these sizes needs, made now (as
+     * gemm_prepare). NULL: nothing to prepare. */
+    lre_status (*linear_prepare)(void *state, int64_t B, int64_t in, int64_t out);
+
     /* y (rows,cols) += bias (cols), broadcast over rows */
     lre_status (*bias_add_forward)(void *state, float *y, const float *bias,
                                    int64_t rows, int64_t cols);

@@ -179,7 +179,7 @@ static lre_status cpu_gemm(void *state, int trans_a, int trans_b, int64_t M, int
     if (s->precision == LRE_PRECISION_BF16 || s->provider == CPU_GEMM_ONEDNN ||
         (s->provider == CPU_GEMM_TABLE && lre_dnnl_serves(trans_a, trans_b, M, N, K)))
         return lre_dnnl_gemm(s->dnnl, trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c,
-                             ldc, s->precision == LRE_PRECISION_BF16);
+                             ldc, NULL, s->precision == LRE_PRECISION_BF16);
 #endif
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a, (int)lda,
@@ -197,7 +197,7 @@ static lre_status cpu_gemm_prepare(void *state, int trans_a, int trans_b, int64_
         (s->precision == LRE_PRECISION_BF16 || s->provider == CPU_GEMM_ONEDNN ||
          (s->provider == CPU_GEMM_TABLE && lre_dnnl_serves(trans_a, trans_b, M, N, K))))
         return lre_dnnl_prepare(s->dnnl, trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc,
-                                s->precision == LRE_PRECISION_BF16);
+                                0, s->precision == LRE_PRECISION_BF16);
 #else
     (void)state, (void)trans_a, (void)trans_b, (void)M, (void)N, (void)K, (void)alpha, (void)lda,
         (void)ldb, (void)beta, (void)ldc;
@@ -215,6 +215,46 @@ static lre_status cpu_bias_add_forward(void *state, float *y, const float *bias,
         LRE_SIMD
         for (int64_t j = 0; j < cols; j++) yr[j] += bias[j];
     }
+    return LRE_OK;
+}
+
+#ifdef LRE_WITH_DNNL
+/* Whether the linear forward's GEMM (x · w^T: B×out×in) goes to oneDNN, and
+ * with it the bias: fused there, it is added to the accumulator before y is
+ * written (the same bits as adding it after; y is not read back). */
+static int linear_on_dnnl(const cpu_state *s, int64_t B, int64_t in, int64_t out)
+{
+    return B > 0 && in > 0 && out > 0 && B <= INT32_MAX && in <= INT32_MAX && out <= INT32_MAX &&
+           (s->precision == LRE_PRECISION_BF16 || s->provider == CPU_GEMM_ONEDNN ||
+            (s->provider == CPU_GEMM_TABLE && lre_dnnl_serves(0, 1, B, out, in)));
+}
+#endif
+
+/* y (B,out) = x (B,in) · w^T + bias */
+static lre_status cpu_linear_forward(void *state, float *y, const float *x, const float *w,
+                                     const float *bias, int64_t B, int64_t in, int64_t out)
+{
+#ifdef LRE_WITH_DNNL
+    cpu_state *s = CS(state);
+    if (bias && linear_on_dnnl(s, B, in, out))
+        return lre_dnnl_gemm(s->dnnl, 0, 1, B, out, in, 1.0f, x, in, w, in, 0.0f, y, out, bias,
+                             s->precision == LRE_PRECISION_BF16);
+#endif
+    lre_status st = cpu_gemm(state, 0, 1, B, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+    if (!st && bias) st = cpu_bias_add_forward(state, y, bias, B, out);
+    return st;
+}
+
+static lre_status cpu_linear_prepare(void *state, int64_t B, int64_t in, int64_t out)
+{
+#ifdef LRE_WITH_DNNL
+    cpu_state *s = CS(state);
+    if (linear_on_dnnl(s, B, in, out))
+        return lre_dnnl_prepare(s->dnnl, 0, 1, B, out, in, 1.0f, in, in, 0.0f, out, 1,
+                                s->precision == LRE_PRECISION_BF16);
+#else
+    (void)state, (void)B, (void)in, (void)out;
+#endif
     return LRE_OK;
 }
 
@@ -551,6 +591,8 @@ const lre_backend lre_backend_cpu = {
     .zero = cpu_zero,
     .gemm = cpu_gemm,
     .gemm_prepare = cpu_gemm_prepare,
+    .linear_forward = cpu_linear_forward,
+    .linear_prepare = cpu_linear_prepare,
     .bias_add_forward = cpu_bias_add_forward,
     .bias_add_backward = cpu_bias_add_backward,
     .act_forward = cpu_act_forward,

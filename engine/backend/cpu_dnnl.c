@@ -3,8 +3,9 @@
  * (cpu_dnnl.h). Row-major operands with row strides map onto oneDNN
  * memory descriptors by strides: a (M,K) is {lda, 1}, its transpose stored
  * (K,M) is {1, lda}; likewise b; c (M,N) is {ldc, 1}. alpha is an output
- * scale and beta a sum post-op. For bf16 the operands are first rounded
- * into staging buffers of the same layout.
+ * scale and beta a sum post-op, a bias (the linear layer's) the matmul's
+ * own bias argument. For bf16 the operands are first rounded into staging
+ * buffers of the same layout.
  */
 #ifdef LRE_WITH_DNNL
 
@@ -19,11 +20,12 @@
 void omp_set_num_threads(int n); /* libgomp, oneDNN's runtime here */
 
 typedef struct prim {
-    int trans_a, trans_b, bf16;
+    int trans_a, trans_b, bf16, bias;
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
     dnnl_primitive_t p;
     dnnl_memory_t ma, mb, mc, ms;  /* user pointers set per call */
+    dnnl_memory_t mbias;           /* the bias (1,N), when the key has one */
     void *scratch;                 /* the scratchpad, owned */
 } prim;
 
@@ -79,6 +81,7 @@ static void prim_free(prim *q)
     dnnl_memory_destroy(q->mb);
     dnnl_memory_destroy(q->mc);
     dnnl_memory_destroy(q->ms);
+    dnnl_memory_destroy(q->mbias);
     free(q->scratch);
 }
 
@@ -195,8 +198,9 @@ static lre_status stage(lre_dnnl *d, uint16_t **buf, size_t *cap, size_t need)
 
 static lre_status make_prim(lre_dnnl *d, prim *q)
 {
-    dnnl_memory_desc_t ad, bd, cd;
-    dnnl_dims_t da = {q->M, q->K}, db = {q->K, q->N}, dc = {q->M, q->N};
+    dnnl_memory_desc_t ad, bd, cd, biasd;
+    dnnl_dims_t da = {q->M, q->K}, db = {q->K, q->N}, dc = {q->M, q->N}, dbias = {1, q->N};
+    dnnl_dims_t sbias = {q->N, 1};
     dnnl_dims_t sa = {q->trans_a ? 1 : q->lda, q->trans_a ? q->lda : 1};
     dnnl_dims_t sb = {q->trans_b ? 1 : q->ldb, q->trans_b ? q->ldb : 1};
     dnnl_dims_t sc = {q->ldc, 1};
@@ -204,8 +208,9 @@ static lre_status make_prim(lre_dnnl *d, prim *q)
     DN(d, dnnl_memory_desc_init_by_strides(&ad, 2, da, in, sa));
     DN(d, dnnl_memory_desc_init_by_strides(&bd, 2, db, in, sb));
     DN(d, dnnl_memory_desc_init_by_strides(&cd, 2, dc, dnnl_f32, sc));
+    DN(d, dnnl_memory_desc_init_by_strides(&biasd, 2, dbias, dnnl_f32, sbias));
     dnnl_matmul_desc_t md;
-    DN(d, dnnl_matmul_desc_init(&md, &ad, &bd, NULL, &cd));
+    DN(d, dnnl_matmul_desc_init(&md, &ad, &bd, q->bias ? &biasd : NULL, &cd));
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -233,6 +238,8 @@ static lre_status make_prim(lre_dnnl *d, prim *q)
         dnnl_memory_create(&q->ma, &ad, d->eng, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&q->mb, &bd, d->eng, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&q->mc, &cd, d->eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        (q->bias && dnnl_memory_create(&q->mbias, &biasd, d->eng, DNNL_MEMORY_NONE) !=
+                        dnnl_success) ||
         (ss && dnnl_memory_create(&q->ms, smd, d->eng, q->scratch) != dnnl_success))
         goto out;
     s = LRE_OK;
@@ -242,9 +249,9 @@ out:
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (s == LRE_EDEVICE)
         return lre_backend_fail(d->env, LRE_EDEVICE,
-                                "onednn: no matmul for %lldx%lldx%lld (trans %d%d, %s)",
+                                "onednn: no matmul for %lldx%lldx%lld (trans %d%d, %s%s)",
                                 (long long)q->M, (long long)q->K, (long long)q->N, q->trans_a,
-                                q->trans_b, q->bf16 ? "bf16" : "f32");
+                                q->trans_b, q->bf16 ? "bf16" : "f32", q->bias ? ", bias" : "");
     return s;
 }
 
@@ -254,6 +261,7 @@ static lre_status find_prim(lre_dnnl *d, const prim *key, prim **out)
     for (int i = 0; i < d->n_prims; i++) {
         prim *q = &d->prims[i];
         if (q->trans_a == key->trans_a && q->trans_b == key->trans_b && q->bf16 == key->bf16 &&
+            q->bias == key->bias &&
             q->M == key->M && q->N == key->N && q->K == key->K && q->lda == key->lda &&
             q->ldb == key->ldb && q->ldc == key->ldc && q->alpha == key->alpha &&
             q->beta == key->beta) {
@@ -284,13 +292,14 @@ static lre_status find_prim(lre_dnnl *d, const prim *key, prim **out)
 }
 
 static prim make_key(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                     int64_t lda, int64_t ldb, float beta, int64_t ldc, int bf16)
+                     int64_t lda, int64_t ldb, float beta, int64_t ldc, int bias, int bf16)
 {
     prim key;
     memset(&key, 0, sizeof key);
     key.trans_a = trans_a;
     key.trans_b = trans_b;
     key.bf16 = bf16;
+    key.bias = bias;
     key.M = M;
     key.N = N;
     key.K = K;
@@ -304,9 +313,11 @@ static prim make_key(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, 
 
 lre_status lre_dnnl_prepare(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N,
                             int64_t K, float alpha, int64_t lda, int64_t ldb, float beta,
-                            int64_t ldc, int bf16)
+                            int64_t ldc, int has_bias, int bf16)
 {
-    prim key = make_key(trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, bf16), *q;
+    prim key = make_key(trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, has_bias != 0,
+                        bf16),
+         *q;
     lre_status s = find_prim(d, &key, &q);
     if (s || !bf16) return s;
     int64_t ar = trans_a ? K : M, ac = trans_a ? M : K;
@@ -317,9 +328,9 @@ lre_status lre_dnnl_prepare(lre_dnnl *d, int trans_a, int trans_b, int64_t M, in
 
 lre_status lre_dnnl_gemm(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                          float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
-                         float beta, float *c, int64_t ldc, int bf16)
+                         float beta, float *c, int64_t ldc, const float *bias, int bf16)
 {
-    prim key = make_key(trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, bf16);
+    prim key = make_key(trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, bias != NULL, bf16);
     prim *q = NULL;
     lre_status s = find_prim(d, &key, &q);
     if (s) return s;
@@ -338,10 +349,15 @@ lre_status lre_dnnl_gemm(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64
     DN(d, dnnl_memory_set_data_handle(q->ma, (void *)pa));
     DN(d, dnnl_memory_set_data_handle(q->mb, (void *)pb));
     DN(d, dnnl_memory_set_data_handle(q->mc, c));
-    dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, q->ma}, {DNNL_ARG_WEIGHTS, q->mb}, {DNNL_ARG_DST, q->mc},
-        {DNNL_ARG_SCRATCHPAD, q->ms}};
-    DN(d, dnnl_primitive_execute(q->p, d->st, q->ms ? 4 : 3, args));
+    dnnl_exec_arg_t args[5] = {
+        {DNNL_ARG_SRC, q->ma}, {DNNL_ARG_WEIGHTS, q->mb}, {DNNL_ARG_DST, q->mc}};
+    int nargs = 3;
+    if (bias) {
+        DN(d, dnnl_memory_set_data_handle(q->mbias, (void *)bias));
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, q->mbias};
+    }
+    if (q->ms) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, q->ms};
+    DN(d, dnnl_primitive_execute(q->p, d->st, nargs, args));
     DN(d, dnnl_stream_wait(d->st));
     return LRE_OK;
 }

@@ -83,7 +83,11 @@ lre_status lre_linear_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
     if (!ctx) return LRE_EINVAL;
     CHECK(check_linear(ctx, "lre_linear_forward", x, y, w, b, "x", "y"));
     int64_t B = x->shape[0], in = x->shape[1], out = w->shape[0];
-    /* y (B,out) = x (B,in) · w^T (in,out) */
+    /* y (B,out) = x (B,in) · w^T (in,out) + b: in one pass where the
+     * backend fuses the bias */
+    if (b && ctx->be->linear_forward)
+        return ctx->be->linear_forward(ctx->be_state, lre_f32(y), lre_cf32(x), lre_cf32(w),
+                                       lre_cf32(b), B, in, out);
     CHECK(ctx->be->gemm(ctx->be_state, 0, 1, B, out, in, 1.0f, lre_cf32(x), in, lre_cf32(w),
                         in, 0.0f, lre_f32(y), out));
     if (b) CHECK(ctx->be->bias_add_forward(ctx->be_state, lre_f32(y), lre_cf32(b), B, out));
@@ -94,9 +98,11 @@ lre_status lre_linear_prepare(lre_ctx *ctx, int64_t B, int64_t in, int64_t out, 
                               int with_dx, int accumulate)
 {
     const lre_backend *be = ctx->be;
-    if (!be->gemm_prepare || B < 1) return LRE_OK;
+    if (B < 1) return LRE_OK;
     /* the calls of lre_linear_forward and lre_linear_backward, argument
-     * for argument */
+     * for argument (the forward with its bias, fused or not) */
+    if (be->linear_prepare) CHECK(be->linear_prepare(ctx->be_state, B, in, out));
+    if (!be->gemm_prepare) return LRE_OK;
     CHECK(be->gemm_prepare(ctx->be_state, 0, 1, B, out, in, 1.0f, in, in, 0.0f, out));
     if (!backward) return LRE_OK;
     CHECK(be->gemm_prepare(ctx->be_state, 1, 0, out, in, B, 1.0f, out, in, 0.0f, in));
