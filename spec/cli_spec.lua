@@ -3,56 +3,13 @@
 -- paths, SIGINT, suggest's curve options and make's short output. The
 -- binary is $LRENGINE_BIN (set by scripts/run_tests.sh), else build/lrengine.
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function absolute(path)
-  if path:sub(1, 1) == "/" then return path end
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("l")
-  p:close()
-  return dir .. "/" .. path
-end
-
-local BIN = absolute(os.getenv("LRENGINE_BIN") or "build/lrengine")
+local cmd = require "spec.command"
+local shell_quote, absolute, tmpfile, slurp, run = cmd.shell_quote, cmd.absolute, cmd.tmpfile,
+  cmd.slurp, cmd.run
+local BIN = cmd.BIN
 local REPO = absolute(".")
 
-local tmpfiles = {}
-local function tmpfile(content)
-  local path = os.tmpname()
-  tmpfiles[#tmpfiles + 1] = path
-  if content then
-    local f = assert(io.open(path, "w"))
-    f:write(content)
-    f:close()
-  end
-  return path
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "r"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- Runs `BIN args` through sh (args already quoted as needed); returns the
--- exit status, stdout and stderr.
-local function run(args, opts)
-  opts = opts or {}
-  local out, err = tmpfile(), tmpfile()
-  local cmd = ("%s%s %s >%s 2>%s"):format(opts.prefix or "", shell_quote(BIN), args,
-                                          shell_quote(out), shell_quote(err))
-  if opts.stdin then cmd = cmd .. " <" .. shell_quote(tmpfile(opts.stdin)) end
-  local _, how, code = os.execute(cmd)
-  assert.are.equal("exit", how, "the command was killed by a signal: " .. cmd)
-  return code, slurp(out), slurp(err)
-end
-
-teardown(function()
-  for _, p in ipairs(tmpfiles) do os.remove(p) end
-end)
+teardown(cmd.cleanup)
 
 describe("lrengine command", function()
   it("--help prints every option and exits 0", function()
@@ -413,7 +370,7 @@ print(t:seed(), ("%.9g"):format(t:step(0.1)))
     local f = assert(io.open(mod, "w"))
     f:write("return 'probe'\n")
     f:close()
-    tmpfiles[#tmpfiles + 1] = mod
+    cmd.remove_later(mod)
     local code, out = run("-e " .. shell_quote("print((require 'lre_spec_probe'))"),
                           { prefix = "LRENGINE_LUA_PATH=" .. shell_quote(dir) .. " " })
     assert.are.equal(0, code)

@@ -12,47 +12,8 @@ local lre = require "lrengine"
 local finder = require "lrengine.finder"
 local results = require "lrengine.results"
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function absolute(path)
-  if path:sub(1, 1) == "/" then return path end
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("l")
-  p:close()
-  return dir .. "/" .. path
-end
-
-local BIN = absolute(os.getenv("LRENGINE_BIN") or "build/lrengine")
-
-local tmpfiles = {}
-local function tmpfile(content)
-  local path = os.tmpname()
-  tmpfiles[#tmpfiles + 1] = path
-  if content then
-    local f = assert(io.open(path, "w"))
-    f:write(content)
-    f:close()
-  end
-  return path
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "r"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- `BIN args` through sh: exit status, stdout, stderr.
-local function run(args)
-  local out, err = tmpfile(), tmpfile()
-  local cmd = ("%s %s >%s 2>%s"):format(shell_quote(BIN), args, shell_quote(out), shell_quote(err))
-  local _, how, code = os.execute(cmd)
-  assert.are.equal("exit", how, "the command was killed by a signal: " .. cmd)
-  return code, slurp(out), slurp(err)
-end
+local cmd = require "spec.command"
+local shell_quote, tmpfile, run = cmd.shell_quote, cmd.tmpfile, cmd.run
 
 local function lines(s)
   local t = {}
@@ -60,9 +21,7 @@ local function lines(s)
   return t
 end
 
-teardown(function()
-  for _, p in ipairs(tmpfiles) do os.remove(p) end
-end)
+teardown(cmd.cleanup)
 
 -- Calls fn, which must fail with a message containing every text (plain).
 local function fails(fn, ...)
