@@ -159,13 +159,15 @@ typedef struct lre_backend {
     /* Optional: y (B,out) = x (B,in) · w (out,in)^T + bias (out), the
      * linear layer's forward in one pass where the backend can add the bias
      * inside the GEMM (oneDNN's matmul with a bias: y is written once, not
-     * read back). The same bits as gemm then bias_add_forward. NULL: the
-     * core calls those two. */
+     * read back); with `relu`, y = relu(y) too (act_forward's LRE_ACT_RELU),
+     * inside the GEMM as well where the backend can. The same bits as gemm,
+     * bias_add_forward and act_forward. NULL: the core calls those. */
     lre_status (*linear_forward)(void *state, float *y, const float *x, const float *w,
-                                 const float *bias, int64_t B, int64_t in, int64_t out);
-    /* Optional: what linear_forward with these sizes needs, made now (as
-     * gemm_prepare). NULL: nothing to prepare. */
-    lre_status (*linear_prepare)(void *state, int64_t B, int64_t in, int64_t out);
+                                 const float *bias, int64_t B, int64_t in, int64_t out,
+                                 int relu);
+    /* Optional: what linear_forward with these arguments needs, made now
+     * (as gemm_prepare). NULL: nothing to prepare. */
+    lre_status (*linear_prepare)(void *state, int64_t B, int64_t in, int64_t out, int relu);
 
     /* y (rows,cols) += bias (cols), broadcast over rows */
     lre_status (*bias_add_forward)(void *state, float *y, const float *bias,

@@ -179,7 +179,7 @@ static lre_status cpu_gemm(void *state, int trans_a, int trans_b, int64_t M, int
     if (s->precision == LRE_PRECISION_BF16 || s->provider == CPU_GEMM_ONEDNN ||
         (s->provider == CPU_GEMM_TABLE && lre_dnnl_serves(trans_a, trans_b, M, N, K)))
         return lre_dnnl_gemm(s->dnnl, trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c,
-                             ldc, NULL, s->precision == LRE_PRECISION_BF16);
+                             ldc, NULL, 0, s->precision == LRE_PRECISION_BF16);
 #endif
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a, (int)lda,
@@ -197,7 +197,7 @@ static lre_status cpu_gemm_prepare(void *state, int trans_a, int trans_b, int64_
         (s->precision == LRE_PRECISION_BF16 || s->provider == CPU_GEMM_ONEDNN ||
          (s->provider == CPU_GEMM_TABLE && lre_dnnl_serves(trans_a, trans_b, M, N, K))))
         return lre_dnnl_prepare(s->dnnl, trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc,
-                                0, s->precision == LRE_PRECISION_BF16);
+                                0, 0, s->precision == LRE_PRECISION_BF16);
 #else
     (void)state, (void)trans_a, (void)trans_b, (void)M, (void)N, (void)K, (void)alpha, (void)lda,
         (void)ldb, (void)beta, (void)ldc;
@@ -230,30 +230,35 @@ static int linear_on_dnnl(const cpu_state *s, int64_t B, int64_t in, int64_t out
 }
 #endif
 
-/* y (B,out) = x (B,in) · w^T + bias */
+static lre_status cpu_act_forward(void *state, lre_act a, float param, float *y, const float *x,
+                                  int64_t n);
+
+/* y (B,out) = x (B,in) · w^T + bias, then relu(y) with `relu` */
 static lre_status cpu_linear_forward(void *state, float *y, const float *x, const float *w,
-                                     const float *bias, int64_t B, int64_t in, int64_t out)
+                                     const float *bias, int64_t B, int64_t in, int64_t out,
+                                     int relu)
 {
 #ifdef LRE_WITH_DNNL
     cpu_state *s = CS(state);
     if (bias && linear_on_dnnl(s, B, in, out))
         return lre_dnnl_gemm(s->dnnl, 0, 1, B, out, in, 1.0f, x, in, w, in, 0.0f, y, out, bias,
-                             s->precision == LRE_PRECISION_BF16);
+                             relu, s->precision == LRE_PRECISION_BF16);
 #endif
     lre_status st = cpu_gemm(state, 0, 1, B, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
     if (!st && bias) st = cpu_bias_add_forward(state, y, bias, B, out);
+    if (!st && relu) st = cpu_act_forward(state, LRE_ACT_RELU, 0.0f, y, y, B * out);
     return st;
 }
 
-static lre_status cpu_linear_prepare(void *state, int64_t B, int64_t in, int64_t out)
+static lre_status cpu_linear_prepare(void *state, int64_t B, int64_t in, int64_t out, int relu)
 {
 #ifdef LRE_WITH_DNNL
     cpu_state *s = CS(state);
     if (linear_on_dnnl(s, B, in, out))
-        return lre_dnnl_prepare(s->dnnl, 0, 1, B, out, in, 1.0f, in, in, 0.0f, out, 1,
+        return lre_dnnl_prepare(s->dnnl, 0, 1, B, out, in, 1.0f, in, in, 0.0f, out, 1, relu,
                                 s->precision == LRE_PRECISION_BF16);
 #else
-    (void)state, (void)B, (void)in, (void)out;
+    (void)state, (void)B, (void)in, (void)out, (void)relu;
 #endif
     return LRE_OK;
 }
@@ -342,15 +347,13 @@ static lre_status cpu_act_backward(void *state, lre_act a, float param, float *d
  * Per row, in double: m = max, lse = m + log Σ exp(z - m),
  * loss = (1-ε)(lse - z_y) + ε/C Σ_c (lse - z_c),
  * dz_c = softmax_c - (1-ε)[c == y] - ε/C, scaled by grad_scale / B. */
-static lre_status cpu_cross_entropy(void *state, float *loss, float *dlogits,
-                                    const float *logits, const int32_t *labels, int64_t B,
-                                    int64_t C, float smoothing, float grad_scale)
+/* Rows [lo, hi) of the cross-entropy: their loss summed in order (in
+ * double), their gradient into dlogits. */
+static double ce_rows(float *dlogits, const float *logits, const int32_t *labels, int64_t lo,
+                      int64_t hi, int64_t C, double on, double off, double gs)
 {
-    (void)state;
     double total = 0.0;
-    const double eps = smoothing, on = 1.0 - eps, off = eps / (double)C;
-    const double gs = B > 0 ? (double)grad_scale / (double)B : 0.0;
-    for (int64_t i = 0; i < B; i++) {
+    for (int64_t i = lo; i < hi; i++) {
         const float *z = logits + i * C;
         double m = -INFINITY;
         for (int64_t c = 0; c < C; c++)
@@ -373,6 +376,36 @@ static lre_status cpu_cross_entropy(void *state, float *loss, float *dlogits,
             for (int64_t c = 0; c < C; c++) d[c] = lre_ce_grad1(z[c], lse, c == y, on, off, gs);
         }
     }
+    return total;
+}
+
+/* The rows go in CE_BLOCKS blocks whose sizes depend on B alone (one block
+ * up to CE_ROWS rows, the training batches); each block's sum is taken in
+ * order and the blocks' sums in order, so the loss is the same bits on any
+ * number of threads, and the blocks share the OpenMP pool where built. */
+#define CE_ROWS 256
+#define CE_BLOCKS 64
+static lre_status cpu_cross_entropy(void *state, float *loss, float *dlogits,
+                                    const float *logits, const int32_t *labels, int64_t B,
+                                    int64_t C, float smoothing, float grad_scale)
+{
+    (void)state;
+    const double eps = smoothing, on = 1.0 - eps, off = eps / (double)C;
+    const double gs = B > 0 ? (double)grad_scale / (double)B : 0.0;
+    int64_t nb = (B + CE_ROWS - 1) / CE_ROWS;
+    if (nb > CE_BLOCKS) nb = CE_BLOCKS;
+    if (nb < 1) nb = 1;
+    const int64_t per = (B + nb - 1) / nb;
+    double part[CE_BLOCKS];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nb > 1)
+#endif
+    for (int64_t k = 0; k < nb; k++) {
+        int64_t lo = k * per, hi = lo + per < B ? lo + per : B;
+        part[k] = lo < hi ? ce_rows(dlogits, logits, labels, lo, hi, C, on, off, gs) : 0.0;
+    }
+    double total = 0.0;
+    for (int64_t k = 0; k < nb; k++) total += part[k];
     *loss = B > 0 ? (float)(total / (double)B) : 0.0f;
     return LRE_OK;
 }
@@ -456,54 +489,52 @@ static inline int64_t src_row(const lre_gather_src *src, int64_t i)
     return src->index ? src->index[i] : i;
 }
 
+/* Row `row` of src into xo (F), yo (1) and to (target_dim), each if not NULL. */
+static void gather_row(const lre_gather_src *src, int64_t row, float *xo, int32_t *yo, float *to)
+{
+    const int64_t F = src->features;
+    if (xo) {
+        if (src->dtype == LRE_U8) {
+            const uint8_t *xs = (const uint8_t *)src->x + row * F;
+            if (src->mul) map_u8_pf(xo, xs, F, src->mul, src->add);
+            else map_u8(xo, xs, F, src->scale, src->shift);
+        } else {
+            const float *xs = (const float *)src->x + row * F;
+            if (src->identity) memcpy(xo, xs, (size_t)F * sizeof *xo);
+            else if (src->mul) map_f32_pf(xo, xs, F, src->mul, src->add);
+            else map_f32(xo, xs, F, src->scale, src->shift);
+        }
+    }
+    if (yo && src->labels) *yo = src->labels[row];
+    if (to && src->targets)
+        memcpy(to, src->targets + row * src->target_dim, (size_t)src->target_dim * sizeof *to);
+}
+
 /* x (n, F), y (n), t (n, target_dim) = rows idx[0..n) of src (or rows
- * first.. when idx is NULL) */
+ * first.. when idx is NULL). A large block (an evaluate pass's 512-row
+ * chunk: 400,000 values) is split by rows over the OpenMP pool: each value
+ * is converted alone, so the bits are the same on any number of threads. */
 static lre_status cpu_gather(void *state, const lre_gather_src *src, const int64_t *idx,
                              int64_t first, int64_t n, float *x, int32_t *y, float *t)
 {
     (void)state;
-    if (!idx) { /* in order: one row after another, as an index 0..n-1 would */
-        enum { CHUNK = 64 };
-        int64_t seq[CHUNK];
-        for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
-            int64_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
-            for (int64_t i = 0; i < m; i++) seq[i] = first + i0 + i;
-            cpu_gather(state, src, seq, 0, m, x ? x + i0 * src->features : NULL, y ? y + i0 : NULL,
-                       t ? t + i0 * src->target_dim : NULL);
-        }
-        return LRE_OK;
-    }
-    const int64_t F = src->features;
-    const size_t rsz = src->dtype == LRE_U8 ? 1 : sizeof(float);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t row = src_row(src, idx[i]);
-        if (x) {
-            float *xo = x + i * F;
-#if defined(__GNUC__)
-            /* rows come in a shuffled order: fetch a later row while this one
-             * converts (sequential access within a row is already prefetched) */
-            if (i + LRE_AHEAD < n) {
-                const char *nx = (const char *)src->x +
-                                 src_row(src, idx[i + LRE_AHEAD]) * F * (int64_t)rsz;
-                for (int64_t off = 0; off < F * (int64_t)rsz; off += 64)
-                    __builtin_prefetch(nx + off);
-            }
+    const int64_t F = src->features, T = src->target_dim;
+    const int64_t rsz = src->dtype == LRE_U8 ? 1 : (int64_t)sizeof(float);
+    (void)rsz;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n > 1 && n * F >= 65536)
 #endif
-            if (src->dtype == LRE_U8) {
-                const uint8_t *xs = (const uint8_t *)src->x + row * F;
-                if (src->mul) map_u8_pf(xo, xs, F, src->mul, src->add);
-                else map_u8(xo, xs, F, src->scale, src->shift);
-            } else {
-                const float *xs = (const float *)src->x + row * F;
-                if (src->identity) memcpy(xo, xs, (size_t)F * sizeof *xo);
-                else if (src->mul) map_f32_pf(xo, xs, F, src->mul, src->add);
-                else map_f32(xo, xs, F, src->scale, src->shift);
-            }
+    for (int64_t i = 0; i < n; i++) {
+#if defined(__GNUC__)
+        /* rows come in a shuffled order: fetch a later row while this one
+         * converts (sequential access within a row is already prefetched) */
+        if (idx && x && i + LRE_AHEAD < n) {
+            const char *nx = (const char *)src->x + src_row(src, idx[i + LRE_AHEAD]) * F * rsz;
+            for (int64_t off = 0; off < F * rsz; off += 64) __builtin_prefetch(nx + off);
         }
-        if (y && src->labels) y[i] = src->labels[row];
-        if (t && src->targets)
-            memcpy(t + i * src->target_dim, src->targets + row * src->target_dim,
-                   (size_t)src->target_dim * sizeof *t);
+#endif
+        gather_row(src, src_row(src, idx ? idx[i] : first + i), x ? x + i * F : NULL,
+                   y ? y + i : NULL, t ? t + i * T : NULL);
     }
     return LRE_OK;
 }

@@ -4,7 +4,7 @@
  * memory descriptors by strides: a (M,K) is {lda, 1}, its transpose stored
  * (K,M) is {1, lda}; likewise b; c (M,N) is {ldc, 1}. alpha is an output
  * scale and beta a sum post-op, a bias (the linear layer's) the matmul's
- * own bias argument. For bf16 the operands are first rounded into staging
+ * own bias argument, a ReLU after it an eltwise post-op. For bf16 the operands are first rounded into staging
  * buffers of the same layout.
  */
 #ifdef LRE_WITH_DNNL
@@ -20,7 +20,7 @@
 void omp_set_num_threads(int n); /* libgomp, oneDNN's runtime here */
 
 typedef struct prim {
-    int trans_a, trans_b, bf16, bias;
+    int trans_a, trans_b, bf16, bias, relu;
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
     dnnl_primitive_t p;
@@ -221,9 +221,15 @@ static lre_status make_prim(lre_dnnl *d, prim *q)
     if (q->alpha != 1.0f &&
         dnnl_primitive_attr_set_output_scales(attr, 1, 0, &q->alpha) != dnnl_success)
         goto out;
-    if (q->beta != 0.0f) {
+    if (q->beta != 0.0f || q->relu) {
+        /* relu with alpha 0 is max(x, 0) in oneDNN's kernels: +0 for a
+         * negative x, a -0 or a NaN, as lre_relu_fwd (backend-ops checks
+         * the bits against the unfused pass) */
         if (dnnl_post_ops_create(&po) != dnnl_success ||
-            dnnl_post_ops_append_sum(po, q->beta) != dnnl_success ||
+            (q->beta != 0.0f && dnnl_post_ops_append_sum(po, q->beta) != dnnl_success) ||
+            (q->relu &&
+             dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f) !=
+                 dnnl_success) ||
             dnnl_primitive_attr_set_post_ops(attr, po) != dnnl_success)
             goto out;
     }
@@ -249,9 +255,10 @@ out:
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (s == LRE_EDEVICE)
         return lre_backend_fail(d->env, LRE_EDEVICE,
-                                "onednn: no matmul for %lldx%lldx%lld (trans %d%d, %s%s)",
+                                "onednn: no matmul for %lldx%lldx%lld (trans %d%d, %s%s%s)",
                                 (long long)q->M, (long long)q->K, (long long)q->N, q->trans_a,
-                                q->trans_b, q->bf16 ? "bf16" : "f32", q->bias ? ", bias" : "");
+                                q->trans_b, q->bf16 ? "bf16" : "f32", q->bias ? ", bias" : "",
+                                q->relu ? ", relu" : "");
     return s;
 }
 
@@ -261,7 +268,7 @@ static lre_status find_prim(lre_dnnl *d, const prim *key, prim **out)
     for (int i = 0; i < d->n_prims; i++) {
         prim *q = &d->prims[i];
         if (q->trans_a == key->trans_a && q->trans_b == key->trans_b && q->bf16 == key->bf16 &&
-            q->bias == key->bias &&
+            q->bias == key->bias && q->relu == key->relu &&
             q->M == key->M && q->N == key->N && q->K == key->K && q->lda == key->lda &&
             q->ldb == key->ldb && q->ldc == key->ldc && q->alpha == key->alpha &&
             q->beta == key->beta) {
@@ -292,7 +299,8 @@ static lre_status find_prim(lre_dnnl *d, const prim *key, prim **out)
 }
 
 static prim make_key(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                     int64_t lda, int64_t ldb, float beta, int64_t ldc, int bias, int bf16)
+                     int64_t lda, int64_t ldb, float beta, int64_t ldc, int bias, int relu,
+                     int bf16)
 {
     prim key;
     memset(&key, 0, sizeof key);
@@ -300,6 +308,7 @@ static prim make_key(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, 
     key.trans_b = trans_b;
     key.bf16 = bf16;
     key.bias = bias;
+    key.relu = relu;
     key.M = M;
     key.N = N;
     key.K = K;
@@ -313,10 +322,10 @@ static prim make_key(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, 
 
 lre_status lre_dnnl_prepare(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N,
                             int64_t K, float alpha, int64_t lda, int64_t ldb, float beta,
-                            int64_t ldc, int has_bias, int bf16)
+                            int64_t ldc, int has_bias, int relu, int bf16)
 {
     prim key = make_key(trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, has_bias != 0,
-                        bf16),
+                        relu != 0, bf16),
          *q;
     lre_status s = find_prim(d, &key, &q);
     if (s || !bf16) return s;
@@ -328,9 +337,11 @@ lre_status lre_dnnl_prepare(lre_dnnl *d, int trans_a, int trans_b, int64_t M, in
 
 lre_status lre_dnnl_gemm(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                          float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
-                         float beta, float *c, int64_t ldc, const float *bias, int bf16)
+                         float beta, float *c, int64_t ldc, const float *bias, int relu,
+                         int bf16)
 {
-    prim key = make_key(trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, bias != NULL, bf16);
+    prim key = make_key(trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, bias != NULL,
+                        relu != 0, bf16);
     prim *q = NULL;
     lre_status s = find_prim(d, &key, &q);
     if (s) return s;

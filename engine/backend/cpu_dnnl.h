@@ -35,17 +35,19 @@ int lre_dnnl_serves(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K);
 
 /* c (M,N) = alpha·op(a)·op(b) + beta·c (+ bias (N) on every row when bias
  * is not NULL: added to the accumulator inside the matmul, the same bits as
- * adding it to c after), row-major with row strides, as the backend's gemm
+ * adding it to c after; then, with relu, c = max(c, 0) as lre_relu_fwd),
+ * row-major with row strides, as the backend's gemm
  * entry; bf16: a and b rounded to bfloat16 (nearest even) first, fp32
  * accumulation. K > 0, every size within int range. */
 lre_status lre_dnnl_gemm(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                          float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
-                         float beta, float *c, int64_t ldc, const float *bias, int bf16);
+                         float beta, float *c, int64_t ldc, const float *bias, int relu,
+                         int bf16);
 
 /* Makes the primitive lre_dnnl_gemm will use for these arguments now
  * (has_bias: the call will pass a bias). */
 lre_status lre_dnnl_prepare(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64_t N,
                             int64_t K, float alpha, int64_t lda, int64_t ldb, float beta,
-                            int64_t ldc, int has_bias, int bf16);
+                            int64_t ldc, int has_bias, int relu, int bf16);
 
 #endif /* LRE_CPU_DNNL_H */

@@ -62,13 +62,19 @@ void lre_optim_scalars_stage(lre_ctx *ctx, const lre_optim_config *c, double lr,
 lre_status lre_optim_state_apply(lre_ctx *ctx, const lre_optim_config *c, lre_optim_state *st,
                                  lre_tensor *p, const lre_tensor *g);
 
+/* lre_linear_forward, then y = relu(y) with `relu` (lre_act_forward's
+ * LRE_ACT_RELU, bit for bit): inside the GEMM where the backend fuses it
+ * (oneDNN's post-op), so y is written once. */
+lre_status lre_linear_relu_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                                   const lre_tensor *w, const lre_tensor *b, int relu);
+
 /* Readies the backend for the GEMMs of a linear layer (in → out) on B
- * rows: forward, and with `backward` its weight gradient (also the
- * accumulating one with `accumulate`) and, with `with_dx`, its input
- * gradient — so that those calls allocate nothing (a oneDNN primitive per
- * shape is made here). */
+ * rows: forward (with the relu when `relu`), and with `backward` its weight
+ * gradient (also the accumulating one with `accumulate`) and, with
+ * `with_dx`, its input gradient — so that those calls allocate nothing (a
+ * oneDNN primitive per shape is made here). */
 lre_status lre_linear_prepare(lre_ctx *ctx, int64_t B, int64_t in, int64_t out, int backward,
-                              int with_dx, int accumulate);
+                              int with_dx, int accumulate, int relu);
 
 /* lre_cross_entropy, lre_mse and lre_count_correct for the trainer: the
  * result stays on the device (loss_dev, correct_dev: device memory) and

@@ -80,28 +80,37 @@ static lre_status check_linear(lre_ctx *ctx, const char *fn, const lre_tensor *x
 lre_status lre_linear_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
                               const lre_tensor *w, const lre_tensor *b)
 {
+    return lre_linear_relu_forward(ctx, y, x, w, b, 0);
+}
+
+lre_status lre_linear_relu_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                                   const lre_tensor *w, const lre_tensor *b, int relu)
+{
     if (!ctx) return LRE_EINVAL;
     CHECK(check_linear(ctx, "lre_linear_forward", x, y, w, b, "x", "y"));
     int64_t B = x->shape[0], in = x->shape[1], out = w->shape[0];
-    /* y (B,out) = x (B,in) · w^T (in,out) + b: in one pass where the
-     * backend fuses the bias */
+    /* y (B,out) = x (B,in) · w^T (in,out) + b, then relu(y): in one pass
+     * where the backend fuses them */
     if (b && ctx->be->linear_forward)
         return ctx->be->linear_forward(ctx->be_state, lre_f32(y), lre_cf32(x), lre_cf32(w),
-                                       lre_cf32(b), B, in, out);
+                                       lre_cf32(b), B, in, out, relu);
     CHECK(ctx->be->gemm(ctx->be_state, 0, 1, B, out, in, 1.0f, lre_cf32(x), in, lre_cf32(w),
                         in, 0.0f, lre_f32(y), out));
     if (b) CHECK(ctx->be->bias_add_forward(ctx->be_state, lre_f32(y), lre_cf32(b), B, out));
+    if (relu)
+        CHECK(ctx->be->act_forward(ctx->be_state, LRE_ACT_RELU, 0.0f, lre_f32(y), lre_cf32(y),
+                                   B * out));
     return LRE_OK;
 }
 
 lre_status lre_linear_prepare(lre_ctx *ctx, int64_t B, int64_t in, int64_t out, int backward,
-                              int with_dx, int accumulate)
+                              int with_dx, int accumulate, int relu)
 {
     const lre_backend *be = ctx->be;
     if (B < 1) return LRE_OK;
-    /* the calls of lre_linear_forward and lre_linear_backward, argument
+    /* the calls of lre_linear_relu_forward and lre_linear_backward, argument
      * for argument (the forward with its bias, fused or not) */
-    if (be->linear_prepare) CHECK(be->linear_prepare(ctx->be_state, B, in, out));
+    if (be->linear_prepare) CHECK(be->linear_prepare(ctx->be_state, B, in, out, relu));
     if (!be->gemm_prepare) return LRE_OK;
     CHECK(be->gemm_prepare(ctx->be_state, 0, 1, B, out, in, 1.0f, in, in, 0.0f, out));
     if (!backward) return LRE_OK;

@@ -143,6 +143,15 @@ static lre_status check_data(lre_trainer *t, lre_dataset *d, const char *fn)
     return LRE_OK;
 }
 
+/* Does a ReLU follow layer i (a linear one)? A pass without a backward
+ * (evaluate, accuracy) then runs the two as one (lre_linear_relu_forward);
+ * a step keeps both outputs, which its backward reads. */
+static int relu_follows(const lre_model *m, int i)
+{
+    return i + 1 < m->n_layers && m->layers[i + 1].kind == LRE_LAYER_ACT &&
+           m->layers[i + 1].act == LRE_ACT_RELU;
+}
+
 /* Readies the backend for every GEMM the trainer's steps and its passes
  * over its own data will run (full and short micro-batches, evaluate's
  * chunks), in the trainer's precision: the first step then creates nothing
@@ -161,8 +170,9 @@ static lre_status prepare_gemms(lre_trainer *t)
         if (l->kind != LRE_LAYER_LINEAR) continue;
         for (int k = 0; k < 2; k++) { /* backward: dx for all but layer 0 */
             CHECK(lre_linear_prepare(ctx, step_rows[k], l->in, l->out, 1, i > 0,
-                                     t->accumulation_steps > 1));
-            CHECK(lre_linear_prepare(ctx, pass_rows[k], l->in, l->out, 0, 0, 0));
+                                     t->accumulation_steps > 1, 0));
+            CHECK(lre_linear_prepare(ctx, pass_rows[k], l->in, l->out, 0, 0, 0,
+                                     relu_follows(t->model, i)));
         }
     }
     return LRE_OK;
@@ -396,16 +406,22 @@ static void set_views(lre_trainer *t, int64_t n)
     }
 }
 
-static lre_status forward(lre_trainer *t)
+/* The forward pass; `pass` (no backward follows): a linear layer and the
+ * ReLU after it in one call, into the ReLU's output (the linear's own stays
+ * unwritten), the same bits as two. */
+static lre_status forward(lre_trainer *t, int pass)
 {
     lre_workspace *ws = &t->ws;
     const lre_tensor *h = &ws->vx;
     for (int i = 0; i < t->model->n_layers; i++) {
         lre_layer *l = &t->model->layers[i];
-        if (l->kind == LRE_LAYER_LINEAR)
-            CHECK(lre_linear_forward(t->ctx, &ws->vact[i], h, l->w, l->b));
-        else
+        if (l->kind == LRE_LAYER_LINEAR) {
+            const int fuse = pass && relu_follows(t->model, i);
+            CHECK(lre_linear_relu_forward(t->ctx, &ws->vact[i + fuse], h, l->w, l->b, fuse));
+            i += fuse;
+        } else {
             CHECK(lre_act_forward(t->ctx, l->act, l->act_param, &ws->vact[i], h));
+        }
         h = &ws->vact[i];
     }
     return LRE_OK;
@@ -465,7 +481,7 @@ static lre_status step_body(lre_trainer *t, const void *argp)
         CHECK(lre_tensor_from_host(&ws->vidx, ws->idx_host + k * bs, (size_t)n * sizeof(int64_t)));
         CHECK(lre_dataset_gather_rows(t->data, &ws->vidx, 0, n, ws->x, ws->y, ws->t));
         set_views(t, n);
-        CHECK(forward(t));
+        CHECK(forward(t, 0));
         CHECK(loss_of(t, losses + k, 1, a->scale));
         CHECK(backward(t, k > 0));
     }
@@ -550,7 +566,7 @@ static lre_status eval_body(lre_trainer *t, const void *argp)
         int64_t n = a->d->n - start < ws->rows ? a->d->n - start : ws->rows;
         CHECK(lre_dataset_gather_rows(a->d, NULL, start, n, ws->x, ws->y, ws->t));
         set_views(t, n);
-        CHECK(forward(t));
+        CHECK(forward(t, 1));
         if (a->mode & 1) CHECK(loss_of(t, losses + c, 0, 1.0f));
         if (a->mode & 2) CHECK(lre_count_correct_dev(t->ctx, counts + c, &ws->vact[last], &ws->vy));
     }

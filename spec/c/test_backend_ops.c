@@ -174,42 +174,60 @@ static void test_gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, float alp
     free(want);
 }
 
-/* The fused linear forward (optional entry): y = x·w^T + bias against the
- * double reference, and bit for bit what gemm then bias_add_forward give. */
-static void test_linear(int64_t B, int64_t in, int64_t out)
+/* The fused linear forward (optional entry): y = x·w^T + bias (then, with
+ * relu, max(y, 0)) against the double reference, and bit for bit what gemm,
+ * bias_add_forward (and act_forward) give. With relu the first row of x is
+ * NaN: our ReLU makes a NaN 0, and the fused one must too. */
+static void test_linear(int64_t B, int64_t in, int64_t out, int relu)
 {
     if (!D.be->linear_forward) return;
     char nm[160];
-    snprintf(nm, sizeof nm, "linear_forward%s B=%lld in=%lld out=%lld", GEMM_MODE, (long long)B,
-             (long long)in, (long long)out);
+    snprintf(nm, sizeof nm, "linear_forward%s%s B=%lld in=%lld out=%lld", relu ? " + relu" : "",
+             GEMM_MODE, (long long)B, (long long)in, (long long)out);
     float *x = rnd(B * in, -1, 1), *w = rnd(out * in, -1, 1), *bias = rnd(out, -1, 1);
+    const int nan_row = relu && in > 0;
+    if (nan_row) x[0] = NAN;
     double *want = dalloc(B * out);
     for (int64_t i = 0; i < B; i++)
         for (int64_t j = 0; j < out; j++) {
             double acc = 0;
             for (int64_t k = 0; k < in; k++) acc += (double)x[i * in + k] * w[j * in + k];
-            want[i * out + j] = acc + bias[j];
+            acc += bias[j];
+            want[i * out + j] = relu ? (acc > 0 ? acc : 0) : acc;
         }
     dbuf dx = dnew(4, B * in, x), dw = dnew(4, out * in, w), db = dnew(4, out, bias);
     dbuf dy = dnew(4, B * out, NULL), dy2 = dnew(4, B * out, NULL);
     if (D.be->linear_prepare)
-        ok(D.be->linear_prepare(D.st, B, in, out), chk_name("%s: prepare runs", nm));
-    ok(D.be->linear_forward(D.st, dy.ptr, dx.ptr, dw.ptr, db.ptr, B, in, out),
+        ok(D.be->linear_prepare(D.st, B, in, out, relu), chk_name("%s: prepare runs", nm));
+    ok(D.be->linear_forward(D.st, dy.ptr, dx.ptr, dw.ptr, db.ptr, B, in, out, relu),
        chk_name("%s: runs", nm));
     ok(D.be->gemm(D.st, 0, 1, B, out, in, 1.0f, dx.ptr, in, dw.ptr, in, 0.0f, dy2.ptr, out),
        chk_name("%s: the unfused gemm runs", nm));
     ok(D.be->bias_add_forward(D.st, dy2.ptr, db.ptr, B, out),
        chk_name("%s: the unfused bias_add runs", nm));
+    if (relu)
+        ok(D.be->act_forward(D.st, LRE_ACT_RELU, 0.0f, dy2.ptr, dy2.ptr, B * out),
+           chk_name("%s: the unfused relu runs", nm));
     float *got = malloc(sizeof *got * (size_t)(B * out + 1)),
           *got2 = malloc(sizeof *got2 * (size_t)(B * out + 1));
     dget(&dy, got, nm);
     dget(&dy2, got2, nm);
     double atol = GEMM_EPS > 0 ? 2.0 * GEMM_EPS * sqrt((double)in + 1) * 3 + 1e-6
                                : 1e-6 * (double)(in + 1) * 2;
-    chk_close(chk_name("%s: matches the reference", nm), want, got, B * out, atol,
-              GEMM_EPS > 0 ? 4 * GEMM_EPS : 2e-6);
+    /* the NaN row (relu) is 0 in our ReLU, whatever the reference says */
+    const int64_t skip = nan_row ? out : 0;
+    chk_close(chk_name("%s: matches the reference", nm), want + skip, got + skip,
+              B * out - skip, atol, GEMM_EPS > 0 ? 4 * GEMM_EPS : 2e-6);
+    if (nan_row) {
+        int zero = 1;
+        for (int64_t j = 0; j < out; j++) zero &= got[j] == 0.0f && !signbit(got[j]);
+        CHECK(zero, chk_name("%s: a NaN row comes out +0, as act_forward's ReLU", nm),
+              "it does not");
+    }
     CHECK(memcmp(got, got2, sizeof *got * (size_t)(B * out)) == 0,
-          chk_name("%s: the same bits as gemm then bias_add_forward", nm), "they differ");
+          chk_name("%s: the same bits as gemm, bias_add_forward%s", nm,
+                   relu ? " and act_forward" : ""),
+          "they differ");
     free(got);
     free(got2);
     dfree(&dx);
@@ -694,10 +712,13 @@ static void run_gemms(void)
                 test_gemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f, 0.0f, 0);
                 test_gemm(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], 0.5f, 1.0f, 3);
             }
-    test_linear(1, 1, 1);
-    test_linear(17, 13, 31);
-    test_linear(128, 784, 256); /* the reference MLP's first layer */
-    test_linear(5, 0, 3);       /* in = 0: y = bias */
+    for (int relu = 0; relu < 2; relu++) {
+        test_linear(1, 1, 1, relu);
+        test_linear(17, 13, 31, relu);
+        test_linear(128, 784, 256, relu); /* the reference MLP's first layer */
+        test_linear(512, 256, 256, relu); /* an evaluate chunk of its second */
+        test_linear(5, 0, 3, relu);       /* in = 0: y = bias */
+    }
 }
 
 #ifdef LRE_WITH_DNNL
