@@ -430,6 +430,8 @@ bench: bench-bins
 	    echo "== torch-lr-finder, the same sweep (scripts/compare_torch.py --bench)"; \
 	    $(TORCH_PYTHON) scripts/compare_torch.py --bench --device cpu; \
 	    $(TORCH_PYTHON) scripts/compare_torch.py --bench --device cpu --bf16-autocast; \
+	    echo "== the whole process, as a user runs it (scripts/bench_process.sh)"; \
+	    bash scripts/bench_process.sh $(CLI) $(TORCH_PYTHON); \
 	else echo "== torch-lr-finder: not importable by $(TORCH_PYTHON) (TORCH_PYTHON=... names a python with torch and torch-lr-finder; a reference, never a dependency)"; fi
 
 # The CUDA figures alone (scripts/bench_cuda.c; one line and nothing else

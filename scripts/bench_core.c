@@ -207,6 +207,24 @@ static int run_engine_gemms(void *ud)
     return e->st != LRE_OK;
 }
 
+/* An evaluate chunk's forward GEMMs (y = x w^T on EVAL_ROWS rows, each
+ * layer) through the engine: the matmul rate lre_trainer_evaluate is
+ * measured against. */
+#define EVAL_ROWS 512
+typedef struct eval_gemms {
+    lre_ctx *ctx;
+    lre_tensor *x[NL], *w[NL], *y[NL];
+    lre_status st;
+} eval_gemms;
+
+static int run_eval_gemms(void *ud)
+{
+    eval_gemms *e = ud;
+    for (int l = 0; l < NL && !e->st; l++)
+        e->st = lre_matmul(e->ctx, e->y[l], e->x[l], 0, e->w[l], 1, 0.0f);
+    return e->st != LRE_OK;
+}
+
 typedef struct gemm_ud {
     gemm_set *g;
     int with_dx0;
@@ -314,16 +332,34 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < 20; i++)
         if (run_engine_gemms(&eg)) return die(ctx, eg.st, "lre_matmul");
+    eval_gemms evg = {ctx, {0}, {0}, {0}, LRE_OK};
+    for (int l = 0; l < NL; l++) {
+        int64_t bi[2] = {EVAL_ROWS, SIZES[l]}, oi[2] = {SIZES[l + 1], SIZES[l]},
+                bo[2] = {EVAL_ROWS, SIZES[l + 1]};
+        if ((s = lre_tensor_new(ctx, &evg.x[l], LRE_F32, 2, bi)) ||
+            (s = lre_tensor_new(ctx, &evg.w[l], LRE_F32, 2, oi)) ||
+            (s = lre_tensor_new(ctx, &evg.y[l], LRE_F32, 2, bo)) ||
+            (s = lre_tensor_from_host(evg.w[l], g.w[l], sizeof(float) * (size_t)(bo[1] * bi[1]))))
+            return die(ctx, s, "evaluate GEMM tensors");
+    }
+    for (int i = 0; i < 20; i++)
+        if (run_eval_gemms(&evg)) return die(ctx, evg.st, "lre_matmul (evaluate shapes)");
 
     bench_item items[4] = {{do_step, &su, 0, {0}},
                            {do_gemm, &all, 0, {0}},
                            {do_gemm, &engine_set, 0, {0}},
                            {run_engine_gemms, &eg, 0, {0}}};
-    bench_item ev = {do_eval, &su, 0, {0}};
+    bench_item ev[2] = {{do_eval, &su, 0, {0}}, {run_eval_gemms, &evg, 0, {0}}};
     if (time_items(items, 4, secs, reps)) return die(ctx, su.st ? su.st : eg.st, "step");
-    if (time_items(&ev, 1, secs, reps)) return die(ctx, su.st, "evaluate");
+    if (time_items(ev, 2, secs, reps)) return die(ctx, su.st ? su.st : evg.st, "evaluate");
     double t_step = med_of(&items[0], reps), t_gemm = med_of(&items[1], reps);
-    double t_gemm_engine = med_of(&items[2], reps), t_eval = med_of(&ev, reps);
+    double t_gemm_engine = med_of(&items[2], reps), t_eval = med_of(&ev[0], reps);
+    /* evaluate's rate over its forward GEMMs' rate, per repetition */
+    double ev_ratios[MAXREP];
+    for (int r = 0; r < reps; r++)
+        ev_ratios[r] = (ev[1].t[r] / EVAL_ROWS) / (ev[0].t[r] / 10000.0);
+    const double ev_share = median(ev_ratios, reps);
+    const double t_ev_mm = med_of(&ev[1], reps);
     double t_mm = med_of(&items[3], reps);
     double mm_ratios[MAXREP];
     for (int r = 0; r < reps; r++) mm_ratios[r] = items[3].t[r] / items[0].t[r];
@@ -359,6 +395,10 @@ int main(int argc, char **argv)
     printf(
         "lre_trainer_evaluate    %8.3f ms per 10,000 rows  (%.0f rows/s, %.1f GFLOP/s forward)\n",
         t_eval * 1e3, 10000 / t_eval, 2.0 * 10000 * macs / t_eval * 1e-9);
+    printf("lre_matmul, its forward GEMMs on %d-row chunks: %.1f GFLOP/s; evaluate at %.1f%% of "
+           "that rate (bias, ReLU, loss, gather and bf16 rounding included; median of "
+           "per-repetition ratios)\n",
+           EVAL_ROWS, 2.0 * EVAL_ROWS * macs / t_ev_mm * 1e-9, 100.0 * ev_share);
     printf("last step loss %.4f (random labels: about ln 10 = 2.303)\n", (double)su.loss);
 
     for (int l = 0; l < NL; l++) {
@@ -376,6 +416,9 @@ int main(int argc, char **argv)
         lre_tensor_release(eg.dw[l]);
         lre_tensor_release(eg.y[l]);
         lre_tensor_release(eg.dy[l]);
+        lre_tensor_release(evg.x[l]);
+        lre_tensor_release(evg.w[l]);
+        lre_tensor_release(evg.y[l]);
     }
     lre_trainer_release(t);
     lre_model_release(m);
