@@ -9,6 +9,7 @@
  */
 #ifdef LRE_WITH_DNNL
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,16 +117,19 @@ const char *lre_dnnl_isa(void)
     return "sse4.1";
 }
 
-/* The fixed table (scripts/bench_core.c measured it on a 2-core Sapphire
- * Rapids: oneDNN's fp32 matmul beats OpenBLAS's sgemm by 1.3-1.8x on the
- * MLP shapes of a step and of an evaluate pass, and loses on square
- * products of 1024 and up, where OpenBLAS's kernel is at its best). */
+/* The fixed table, from scripts/bench_gemm.c (`make bench`) on two 2-core
+ * machines: on a Sapphire Rapids, oneDNN's fp32 matmul beat OpenBLAS's
+ * sgemm by 1.3-1.8x on the MLP shapes of a step and of an evaluate pass and
+ * tied it (1.0-1.05x) on a 1024 square; on an AVX-512 EPYC it beat it by
+ * 1.9-2.3x on every shape, the square included (OpenBLAS 0.3.21 runs its
+ * Haswell kernels there). So oneDNN serves every fp32 GEMM it can take
+ * (sizes within int); OpenBLAS serves a build without oneDNN and
+ * LRE_CPU_GEMM=openblas. */
 int lre_dnnl_serves(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K)
 {
     (void)trans_a;
     (void)trans_b;
-    int64_t lo = M < N ? (M < K ? M : K) : (N < K ? N : K);
-    return lo < 1024;
+    return M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX;
 }
 
 /* One float to bf16: round to nearest even; a NaN stays a quiet NaN. */
