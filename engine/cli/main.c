@@ -742,6 +742,9 @@ int main(int argc, char **argv) {
     }
     host h = {argc, argv, argc, 0, 0, 0, 0, lre_ctx_opts_default(), 0, EXIT_SUCCESS,
               LRE_PRECISION_FP32};
+    /* past a file-size limit (ulimit -f) a write fails with EFBIG, which is
+     * reported, instead of the signal killing the command mid-file */
+    setsignal(SIGXFSZ, SIG_IGN);
     lua_gc(L, LUA_GCSTOP);
     lua_pushcfunction(L, pmain);
     lua_pushlightuserdata(L, &h);

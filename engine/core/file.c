@@ -6,10 +6,16 @@
  * folder is synced so the rename is durable. On any failure the temporary
  * file is removed and the target is untouched: a reader sees the old file
  * or the new one, never half of one. Results (JSON, CSV), figures and
- * trainer checkpoints all go through it.
+ * trainer checkpoints all go through it. A FIFO or a character device
+ * (/dev/null, a terminal) is written in place, never replaced by a file;
+ * "-" is standard output; a folder, a socket or a block device is refused.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,15 +82,89 @@ static void sync_parent(const char *path)
     }
 }
 
-int lre_write_file_with(const char *path, int (*fill)(FILE *f, void *ud), void *ud, char *err,
-                        size_t errn)
+/* SIGXFSZ: a write past the file-size limit (ulimit -f) sends it, and its
+ * default action kills the process, leaving the temporary file behind.
+ * While the writer runs, the signal is blocked in the calling thread (the
+ * write then fails with EFBIG, reported like any error) and a pending one
+ * is taken before the mask is put back; the process's handlers are not
+ * touched, so a library user's own disposition stays as it was. */
+typedef struct xfsz_guard {
+    sigset_t old;
+    int on;
+} xfsz_guard;
+
+static void xfsz_block(xfsz_guard *g)
 {
-    if (!path || !*path) {
-        ERR("write: the path is empty");
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGXFSZ);
+    g->on = pthread_sigmask(SIG_BLOCK, &s, &g->old) == 0;
+}
+
+static void xfsz_restore(xfsz_guard *g)
+{
+    if (!g->on) return;
+    sigset_t s, pending;
+    sigemptyset(&s);
+    sigaddset(&s, SIGXFSZ);
+    /* only a signal this writer raised: it was not pending before, as it
+     * was not blocked before (or else the old mask keeps it blocked) */
+    if (!sigismember(&g->old, SIGXFSZ) && sigpending(&pending) == 0 &&
+        sigismember(&pending, SIGXFSZ)) {
+        const struct timespec zero = {0, 0};
+        (void)sigtimedwait(&s, NULL, &zero);
+    }
+    (void)pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* Streams fill's bytes into the open descriptor fd (a FIFO, a character
+ * device, standard output): no temporary file, no rename. fd is closed. */
+static int write_direct(const char *path, int fd, int (*fill)(FILE *f, void *ud), void *ud,
+                        char *err, size_t errn)
+{
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        ERR("cannot write %s: %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
+    errno = 0;
+    int ok = fill(f, ud) == 0;
+    int e = errno;
+    ok = fflush(f) == 0 && ok;
+    if (!e) e = errno;
+    ok = fclose(f) == 0 && ok;
+    if (!e) e = errno;
+    if (!ok) {
+        ERR("cannot write %s: %s", path, strerror(e ? e : EIO));
+        return -1;
+    }
+    return 0;
+}
+
+/* What path names, when it exists and is not a regular file: a FIFO or a
+ * character device is written in place (1), a folder, a socket or a block
+ * device refused (-1, the message in err); otherwise 0 (the atomic path). */
+static int special_target(const char *path, char *err, size_t errn)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0;
+    if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return 1;
+    ERR("cannot write %s: it is %s", path,
+        S_ISDIR(st.st_mode)    ? "a folder"
+        : S_ISSOCK(st.st_mode) ? "a socket"
+        : S_ISBLK(st.st_mode)  ? "a block device (lrengine writes no devices but FIFOs and "
+                                 "character devices)"
+                               : "not a regular file");
+    return -1;
+}
+
+static int write_atomic(const char *path, int (*fill)(FILE *f, void *ud), void *ud, char *err,
+                        size_t errn)
+{
     if (make_parents(path, err, errn)) return -1;
-    /* the temporary file: beside the target, a short unique name */
+    /* the temporary file: beside the target, a short unique name (it fits
+     * wherever the target's name fits: 15 characters) */
     const char *slash = strrchr(path, '/');
     size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
     char *tmp = malloc(dirlen + 32);
@@ -93,7 +173,7 @@ int lre_write_file_with(const char *path, int (*fill)(FILE *f, void *ud), void *
         return -1;
     }
     snprintf(tmp, dirlen + 32, "%.*s.lre-tmp-XXXXXX", (int)dirlen, path);
-    int fd = mkstemp(tmp);
+    int fd = mkstemp(tmp); /* O_CREAT | O_EXCL: never a planted name or link */
     if (fd < 0) {
         ERR("cannot write %s: %s", path, strerror(errno));
         free(tmp);
@@ -136,6 +216,52 @@ int lre_write_file_with(const char *path, int (*fill)(FILE *f, void *ud), void *
     free(tmp);
     sync_parent(path);
     return 0;
+}
+
+int lre_write_file_with(const char *path, int (*fill)(FILE *f, void *ud), void *ud, char *err,
+                        size_t errn)
+{
+    if (!path || !*path) {
+        ERR("write: the path is empty");
+        return -1;
+    }
+    xfsz_guard g;
+    xfsz_block(&g);
+    int rc;
+    if (strcmp(path, "-") == 0) { /* standard output, after what stdio holds */
+        fflush(stdout);
+        int fd = dup(STDOUT_FILENO);
+        if (fd < 0) {
+            ERR("cannot write to standard output: %s", strerror(errno));
+            rc = -1;
+        } else {
+            rc = write_direct("standard output", fd, fill, ud, err, errn);
+        }
+    } else {
+        /* a link is followed: its target is what gets replaced, the link
+         * stays (a dangling one is replaced by the file) */
+        char *real = NULL;
+        struct stat lst;
+        if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) real = realpath(path, NULL);
+        const char *target = real ? real : path;
+        int kind = special_target(target, err, errn);
+        if (kind < 0) {
+            rc = -1;
+        } else if (kind > 0) {
+            int fd = open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+            if (fd < 0) {
+                ERR("cannot write %s: %s", path, strerror(errno));
+                rc = -1;
+            } else {
+                rc = write_direct(path, fd, fill, ud, err, errn);
+            }
+        } else {
+            rc = write_atomic(target, fill, ud, err, errn);
+        }
+        free(real);
+    }
+    xfsz_restore(&g);
+    return rc;
 }
 
 typedef struct bytes {

@@ -158,6 +158,12 @@ lre_status lre_ctx_synchronize(lre_ctx *ctx);
  * bytes go to a new temporary file beside it (mkstemp), flushed, synced
  * and renamed over it. On failure (-1) nothing is left behind, the old
  * file is intact and err (may be NULL) names the path and the reason.
+ * A write past the file-size limit fails with EFBIG: SIGXFSZ is blocked
+ * in the calling thread while the writer runs (and a pending one taken),
+ * the process's handlers untouched. A link is followed (its target is
+ * replaced, the link stays); a FIFO or a character device is written in
+ * place (no temporary file, no rename); a folder, socket or block device
+ * is refused; "-" is standard output (stdout is flushed first).
  * Every file the engine writes (results, figures, checkpoints) goes
  * through it. lre_write_file_with streams: fill(f, ud) writes the contents
  * and returns 0, or non-zero to abandon the file. */

@@ -40,8 +40,10 @@
  * LRE_EINVAL (bad data or options, an unknown file extension), LRE_EIO
  * (the file could not be written: the message names the path), LRE_ENOMEM,
  * LRE_EFORMAT (cairo failed to render). Nothing is ever half-written: the
- * file is produced in memory, written to PATH.tmp.PID, flushed and renamed
- * over PATH; on failure the temporary file is removed and PATH untouched.
+ * file is produced in memory and written by lre_write_file (lrengine.h: a
+ * temporary file beside PATH, synced and renamed over it; on failure it is
+ * removed and PATH untouched; a FIFO or character device written in place,
+ * "-" standard output).
  */
 #ifndef LRENGINE_PLOT_H
 #define LRENGINE_PLOT_H

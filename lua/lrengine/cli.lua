@@ -468,7 +468,11 @@ local PLOT_USAGE = [[
 usage: lrengine plot FILE.json|FILE.csv [-o OUT.png|OUT.svg|OUT.pdf] [options]
   Draws a saved range test (no retraining). Without -o, prints a chart in
   the terminal instead.
-  -o, --output PATH  the figure; the format comes from the extension
+  -o, --output PATH  the figure; the format comes from the extension; '-' is
+                     standard output (PNG unless --format says otherwise); a
+                     FIFO or a device such as /dev/null is written in place
+  --format png|svg|pdf
+                     the format whatever the name says
   --width N          PNG: pixels (default 1200); SVG/PDF: points (default 432, 6 in)
   --height N         PNG: pixels (default 900); SVG/PDF: points (default 324, 4.5 in)
   --dpi N            PNG only: pixels per inch (default: fit the 6 x 4.5 in figure)
@@ -498,7 +502,7 @@ function M.plot(args)
   local file, out, opts, heuristics = nil, nil, {}, {}
   local valued = { ["-o"] = "output", ["--output"] = "output", ["--width"] = "width",
     ["--height"] = "height", ["--dpi"] = "dpi", ["--title"] = "title", ["--chosen"] = "chosen",
-    ["--heuristic"] = "heuristic", ["--delta"] = "delta" }
+    ["--heuristic"] = "heuristic", ["--delta"] = "delta", ["--format"] = "format" }
   local i = 1
   while i <= #args do
     local a = args[i]
@@ -515,6 +519,11 @@ function M.plot(args)
         out = value
       elseif name == "heuristic" then
         heuristics[#heuristics + 1] = value
+      elseif name == "format" then
+        if value ~= "png" and value ~= "svg" and value ~= "pdf" then
+          return plot_usage(string.format("--format needs png, svg or pdf, got '%s'", value))
+        end
+        opts.format = value
       elseif name == "title" or name == "chosen" or name == "delta" then
         opts[name] = value
       else
@@ -539,8 +548,10 @@ function M.plot(args)
     i = i + 1
   end
   if not file then return plot_usage("no file given") end
-  if out and not core.plot_format(out) then
-    return plot_usage(string.format("cannot tell the format of '%s': use a .png, .svg or .pdf name", out))
+  if out == "-" and not opts.format then opts.format = "png" end
+  if out and not opts.format and not core.plot_format(out) then
+    return plot_usage(string.format(
+      "cannot tell the format of '%s': use a .png, .svg or .pdf name, or --format", out))
   end
   for _, h in ipairs(heuristics) do
     local err = heuristic_error(h)
@@ -577,7 +588,8 @@ function M.plot(args)
     -- an unknown --chosen is the command line's fault
     return (msg:match("^plot: chosen = ") or msg:match("^plot: delta = ")) and 2 or 1
   end
-  if not quiet() then io.write("plot: ", out, "\n") end
+  -- the figure itself may be on standard output
+  if not quiet() then (out == "-" and io.stderr or io.stdout):write("plot: ", out, "\n") end
   return 0
 end
 
