@@ -6,6 +6,7 @@
  * one close they share, option tables, numbers, errors). It calls no other
  * file of the binding; the module itself is put together in lua_embed.c.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ typedef struct ctxbox {
     int quiet;
     int host;     /* options came from the `lrengine` command */
     int given;    /* ctx came from a C host (lrelua_use_ctx), not made here */
+    uint64_t accounted; /* the engine's live bytes the collector was last told of */
 } ctxbox;
 
 static const lrelua_class ctxbox_class = {CTXBOX, "context", NULL, NULL};
@@ -45,6 +47,7 @@ static ctxbox *getbox(lua_State *L) {
         b->opts = lre_ctx_opts_default();
         b->precision = LRE_PRECISION_FP32;
         b->quiet = b->host = b->given = 0;
+        b->accounted = 0;
         if (luaL_getmetatable(L, CTXBOX) == LUA_TNIL)
             lrelua_newboxclass(L, &ctxbox_class, NULL, NULL);
         lua_pop(L, 1);
@@ -206,8 +209,31 @@ static int core_bytes_live(lua_State *L) {
 
 /* -------------------------------------------------------------- boxes */
 
+/* The collector sees a small box per engine object, not the megabytes
+ * behind it (a snapshot holds the parameters and optimizer state; a
+ * dataset its rows), so a loop dropping them would grow without bound
+ * before a cycle ran. Each new object first tells the collector of what the
+ * engine's live memory grew by since it last did (lua_gc's step "as if n KB
+ * were allocated"), at least LRELUA_GC_NUDGE bytes at a time, unless the
+ * program stopped the collector. */
+#define LRELUA_GC_NUDGE ((uint64_t)256 << 10)
+static void gc_nudge(lua_State *L, ctxbox *b) {
+    if (b->obj.ctx == NULL) return;
+    uint64_t live = lre_ctx_bytes_live(b->obj.ctx);
+    if (live < b->accounted) b->accounted = live;
+    uint64_t grew = live - b->accounted;
+    if (grew < LRELUA_GC_NUDGE || !lua_gc(L, LUA_GCISRUNNING)) return;
+    b->accounted = live;
+    uint64_t kb = grew >> 10;
+    lua_gc(L, LUA_GCSTEP, (int)(kb > INT_MAX ? INT_MAX : kb));
+    /* what the cycle freed lowers the mark for the next nudge */
+    live = lre_ctx_bytes_live(b->obj.ctx);
+    if (live < b->accounted) b->accounted = live;
+}
+
 lrelua_obj *lrelua_newobj(lua_State *L, const lrelua_class *c, int nuv) {
     lre_ctx *ctx = lrelua_ctx(L);
+    gc_nudge(L, getbox(L));
     lrelua_obj *o = (lrelua_obj *)lua_newuserdatauv(L, sizeof *o, nuv);
     o->p = NULL;
     o->ctx = NULL;
