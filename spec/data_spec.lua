@@ -1,5 +1,6 @@
 -- data_spec.lua — the dataset loaders from Lua: lre.data.idx, lre.data.npy,
--- lre.data.csv (options label/header/delimiter) and lre.data.fashion_mnist.
+-- lre.data.csv (options label/header/delimiter) and lre.data.fashion_mnist,
+-- and the loading limit each takes as option max_bytes.
 -- The files are written at test time into a temporary directory with
 -- string.pack; a load that fails must raise an error naming the file and
 -- the fault (and the line and column for CSV). The C side (every bad-input
@@ -219,6 +220,87 @@ describe("lre.data.fashion_mnist", function()
     assert.are.equal(10000, d:size())
     assert.are.same({ 28, 28 }, d:shape())
     assert.are.equal(10, d:num_classes())
+  end)
+end)
+
+describe("the loading limit: option max_bytes", function()
+  -- 3×2×2 images: 12 bytes; 3 labels: 12 bytes as int32
+  local images = put("lim-images-idx3-ubyte", idx({ 3, 2, 2 }, { 0, 255, 7, 8, 1, 2, 3, 4, 9, 9, 9, 9 }))
+  local labels = put("lim-labels-idx1-ubyte", idx({ 3 }, { 2, 0, 1 }))
+  -- f4 (3, 2): 24 bytes; i8 (3,): 24 bytes
+  local x = put("lim-x.npy", npy("<f4", "(3, 2)", string.pack("<ffffff", 0.5, -1, 2, 3, 4, 5)))
+  local y = put("lim-y.npy", npy("<i8", "(3,)", string.pack("<i8i8i8", 0, 2, 1)))
+  -- 40 bytes of text, whose 4 rows (at most) of 3 columns parse into 48 bytes
+  local csv = put("lim.csv", "sepal,petal,species\n1.5,2,0\n3,4,2\n5,6,1\n")
+
+  it("refuses an IDX file whose header declares more, naming file, size and limit", function()
+    local err = fails(images, lre.data.idx, images, labels, { max_bytes = 11 })
+    assert.truthy(err:find("the header declares 3×2×2 images, 12 bytes, more than the loading "
+      .. "limit of 11 bytes", 1, true), err)
+    assert.truthy(err:find("max_bytes", 1, true), err)
+    assert.are.equal(3, lre.data.idx(images, labels, { max_bytes = 12 }):size())
+  end)
+
+  it("refuses an NPY file whose header declares more", function()
+    local err = fails(x, lre.data.npy, x, y, { max_bytes = 23 })
+    assert.truthy(err:find("(3, 2) of '<f4', 24 bytes, more than the loading limit of 23 bytes",
+      1, true), err)
+    assert.are.equal(3, lre.data.npy(x, y, { max_bytes = 24 }):size())
+    assert.are.equal(1, lre.data.npy(x, y, { max_bytes = 24, task = "regression" }):target_dim())
+  end)
+
+  it("refuses a CSV text, or the rows parsed from it, larger than the limit", function()
+    local err = fails(csv, lre.data.csv, csv, { max_bytes = 39 })
+    assert.truthy(err:find("the file holds 40 bytes, more than the loading limit of 39 bytes",
+      1, true), err)
+    err = fails(csv, lre.data.csv, csv, { max_bytes = 40 })
+    assert.truthy(err:find("up to 4 rows of 3 columns parse into 48 bytes, more than the loading "
+      .. "limit of 40 bytes", 1, true), err)
+    assert.are.equal(3, lre.data.csv(csv, { max_bytes = 48, label = "species" }):size())
+  end)
+
+  it("holds for Fashion-MNIST", function()
+    fails("more than the loading limit of 1000 bytes", lre.data.fashion_mnist, "test",
+          { max_bytes = 1000 })
+  end)
+
+  it("refuses a value that is not a positive integer, naming max_bytes", function()
+    for _, bad in ipairs({ 0, -1 }) do
+      fails("idx: option 'max_bytes' = " .. bad .. " must be a positive number of bytes",
+            lre.data.idx, images, labels, { max_bytes = bad })
+    end
+    fails("npy: option 'max_bytes' = 1.5 is not an integer", lre.data.npy, x, y,
+          { max_bytes = 1.5 })
+    fails("csv: option 'max_bytes' is a string, expected an integer", lre.data.csv, csv,
+          { max_bytes = "1e6" })
+    fails("fashion_mnist: option 'max_bytes' is a boolean", lre.data.fashion_mnist, "test",
+          { max_bytes = true })
+    fails("npy: option 'max_bytes' = 0 must be a positive", lre.data.npy, x, y, { max_bytes = 0 })
+  end)
+
+  it("refuses unknown options as before", function()
+    fails("idx: unknown option 'max_byte' (valid options: max_bytes)", lre.data.idx, images,
+          labels, { max_byte = 10 })
+    fails("fashion_mnist: unknown option 'maxbytes'", lre.data.fashion_mnist, "test",
+          { maxbytes = 10 })
+    fails("npy: unknown option 'limit'", lre.data.npy, x, y, { limit = 10 })
+    fails("csv: unknown option 'bytes'", lre.data.csv, csv, { bytes = 10 })
+    local err = fails("bad argument #3", lre.data.idx, images, labels, 10)
+    assert.truthy(err:find("table expected, got number", 1, true), err)
+  end)
+
+  it("applies to its call only: the previous limit is back after a failure", function()
+    fails("loading limit of 11 bytes", lre.data.idx, images, labels, { max_bytes = 11 })
+    assert.are.equal(3, lre.data.idx(images, labels):size())
+    fails("loading limit of 23 bytes", lre.data.npy, x, y, { max_bytes = 23 })
+    assert.are.equal(3, lre.data.npy(x, y):size())
+    fails("loading limit of 39 bytes", lre.data.csv, csv, { max_bytes = 39 })
+    assert.are.equal(3, lre.data.csv(csv):size())
+    fails("loading limit of 1000 bytes", lre.data.fashion_mnist, "test", { max_bytes = 1000 })
+    assert.are.equal(10000, lre.data.fashion_mnist("test"):size())
+    -- and after a success
+    assert.are.equal(3, lre.data.idx(images, labels, { max_bytes = 12 }):size())
+    assert.are.equal(3, lre.data.npy(x, y):size())
   end)
 end)
 

@@ -46,6 +46,12 @@ struct lre_ctx {
     /* the gemm precision last set on the backend (lre_ctx_use_precision) */
     int prec_valid;          /* 0 until the first call */
     lre_precision prec_want, prec_got;
+    /* The most bytes a dataset loader may put in one buffer: the data a
+     * header declares, a decompressed text, a CSV's parsed rows. Checked
+     * before the buffer is allocated, so a small gzip file that expands
+     * (deflate allows 1032:1) cannot take the machine's memory.
+     * lre_ctx_set_max_load_bytes; half of physical memory by default. */
+    uint64_t max_load_bytes;
     char err[LRE_ERRMSG_SIZE];
 };
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -69,6 +70,26 @@ lre_status lre_ctx_use_precision(lre_ctx *ctx, lre_precision want, lre_precision
     return LRE_OK;
 }
 
+/* Half of physical memory: a load may take that much and still leave
+ * the rest of the process (and the machine) room. 8 GiB where sysconf
+ * does not know. */
+static uint64_t default_max_load_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || size <= 0) return (uint64_t)8 << 30;
+    if ((uint64_t)pages > UINT64_MAX / (uint64_t)size) return UINT64_MAX / 2;
+    return (uint64_t)pages * (uint64_t)size / 2;
+}
+
+lre_status lre_ctx_set_max_load_bytes(lre_ctx *ctx, uint64_t bytes)
+{
+    if (!ctx) return LRE_EINVAL;
+    ctx->max_load_bytes = bytes ? bytes : default_max_load_bytes();
+    return LRE_OK;
+}
+
+uint64_t lre_ctx_max_load_bytes(const lre_ctx *ctx) { return ctx ? ctx->max_load_bytes : 0; }
+
 lre_ctx_opts lre_ctx_opts_default(void)
 {
     lre_ctx_opts o = {LRE_DEVICE_CPU, 0, 0};
@@ -111,6 +132,7 @@ lre_status lre_ctx_new_err(lre_ctx **out, const lre_ctx_opts *opts, char *errbuf
     ctx->device = o.device;
     ctx->be = be;
     ctx->threads = o.threads;
+    ctx->max_load_bytes = default_max_load_bytes();
     ctx->env.err = ctx->err;
     ctx->env.stats = &ctx->stats;
     ctx->env.threads = o.threads;

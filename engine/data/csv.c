@@ -9,7 +9,10 @@
  * file, the 1-based line and column, and the column's header name when
  * there is one. The row buffer is sized from the text before parsing: a
  * data line of C cells takes at least 2·C − 1 bytes, which bounds the rows
- * (and so the allocation) by the input's length.
+ * (and so the allocation) by the input's length. Both the decompressed
+ * text (lre_src_read_all) and the row buffer are held to the context's
+ * loading limit before they are allocated: a 1 MB gzip file can hold a
+ * gigabyte of text.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -302,10 +305,25 @@ static lre_status csv_parse(lre_ctx *ctx, lre_dataset **out, const char *name, c
     if (by_len < cap) cap = by_len;
     if (cap > SIZE_MAX / sizeof(float) / (uint64_t)F)
         return lre_fail(ctx, LRE_ENOMEM, "csv: %s: too large", name);
-    float *x = lre_malloc(ctx, (size_t)(cap * (uint64_t)F) * sizeof *x, "csv features");
+    /* the parsed rows (features, and labels or targets: a float or int32
+     * per cell) against the loading limit; the text was, but a short cell
+     * ("1,") becomes 4 bytes */
+    if ((uint64_t)c.ncols > ctx->max_load_bytes / 4 / cap)
+        return lre_fail_limit(ctx, "csv", name, "up to %" PRIu64 " rows of %" PRId64
+                              " columns parse into %" PRIu64 " bytes", cap, c.ncols,
+                              cap * (uint64_t)c.ncols * 4);
+    char what[LRE_WHAT_SIZE];
+    float *x = lre_malloc(ctx, (size_t)(cap * (uint64_t)F) * sizeof *x,
+                          lre_what_of(what, sizeof what, "csv features", name));
     const int regression = o->task == LRE_TASK_REGRESSION;
-    int32_t *y = regression ? NULL : lre_malloc(ctx, (size_t)cap * sizeof *y, "csv labels");
-    float *t = regression ? lre_malloc(ctx, (size_t)cap * sizeof *t, "csv targets") : NULL;
+    int32_t *y = NULL;
+    float *t = NULL;
+    if (x && !regression)
+        y = lre_malloc(ctx, (size_t)cap * sizeof *y, lre_what_of(what, sizeof what,
+                                                                 "csv labels", name));
+    else if (x)
+        t = lre_malloc(ctx, (size_t)cap * sizeof *t, lre_what_of(what, sizeof what,
+                                                                 "csv targets", name));
     lre_status rc = LRE_ENOMEM;
     int64_t rows = 0;
     if (!x || (!y && !t)) goto fail;

@@ -101,16 +101,41 @@ lre_status lre_src_open_mem(lre_ctx *ctx, lre_src **out, const char *fmt, const 
                             const void *buf, size_t n);
 void lre_src_close(lre_src *s);
 /* Reads up to n bytes; *got < n only at the end of the data. A corrupt or
- * truncated gzip stream is LRE_EFORMAT, a read error LRE_EIO. */
+ * truncated gzip stream is LRE_EFORMAT, and so is anything after the last
+ * gzip member that is not another member (trailing garbage, which gzread
+ * would drop); a read error is LRE_EIO. */
 lre_status lre_src_read(lre_src *s, void *dst, size_t n, size_t *got);
 /* The rest of the data in one lre_malloc'd block (*n bytes, followed by
- * `pad` zero bytes); free with lre_free. */
+ * `pad` zero bytes); free with lre_free. More than the loading limit is
+ * refused (lre_fail_limit) before the block is allocated for a plain
+ * file, as soon as the decompressed data goes past it for gzip: the block
+ * never exceeds limit + pad + 1 bytes. */
 lre_status lre_src_read_all(lre_src *s, uint8_t **out, size_t *n, size_t pad);
 /* An upper bound on the bytes still to come: exact for plain data, the
  * deflate limit (1032:1) of the compressed size for gzip. Parsers check
  * header sizes against it before allocating, so no header can make them
  * allocate more than the input could hold. */
 uint64_t lre_src_bound(const lre_src *s);
+/* The loading limit (lre_ctx.max_load_bytes): a loader checks each buffer
+ * it fills with a file's data against it before allocating it (the size
+ * a header declares, a CSV's parsed rows), and lre_src_read_all stops a
+ * text as soon as it goes past it. lre_fail_limit formats the refusal:
+ * "<fmt>: <name>: <what>, more than the loading limit of N bytes
+ * (max_bytes; raise it with lre.data.<fmt>(..., {max_bytes = N}) or
+ * lre_ctx_set_max_load_bytes)", LRE_EINVAL; `what` (printf style) says
+ * what and how many bytes, e.g. "the header declares 60000×28×28 images,
+ * 47040000 bytes". */
+lre_status lre_fail_limit(lre_ctx *ctx, const char *fmt, const char *name, const char *what,
+                          ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* "<what> of <name>" into buf (cut to fit): the `what` of a loader's
+ * lre_malloc, so that running out of memory names the file ("out of
+ * memory allocating N bytes for idx images of /path/x.gz"). */
+#define LRE_WHAT_SIZE 512
+const char *lre_what_of(char *buf, size_t n, const char *what, const char *name);
 lre_ctx *lre_src_ctx(const lre_src *s);
 uint64_t lre_src_pos(const lre_src *s);      /* (decompressed) bytes read so far */
 uint64_t lre_src_stored(const lre_src *s);   /* bytes in the file or buffer */

@@ -6,8 +6,10 @@
  * dimensions, then the elements in row-major order. Images are u8 N×H×W
  * (magic 0x00000803), labels u8 N (0x00000801); either file may be gzipped.
  * Pixels stay u8 in the dataset. Every size in a header is checked, with
- * overflow-safe arithmetic, against what the file can hold before anything
- * is allocated, so a hostile header costs an error message, not memory.
+ * overflow-safe arithmetic, against what the file can hold and against the
+ * context's loading limit before anything is allocated, so a hostile
+ * header costs an error message, not memory (a gzip file can hold 1032
+ * times its size: a 4 MB one may truly expand to 4 GB; the limit stops it).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -120,6 +122,12 @@ static lre_status idx_header(lre_src *s, int labels, idx_head *h)
                         " bytes) but the file holds %" PRIu64 " after its %zu-byte header",
                         name, h->shape, what_of(labels), h->bytes, bound, h->hlen);
     }
+    /* what the data takes in memory: a byte per pixel, an int32 per label */
+    const uint64_t mem = labels ? 4 * h->count : h->bytes;
+    if (mem > ctx->max_load_bytes)
+        return lre_fail_limit(ctx, "idx", name, "the header declares %s %s, %" PRIu64
+                              " bytes%s", h->shape, what_of(labels), mem,
+                              labels ? " as int32" : "");
     return LRE_OK;
 }
 
@@ -159,8 +167,13 @@ lre_status lre_idx_load(lre_ctx *ctx, lre_dataset **out, lre_src *images, lre_sr
                         lre_src_name(images), hi.count, hi.shape, lre_src_name(labels),
                         hl.count);
     const int64_t n = (int64_t)hi.count;
-    uint8_t *x = lre_malloc(ctx, (size_t)hi.bytes, "idx images");
-    int32_t *y = lre_malloc(ctx, (size_t)n * sizeof *y, "idx labels");
+    char what[LRE_WHAT_SIZE];
+    uint8_t *x = lre_malloc(ctx, (size_t)hi.bytes,
+                            lre_what_of(what, sizeof what, "idx images", lre_src_name(images)));
+    int32_t *y = x ? lre_malloc(ctx, (size_t)n * sizeof *y,
+                                lre_what_of(what, sizeof what, "idx labels",
+                                            lre_src_name(labels)))
+                   : NULL;
     if (!x || !y) {
         rc = LRE_ENOMEM;
         goto fail;

@@ -1,14 +1,21 @@
 /*
- * data_io.c — byte sources for the dataset loaders. A file is read through
- * zlib's gz* API, which passes plain files through and inflates gzip ones,
- * so a 47 MB image file streams straight into the dataset's buffer with no
- * second copy. A memory buffer (the fuzz targets' path) is copied out as is
- * or inflated with zlib's inflate. The parsers only see lre_src_read.
+ * data_io.c — byte sources for the dataset loaders. A file is read with
+ * read(): a plain one straight into the caller's buffer, a gzip one (magic
+ * 1f 8b) through a 128 KiB input buffer and zlib's inflate, which writes
+ * straight into the caller's buffer too, so a 47 MB image file streams into
+ * the dataset with no second copy. A memory buffer (the fuzz targets' path)
+ * is copied out as is or inflated by the same loop, whose only difference
+ * is where the input comes from (refill). zlib's gz* functions are not
+ * used: gzread ignores whatever follows the last gzip member, and a file
+ * with bytes after its data is damaged or not what it seems, so both paths
+ * refuse them. The parsers only see lre_src_read.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +25,8 @@
 
 /* Deflate's largest expansion: a 258-byte match coded in 2 bits. */
 #define LRE_DEFLATE_MAX_RATIO 1032u
+/* The input buffer of a gzip file, as gzbuffer was given before. */
+#define LRE_SRC_INBUF (1u << 17)
 
 struct lre_src {
     lre_ctx *ctx;
@@ -25,20 +34,37 @@ struct lre_src {
     int gzip;
     uint64_t stored;         /* bytes in the file or buffer */
     uint64_t pos;            /* bytes delivered */
-    gzFile gz;               /* file */
+    int fd;                  /* file, else -1 */
+    uint64_t taken;          /* file: bytes read from it so far */
+    uint8_t *in;             /* gzip file: LRE_SRC_INBUF bytes after the struct */
     const uint8_t *buf;      /* memory */
-    size_t n, off;
+    size_t n, off;           /* memory: size, bytes handed to zlib or copied */
+    int eof;                 /* gzip: the input has no more bytes */
     z_stream zs;
     int zinit, zdone;
 };
 
-static lre_status src_new(lre_ctx *ctx, lre_src **out, const char *fmt, const char *name)
+/* A source with `extra` bytes after the struct (the input buffer). */
+static lre_status src_new(lre_ctx *ctx, lre_src **out, const char *fmt, const char *name,
+                          size_t extra)
 {
-    *out = lre_calloc(ctx, 1, sizeof **out, "data source");
+    *out = lre_malloc(ctx, sizeof **out + extra, "data source");
     if (!*out) return LRE_ENOMEM;
+    memset(*out, 0, sizeof **out);
     (*out)->ctx = ctx;
     (*out)->fmt = fmt;
     (*out)->name = name;
+    (*out)->fd = -1;
+    if (extra) (*out)->in = (uint8_t *)(*out + 1);
+    return LRE_OK;
+}
+
+static lre_status zstart(lre_src *s)
+{
+    if (inflateInit2(&s->zs, 16 + MAX_WBITS) != Z_OK)
+        return lre_fail(s->ctx, LRE_ENOMEM, "%s: %s: out of memory starting zlib", s->fmt,
+                        s->name);
+    s->zinit = 1;
     return LRE_OK;
 }
 
@@ -64,21 +90,20 @@ lre_status lre_src_open_file(lre_ctx *ctx, lre_src **out, const char *fmt, const
     }
     unsigned char magic[2] = {0, 0};
     ssize_t m = pread(fd, magic, 2, 0);
+    const int gzip = m == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     lre_src *s;
-    lre_status rc = src_new(ctx, &s, fmt, path);
+    lre_status rc = src_new(ctx, &s, fmt, path, gzip ? LRE_SRC_INBUF : 0);
     if (rc) {
         close(fd);
         return rc;
     }
+    s->fd = fd;
     s->stored = (uint64_t)st.st_size;
-    s->gzip = m == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-    s->gz = gzdopen(fd, "rb");
-    if (!s->gz) {
-        close(fd);
-        lre_free(ctx, s, sizeof *s);
-        return lre_fail(ctx, LRE_ENOMEM, "%s: %s: out of memory opening the file", fmt, path);
+    s->gzip = gzip;
+    if (gzip && (rc = zstart(s))) {
+        lre_src_close(s);
+        return rc;
     }
-    gzbuffer(s->gz, 1u << 17);
     *out = s;
     return LRE_OK;
 }
@@ -90,22 +115,15 @@ lre_status lre_src_open_mem(lre_ctx *ctx, lre_src **out, const char *fmt, const 
     if (!out || (!buf && n)) return lre_fail(ctx, LRE_EINVAL, "%s: NULL argument", fmt);
     *out = NULL;
     lre_src *s;
-    lre_status rc = src_new(ctx, &s, fmt, name ? name : "<memory>");
+    lre_status rc = src_new(ctx, &s, fmt, name ? name : "<memory>", 0);
     if (rc) return rc;
     s->buf = buf;
     s->n = n;
     s->stored = n;
     s->gzip = n >= 2 && s->buf[0] == 0x1f && s->buf[1] == 0x8b;
-    if (s->gzip) {
-        if (inflateInit2(&s->zs, 16 + MAX_WBITS) != Z_OK) {
-            lre_free(ctx, s, sizeof *s);
-            return lre_fail(ctx, LRE_ENOMEM, "%s: %s: out of memory starting zlib", fmt,
-                            s->name);
-        }
-        s->zinit = 1;
-        s->zs.next_in = (Bytef *)s->buf;
-        s->zs.avail_in = n > UINT_MAX ? UINT_MAX : (uInt)n;
-        s->off = s->zs.avail_in;
+    if (s->gzip && (rc = zstart(s))) {
+        lre_src_close(s);
+        return rc;
     }
     *out = s;
     return LRE_OK;
@@ -114,9 +132,52 @@ lre_status lre_src_open_mem(lre_ctx *ctx, lre_src **out, const char *fmt, const 
 void lre_src_close(lre_src *s)
 {
     if (!s) return;
-    if (s->gz) gzclose(s->gz);
+    if (s->fd >= 0) close(s->fd);
     if (s->zinit) inflateEnd(&s->zs);
     lre_free(s->ctx, s, sizeof *s);
+}
+
+/* read(2) until n bytes or the end of the file (*got < n), through EINTR. */
+static lre_status read_fd(lre_src *s, uint8_t *dst, size_t n, size_t *got)
+{
+    size_t done = 0;
+    while (done < n) {
+        size_t want = n - done;
+        ssize_t r = read(s->fd, dst + done, want > (1u << 30) ? (1u << 30) : want);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return lre_fail(s->ctx, LRE_EIO, "%s: %s: read error: %s", s->fmt, s->name,
+                            strerror(errno));
+        }
+        if (r == 0) break;
+        done += (size_t)r;
+    }
+    s->taken += done;
+    *got = done;
+    return LRE_OK;
+}
+
+/* Gives zlib more input, keeping the `keep` unread bytes it has (moved to
+ * the front of a file's buffer); sets eof when nothing more came. */
+static lre_status refill(lre_src *s)
+{
+    z_stream *z = &s->zs;
+    if (s->fd < 0) { /* memory: from the first unread byte on, at most 4 GiB at a time */
+        size_t at = s->off - z->avail_in, left = s->n - at, before = s->off;
+        z->next_in = (Bytef *)s->buf + at;
+        z->avail_in = left > UINT_MAX ? UINT_MAX : (uInt)left;
+        s->off = at + z->avail_in;
+        if (s->off == before) s->eof = 1;
+        return LRE_OK;
+    }
+    size_t keep = z->avail_in, got;
+    if (keep) memmove(s->in, z->next_in, keep);
+    lre_status rc = read_fd(s, s->in + keep, LRE_SRC_INBUF - keep, &got);
+    if (rc) return rc;
+    z->next_in = s->in;
+    z->avail_in = (uInt)(keep + got);
+    if (got == 0) s->eof = 1;
+    return LRE_OK;
 }
 
 static lre_status gz_fault(lre_src *s, const char *zmsg, int eof)
@@ -130,19 +191,40 @@ static lre_status gz_fault(lre_src *s, const char *zmsg, int eof)
                     zmsg && *zmsg ? zmsg : "unknown zlib error");
 }
 
-/* Inflates from memory into dst; handles concatenated gzip members and, as
- * gzread does, ignores anything after the last one. */
-static lre_status mem_inflate(lre_src *s, uint8_t *dst, size_t n, size_t *got)
+/* A gzip member has ended: what follows is another member (as gzip -d
+ * reads concatenated files, zlib starts over), nothing (the end), or
+ * anything else, which is refused: gzread would silently drop it. */
+static lre_status member_end(lre_src *s)
+{
+    z_stream *z = &s->zs;
+    while (z->avail_in < 2 && !s->eof) { /* the magic may straddle two reads */
+        lre_status rc = refill(s);
+        if (rc) return rc;
+    }
+    if (z->avail_in == 0) {
+        s->zdone = 1;
+        return LRE_OK;
+    }
+    if (z->avail_in >= 2 && z->next_in[0] == 0x1f && z->next_in[1] == 0x8b)
+        return inflateReset(z) == Z_OK ? LRE_OK : gz_fault(s, z->msg, 0);
+    /* what is left: in zlib's hands, plus the rest of the file or buffer */
+    uint64_t rest = z->avail_in;
+    if (s->fd >= 0) rest += s->stored > s->taken ? s->stored - s->taken : 0;
+    else rest += s->n - s->off;
+    return lre_fail(s->ctx, LRE_EFORMAT, "%s: %s: %" PRIu64 " byte%s of trailing garbage after "
+                    "the gzip data (which ends after %" PRIu64 " decompressed bytes)", s->fmt,
+                    s->name, rest, rest == 1 ? "" : "s", s->pos);
+}
+
+/* Inflates into dst from the file or the memory buffer; handles
+ * concatenated gzip members and refuses anything after the last one. */
+static lre_status gz_read(lre_src *s, uint8_t *dst, size_t n, size_t *got)
 {
     z_stream *z = &s->zs;
     size_t done = 0;
+    lre_status rc;
     while (done < n && !s->zdone) {
-        if (z->avail_in == 0 && s->off < s->n) { /* buffers beyond 4 GiB */
-            size_t left = s->n - s->off;
-            z->next_in = (Bytef *)s->buf + s->off;
-            z->avail_in = left > UINT_MAX ? UINT_MAX : (uInt)left;
-            s->off += z->avail_in;
-        }
+        if (z->avail_in == 0 && !s->eof && (rc = refill(s))) return rc;
         size_t want = n - done;
         z->next_out = dst + done;
         z->avail_out = want > UINT_MAX ? UINT_MAX : (uInt)want;
@@ -152,16 +234,12 @@ static lre_status mem_inflate(lre_src *s, uint8_t *dst, size_t n, size_t *got)
         done += made;
         s->pos += made;
         if (r == Z_STREAM_END) {
-            if (z->avail_in >= 2 && z->next_in[0] == 0x1f && z->next_in[1] == 0x8b) {
-                if (inflateReset(z) != Z_OK) return gz_fault(s, z->msg, 0);
-            } else {
-                s->zdone = 1;
-            }
+            if ((rc = member_end(s))) return rc;
         } else if (r == Z_MEM_ERROR) {
             return lre_fail(s->ctx, LRE_ENOMEM, "%s: %s: out of memory in zlib", s->fmt, s->name);
         } else if (r != Z_OK && r != Z_BUF_ERROR) {
             return gz_fault(s, z->msg, 0);
-        } else if (made == 0 && z->avail_in == 0 && s->off >= s->n) {
+        } else if (made == 0 && z->avail_in == 0 && s->eof) {
             return gz_fault(s, NULL, 1);
         }
     }
@@ -173,38 +251,12 @@ lre_status lre_src_read(lre_src *s, void *dst, size_t n, size_t *got)
 {
     *got = 0;
     if (n == 0) return LRE_OK;
-    if (s->gz) {
-        size_t done = 0;
-        while (done < n) {
-            size_t want = n - done;
-            unsigned chunk = want > (1u << 30) ? (1u << 30) : (unsigned)want;
-            int r = gzread(s->gz, (char *)dst + done, chunk);
-            int errno_read = errno, err = Z_OK;
-            const char *msg = gzerror(s->gz, &err);
-            if (r > 0) {
-                done += (size_t)r;
-                s->pos += (uint64_t)r;
-            }
-            if (r < 0 || (err != Z_OK && err != Z_BUF_ERROR)) {
-                if (err == Z_ERRNO)
-                    return lre_fail(s->ctx, LRE_EIO, "%s: %s: read error: %s", s->fmt, s->name,
-                                    strerror(errno_read));
-                if (err == Z_MEM_ERROR)
-                    return lre_fail(s->ctx, LRE_ENOMEM, "%s: %s: out of memory in zlib",
-                                    s->fmt, s->name);
-                return gz_fault(s, msg, 0);
-            }
-            /* zlib flags a cut stream as soon as its input runs out, while
-             * output is still buffered: report it when that runs dry */
-            if (r < (int)chunk) {
-                if (err == Z_BUF_ERROR) return gz_fault(s, msg, 1);
-                if (r == 0) break; /* the end */
-            }
-        }
-        *got = done;
-        return LRE_OK;
+    if (s->gzip) return gz_read(s, dst, n, got);
+    if (s->fd >= 0) {
+        lre_status rc = read_fd(s, dst, n, got);
+        s->pos += *got;
+        return rc;
     }
-    if (s->gzip) return mem_inflate(s, dst, n, got);
     size_t left = s->n - s->off;
     size_t k = n < left ? n : left;
     if (k) memcpy(dst, s->buf + s->off, k);
@@ -229,20 +281,45 @@ int lre_src_gzip(const lre_src *s) { return s->gzip; }
 const char *lre_src_name(const lre_src *s) { return s->name; }
 const char *lre_src_fmt(const lre_src *s) { return s->fmt; }
 
+lre_status lre_fail_limit(lre_ctx *ctx, const char *fmt, const char *name, const char *what, ...)
+{
+    char w[400];
+    va_list ap;
+    va_start(ap, what);
+    vsnprintf(w, sizeof w, what, ap);
+    va_end(ap);
+    return lre_fail(ctx, LRE_EINVAL, "%s: %s: %s, more than the loading limit of %" PRIu64
+                    " bytes (max_bytes; raise it with lre.data.%s(..., {max_bytes = N}) or "
+                    "lre_ctx_set_max_load_bytes)", fmt, name, w, ctx->max_load_bytes, fmt);
+}
+
+const char *lre_what_of(char *buf, size_t n, const char *what, const char *name)
+{
+    snprintf(buf, n, "%s of %s", what, name);
+    return buf;
+}
+
 lre_status lre_src_read_all(lre_src *s, uint8_t **out, size_t *n, size_t pad)
 {
     lre_ctx *ctx = s->ctx;
     *out = NULL;
     *n = 0;
-    uint64_t bound = lre_src_bound(s);
-    /* plain: the exact size; gzip: grow from a guess, never past the bound */
+    const uint64_t bound = lre_src_bound(s), limit = ctx->max_load_bytes;
+    char what[LRE_WHAT_SIZE];
+    lre_what_of(what, sizeof what, "the contents", s->name);
+    if (!s->gzip && bound > limit)
+        return lre_fail_limit(ctx, s->fmt, s->name, "the file holds %" PRIu64 " bytes", bound);
+    /* plain: the exact size; gzip: grow from a guess, never past the bound
+     * nor the limit: a text that goes on past the limit is refused as soon
+     * as its next byte comes, the buffer never above limit + pad + 1 */
     uint64_t cap = s->gzip ? (s->stored < (UINT64_MAX >> 3) ? 4 * s->stored + 4096 : bound)
                            : bound;
     if (cap > bound) cap = bound;
+    if (cap > limit) cap = limit;
     if (cap > SIZE_MAX - pad - 1)
         return lre_fail(ctx, LRE_ENOMEM, "%s: %s: too large to hold in memory", s->fmt,
                         s->name);
-    uint8_t *buf = lre_malloc(ctx, (size_t)cap + pad + 1, "file contents");
+    uint8_t *buf = lre_malloc(ctx, (size_t)cap + pad + 1, what);
     if (!buf) return LRE_ENOMEM;
     size_t len = 0;
     for (;;) {
@@ -255,13 +332,19 @@ lre_status lre_src_read_all(lre_src *s, uint8_t **out, size_t *n, size_t pad)
         len += got;
         if (len <= cap) break; /* short read: the end */
         /* full (the extra byte came too): grow */
+        if (cap >= limit) {
+            lre_free(ctx, buf, 0);
+            return lre_fail_limit(ctx, s->fmt, s->name, "the gzip data decompresses to %"
+                                  PRIu64 " bytes or more", limit + 1);
+        }
         uint64_t ncap = cap * 2 > bound ? bound : cap * 2;
+        if (ncap > limit) ncap = limit;
         if (ncap <= cap || ncap > SIZE_MAX - pad - 1) {
             lre_free(ctx, buf, 0);
             return lre_fail(ctx, LRE_EFORMAT, "%s: %s: more data than the file can hold",
                             s->fmt, s->name);
         }
-        uint8_t *nb = lre_malloc(ctx, (size_t)ncap + pad + 1, "file contents");
+        uint8_t *nb = lre_malloc(ctx, (size_t)ncap + pad + 1, what);
         if (!nb) {
             lre_free(ctx, buf, 0);
             return LRE_ENOMEM;

@@ -4,7 +4,9 @@
  * 2.0 or 3.0 (u32), then a Python dict literal {'descr': '<f4',
  * 'fortran_order': False, 'shape': (N, ...)} padded with spaces, then the
  * data. The dict is parsed by a small strict parser (no eval), every size is
- * checked against what the file can hold before allocating, and the data is
+ * checked against what the file can hold and against the context's loading
+ * limit before allocating (npy_load checks what the arrays take in memory
+ * too: u1 labels grow fourfold into int32), and the data is
  * converted in chunks: u1 and f4 features are kept as u8/f32, f8, i4 and i8
  * become f32 (f8 values outside f32's range are refused). Labels become
  * i32 class labels (integer values, i8 range-checked; a float array whose
@@ -262,7 +264,9 @@ static lre_status npy_header(lre_src *s, npy_head *h)
         return lre_fail(ctx, LRE_EFORMAT, "npy: %s: truncated header: it says %" PRIu64
                         " bytes of header dict but the file holds %" PRIu64 " more", name, hl,
                         lre_src_bound(s));
-    char *text = lre_malloc(ctx, (size_t)hl + 1, "npy header");
+    char what[LRE_WHAT_SIZE];
+    char *text = lre_malloc(ctx, (size_t)hl + 1, lre_what_of(what, sizeof what, "npy header",
+                                                             name));
     if (!text) return LRE_ENOMEM;
     rc = lre_src_read(s, text, (size_t)hl, &got);
     if (!rc && got < hl)
@@ -304,6 +308,9 @@ static lre_status npy_header(lre_src *s, npy_head *h)
                         "-byte header", name, h->shape_s, h->descr, h->bytes,
                         lre_src_gzip(s) ? "can hold at most" : "holds", lre_src_bound(s),
                         h->hlen);
+    if (h->bytes > ctx->max_load_bytes)
+        return lre_fail_limit(ctx, "npy", name, "the header declares shape %s of '%s', %"
+                              PRIu64 " bytes", h->shape_s, h->descr, h->bytes);
     return LRE_OK;
 }
 
@@ -473,9 +480,25 @@ static lre_status npy_load(lre_ctx *ctx, lre_dataset **out, lre_src *fs, lre_src
                         "values", fname, hf.shape_s);
     const uint64_t tdim = is_int ? 0 : hl.numel / (uint64_t)n;
     const lre_dtype dt = hf.kind == NK_U1 ? LRE_U8 : LRE_F32;
-    void *x = lre_malloc(ctx, (size_t)(hf.numel * lre_dtype_size(dt)), "npy features");
-    int32_t *y = is_int ? lre_malloc(ctx, (size_t)n * sizeof *y, "npy labels") : NULL;
-    float *t = is_int ? NULL : lre_malloc(ctx, (size_t)hl.numel * sizeof *t, "npy targets");
+    /* in memory: features as u8 or f32 (never more than the header's bytes,
+     * checked in npy_header), labels as int32 and targets as f32, which
+     * can be four times the bytes of a u1 array */
+    const uint64_t lmem = (is_int ? (uint64_t)n : hl.numel) * 4;
+    if (lmem > ctx->max_load_bytes)
+        return lre_fail_limit(ctx, "npy", lname, "the header declares shape %s of '%s', %"
+                              PRIu64 " bytes as %s", hl.shape_s, hl.descr, lmem,
+                              is_int ? "int32 labels" : "float32 targets");
+    char what[LRE_WHAT_SIZE];
+    void *x = lre_malloc(ctx, (size_t)(hf.numel * lre_dtype_size(dt)),
+                         lre_what_of(what, sizeof what, "npy features", fname));
+    int32_t *y = NULL;
+    float *t = NULL;
+    if (x && is_int)
+        y = lre_malloc(ctx, (size_t)n * sizeof *y, lre_what_of(what, sizeof what, "npy labels",
+                                                                lname));
+    else if (x)
+        t = lre_malloc(ctx, (size_t)hl.numel * sizeof *t,
+                       lre_what_of(what, sizeof what, "npy targets", lname));
     if (!x || (!y && !t)) {
         rc = LRE_ENOMEM;
         goto fail;

@@ -147,6 +147,18 @@ int lre_device_compiled(lre_device d);
  * context's counters, so tests can prove a code path allocates nothing. */
 uint64_t lre_ctx_alloc_count(const lre_ctx *ctx);
 uint64_t lre_ctx_bytes_live(const lre_ctx *ctx);
+/* The loading limit: the most bytes a dataset loader (IDX, NPY, CSV,
+ * Fashion-MNIST) may put in one buffer, checked before it is allocated:
+ * the data a file's header declares, the decompressed text of a CSV, the
+ * rows parsed from it. A gzip file can expand 1032-fold, so without it a
+ * 4 MB file whose header declares 4 GB would take 4 GB. Above the limit a
+ * load fails with LRE_EINVAL and a message naming the file, the size and
+ * the limit. Default: half of physical memory (8 GiB where the system does
+ * not say); `bytes` 0 restores it. From Lua: the loaders' option
+ * max_bytes, for one call. */
+lre_status lre_ctx_set_max_load_bytes(lre_ctx *ctx, uint64_t bytes);
+/* The limit in force (0 for a NULL ctx). */
+uint64_t lre_ctx_max_load_bytes(const lre_ctx *ctx);
 /* Waits for all work issued on the context's device (a no-op on the CPU;
  * operations are already synchronous from the caller's view: this is for
  * timing and for C code that shares the device with other libraries). */
@@ -437,7 +449,10 @@ lre_status lre_dataset_gather(lre_dataset *d, const int64_t *idx, int64_t n,
  * integers in [0, 2^31 − 1). A failed load returns a status and a message
  * naming the file and the fault ("idx: /path/x.gz: truncated: header says
  * 60000×28×28 images (47040000 bytes) but the file holds 1234 after its
- * 16-byte header"); it never leaves a half-built dataset.                 */
+ * 16-byte header"); it never leaves a half-built dataset. A gzip file may
+ * hold several members (as gzip -d reads them) but nothing after the last:
+ * trailing bytes are LRE_EFORMAT. No buffer may exceed the context's
+ * loading limit (lre_ctx_set_max_load_bytes), checked before allocating. */
 
 /* IDX files, the MNIST family (yann.lecun.com/exdb/mnist): images with
  * magic 0x00000803 (u8, N×H×W; 0x00000802..05 give rows of 1 to 4 dims)

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -40,12 +42,12 @@ static const char *put(const char *name, const void *data, size_t n)
 
 static const char *put_s(const char *name, const char *text) { return put(name, text, strlen(text)); }
 
-/* gzip-compresses bytes into a malloc'd buffer. */
-static uint8_t *gzip_bytes(const void *src, size_t n, size_t *out_n)
+/* gzip-compresses bytes at `level` (0: stored blocks) into a malloc'd buffer. */
+static uint8_t *gzip_level(const void *src, size_t n, int level, size_t *out_n)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&z, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         chk_fatal("gzip", "deflateInit2");
     size_t cap = deflateBound(&z, (uLong)n) + 64;
     uint8_t *buf = malloc(cap);
@@ -58,6 +60,11 @@ static uint8_t *gzip_bytes(const void *src, size_t n, size_t *out_n)
     *out_n = cap - z.avail_out;
     deflateEnd(&z);
     return buf;
+}
+
+static uint8_t *gzip_bytes(const void *src, size_t n, size_t *out_n)
+{
+    return gzip_level(src, n, 9, out_n);
 }
 
 static const char *put_gz(const char *name, const void *data, size_t n)
@@ -284,8 +291,13 @@ static void test_idx_bad(lre_ctx *ctx)
     memcpy(c, g, gn);
     c[gn - 6] ^= 0xFF; /* CRC-32 */
     p = put("bad-crc.gz", c, gn);
-    chk_err(ctx, lre_dataset_idx(ctx, &d, p, lp), LRE_EFORMAT, "idx: gzip CRC mismatch", p,
-            "corrupt gzip", NULL);
+    /* 64 labels: the CRC is only met at the end of the data (nothing reads
+     * ahead), so the counts must agree for the load to get there */
+    static const uint8_t zeros64[64];
+    const uint32_t dl64[1] = {64};
+    buf l64 = idx(1, dl64, zeros64, 64);
+    chk_err(ctx, lre_dataset_idx(ctx, &d, p, put("labels-64", l64.b, l64.n)), LRE_EFORMAT,
+            "idx: gzip CRC mismatch", p, "corrupt gzip", "incorrect data check", NULL);
     p = put("cut.gz", g, gn / 2);
     chk_err(ctx, lre_dataset_idx(ctx, &d, p, lp), LRE_EFORMAT, "idx: gzip stream cut short", p,
             "gzip", "truncated", NULL);
@@ -952,6 +964,503 @@ static void test_trainer(lre_ctx *ctx)
     lre_dataset_release(d);
 }
 
+/* ------------------------------------------------------- loading limit */
+
+/* A malloc'd IDX file of dims[0..nd) whose data bytes are fill(i). */
+static uint8_t *idx_big(int nd, const uint32_t *dims, size_t *len)
+{
+    size_t n = 1;
+    for (int i = 0; i < nd; i++) n *= dims[i];
+    size_t hl = 4 + 4 * (size_t)nd;
+    uint8_t *b = malloc(hl + n);
+    if (!b) chk_fatal("idx_big", "out of memory");
+    buf h = idx(nd, dims, PIX, 0);
+    memcpy(b, h.b, hl);
+    for (size_t i = 0; i < n; i++) b[hl + i] = (uint8_t)(i * 31 % 251);
+    *len = hl + n;
+    return b;
+}
+
+/* Half of physical memory, as the engine's default is documented. */
+static uint64_t half_of_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || size <= 0) return (uint64_t)8 << 30;
+    return (uint64_t)pages * (uint64_t)size / 2;
+}
+
+static void test_limit_ctx(lre_ctx *ctx)
+{
+    const uint64_t half = half_of_memory(), def = lre_ctx_max_load_bytes(ctx);
+    CHECK(def == half && def > 0, "limit: the default is half of physical memory",
+          "got %llu, want %llu", (unsigned long long)def, (unsigned long long)half);
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 12345), "set the limit");
+    CHECK(lre_ctx_max_load_bytes(ctx) == 12345, "limit: set and read back", "got %llu",
+          (unsigned long long)lre_ctx_max_load_bytes(ctx));
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 0), "set the limit to 0");
+    CHECK(lre_ctx_max_load_bytes(ctx) == half, "limit: 0 restores the default", "got %llu",
+          (unsigned long long)lre_ctx_max_load_bytes(ctx));
+    CHECK(lre_ctx_set_max_load_bytes(NULL, 1) == LRE_EINVAL && lre_ctx_max_load_bytes(NULL) == 0,
+          "limit: a NULL context", "not refused");
+    lre_ctx *fresh = chk_ctx(3);
+    CHECK(lre_ctx_max_load_bytes(fresh) == half, "limit: a new context has the default",
+          "got %llu", (unsigned long long)lre_ctx_max_load_bytes(fresh));
+    lre_ctx_release(fresh);
+}
+
+static void test_limit_idx(lre_ctx *ctx)
+{
+    /* 64×64×64 pixels (262144 bytes) in a gzip file of a few KB */
+    const uint32_t dims[3] = {64, 64, 64}, dl[1] = {64};
+    size_t ni;
+    uint8_t *im = idx_big(3, dims, &ni);
+    static const uint8_t zeros[64];
+    buf lb = idx(1, dl, zeros, 64);
+    const char *ip = put_gz("limit-images.gz", im, ni);
+    const char *lp = put_gz("limit-labels.gz", lb.b, lb.n);
+    im[0] = 0x12; /* wrong magic: refused at the header, before any data buffer */
+    const char *mp = put_gz("limit-magic.gz", im, ni);
+    free(im);
+    lre_dataset *d = NULL;
+
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 100000), "set the limit");
+    uint64_t a0 = lre_ctx_alloc_count(ctx);
+    chk_err(ctx, lre_dataset_idx(ctx, &d, mp, lp), LRE_EFORMAT, "limit: (baseline) wrong magic",
+            mp, "wrong magic", NULL);
+    const uint64_t base = lre_ctx_alloc_count(ctx) - a0;
+    a0 = lre_ctx_alloc_count(ctx);
+    chk_err(ctx, lre_dataset_idx(ctx, &d, ip, lp), LRE_EINVAL,
+            "limit: idx: a gzip file whose header declares more than the limit", ip,
+            "the header declares 64×64×64 images, 262144 bytes",
+            "more than the loading limit of 100000 bytes", "max_bytes",
+            "lre.data.idx(..., {max_bytes = N})", "lre_ctx_set_max_load_bytes", NULL);
+    const uint64_t used = lre_ctx_alloc_count(ctx) - a0;
+    CHECK(used == base && lre_ctx_bytes_live(ctx) == 0,
+          "limit: idx: refused before anything is allocated for the data",
+          "%llu allocations (a header refused at its magic: %llu), %llu bytes live",
+          (unsigned long long)used, (unsigned long long)base,
+          (unsigned long long)lre_ctx_bytes_live(ctx));
+    lre_dataset_release(d);
+    d = NULL;
+    /* the memory path (the fuzzers') holds to it as well */
+    size_t gn;
+    uint8_t *g = gzip_bytes(im = idx_big(3, dims, &ni), ni, &gn);
+    free(im);
+    chk_err(ctx, lre_dataset_idx_mem(ctx, &d, g, gn, lb.b, lb.n), LRE_EINVAL,
+            "limit: idx (memory): above the limit", "<images>", "262144 bytes", "100000", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    free(g);
+
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 262144), "set the limit");
+    if (chk_ok(ctx, lre_dataset_idx(ctx, &d, ip, lp), "limit: idx: loads at the limit"))
+        CHECK(lre_dataset_size(d) == 64 && lre_dataset_features(d) == 64 * 64,
+              "limit: idx: 64 rows of 64×64", "%lld rows", (long long)lre_dataset_size(d));
+    lre_dataset_release(d);
+    d = NULL;
+
+    /* labels take 4 bytes each in memory (int32): 4 labels, 16 bytes */
+    const uint32_t ds[3] = {4, 1, 2}, dl4[1] = {4};
+    buf im4 = idx(3, ds, PIX, 8), lb4 = idx(1, dl4, LAB, 3);
+    lb4.b[lb4.n++] = 1;
+    const char *ip4 = put("limit-small-images", im4.b, im4.n);
+    const char *lp4 = put("limit-small-labels", lb4.b, lb4.n);
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 10), "set the limit");
+    chk_err(ctx, lre_dataset_idx(ctx, &d, ip4, lp4), LRE_EINVAL,
+            "limit: idx: labels above the limit as int32 (plain files)", lp4,
+            "4 labels, 16 bytes as int32", "loading limit of 10 bytes", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 16), "set the limit");
+    chk_ok(ctx, lre_dataset_idx(ctx, &d, ip4, lp4), "limit: idx: small files load at the limit");
+    lre_dataset_release(d);
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 0), "restore the limit");
+}
+
+static void test_limit_npy(lre_ctx *ctx)
+{
+    /* f4 (256, 256): 262144 bytes of zeros, gzip */
+    const size_t nf = 256 * 256 * sizeof(float);
+    float *zf = calloc(256 * 256, sizeof *zf);
+    uint8_t *fb = malloc(nf + 256);
+    if (!zf || !fb) chk_fatal("npy limit", "out of memory");
+    buf h = npy("<f4", "(256, 256)", PIX, 0);
+    memcpy(fb, h.b, h.n);
+    memcpy(fb + h.n, zf, nf);
+    static const uint8_t z256[256];
+    buf l = npy("|u1", "(256,)", z256, 256);
+    const char *fp = put_gz("limit-x.npy.gz", fb, h.n + nf);
+    const char *lp = put("limit-y.npy", l.b, l.n);
+    buf f2 = npy("<f2", "(256, 256)", PIX, 0); /* refused at its dtype: the baseline */
+    memcpy(fb, f2.b, f2.n);
+    const char *bp = put_gz("limit-f2.npy.gz", fb, f2.n + nf);
+    free(zf);
+    free(fb);
+    lre_dataset *d = NULL;
+
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 100000), "set the limit");
+    uint64_t a0 = lre_ctx_alloc_count(ctx);
+    chk_err(ctx, lre_dataset_npy(ctx, &d, bp, lp), LRE_EFORMAT, "limit: (baseline) npy dtype f2",
+            bp, "unsupported dtype", NULL);
+    const uint64_t base = lre_ctx_alloc_count(ctx) - a0;
+    a0 = lre_ctx_alloc_count(ctx);
+    chk_err(ctx, lre_dataset_npy(ctx, &d, fp, lp), LRE_EINVAL,
+            "limit: npy: a gzip file whose header declares more than the limit", fp,
+            "the header declares shape (256, 256) of '<f4', 262144 bytes",
+            "more than the loading limit of 100000 bytes", "max_bytes",
+            "lre.data.npy(..., {max_bytes = N})", NULL);
+    const uint64_t used = lre_ctx_alloc_count(ctx) - a0;
+    CHECK(used == base && lre_ctx_bytes_live(ctx) == 0,
+          "limit: npy: refused before anything is allocated for the data",
+          "%llu allocations (a header refused at its dtype: %llu), %llu bytes live",
+          (unsigned long long)used, (unsigned long long)base,
+          (unsigned long long)lre_ctx_bytes_live(ctx));
+    lre_dataset_release(d);
+    d = NULL;
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 262144), "set the limit");
+    chk_ok(ctx, lre_dataset_npy(ctx, &d, fp, lp), "limit: npy: loads at the limit");
+    lre_dataset_release(d);
+    d = NULL;
+
+    /* plain files; and u1 labels, which take four times their bytes as int32 */
+    const float f[6] = {1, 2, 3, 4, 5, 6};
+    buf x = npy("<f4", "(3, 2)", f, sizeof f);
+    const char *xp = put("limit-x.npy", x.b, x.n);
+    const uint8_t y3[3] = {0, 1, 2};
+    buf y = npy("|u1", "(3,)", y3, 3);
+    const char *yp = put("limit-y3.npy", y.b, y.n);
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 20), "set the limit");
+    chk_err(ctx, lre_dataset_npy(ctx, &d, xp, yp), LRE_EINVAL, "limit: npy: a plain file", xp,
+            "(3, 2) of '<f4', 24 bytes", "loading limit of 20 bytes", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    const uint8_t u6[6] = {1, 2, 3, 4, 5, 6};
+    buf xu = npy("|u1", "(3, 2)", u6, 6);
+    const char *xup = put("limit-xu.npy", xu.b, xu.n);
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 10), "set the limit");
+    chk_err(ctx, lre_dataset_npy(ctx, &d, xup, yp), LRE_EINVAL,
+            "limit: npy: u1 labels above the limit as int32", yp, "12 bytes as int32 labels",
+            "loading limit of 10 bytes", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 12), "set the limit");
+    chk_ok(ctx, lre_dataset_npy(ctx, &d, xup, yp), "limit: npy: small files load at the limit");
+    lre_dataset_release(d);
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 0), "restore the limit");
+}
+
+static void test_limit_csv(lre_ctx *ctx)
+{
+    /* 33334 lines "1,2,0": 200004 bytes of text, a few hundred of gzip */
+    const size_t lines = 33334, tn = lines * 6;
+    char *text = malloc(tn + 1);
+    if (!text) chk_fatal("csv limit", "out of memory");
+    for (size_t i = 0; i < lines; i++) memcpy(text + 6 * i, "1,2,0\n", 6);
+    text[tn] = 0;
+    const char *pp = put("limit.csv", text, tn);
+    const char *gp = put_gz("limit.csv.gz", text, tn);
+    lre_dataset *d = NULL;
+
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 50000), "set the limit");
+    uint64_t a0 = lre_ctx_alloc_count(ctx);
+    chk_err(ctx, lre_dataset_csv(ctx, &d, pp, NULL), LRE_EINVAL,
+            "limit: csv: a plain file above the limit", pp, "the file holds 200004 bytes",
+            "more than the loading limit of 50000 bytes", "lre.data.csv(..., {max_bytes = N})",
+            NULL);
+    CHECK(lre_ctx_alloc_count(ctx) - a0 == 1 && lre_ctx_bytes_live(ctx) == 0,
+          "limit: csv: a plain file is refused before its text is allocated",
+          "%llu allocations (the source is 1)", (unsigned long long)(lre_ctx_alloc_count(ctx) - a0));
+    lre_dataset_release(d);
+    d = NULL;
+    chk_err(ctx, lre_dataset_csv(ctx, &d, gp, NULL), LRE_EINVAL,
+            "limit: csv: a gzip file whose text goes past the limit", gp,
+            "decompresses to 50001 bytes or more", "loading limit of 50000 bytes", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    size_t gn;
+    uint8_t *g = gzip_bytes(text, tn, &gn);
+    chk_err(ctx, lre_dataset_csv_mem(ctx, &d, "mem.csv.gz", g, gn, NULL), LRE_EINVAL,
+            "limit: csv (memory): gzip text past the limit", "mem.csv.gz",
+            "50001 bytes or more", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    /* the text fits, its rows do not: 33335 rows (at most) × 3 columns × 4 bytes */
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 300000), "set the limit");
+    chk_err(ctx, lre_dataset_csv(ctx, &d, gp, NULL), LRE_EINVAL,
+            "limit: csv: rows above the limit, the text below", gp,
+            "up to 33335 rows of 3 columns parse into 400020 bytes",
+            "loading limit of 300000 bytes", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    chk_err(ctx, lre_dataset_csv_mem(ctx, &d, "mem.csv", text, tn, NULL), LRE_EINVAL,
+            "limit: csv (memory): rows above the limit", "mem.csv", "400020 bytes", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 400020), "set the limit");
+    for (int z = 0; z < 2; z++) {
+        if (chk_ok(ctx, lre_dataset_csv(ctx, &d, z ? gp : pp, NULL),
+                   chk_name("limit: csv %s: loads at the limit", z ? "gzip" : "plain")))
+            CHECK(lre_dataset_size(d) == (int64_t)lines,
+                  chk_name("limit: csv %s: every row", z ? "gzip" : "plain"), "%lld rows",
+                  (long long)lre_dataset_size(d));
+        lre_dataset_release(d);
+        d = NULL;
+    }
+    free(g);
+    free(text);
+    chk_must(ctx, lre_ctx_set_max_load_bytes(ctx, 0), "restore the limit");
+}
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#endif
+
+/* Running out of memory while loading names the file: in a child whose
+ * address space is capped just above what it uses, an IDX header declaring
+ * 64 MiB (which the gzip file could hold: 70 KB of random bytes) gets to
+ * the allocation and fails there. Not under ASan or valgrind, which need
+ * the address space themselves. */
+static void test_oom_names_file(void)
+{
+    const char *name = "oom: an allocation that fails names the file";
+#ifdef TEST_ASAN
+    chk_skip(name, "AddressSanitizer reserves the address space a cap would take");
+    return;
+#else
+    const char *pre = getenv("LD_PRELOAD");
+    if (pre && strstr(pre, "vgpreload")) {
+        chk_skip(name, "under valgrind");
+        return;
+    }
+    const size_t rnd = 70000;
+    uint8_t *b = malloc(16 + rnd);
+    if (!b) chk_fatal("oom", "out of memory");
+    const uint32_t dims[3] = {1024, 256, 256};
+    buf h = idx(3, dims, PIX, 0);
+    memcpy(b, h.b, 16);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < rnd; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        b[16 + i] = (uint8_t)(x >> 24);
+    }
+    const char *ip = put_gz("oom-images.gz", b, 16 + rnd);
+    free(b);
+    const uint32_t dl[1] = {1024};
+    static uint8_t zl[1024];
+    uint8_t *lbuf = malloc(8 + 1024);
+    buf lh = idx(1, dl, PIX, 0);
+    memcpy(lbuf, lh.b, 8);
+    memcpy(lbuf + 8, zl, 1024);
+    const char *lp = put("oom-labels", lbuf, 8 + 1024);
+    free(lbuf);
+
+    int fds[2];
+    if (pipe(fds) != 0) chk_fatal("oom", "pipe");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) chk_fatal("oom", "fork");
+    if (pid == 0) {
+        close(fds[0]);
+        char out[LRE_ERRMSG_SIZE + 16] = "";
+        lre_ctx *ctx = NULL;
+        long vm_pages = 0;
+        FILE *sf = fopen("/proc/self/statm", "r");
+        if (lre_ctx_new(&ctx, NULL) == LRE_OK && sf && fscanf(sf, "%ld", &vm_pages) == 1) {
+            struct rlimit rl;
+            rl.rlim_cur = rl.rlim_max =
+                (rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)16 << 20);
+            lre_dataset *d = NULL;
+            if (setrlimit(RLIMIT_AS, &rl) == 0) {
+                lre_status st = lre_dataset_idx(ctx, &d, ip, lp);
+                snprintf(out, sizeof out, "%d %s", (int)st, lre_ctx_error(ctx));
+            }
+        }
+        if (write(fds[1], out, strlen(out)) < 0) _exit(2);
+        _exit(0);
+    }
+    close(fds[1]);
+    char got[LRE_ERRMSG_SIZE + 16];
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof got && (r = read(fds[0], got + n, sizeof got - 1 - n)) > 0) n += (size_t)r;
+    got[n] = 0;
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char want[400];
+    snprintf(want, sizeof want, "%d out of memory allocating 67108864 bytes for idx images of %s",
+             (int)LRE_ENOMEM, ip);
+    CHECK(strcmp(got, want) == 0, name, "got \"%s\", want \"%s\"", got, want);
+#endif
+}
+
+/* ------------------------------------------------------------ gzip tails */
+
+static void test_gzip_tail(lre_ctx *ctx)
+{
+    const uint32_t di[3] = {3, 2, 2}, dl[1] = {3};
+    buf im = idx(3, di, PIX, 12), lb = idx(1, dl, LAB, 3);
+    const char *lp = put("tail-labels", lb.b, lb.n);
+    size_t gn, g1n, g2n;
+    uint8_t *g = gzip_bytes(im.b, im.n, &gn);
+    uint8_t *g1 = gzip_bytes(im.b, 9, &g1n), *g2 = gzip_bytes(im.b + 9, im.n - 9, &g2n);
+    lre_dataset *d = NULL;
+    struct { const char *tag; const char *tail; size_t n; const char *count; } tails[] = {
+        {"text", "garbage!", 8, "8 bytes of trailing garbage"},
+        {"one zero byte", "\0", 1, "1 byte of trailing garbage"},
+        {"a lone 1f", "\x1f", 1, "1 byte of trailing garbage"},
+        {"1f then not 8b", "\x1f\x8c\x08\x00", 4, "4 bytes of trailing garbage"},
+    };
+    for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+        for (int two = 0; two < 2; two++) {
+            buf b = {.n = 0};
+            if (two) {
+                bytes(&b, g1, g1n);
+                bytes(&b, g2, g2n);
+            } else {
+                bytes(&b, g, gn);
+            }
+            bytes(&b, tails[t].tail, tails[t].n);
+            const char *p = put(chk_name("tail-%zu-%d.gz", t, two), b.b, b.n);
+            chk_err(ctx, lre_dataset_idx(ctx, &d, p, lp), LRE_EFORMAT,
+                    chk_name("gzip tail: %s after %s refused", tails[t].tag,
+                             two ? "two members" : "one member"),
+                    p, tails[t].count, "after the gzip data", NULL);
+            lre_dataset_release(d);
+            d = NULL;
+            chk_err(ctx, lre_dataset_idx_mem(ctx, &d, b.b, b.n, lb.b, lb.n), LRE_EFORMAT,
+                    chk_name("gzip tail (memory): %s after %s refused", tails[t].tag,
+                             two ? "two members" : "one member"),
+                    "<images>", tails[t].count, NULL);
+            lre_dataset_release(d);
+            d = NULL;
+        }
+    }
+    /* 512 zero bytes (a tar block's padding) */
+    static uint8_t pad[512];
+    buf b = {.n = 0};
+    bytes(&b, g, gn);
+    bytes(&b, pad, sizeof pad);
+    const char *p = put("tail-pad.gz", b.b, b.n);
+    chk_err(ctx, lre_dataset_idx(ctx, &d, p, lp), LRE_EFORMAT, "gzip tail: 512 zero bytes", p,
+            "512 bytes of trailing garbage", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    /* two members, and three (an empty one in the middle), still load */
+    b.n = 0;
+    bytes(&b, g1, g1n);
+    bytes(&b, g2, g2n);
+    chk_ok(ctx, lre_dataset_idx_mem(ctx, &d, b.b, b.n, lb.b, lb.n),
+           "gzip tail (memory): two members load");
+    lre_dataset_release(d);
+    d = NULL;
+    size_t gen;
+    uint8_t *ge = gzip_bytes("", 0, &gen);
+    b.n = 0;
+    bytes(&b, g1, g1n);
+    bytes(&b, ge, gen);
+    bytes(&b, g2, g2n);
+    chk_ok(ctx, lre_dataset_idx(ctx, &d, put("tail-three.gz", b.b, b.n), lp),
+           "gzip tail: three members, one empty, load");
+    lre_dataset_release(d);
+    d = NULL;
+    /* a CSV and an NPY refuse it too */
+    uint8_t *gc = gzip_bytes("1,2,0\n3,4,1\n", 12, &gn);
+    b.n = 0;
+    bytes(&b, gc, gn);
+    bytes(&b, "xy", 2);
+    p = put("tail.csv.gz", b.b, b.n);
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT, "gzip tail: csv", p,
+            "2 bytes of trailing garbage", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    free(gc);
+    const float f[6] = {1, 2, 3, 4, 5, 6};
+    const int64_t y8[3] = {0, 1, 2};
+    buf x = npy("<f4", "(3, 2)", f, sizeof f), y = npy("<i8", "(3,)", y8, sizeof y8);
+    gc = gzip_bytes(x.b, x.n, &gn);
+    b.n = 0;
+    bytes(&b, gc, gn);
+    bytes(&b, "\n", 1);
+    p = put("tail.npy.gz", b.b, b.n);
+    chk_err(ctx, lre_dataset_npy(ctx, &d, p, put("tail-y.npy", y.b, y.n)), LRE_EFORMAT,
+            "gzip tail: npy", p, "1 byte of trailing garbage", NULL);
+    lre_dataset_release(d);
+    d = NULL;
+    free(gc);
+    free(ge);
+    free(g);
+    free(g1);
+    free(g2);
+}
+
+/* A member boundary where the file's 128 KiB input buffer ends: the first
+ * member (stored blocks, so its size can be chosen) ends 1 byte short of
+ * the buffer's end, or at it, and the next member's magic straddles two
+ * reads. The pixels must come out whole; garbage there is still refused. */
+static void test_gzip_boundary(lre_ctx *ctx)
+{
+    const uint32_t dims[3] = {547, 16, 16}, dl[1] = {547};
+    size_t ni;
+    uint8_t *im = idx_big(3, dims, &ni);
+    uint8_t *lb = calloc(1, 8 + 547);
+    buf lh = idx(1, dl, PIX, 0);
+    memcpy(lb, lh.b, 8);
+    const char *lp = put("boundary-labels", lb, 8 + 547);
+    free(lb);
+    for (size_t target = (1u << 17) - 1; target <= (1u << 17); target++) {
+        size_t k = 0, g1n = 0, g2n;
+        uint8_t *g1 = NULL;
+        for (k = target - 40; k < target; k++) {
+            free(g1);
+            g1 = gzip_level(im, k, 0, &g1n);
+            if (g1n >= target) break;
+        }
+        if (g1n != target) {
+            chk_fail(chk_name("gzip boundary %zu: a member of that size", target),
+                     "stored gzip of %zu bytes is %zu", k, g1n);
+            free(g1);
+            continue;
+        }
+        uint8_t *g2 = gzip_bytes(im + k, ni - k, &g2n);
+        uint8_t *cat = malloc(g1n + g2n + 4);
+        memcpy(cat, g1, g1n);
+        memcpy(cat + g1n, g2, g2n);
+        lre_dataset *d = NULL;
+        const char *p = put(chk_name("boundary-%zu.gz", target), cat, g1n + g2n);
+        if (chk_ok(ctx, lre_dataset_idx(ctx, &d, p, lp),
+                   chk_name("gzip boundary %zu: two members load", target))) {
+            int64_t ix[2] = {0, 546};
+            float x[2 * 256];
+            int32_t y[2];
+            chk_must(ctx, lre_dataset_gather(d, ix, 2, x, y, NULL), "gather");
+            int same = 1;
+            for (int r = 0; r < 2; r++)
+                for (int c = 0; c < 256; c++)
+                    same &= x[r * 256 + c] == (float)im[16 + (size_t)ix[r] * 256 + (size_t)c];
+            CHECK(same, chk_name("gzip boundary %zu: the pixels come out whole", target),
+                  "row 1 or 547 differs");
+        }
+        lre_dataset_release(d);
+        d = NULL;
+        memcpy(cat + g1n, "\x1f\x00", 2);
+        p = put(chk_name("boundary-bad-%zu.gz", target), cat, g1n + 2);
+        chk_err(ctx, lre_dataset_idx(ctx, &d, p, lp), LRE_EFORMAT,
+                chk_name("gzip boundary %zu: 1f 00 after the member refused", target), p,
+                "2 bytes of trailing garbage", NULL);
+        lre_dataset_release(d);
+        free(cat);
+        free(g1);
+        free(g2);
+    }
+    free(im);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "%s/lre_test_data.XXXXXX",
@@ -966,6 +1475,13 @@ int main(void)
     test_fashion_mnist(ctx);
     test_transforms(ctx);
     test_trainer(ctx);
+    test_limit_ctx(ctx);
+    test_limit_idx(ctx);
+    test_limit_npy(ctx);
+    test_limit_csv(ctx);
+    test_oom_names_file();
+    test_gzip_tail(ctx);
+    test_gzip_boundary(ctx);
 
     CHECK(lre_ctx_bytes_live(ctx) == 0, "data: every engine allocation released",
           "%llu bytes still live", (unsigned long long)lre_ctx_bytes_live(ctx));
