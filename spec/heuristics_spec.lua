@@ -333,3 +333,50 @@ describe("built-in heuristics' options", function()
     end
   end)
 end)
+
+describe("valley on long curves", function()
+  local H = require "lrengine.heuristics"
+  -- fastai's O(n^2) programme, quirks and all (the module's before it
+  -- became O(n log n)): the index it picks in a window first..first+n-1
+  local function fastai_valley(losses, first, n)
+    local L, lds = {}, {}
+    for i = 0, n - 1 do L[i], lds[i] = losses[first + i], 1 end
+    local max_start, max_end = 0, 0
+    for i = 1, n - 1 do
+      for j = 0, i - 1 do
+        if L[i] < L[j] and lds[i] < lds[j] + 1 then lds[i] = lds[j] + 1 end
+        if lds[max_end] < lds[i] then
+          max_end = i
+          max_start = max_end - lds[max_end]
+        end
+      end
+    end
+    local sections = (max_end - max_start) / 3
+    local idx = max_start + math.floor(sections) + math.floor(sections / 2)
+    if idx < 0 then idx = idx + n end
+    return first + idx
+  end
+
+  it("picks what fastai's O(n^2) programme picks, on 4,000 random curves", function()
+    local seed = 12345
+    local function rnd(k) -- a small LCG: the same curves on every Lua
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % k
+    end
+    for trial = 1, 4000 do
+      local n = 1 + rnd(70)
+      local lrs, losses = {}, {}
+      local levels = 1 + rnd(9) -- few levels: many ties
+      for i = 1, n do
+        lrs[i] = 10 ^ (-6 + i / 10)
+        losses[i] = rnd(levels) + (trial % 4 == 0 and rnd(1000) / 1000 or 0)
+      end
+      local s = trial % 3 == 0 and rnd(4) or 0
+      local _, got = H.valley(lrs, losses, { skip_start = s, skip_end = 0 })
+      if n - s >= 1 then
+        assert.are.equal(fastai_valley(losses, 1 + s, n - s), got,
+          ("trial %d: n %d skip %d, losses %s"):format(trial, n, s, table.concat(losses, ",")))
+      end
+    end
+  end)
+end)

@@ -243,33 +243,50 @@ function H.steep(lrs, losses, opts)
   return lrs[idx], idx
 end
 
--- valley (fastai's default): the longest strictly decreasing subsequence by
--- an O(n^2) dynamic programme, then the point about 2/3 of the way along it:
---   max_start = max_end - lds[max_end]          (recorded when max_end moves)
+-- valley (fastai's default): the longest strictly decreasing subsequence,
+-- which fastai finds by an O(n^2) dynamic programme
+--   lds[i] = 1 + max{lds[j] : j < i, L[j] > L[i]}  (1 when there is none)
+-- moving max_end to i (inside the inner loop) whenever lds[i] grows past
+-- lds[max_end], and recording max_start = max_end - lds[max_end] then;
+-- the suggestion is the point about 2/3 of the way along:
 --   sections = (max_end - max_start) / 3
 --   idx = max_start + int(sections) + int(sections/2)
--- Reproduced with fastai's quirks: the test that moves max_end runs inside
--- the inner loop, so max_start keeps the length lds[i] had at that moment;
--- max_start is one before the valley's first point; and when it is -1
--- (a valley from the very first point) idx can be -1, which Python reads as
--- the LAST point — e.g. two falling points, or a curve whose longest valley
--- is its first two points, give the last learning rate. Needs 1 point.
+-- lds[max_end] is the largest lds so far, so lds[i] can only pass it by
+-- reaching it plus one, its final value: max_end ends as the first point
+-- where the longest length is reached and max_start = max_end - lds[max_end]
+-- with final values. So the same answer comes from the O(n log n)
+-- patience method: tails[k] holds the largest last value of a strictly
+-- decreasing subsequence of length k (a decreasing array), and lds[i] is one
+-- more than the number of tails above L[i]. A NaN compares false with
+-- everything, as in fastai: it neither extends nor is extended (lds 1).
+-- Kept from fastai: max_start is one before the valley's first point, and
+-- when it is -1 (a valley from the very first point) idx can be -1, which
+-- Python reads as the LAST point — e.g. two falling points, or a curve
+-- whose longest valley is its first two points, give the last learning
+-- rate. spec/heuristics_spec.lua checks it against the O(n^2) programme.
+-- Needs 1 point.
 function H.valley(lrs, losses, opts)
   local first, _, n, _, short = fastai_window("heuristics.valley", lrs, losses, opts)
   if n < 1 then return nil, short(1, "valley") end
-  local L, lds = {}, {}
-  for i = 0, n - 1 do L[i], lds[i] = losses[first + i], 1 end
-  local max_start, max_end = 0, 0
-  for i = 1, n - 1 do
-    local li = L[i]
-    for j = 0, i - 1 do
-      if li < L[j] and lds[i] < lds[j] + 1 then lds[i] = lds[j] + 1 end
-      if lds[max_end] < lds[i] then
-        max_end = i
-        max_start = max_end - lds[max_end]
+  local tails, len = {}, 0
+  local best, max_end = 0, 0
+  for i = 0, n - 1 do
+    local x, l = losses[first + i], 1
+    if x == x then
+      -- the first k (1..len) with tails[k] <= x: x extends the length k-1
+      local lo, hi = 1, len + 1
+      while lo < hi do
+        local mid = (lo + hi) // 2
+        if tails[mid] > x then lo = mid + 1 else hi = mid end
       end
+      l = lo
+      if lo > len then len = lo end
+      tails[lo] = x -- the old tails[lo] (if any) was <= x
     end
+    if l > best then best, max_end = l, i end
   end
+  -- max_end never moved from 0 (no two points fall): both stay 0
+  local max_start = best > 1 and max_end - best or 0
   local sections = (max_end - max_start) / 3
   local idx = max_start + math.floor(sections) + math.floor(sections / 2)
   if idx < 0 then idx = idx + n end
