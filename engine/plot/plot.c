@@ -870,35 +870,158 @@ static void draw_band(fig *f, int c, const rect *p)
     cairo_fill(cr);
 }
 
-/* A polyline through (lrs[i], v[i]) on axes (x, y), broken at values that
- * cannot be placed; segments are clipped to the panel in double precision
+/* Long series are reduced for drawing, never for anything computed from
+ * them (the suggestions and the axes' ranges read the full arrays). The x
+ * axis is cut into columns of DECIM_CELL units (a quarter point: about
+ * 0.7 px of a default PNG); a polyline keeps, of the consecutive points in
+ * one column, the first, the lowest, the highest and the last, in their
+ * order (the M4 reduction of Jugel et al., VLDB 2014), which draws the same
+ * pixels; scattered points keep one per cell of a quarter point square.
+ * Only past DECIM_MIN points per column on average, so a curve of a few
+ * thousand steps is drawn point for point as before. Without it cairo's
+ * stroker, fed a million crossing segments, ran for minutes. */
+#define DECIM_CELL 0.25
+#define DECIM_MIN 2.0
+
+static int decimate(const fig *f, const rect *p)
+{
+    return (double)f->d->n > DECIM_MIN * p->w / DECIM_CELL;
+}
+
+/* The pen of a broken polyline: segments clipped to r in double precision
  * (cairo's fixed-point coordinates overflow on a loss of 1e30). */
+typedef struct pen {
+    fig *f;
+    rect r;
+    const rect *p;
+    int have, remember_pts;
+    double px, py;
+} pen;
+
+static void pen_to(pen *q, double cx, double cy)
+{
+    if (q->have) {
+        double x0 = q->px, y0 = q->py, x1 = cx, y1 = cy;
+        if (clip_segment(&q->r, &x0, &y0, &x1, &y1)) {
+            cairo_move_to(q->f->cr, x0, y0);
+            cairo_line_to(q->f->cr, x1, y1);
+        }
+    }
+    if (q->remember_pts && cy >= q->p->y && cy <= q->p->y + q->p->h) remember(q->f, cx, cy);
+    q->px = cx;
+    q->py = cy;
+    q->have = 1;
+}
+
+/* One column's points for the M4 reduction: indices and places of its
+ * first, lowest, highest and last point. */
+typedef struct m4 {
+    int n;
+    double col;
+    size_t i[4];      /* first, min, max, last */
+    double x[4], y[4];
+} m4;
+
+static void m4_flush(m4 *b, pen *q)
+{
+    if (!b->n) return;
+    int order[4] = {0, 1, 2, 3};
+    for (int a = 1; a < 4; a++) /* by index: at most four, insertion sort */
+        for (int c = a; c > 0 && b->i[order[c]] < b->i[order[c - 1]]; c--) {
+            int t = order[c];
+            order[c] = order[c - 1];
+            order[c - 1] = t;
+        }
+    size_t last = (size_t)-1;
+    for (int k = 0; k < 4; k++) {
+        int j = order[k];
+        if (b->i[j] == last) continue;
+        last = b->i[j];
+        pen_to(q, b->x[j], b->y[j]);
+    }
+    b->n = 0;
+}
+
+static void m4_add(m4 *b, pen *q, size_t i, double x, double y)
+{
+    double col = floor(x / DECIM_CELL);
+    if (b->n && col != b->col) m4_flush(b, q);
+    if (!b->n) {
+        b->n = 1;
+        b->col = col;
+        for (int k = 0; k < 4; k++) {
+            b->i[k] = i;
+            b->x[k] = x;
+            b->y[k] = y;
+        }
+        return;
+    }
+    if (y < b->y[1]) b->i[1] = i, b->x[1] = x, b->y[1] = y;
+    if (y > b->y[2]) b->i[2] = i, b->x[2] = x, b->y[2] = y;
+    b->i[3] = i, b->x[3] = x, b->y[3] = y;
+}
+
+/* A polyline through (lrs[i], v[i]) on axes (x, y), broken at values that
+ * cannot be placed, reduced by columns when it is long (decimate). */
 static void polyline(fig *f, const double *v, const axis *y, const rect *p, int remember_pts)
 {
     const double *lrs = f->d->lrs;
-    int have = 0;
-    double px = 0, py = 0;
-    rect r = {p->x - 1, p->y - 1, p->w + 2, p->h + 2};
+    pen q = {f, {p->x - 1, p->y - 1, p->w + 2, p->h + 2}, p, 0, remember_pts, 0, 0};
+    m4 b = {0};
+    const int reduce = decimate(f, p);
     cairo_new_path(f->cr);
     for (size_t i = 0; i < f->d->n; i++) {
         if (!ax_ok(&f->x, lrs[i]) || !ax_ok(y, v[i])) {
-            have = 0;
+            m4_flush(&b, &q);
+            q.have = 0;
             continue;
         }
         double cx = ax_map(&f->x, lrs[i]), cy = ax_map(y, v[i]);
-        if (have) {
-            double x0 = px, y0 = py, x1 = cx, y1 = cy;
-            if (clip_segment(&r, &x0, &y0, &x1, &y1)) {
-                cairo_move_to(f->cr, x0, y0);
-                cairo_line_to(f->cr, x1, y1);
-            }
-        }
-        if (remember_pts && cy >= p->y && cy <= p->y + p->h) remember(f, cx, cy);
-        px = cx;
-        py = cy;
-        have = 1;
+        if (reduce) m4_add(&b, &q, i, cx, cy);
+        else pen_to(&q, cx, cy);
     }
+    m4_flush(&b, &q);
     cairo_stroke(f->cr);
+}
+
+/* Which cells of one x column already hold a scattered point (decimate):
+ * a bit per cell of the panel's height, cleared when the column changes.
+ * A cell is a quarter point square, or a dot's radius when that is more:
+ * a dot drawn within its radius of another adds a sliver at most, and a
+ * dense cloud keeps its shape. */
+typedef struct dots {
+    unsigned char *seen;
+    size_t cells;
+    double col, cell;
+    int on;
+} dots;
+
+static void dots_init(dots *t, const fig *f, const rect *p, double radius)
+{
+    memset(t, 0, sizeof *t);
+    if (!decimate(f, p)) return;
+    t->cell = fmax(DECIM_CELL, radius);
+    t->cells = (size_t)(p->h / t->cell) + 8;
+    t->seen = calloc(t->cells, 1);
+    t->on = t->seen != NULL;
+    t->col = NAN;
+}
+
+/* Should the point at (x, y) be drawn? Always without decimation. */
+static int dots_new(dots *t, const rect *p, double x, double y)
+{
+    if (!t->on) return 1;
+    double col = floor(x / t->cell);
+    if (col != t->col) {
+        memset(t->seen, 0, t->cells);
+        t->col = col;
+    }
+    double c = floor((y - p->y) / t->cell) + 4;
+    if (!(c >= 0) || c >= (double)t->cells) return 1;
+    size_t k = (size_t)c;
+    if (t->seen[k]) return 0;
+    t->seen[k] = 1;
+    return 1;
 }
 
 /* ------------------------------------------------------------- ranges */
@@ -1205,25 +1328,34 @@ static void draw_top(fig *f)
     for (int c = d->num_curves - 1; c >= 0 && f->o->raw_points; c--) {
         const double *v = d->curves[c].raw;
         if (!v) continue;
+        dots seen;
+        dots_init(&seen, f, p, rr);
         cairo_new_path(cr);
         for (size_t i = 0; i < d->n; i++) {
             if (!ax_ok(&f->x, d->lrs[i])) continue;
             double x = ax_map(&f->x, d->lrs[i]);
             int off;
             double y = top_y(f, v[i], &off);
-            if (off) continue;
+            if (off || !dots_new(&seen, p, x, y)) continue;
             cairo_new_sub_path(cr);
             cairo_arc(cr, x, y, rr, 0, 2 * PI);
             remember(f, x, y);
         }
         set_rgb(f, C_CURVE[c], 0.33);
         cairo_fill(cr);
+        /* a triangle on the edge per value off the scale (one per column
+         * and edge when decimating: they sit at the same two heights) */
+        free(seen.seen);
+        dots_init(&seen, f, p, 0);
         for (size_t i = 0; i < d->n; i++) {
             int off;
             if (!ax_ok(&f->x, d->lrs[i])) continue;
             top_y(f, v[i], &off);
-            if (off) offscale(f, ax_map(&f->x, d->lrs[i]), off > 0, p, C_CURVE[c], 0.8);
+            double x = ax_map(&f->x, d->lrs[i]);
+            if (off && dots_new(&seen, p, x, off > 0 ? p->y : p->y + p->h))
+                offscale(f, x, off > 0, p, C_CURVE[c], 0.8);
         }
+        free(seen.seen);
     }
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
     for (int c = d->num_curves - 1; c >= 0; c--) {
@@ -1293,20 +1425,29 @@ static void draw_bottom(fig *f)
     cairo_set_line_width(cr, 0.9);
     polyline(f, f->grad, &f->yb, p, 0);
     double rr = d->n <= 200 ? 0.19 * f->fs : 0.1 * f->fs;
+    dots seen;
+    dots_init(&seen, f, p, rr);
     cairo_new_path(cr);
     for (size_t i = 0; i < d->n; i++) {
         double g = f->grad[i];
         if (!finite(g) || !ax_ok(&f->x, d->lrs[i]) || g > cap || g < capl) continue;
+        double x = ax_map(&f->x, d->lrs[i]), y = ax_map(&f->yb, g);
+        if (!dots_new(&seen, p, x, y)) continue;
         cairo_new_sub_path(cr);
-        cairo_arc(cr, ax_map(&f->x, d->lrs[i]), ax_map(&f->yb, g), rr, 0, 2 * PI);
+        cairo_arc(cr, x, y, rr, 0, 2 * PI);
     }
     set_rgb(f, C_CURVE[0], 1);
     cairo_fill(cr);
+    free(seen.seen);
+    dots_init(&seen, f, p, 0);
     for (size_t i = 0; i < d->n; i++) {
         double g = f->grad[i];
         if (!finite(g) || !ax_ok(&f->x, d->lrs[i]) || !(g > cap || g < capl)) continue;
-        offscale(f, ax_map(&f->x, d->lrs[i]), g > cap, p, C_CURVE[0], 0.8);
+        double x = ax_map(&f->x, d->lrs[i]);
+        if (dots_new(&seen, p, x, g > cap ? p->y : p->y + p->h))
+            offscale(f, x, g > cap, p, C_CURVE[0], 0.8);
     }
+    free(seen.seen);
     cairo_restore(cr);
     if (d->chosen < d->num_suggestions) {
         const lre_plot_suggestion *s = &d->suggestions[d->chosen];

@@ -601,6 +601,68 @@ static void test_writes(void)
     rmdir(dir);
 }
 
+/* A long curve is reduced for drawing (plot.c, decimate): the figure of a
+ * noisy curve stops growing with its length — 400,000 steps give an SVG
+ * about as large as 200,000 (drawn point for point it doubled, and cairo
+ * took minutes on a million) — and a curve of 1,000 steps, under the
+ * threshold, keeps every segment. */
+static size_t svg_size(size_t n, size_t *segments)
+{
+    double *x = malloc(n * sizeof *x), *raw = malloc(n * sizeof *raw),
+           *sm = malloc(n * sizeof *sm);
+    if (!x || !raw || !sm) chk_fatal("svg_size", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        double t = (double)i / (double)n;
+        x[i] = 1e-7 * pow(10, 9 * t);
+        raw[i] = 2.3 - sin(3 * t) + 0.05 * sin((double)i * 7.3);
+        sm[i] = 2.3 - sin(3 * t) + 0.01 * sin((double)i * 1.7);
+    }
+    lre_plot_data d = lre_plot_data_default();
+    d.n = n;
+    d.lrs = x;
+    d.curves[0].label = "loss";
+    d.curves[0].raw = raw;
+    d.curves[0].smoothed = sm;
+    d.num_curves = 1;
+    unsigned char *out = NULL;
+    size_t len = 0;
+    char err[256];
+    lre_status st = lre_plot_render(&d, NULL, LRE_PLOT_SVG, &out, &len, err, sizeof err);
+    if (st != LRE_OK) chk_fatal("svg_size", "render of %zu points: %s", n, err);
+    /* the smoothed line is the stroked path of width 1.5: count its "L"s */
+    *segments = 0;
+    char *text = malloc(len + 1);
+    if (text) {
+        memcpy(text, out, len);
+        text[len] = '\0';
+        const char *p = strstr(text, "stroke-width:1.5");
+        const char *dpos = p ? strstr(p, " d=\"") : NULL;
+        const char *end = dpos ? strchr(dpos + 4, '"') : NULL;
+        for (const char *c = dpos; c && c < end; c++) *segments += *c == 'L';
+        free(text);
+    }
+    free(out);
+    free(x);
+    free(raw);
+    free(sm);
+    return len;
+}
+
+static void test_long_curves(void)
+{
+    size_t seg_small, seg_mid, seg_big;
+    size_t small = svg_size(1000, &seg_small), mid = svg_size(200000, &seg_mid),
+           big = svg_size(400000, &seg_big);
+    CHECK(seg_small == 999, "1,000 steps: the line keeps all 999 segments",
+          "%zu segments", seg_small);
+    CHECK((double)big < 1.25 * (double)mid,
+          "400,000 steps: an SVG about as large as 200,000 steps' (reduced)",
+          "%zu bytes against %zu (1,000 steps: %zu)", big, mid, small);
+    CHECK(seg_big < 20000 && seg_big > 1000,
+          "400,000 steps: the line reduced to a few points per column",
+          "%zu segments", seg_big);
+}
+
 int main(void)
 {
     curve();
@@ -611,5 +673,6 @@ int main(void)
     test_ticks();
     test_stop_words();
     test_delta_and_band();
+    test_long_curves();
     return chk_done("test_plot");
 }
