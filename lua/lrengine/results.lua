@@ -254,13 +254,26 @@ function M.load_json(path)
   return r
 end
 
+-- The longest cell read as a number, as the dataset loader's CSV reader
+-- (engine/data/csv.c) allows: a longer one is reported as too long.
+local MAX_CELL = 127
+
+-- A cell's number, or nil, "too long". Decimal only: Lua's tonumber would
+-- also take hexadecimal ("0x10", "0x1p4"), which no CSV writer means.
 local function parse_number(cell)
+  local v = tonumber(cell)
+  if v and not cell:find("[xX]") then
+    if #cell > MAX_CELL then return nil, "too long" end
+    return v
+  end
+  if #cell > MAX_CELL then return nil, "too long" end
   cell = cell:match("^%s*(.-)%s*$")
   cell = cell:match('^"(.*)"$') or cell:match("^'(.*)'$") or cell -- a quoted number
   local low = cell:lower()
   if low == "nan" or low == "-nan" then return 0 / 0 end
   if low == "inf" or low == "+inf" or low == "infinity" then return math.huge end
   if low == "-inf" or low == "-infinity" then return -math.huge end
+  if cell:find("[xX]") then return nil end
   return tonumber(cell)
 end
 
@@ -290,15 +303,48 @@ local function split_csv(line, sep)
   return cells
 end
 
+-- One data cell of line `lineno` as a number, or an error naming the
+-- line, the column and what is wrong.
+local function csv_num(cells, col, what, path, lineno)
+  local cell = cells[col] or ""
+  local v, why = parse_number(cell)
+  if v then return v end
+  if why == "too long" then
+    error(string.format("%s:%d: column %d (%s) is too long (%d characters; at most %d)", path,
+      lineno, col, what, #cell, MAX_CELL), 3)
+  end
+  error(string.format("%s:%d: column %d (%s) is not a number: '%s'", path, lineno, col, what,
+    cell), 3)
+end
+
 -- A result from the text `s` of the CSV file `path` (see load_csv).
 local function from_csv(s, path)
+  if s:sub(1, 3) == "\239\187\191" then s = s:sub(4) end -- a UTF-8 byte order mark
+  if s:find("\r", 1, true) and not s:find("\n", 1, true) then
+    error(string.format("%s: its lines end with a carriage return alone (old Mac OS); "
+      .. "convert them to LF or CRLF (e.g. tr '\\r' '\\n')", path), 2)
+  end
   local lrs, losses, smoothed = {}, {}, {}
   local lr_col, loss_col, sm_col, width = 1, 2, nil, nil
   local lineno, header_done, meta, sep = 0, false, nil, nil
-  for line in (s .. "\n"):gmatch("(.-)\r?\n") do
+  local nl = 0 -- data rows
+  for line in (s .. "\n"):gmatch("([^\n]*)\n") do
     lineno = lineno + 1
+    if line:byte(-1) == 13 then line = line:sub(1, -2) end -- CRLF
+    -- the common case first: two plain numbers once the header is read
+    if width == 2 and lr_col == 1 and loss_col == 2 and sep == "," then
+      local a, b = line:match('^([^,"]*),([^,"]*)$')
+      if a then
+        local x, y = parse_number(a), parse_number(b)
+        if x and y then
+          nl = nl + 1
+          lrs[nl], losses[nl] = x, y
+          goto continue
+        end
+      end
+    end
     if line:match("^%s*$") then goto continue end
-    if line:match("^#") then -- a comment; lrengine's own first line holds the rest of the result
+    if line:byte(1) == 35 then -- "#": a comment; lrengine's own first line holds the rest of the result
       local js = lineno == 1 and line:match("^# lrengine (.*)$")
       if js then
         local ok, t = pcall(core().json_decode, js, path .. ":1")
@@ -310,6 +356,10 @@ local function from_csv(s, path)
         meta = t
       end
       goto continue
+    end
+    if line:find("\r", 1, true) then
+      error(string.format("%s:%d: a carriage return inside the line (mixed line endings?)",
+        path, lineno), 2)
     end
     if not sep then -- the first data or header line decides: ";" when it has no ","
       sep = (line:find(";", 1, true) and not line:find(",", 1, true)) and ";" or ","
@@ -341,17 +391,10 @@ local function from_csv(s, path)
     if #cells < 2 then
       error(string.format("%s:%d: expected at least two columns 'lr,loss'", path, lineno), 2)
     end
-    local function num(col, what)
-      local v = parse_number(cells[col] or "")
-      if not v then
-        error(string.format("%s:%d: column %d (%s) is not a number: '%s'", path, lineno, col,
-          what, cells[col] or ""), 3)
-      end
-      return v
-    end
-    lrs[#lrs + 1] = num(lr_col, "lr")
-    losses[#losses + 1] = num(loss_col, "loss")
-    if sm_col then smoothed[#smoothed + 1] = num(sm_col, "smoothed") end
+    nl = nl + 1
+    lrs[nl] = csv_num(cells, lr_col, "lr", path, lineno)
+    losses[nl] = csv_num(cells, loss_col, "loss", path, lineno)
+    if sm_col then smoothed[#smoothed + 1] = csv_num(cells, sm_col, "smoothed", path, lineno) end
     ::continue::
   end
   if #lrs == 0 then error(path .. ": no data rows", 2) end
