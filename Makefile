@@ -422,10 +422,12 @@ bench: bench-bins
 	        echo "== $$b (the fixed table)"; $$b; \
 	        echo "== $$b (LRE_BENCH_PRECISION=bf16)"; LRE_BENCH_PRECISION=bf16 $$b ;; \
 	    *) echo "== $$b"; $$b ;; esac; done
-	@set -e; for s in scripts/bench_*.lua; do \
+	@set -e; for s in $(filter-out scripts/bench_curves.lua,$(wildcard scripts/bench_*.lua)); do \
 	    echo "== $$s (LRE_CPU_GEMM=openblas)"; LRE_CPU_GEMM=openblas $(CLI) -q $$s; \
 	    echo "== $$s (the fixed table)"; $(CLI) -q $$s; \
 	    echo "== $$s (--precision bf16)"; $(CLI) -q --precision bf16 $$s; done
+	@echo "== scripts/bench_curves.lua (long curves: heuristics, CSV reader, figure)"
+	@$(CLI) -q scripts/bench_curves.lua
 	@if $(TORCH_PYTHON) -c 'import torch, torch_lr_finder' 2>/dev/null; then \
 	    echo "== torch-lr-finder, the same sweep (scripts/compare_torch.py --bench)"; \
 	    $(TORCH_PYTHON) scripts/compare_torch.py --bench --device cpu; \
