@@ -556,7 +556,7 @@ local ds = lre.data.from_tables(rows, labels)
 local t = lre.trainer { model = lre.nn.sequential { lre.nn.linear(2, 8), lre.nn.relu(),
   lre.nn.linear(8, 2) }, data = ds, batch_size = 8, seed = 1 }
 local before = t:evaluate(ds)
-local ok, err = pcall(finder.range_test, { trainer = t, num_iter = 100000000,
+local ok, err = pcall(finder.range_test, { trainer = t, num_iter = 10000000,
   start_lr = 1e-9, end_lr = 1e-8, diverge_th = false,
   on_step = function(s) if s.step == 3 then local f = io.open(%q, "w"); f:write("ready"); f:close() end end })
 print(err)
@@ -568,7 +568,7 @@ print(t:evaluate(ds) == before and t:steps() == 0 and "restored" or "NOT restore
     os.remove(path)
     os.remove(marker)
     assert.are.equal(130, code, text)
-    assert.matches("interrupted at step %d+/100000000; trainer restored; partial curve saved to "
+    assert.matches("interrupted at step %d+/10000000; trainer restored; partial curve saved to "
       .. "out/", text)
     assert.matches("\nrestored", text)
     -- the partial file (under out/, named after the script) reads back
@@ -735,6 +735,64 @@ describe("an interrupt", function()
     local back = results.load_json(path)
     os.remove(path)
     assert.are.same(err.result.losses, back.losses)
+  end)
+end)
+
+describe("an interrupt at any line of the driver", function()
+  -- The host raises "interrupted!" from a hook at whatever instruction
+  -- runs when ^C comes. Here a line hook raises it, once, at each line of
+  -- lrengine/finder.lua that a range test runs (validation, the steps, the
+  -- heuristics' calls, the record, the restore itself): afterwards the
+  -- trainer must be as it was — its weights (the same validation loss, bit
+  -- for bit), its step count and its accumulation_steps.
+  local function in_finder(level)
+    local info = debug.getinfo(level, "S")
+    return info and info.source:find("lrengine/finder.lua", 1, true) ~= nil
+  end
+
+  local function opts(t, val)
+    return { trainer = t, val = val, num_iter = 4, start_lr = 1e-4, end_lr = 1e-2,
+      accumulation_steps = 2, suggest = { "steepest", "valley" }, diverge_th = false }
+  end
+
+  it("leaves the trainer as it was, whichever line it lands on", function()
+    local t, val = setup(3)
+    local before, steps0, acc0 = t:evaluate(val), t:steps(), t:accumulation_steps()
+    -- the lines a range test runs
+    local lines = {}
+    debug.sethook(function(_, line)
+      if in_finder(3) then lines[line] = true end
+    end, "l")
+    local ok0, err0 = pcall(finder.range_test, opts(t, val))
+    debug.sethook()
+    assert.is_true(ok0, tostring(err0))
+    local list = {}
+    for line in pairs(lines) do list[#list + 1] = line end
+    table.sort(list)
+    assert.is_true(#list > 60, "only " .. #list .. " lines seen")
+    local interrupted = 0
+    for _, target in ipairs(list) do
+      local fired = false
+      debug.sethook(function(_, line)
+        if line == target and not fired and in_finder(3) then
+          fired = true
+          debug.sethook() -- one-shot, as the host's hook
+          error("interrupted!")
+        end
+      end, "l")
+      local ok, err = pcall(finder.range_test, opts(t, val))
+      debug.sethook()
+      if fired then
+        interrupted = interrupted + 1
+        assert.is_false(ok, "line " .. target .. ": the interrupt was swallowed")
+        assert.truthy(tostring(err):find("interrupted", 1, true),
+          "line " .. target .. ": " .. tostring(err))
+      end
+      assert.are.equal(steps0, t:steps(), "line " .. target .. ": step count")
+      assert.are.equal(acc0, t:accumulation_steps(), "line " .. target .. ": accumulation_steps")
+      assert.are.equal(before, t:evaluate(val), "line " .. target .. ": weights")
+    end
+    assert.are.equal(#list, interrupted)
   end)
 end)
 

@@ -43,6 +43,8 @@ local function rt(o) o.trainer = o.trainer or tr; o.num_iter = o.num_iter or 5; 
 -- the range test
 case("range_test start_lr", 'range_test: start_lr must be a number (got string "1e-7")', function() local r = finder.range_test(rt { start_lr = "1e-7" }) return r end)
 case("range_test num_iter", "range_test: num_iter must be an integer >= 1, got x", function() local r = finder.range_test(rt { num_iter = "x" }) return r end)
+case("range_test num_iter too large", "range_test: num_iter must be at most 10000000 (got 1000000000): the curve is kept in memory", function() local r = finder.range_test(rt { num_iter = 1000000000 }) return r end)
+case("range_test end_lr beyond float32", "range_test: end_lr (1e+39) is above float32's largest finite value (3.4028235e+38)", function() local r = finder.range_test(rt { end_lr = 1e39 }) return r end)
 case("range_test unknown option", "range_test: unknown option 'bogus'", function() local r = finder.range_test(rt { bogus = 1 }) return r end)
 case("range_test val", "range_test: val must be a dataset (got number)", function() local r = finder.range_test(rt { val = 5 }) return r end)
 case("range_test val that does not fit", "range_test: evaluate: the data has 2 features", function() local r = finder.range_test(rt { val = ds2, num_iter = 3 }) return r end)

@@ -83,6 +83,12 @@ local registry = require "lrengine.registry"
 
 local M = {}
 
+-- The most steps a range test may plan (its curve lives in Lua tables:
+-- about 200 bytes a step, 2 GB at this count).
+M.MAX_NUM_ITER = 10000000
+-- float32's largest finite value: the engine's learning rate is a float32.
+local FLT_MAX = 3.4028234663852886e38
+
 local DEFAULTS = {
   start_lr = 1e-7, end_lr = 10, num_iter = 100, schedule = "exp", smoothing = "ema",
   diverge_th = 5, keep_state = false, repeats = 1, reinit = false,
@@ -417,6 +423,14 @@ local function validate(opts)
   if math.type(o.num_iter) ~= "integer" or o.num_iter < 1 then
     fail("num_iter must be an integer >= 1, got " .. tostring(o.num_iter), 2)
   end
+  if o.num_iter > M.MAX_NUM_ITER then
+    fail(string.format("num_iter must be at most %d (got %d): the curve is kept in memory",
+      M.MAX_NUM_ITER, o.num_iter), 2)
+  end
+  if o.end_lr > FLT_MAX then
+    fail(string.format("end_lr (%g) is above float32's largest finite value (%.8g): the "
+      .. "engine's learning rate is a float32", o.end_lr, FLT_MAX), 2)
+  end
   if math.type(o.repeats) ~= "integer" or o.repeats < 1 then
     fail("repeats must be an integer >= 1, got " .. tostring(o.repeats), 2)
   end
@@ -538,6 +552,32 @@ local function interrupted(o, err)
     cause = err }, Interrupted)
 end
 
+-- The guard of range_test's trainer (a to-be-closed value): put_back
+-- restores the snapshot (unless keep_state) and the accumulation_steps the
+-- trainer had, once; an interrupt inside a restore is retried (the
+-- host's interrupt fires once). Returns true, or false and the restore's
+-- error.
+local GUARD = {}
+GUARD.__index = GUARD
+
+function GUARD.put_back(g)
+  if g.done then return true end
+  local rok, rerr = true, nil
+  if g.old_accum then
+    rok, rerr = pcall(g.set_accum, g.trainer, g.old_accum)
+    if not rok then rok, rerr = pcall(g.set_accum, g.trainer, g.old_accum) end
+  end
+  if g.restore then
+    local ok2, err2 = pcall(g.trainer.restore, g.trainer, g.snap)
+    if not ok2 then ok2, err2 = pcall(g.trainer.restore, g.trainer, g.snap) end
+    if not ok2 then rok, rerr = false, err2 end
+  end
+  g.done = true
+  return rok, rerr
+end
+
+GUARD.__close = function(g) g:put_back() end
+
 function M.range_test(opts)
   -- a mistake in the options is reported at the caller's line (the user's
   -- script), not inside this module
@@ -569,7 +609,15 @@ function M.range_test(opts)
   end
 
   local snap = trainer:snapshot()
-  local old_accum = set_accum and set_accum(trainer, accum) or nil
+  -- From here on the trainer is put back (its state from `snap`, its
+  -- accumulation_steps) however this function is left: by the code below,
+  -- or, should an error or an interrupt land outside its pcalls, by the
+  -- to-be-closed guard. The host raises an interrupt once per ^C (its hook
+  -- is one-shot; a second ^C ends the process), so whichever of the two
+  -- runs the restore is not itself interrupted twice.
+  local guard <close> = setmetatable({ trainer = trainer, snap = snap, set_accum = set_accum,
+    restore = not o.keep_state }, GUARD)
+  if set_accum then guard.old_accum = set_accum(trainer, accum) end
   local runs = {}
   local ok, err = pcall(function()
     for r = 1, o.repeats do
@@ -592,15 +640,9 @@ function M.range_test(opts)
     o._live_progress = nil
   end
   -- put the trainer back: on success, on an error, on an interrupt
-  if old_accum then set_accum(trainer, old_accum) end
-  if not o.keep_state then
-    local rok, rerr = pcall(trainer.restore, trainer, snap)
-    -- a ^C arriving right here raises in the call above (the host's hook
-    -- fires once): the second try then goes through
-    if not rok then rok, rerr = pcall(trainer.restore, trainer, snap) end
-    if not rok and ok then
-      error("range_test: restoring the trainer failed: " .. tostring(rerr), 2)
-    end
+  local rok, rerr = guard:put_back()
+  if not rok and ok then
+    error("range_test: restoring the trainer failed: " .. tostring(rerr), 2)
   end
   if not ok then
     if type(err) == "string" and err:find("interrupted!", 1, true) and o._partial then
