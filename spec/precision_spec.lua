@@ -62,7 +62,7 @@ describe("trainer precision", function()
     local eff, req = t:precision()
     assert.are.equal("fp32", eff)
     assert.are.equal("fp32", req)
-    t = lre.trainer{ model = m, data = ds, batch_size = 2, precision = "fp32" }
+    t = lre.trainer{ model = small(), data = ds, batch_size = 2, precision = "fp32" }
     assert.are.same({ "fp32", "fp32" }, { t:precision() })
     assert.are.equal("fp32", lre.options().precision)
   end)
@@ -86,9 +86,9 @@ local lre = require "lrengine"
 lre.configure{ precision = "tf32" }
 print(lre.options().precision)
 local ds = lre.data.from_tables({ { 0, 1 }, { 1, 0 } }, { 0, 1 })
-local m = lre.nn.sequential{ lre.nn.linear(2, 2) }
-print(lre.trainer{ model = m, data = ds }:precision())
-print(lre.trainer{ model = m, data = ds, precision = "fp32" }:precision())
+print(lre.trainer{ model = lre.nn.sequential{ lre.nn.linear(2, 2) }, data = ds }:precision())
+print(lre.trainer{ model = lre.nn.sequential{ lre.nn.linear(2, 2) }, data = ds,
+  precision = "fp32" }:precision())
 ]]))
     assert.are.equal(0, code, err)
     -- a CPU never has TF32: the default reaches the trainer, which runs fp32
@@ -149,8 +149,8 @@ print(t:precision())
 
   it("warns once per trainer, and not for a trainer that gets what it asks", function()
     local s = script(', precision = "tf32"', [[
-local t2 = lre.trainer{ model = m, data = ds, batch_size = 2 }
-local t3 = lre.trainer{ model = m, data = ds, batch_size = 2, precision = "fp32" }
+local t2 = t:clone()
+local t3 = t:clone{ precision = "fp32" }
 print(t:precision()) print(t2:precision()) print(t3:precision())
 ]])
     local code, out, err = run("--precision tf32 " .. shell_quote(s))

@@ -360,6 +360,12 @@ lre_status lre_model_add_act(lre_model *m, lre_act a, float param);
  * bias uniform in ±1/sqrt(in), drawn from a Philox stream of `seed`. */
 lre_status lre_model_init(lre_model *m, uint64_t seed);
 int lre_model_initialized(const lre_model *m);
+/* A new model with m's layers and, when m is initialised, a copy of its
+ * parameter values (*out, released by the caller). A model's parameters
+ * are stepped by one trainer (lre_trainer_new refuses a model another
+ * trainer holds): a second trainer needs its own copy, this one or
+ * lre_trainer_clone's. */
+lre_status lre_model_clone(const lre_model *m, lre_model **out);
 int lre_model_num_layers(const lre_model *m);
 lre_layer_kind lre_model_layer_kind(const lre_model *m, int i);
 /* What layer i (0 <= i < num_layers) is: a linear layer's features, an
@@ -589,13 +595,27 @@ lre_trainer_opts lre_trainer_opts_default(void);
 typedef struct lre_trainer lre_trainer;
 
 /* Creates a trainer; initialises the model from `seed` if it was never
- * initialised; checks that the data fits the model (feature count, every
+ * initialised; refuses a model that another trainer holds (the two would
+ * step the same parameters, each undoing the other's range tests:
+ * lre_trainer_clone or lre_model_clone make a copy); checks that the data fits the model (feature count, every
  * label below the model's outputs — the message names the first offending
  * row); allocates every buffer a step needs. */
 lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model,
                            lre_dataset *data, const lre_trainer_opts *opts);
 void lre_trainer_retain(lre_trainer *t);
 void lre_trainer_release(lre_trainer *t);
+
+/* The options t was made with (its current accumulation_steps). */
+lre_trainer_opts lre_trainer_options(const lre_trainer *t);
+
+/* A new trainer on t's data with a copy of t's model (lre_model_clone), of
+ * its optimizer state, step count and batch order (the position in the
+ * current epoch's order), as lre_trainer_snapshot and _restore carry them;
+ * with `opts` (NULL: t's own, lre_trainer_options) — a batch size, a
+ * weight decay, a precision of its own. An optimizer of another kind than
+ * t's starts with fresh state. The two trainers then train independently:
+ * what grids of weight decays or batch sizes, and verification runs, use. */
+lre_status lre_trainer_clone(lre_trainer *t, lre_trainer **out, const lre_trainer_opts *opts);
 
 /* One optimizer step on the next batch(es) at learning rate lr; *loss gets
  * the mean loss of the step (over accumulation_steps micro-batches). A

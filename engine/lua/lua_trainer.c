@@ -148,6 +148,52 @@ static int trainer_step(lua_State *L) {
     return 1;
 }
 
+/* trainer:clone([{batch_size =, accumulation_steps =, weight_decay =,
+ * optimizer =, precision =, shuffle =, drop_last =}]) -> a new trainer on
+ * the same data with a copy of the model, of the optimizer state, step
+ * count and batch order (lre_trainer_clone), and these options changed.
+ * A model belongs to one trainer: this is how a second one is made. */
+static int trainer_clone(lua_State *L) {
+    static const char *const valid[] = {"batch_size", "accumulation_steps", "weight_decay",
+                                        "optimizer", "precision", "shuffle", "drop_last",
+                                        NULL};
+    lre_trainer *t = checktrainer(L);
+    int o_at = lrelua_checkopts(L, 2, "clone", valid) ? 2 : 0;
+    lre_trainer_opts o = lre_trainer_options(t);
+    if (o_at) {
+        if (lua_getfield(L, 2, "optimizer") != LUA_TNIL) {
+            if (!luaL_testudata(L, -1, LRELUA_OPTIM))
+                return luaL_error(L, "clone: option 'optimizer' is %s, expected %s (from "
+                                     "lre.optim.sgd/adam/adamw)",
+                                  lrelua_typephrase(L, -1), LRELUA_OPTIM);
+            o.optim = *lrelua_checkoptim(L, lua_gettop(L));
+        }
+        lua_pop(L, 1);
+        lua_Integer bs = lrelua_optinteger(L, 2, "clone", "batch_size", o.batch_size);
+        if (bs < 1) return luaL_error(L, "clone: option 'batch_size' = %I must be at least 1", bs);
+        lua_Integer acc = lrelua_optinteger(L, 2, "clone", "accumulation_steps",
+                                            o.accumulation_steps);
+        if (acc < 1 || acc > 1 << 20)
+            return luaL_error(L, "clone: option 'accumulation_steps' = %I is out of range", acc);
+        lua_Number wd = lrelua_optnumber(L, 2, "clone", "weight_decay", o.optim.weight_decay);
+        if (!(wd >= 0) || wd == HUGE_VAL)
+            return luaL_error(L, "clone: option 'weight_decay' = %f must be a finite number >= 0",
+                              (double)wd);
+        o.batch_size = bs;
+        o.accumulation_steps = (int)acc;
+        o.optim.weight_decay = wd;
+        o.shuffle = lrelua_optboolean(L, 2, "clone", "shuffle", o.shuffle);
+        o.drop_last = lrelua_optboolean(L, 2, "clone", "drop_last", o.drop_last);
+        o.precision = lrelua_optprecision(L, 2, "clone", o.precision);
+    }
+    lre_trainer *c = NULL;
+    if (lre_trainer_clone(t, &c, &o) != LRE_OK) return lrelua_fail(L, ctxof(L, 1));
+    lrelua_boxtrainer(L, c);
+    lre_trainer_release(c); /* the box holds it */
+    warn_precision(c, lre_ctx_device(ctxof(L, 1)));
+    return 1;
+}
+
 /* The dataset argument at 2, or the trainer's own data when absent. */
 static lre_dataset *optdata(lua_State *L, lre_trainer *t) {
     return lua_isnoneornil(L, 2) ? lre_trainer_data(t) : lrelua_checkdataset(L, 2);
@@ -360,6 +406,7 @@ static const luaL_Reg trainer_methods[] = {
     {"accuracy", trainer_accuracy},
     {"snapshot", trainer_snapshot},
     {"restore", trainer_restore},
+    {"clone", trainer_clone},
     {"save", trainer_save},
     {"load", trainer_load},
     {"reinit", trainer_reinit},

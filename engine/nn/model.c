@@ -193,6 +193,30 @@ lre_status lre_model_init(lre_model *m, uint64_t seed)
     return LRE_OK;
 }
 
+lre_status lre_model_clone(const lre_model *m, lre_model **out)
+{
+    if (!m) return LRE_EINVAL;
+    lre_ctx *ctx = m->ctx;
+    if (!out) return lre_fail(ctx, LRE_EINVAL, "lre_model_clone: out is NULL");
+    *out = NULL;
+    lre_model *c = NULL;
+    lre_status s = lre_model_new(ctx, &c);
+    for (int i = 0; !s && i < m->n_layers; i++) {
+        const lre_layer *l = &m->layers[i];
+        s = l->kind == LRE_LAYER_LINEAR ? lre_model_add_linear(c, l->in, l->out)
+                                        : lre_model_add_act(c, l->act, l->act_param);
+    }
+    /* the same values: allocated (and drawn, then overwritten) as the source's */
+    if (!s && m->initialized && !(s = lre_model_init(c, 0)))
+        s = lre_tensor_copy(c->params, m->params);
+    if (s) {
+        lre_model_release(c);
+        return s;
+    }
+    *out = c;
+    return LRE_OK;
+}
+
 int lre_model_initialized(const lre_model *m) { return m && m->initialized; }
 int lre_model_num_layers(const lre_model *m) { return m ? m->n_layers : 0; }
 lre_layer_kind lre_model_layer_kind(const lre_model *m, int i) { return m->layers[i].kind; }

@@ -31,6 +31,7 @@ struct lre_model {
     bool initialized;
     lre_tensor *params;       /* (n_params) f32 */
     lre_tensor *grads;        /* (n_params) f32 */
+    const void *owner;        /* the trainer that steps these parameters, or NULL */
 };
 
 /* ----------------------------------------------------- optimizer state */

@@ -216,6 +216,13 @@ lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lr
         return lre_fail(ctx, LRE_EINVAL,
                         "%s: unknown precision %d (LRE_PRECISION_FP32, _TF32 or _BF16: fp32, "
                         "tf32 or bf16)", fn, (int)o.precision);
+    if (model->owner)
+        return lre_fail(ctx, LRE_EINVAL,
+                        "%s: the model already belongs to another trainer: two trainers on one "
+                        "model step the same parameters, and a range test on one would undo "
+                        "the other's training; make the second with trainer:clone{...} (Lua) "
+                        "or lre_trainer_clone / lre_model_clone (C), or build it its own model",
+                        fn);
     /* what the device does with it (fp32 where it lacks the one asked for) */
     lre_precision effective;
     CHECK(lre_ctx_use_precision(ctx, o.precision, &effective));
@@ -255,11 +262,61 @@ lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lr
                  data->rows->target_dim);
     if (!s) s = prepare_gemms(t);
     if (s) goto fail;
+    model->owner = t;
     *out = t;
     return LRE_OK;
 fail:
     lre_trainer_release(t);
     return s;
+}
+
+lre_trainer_opts lre_trainer_options(const lre_trainer *t)
+{
+    lre_trainer_opts o = lre_trainer_opts_default();
+    if (!t) return o;
+    o.loss = t->loss;
+    o.optim = t->optim;
+    o.batch_size = t->batch_size;
+    o.accumulation_steps = t->accumulation_steps;
+    o.seed = t->seed;
+    o.shuffle = t->batcher.shuffle;
+    o.drop_last = t->batcher.drop_last;
+    o.precision = t->precision_requested;
+    return o;
+}
+
+lre_status lre_trainer_clone(lre_trainer *t, lre_trainer **out, const lre_trainer_opts *opts)
+{
+    if (!t) return LRE_EINVAL;
+    lre_ctx *ctx = t->ctx;
+    if (!out) return lre_fail(ctx, LRE_EINVAL, "clone: out is NULL");
+    *out = NULL;
+    lre_trainer_opts o = opts ? *opts : lre_trainer_options(t);
+    lre_model *m = NULL;
+    lre_trainer *c = NULL;
+    lre_snapshot *snap = NULL;
+    lre_status s = lre_model_clone(t->model, &m);
+    if (!s) s = lre_trainer_new(ctx, &c, m, t->data, &o);
+    lre_model_release(m); /* the clone holds it */
+    if (!s && c->optim.kind == t->optim.kind) {
+        /* parameters, optimizer state, steps, batch position */
+        s = lre_trainer_snapshot(t, &snap);
+        if (!s) s = lre_trainer_restore(c, snap);
+        lre_snapshot_release(snap);
+    } else if (!s) { /* another optimizer: its own fresh state, the same batch position */
+        c->steps = t->steps;
+        c->batcher.seed = t->batcher.seed;
+        c->seed = t->batcher.seed;
+        c->batcher.epoch = t->batcher.epoch;
+        c->batcher.cursor = t->batcher.cursor;
+        lre_batcher_permute(&c->batcher);
+    }
+    if (s) {
+        lre_trainer_release(c);
+        return s;
+    }
+    *out = c;
+    return LRE_OK;
 }
 
 void lre_trainer_retain(lre_trainer *t)
@@ -276,6 +333,7 @@ void lre_trainer_release(lre_trainer *t)
     ws_free(ctx, &t->ws, t->model->n_layers);
     lre_free(ctx, t->batcher.perm, 0);
     lre_optim_state_free(&t->opt);
+    if (t->model->owner == t) t->model->owner = NULL;
     lre_model_release(t->model);
     lre_dataset_release(t->data);
     lre_free(ctx, t, sizeof *t);

@@ -469,7 +469,13 @@ static void test_models(void)
             NOMSG);
     double acc = 0;
     lre_trainer *tr = NULL;
-    chk_must(ctx, lre_trainer_new(ctx, &tr, m3, dreg3, &ob), "MSE trainer");
+    chk_err(ctx, lre_trainer_new(ctx, &tr, m3, d3, &o), LRE_EINVAL,
+            "a second trainer on a model another trainer holds is refused, naming the clone",
+            "already belongs to another trainer", "lre_trainer_clone", NOMSG);
+    lre_model *m3b = NULL;
+    chk_must(ctx, lre_model_clone(m3, &m3b), "a copy of the model");
+    chk_must(ctx, lre_trainer_new(ctx, &tr, m3b, dreg3, &ob), "MSE trainer");
+    lre_model_release(m3b); /* the trainer holds it */
     chk_err(ctx, lre_trainer_accuracy(tr, dreg3, &acc), LRE_OK,
             "accuracy on a regression dataset is refused", NOMSG);
 
