@@ -9,7 +9,9 @@
 #
 # Targets (spec/fuzz/fuzz_<target>.c, seeds in spec/fuzz/corpus/<target>/, a
 # dictionary in spec/fuzz/<target>.dict when there is one): idx, idx_gz, npy,
-# csv and safetensors. The engine is rebuilt in build-fuzz/ with clang
+# csv and safetensors; results, the results reader (JSON and CSV curves,
+# lrengine.results through the Lua binding) and the figure drawn from what
+# it reads (the plot library), built with the binding and the plot library. The engine is rebuilt in build-fuzz/ with clang
 # -fsanitize=fuzzer-no-link,address,undefined; each run grows its corpus in
 # build-fuzz/corpus/<target>/ (the seeds in the repository are only read).
 # clang's libFuzzer runtime is in Debian's libclang-rt-14-dev (scripts/deps.sh).
@@ -22,7 +24,7 @@ ifneq ($(shell echo '$(FUZZ_SECONDS)' | grep -Eq '^[1-9][0-9]*$$' && echo ok),ok
   $(error FUZZ_SECONDS must be a positive number of seconds (got '$(FUZZ_SECONDS)'))
 endif
 
-FUZZ_ALL := idx idx_gz npy csv safetensors
+FUZZ_ALL := idx idx_gz npy csv safetensors results
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 ifneq ($(filter-out $(FUZZ_ALL),$(FUZZ_TARGETS)),)
   $(error FUZZ_TARGETS: unknown '$(filter-out $(FUZZ_ALL),$(FUZZ_TARGETS))' (known: $(FUZZ_ALL)))
@@ -33,18 +35,38 @@ FUZZ_CFLAGS  = -std=c11 $(WARN) -g -O1 -D_POSIX_C_SOURCE=200809L -MMD -MP \
                -Iengine -Iengine/include $(ENG_CFLAGS) $(FUZZ_SAN)
 FUZZ_OBJS   := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRCS))
 FUZZ_LIB    := $(FUZZ_BUILD)/liblrengine.a
+FUZZ_LUA_LIB  := $(FUZZ_BUILD)/liblrengine_lua.a
+FUZZ_PLOT_LIB := $(FUZZ_BUILD)/liblrengine_plot.a
 FUZZ_BINS    = $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 .PHONY: fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS)
 
+# the binding's and the figure's own headers, as in the main build
+$(FUZZ_BUILD)/obj/engine/lua/%.o: FUZZ_GROUP = $(LUA_CFLAGS)
+$(FUZZ_BUILD)/obj/engine/plot/%.o: FUZZ_GROUP = $(PLOT_CFLAGS)
+
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_GROUP) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
+
+$(FUZZ_LUA_LIB): $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(LUA_SRCS))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_PLOT_LIB): $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(PLOT_SRCS))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# the results reader runs the Lua modules of this tree (lua/)
+$(FUZZ_BUILD)/fuzz_results: spec/fuzz/fuzz_results.c $(FUZZ_LUA_LIB) $(FUZZ_PLOT_LIB) $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(LUA_CFLAGS) -DLRE_SOURCE_LUA_DIR='"$(CURDIR)/lua"' \
+	    -fsanitize=fuzzer -o $@ $< $(FUZZ_LUA_LIB) $(FUZZ_PLOT_LIB) $(FUZZ_LIB) $(ENG_LIBS) \
+	    $(PLOT_LIBS) $(LUA_LIBS)
 
 $(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/fuzz_common.h $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(ENG_LIBS)
@@ -59,7 +81,8 @@ fuzz: fuzz-bins
 	    dict=; [ -f spec/fuzz/$$t.dict ] && dict=-dict=spec/fuzz/$$t.dict; \
 	    log=$(FUZZ_BUILD)/fuzz_$$t.log; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s (log: $$log)"; \
-	    if ! $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_BUILD)/corpus/$$t spec/fuzz/corpus/$$t $$dict \
+	    if ! LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
+	        $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_BUILD)/corpus/$$t spec/fuzz/corpus/$$t $$dict \
 	        -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	        -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ -print_final_stats=1 \
 	        >$$log 2>&1; then \
