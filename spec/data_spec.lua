@@ -209,6 +209,45 @@ describe("lre.data.csv", function()
   end)
 end)
 
+-- The cells read as lrengine.results' curve reader reads them
+-- (spec/curve_csv_spec.lua): decimal only, at most 127 characters, a byte
+-- order mark skipped, CR-only line endings named.
+describe("lre.data.csv reads cells as the curve reader does", function()
+  it("refuses hexadecimal numbers like any other non-decimal text", function()
+    for i, cell in ipairs { "0x10", "0X1p4", "-0x2" } do
+      local p = put("hex" .. i .. ".csv", "a,b,label\n1,2,0\n" .. cell .. ",2,1\n")
+      local err = fails(p, lre.data.csv, p)
+      assert.truthy(err:find('line 3, column 1 ("a"): "' .. cell .. '" is not a number', 1, true),
+        err)
+    end
+  end)
+
+  it("names lines that end with a carriage return alone, and how to convert them", function()
+    local p = put("mac.csv", "a,b,label\r1,2,0\r3,4,1\r")
+    local err = fails(p, lre.data.csv, p)
+    assert.truthy(err:find("its lines end with a carriage return alone (old Mac OS)", 1, true), err)
+    assert.truthy(err:find("convert them to LF or CRLF", 1, true), err)
+  end)
+
+  it("reports a cell over 127 characters as too long, and reads one of 127", function()
+    local p = put("longcell.csv", "a,b,label\n1,2,0\n3," .. "1" .. string.rep("0", 150) .. ",1\n")
+    local err = fails(p, lre.data.csv, p)
+    assert.truthy(err:find('line 3, column 2 ("b"): the cell is too long (151 characters; at most 127)',
+      1, true), err)
+    p = put("cell127.csv", "a,b,label\n1,0." .. string.rep("1", 125) .. ",0\n")
+    assert.are.equal(1, lre.data.csv(p):size())
+  end)
+
+  it("skips a UTF-8 byte order mark before the header or the first data line", function()
+    local p = put("bomhdr.csv", "\239\187\191a,b,label\n1,2,0\n3,4,1\n")
+    local d = lre.data.csv(p, { label = "a" }) -- the first column's name, without the mark
+    assert.are.equal(2, d:size())
+    assert.are.equal(4, d:num_classes())
+    p = put("bomdata.csv", "\239\187\1915,6,1\n7,8,0\n")
+    assert.are.equal(2, lre.data.csv(p):size())
+  end)
+end)
+
 describe("lre.data.fashion_mnist", function()
   it("refuses an unknown split", function()
     fails("split must be", lre.data.fashion_mnist, "validation")

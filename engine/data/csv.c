@@ -5,7 +5,13 @@
  * The file (plain or gzip) is read whole, then parsed in one pass with
  * explicit bounds (no NUL terminator is relied on): each cell is trimmed,
  * unquoted when quoted ("" is a quote), copied into a small buffer and read
- * with strtof/strtod, which must consume it entirely. Every error names the
+ * with strtod, which must consume it entirely: decimal numbers only (a cell
+ * with an x, hexadecimal to strtod, is not a number), at most 127
+ * characters (a longer cell is reported as too long). A UTF-8 byte order
+ * mark at the start is skipped; a file whose lines end with a carriage
+ * return alone (old Mac OS) is refused with how to convert it. The curve
+ * reader of lrengine.results (lua/lrengine/results.lua) reads cells the
+ * same way. Every error names the
  * file, the 1-based line and column, and the column's header name when
  * there is one. The row buffer is sized from the text before parsing: a
  * data line of C cells takes at least 2·C − 1 bytes, which bounds the rows
@@ -126,11 +132,27 @@ static const char *show(const cell *cl, char *out, size_t outn)
     return out;
 }
 
+/* The cell's length once unquoted ("" is one character). */
+static size_t cell_len(const cell *cl)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < cl->n; i++, k++)
+        if (cl->quoted && cl->p[i] == '"') i++;
+    return k;
+}
+
+/* Reads the cell as a decimal number: 1, or 0 when it is not one, or
+ * CELL_TOO_LONG when it has more than CSV_MAX_CELL - 1 characters.
+ * strtod also reads hexadecimal ("0x10", "0x1p4"), which no CSV writer
+ * means: a cell with an x is not a number (as for lrengine.results'
+ * curve reader). */
+#define CELL_TOO_LONG (-1)
 static int parse_float(const cell *cl, double *v, int *range)
 {
     char buf[CSV_MAX_CELL];
     size_t k = cell_text(cl, buf, sizeof buf);
-    if (!k) return 0;
+    if (!k) return cl->n && cell_len(cl) >= sizeof buf ? CELL_TOO_LONG : 0;
+    if (memchr(buf, 'x', k) || memchr(buf, 'X', k)) return 0;
     char *end;
     errno = 0;
     *v = strtod(buf, &end);
@@ -227,6 +249,11 @@ static lre_status csv_parse(lre_ctx *ctx, lre_dataset **out, const char *name, c
     if (blank(text + c.pos, text + n))
         return lre_fail(ctx, LRE_EFORMAT, "csv: %s: empty file%s", name,
                         n ? " (only blank lines)" : "");
+    /* old Mac OS line endings: one line of cells such as "0\r3" otherwise */
+    if (!memchr(text + c.pos, '\n', n - c.pos) && memchr(text + c.pos, '\r', n - c.pos))
+        return lre_fail(ctx, LRE_EFORMAT, "csv: %s: its lines end with a carriage return alone "
+                        "(old Mac OS); convert them to LF or CRLF (e.g. tr '\\r' '\\n')",
+                        name);
     next_line(&c, &ls, &le);
     if (blank(ls, le)) return fail_at(&c, -1, "the first line is empty");
     c.ncols = count_cells(&c, ls, le, &bad);
@@ -243,7 +270,8 @@ static lre_status csv_parse(lre_ctx *ctx, lre_dataset **out, const char *name, c
         double v;
         int range;
         for (int64_t i = 0; i < c.ncols; i++) {
-            if (!next_cell(&c, &p, le, &cl, &bad) || !parse_float(&cl, &v, &range)) header = 1;
+            if (!next_cell(&c, &p, le, &cl, &bad) || parse_float(&cl, &v, &range) != 1)
+                header = 1;
             if (p < le) p++;
         }
     }
@@ -360,7 +388,13 @@ static lre_status csv_parse(lre_ctx *ctx, lre_dataset **out, const char *name, c
                 rc = fail_at(&c, col, "empty cell");
                 goto fail;
             }
-            if (!parse_float(&cl, &v, &range)) {
+            int num = parse_float(&cl, &v, &range);
+            if (num == CELL_TOO_LONG) {
+                rc = fail_at(&c, col, "the cell is too long (%zu characters; at most %d)",
+                             cell_len(&cl), CSV_MAX_CELL - 1);
+                goto fail;
+            }
+            if (!num) {
                 rc = fail_at(&c, col, "\"%s\" is not a number", show(&cl, sh, sizeof sh));
                 goto fail;
             }

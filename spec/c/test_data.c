@@ -25,13 +25,13 @@
 /* ------------------------------------------------------------ temp files */
 
 static char g_dir[256];
-static char g_paths[128][320];
+static char g_paths[192][320];
 static int g_npaths;
 
 /* Writes bytes to <tmpdir>/name; returns the path (static storage). */
 static const char *put(const char *name, const void *data, size_t n)
 {
-    if (g_npaths == 128) chk_fatal("put", "too many temp files");
+    if (g_npaths == 192) chk_fatal("put", "too many temp files");
     char *p = g_paths[g_npaths++];
     snprintf(p, sizeof g_paths[0], "%s/%s", g_dir, name);
     FILE *f = fopen(p, "wb");
@@ -691,6 +691,160 @@ static void test_csv(lre_ctx *ctx)
     chk_err(ctx, lre_dataset_csv(ctx, &d, p, &o), LRE_EINVAL, "csv: bad delimiter", "delimiter",
             NULL);
     CHECK(d == NULL, "csv: failed loads leave *out NULL", "out is %p", (void *)d);
+}
+
+/* Releases a dataset a load that should have failed made (so that a broken
+ * loader fails its own checks, not the leak check at the end). */
+static void drop(lre_dataset **d)
+{
+    lre_dataset_release(*d);
+    *d = NULL;
+}
+
+/* The text of a CSV as lrengine.results' curve reader takes it
+ * (spec/curve_csv_spec.lua): decimal numbers only, a cell of at most 127
+ * characters, a UTF-8 byte order mark skipped, lines ending with a CR
+ * alone named. Gzip files go through the same parser after decompression;
+ * the checks on the start of the text are run on both. */
+static void test_csv_text(lre_ctx *ctx)
+{
+    lre_dataset *d = NULL;
+    /* hexadecimal, which strtod reads: "not a number" as any other text */
+    static const char *const hex[] = {"0x10", "0X1p4", "-0x2", "\"0x10\"", " 0x3 "};
+    static const char *const shown[] = {"0x10", "0X1p4", "-0x2", "0x10", "0x3"};
+    for (size_t i = 0; i < sizeof hex / sizeof *hex; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "a,b,label\n1,2,0\n%s,2,1\n", hex[i]);
+        const char *p = put_s(chk_name("hex%zu.csv", i), text);
+        char want[64];
+        snprintf(want, sizeof want, "\"%s\" is not a number", shown[i]);
+        chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+                chk_name("csv text: hexadecimal %s is not a number", hex[i]), p,
+                "line 3, column 1", "(\"a\")", want, NULL);
+        drop(&d);
+    }
+    const char *p = put_s("hexlabel.csv", "a,b,label\n1,2,0x1\n");
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+            "csv text: a hexadecimal label is not a number", p, "line 2, column 3",
+            "\"0x1\" is not a number", NULL);
+    drop(&d);
+    const char *hexz = "a,b,label\n1,2,0\n0x10,2,1\n";
+    p = put_gz("hex.csv.gz", hexz, strlen(hexz));
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+            "csv text: gzip: hexadecimal is not a number", p, "line 3, column 1",
+            "\"0x10\" is not a number", NULL);
+    drop(&d);
+
+    /* lines ending with a carriage return alone (old Mac OS) */
+    static const char *const cr[] = {"a,b,label\r1,2,0\r3,4,1\r", "1,2,0\r3,4,1\r",
+                                     "1,2,0\r3,4,1"};
+    for (size_t i = 0; i < sizeof cr / sizeof *cr; i++) {
+        p = put_s(chk_name("cr%zu.csv", i), cr[i]);
+        chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+                chk_name("csv text: CR-only line endings named (%zu)", i), p,
+                "its lines end with a carriage return alone (old Mac OS)",
+                "convert them to LF or CRLF", NULL);
+        drop(&d);
+    }
+    p = put_gz("cr.csv.gz", cr[0], strlen(cr[0]));
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+            "csv text: gzip: CR-only line endings named", p, "carriage return alone",
+            "LF or CRLF", NULL);
+    drop(&d);
+    chk_err(ctx, lre_dataset_csv_mem(ctx, &d, "mem.csv", cr[1], strlen(cr[1]), NULL),
+            LRE_EFORMAT, "csv text: memory: CR-only line endings named", "mem.csv",
+            "carriage return alone", NULL);
+    drop(&d);
+    const char *bomcr = "\xEF\xBB\xBF" "a,b,label\r1,2,0\r";
+    p = put_s("bomcr.csv", bomcr);
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+            "csv text: CR-only line endings after a byte order mark", p,
+            "carriage return alone", NULL);
+    drop(&d);
+
+    /* a cell over 127 characters: too long, not "not a number" */
+    char text[600], cellbuf[256];
+    memset(cellbuf, '1', 200);
+    cellbuf[200] = 0;
+    snprintf(text, sizeof text, "a,b,label\n1,2,0\n3,%s,1\n", cellbuf);
+    p = put_s("longcell.csv", text);
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+            "csv text: a 200-character cell is too long", p, "line 3, column 2", "(\"b\")",
+            "too long (200 characters; at most 127)", NULL);
+    drop(&d);
+    snprintf(text, sizeof text, "1,2,0\n3,\"%.148s\"\"\",1\n", cellbuf);
+    p = put_s("longquoted.csv", text);
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+            "csv text: a quoted cell counts its characters unquoted", p, "line 2, column 2",
+            "too long (149 characters; at most 127)", NULL);
+    drop(&d);
+    snprintf(text, sizeof text, "1,2,0\n3,1,%.128s\n", cellbuf);
+    p = put_s("longlabel.csv", text);
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+            "csv text: 128 characters are one too many", p, "line 2, column 3",
+            "too long (128 characters; at most 127)", NULL);
+    drop(&d);
+    p = put_gz("longcell.csv.gz", text, strlen(text));
+    chk_err(ctx, lre_dataset_csv(ctx, &d, p, NULL), LRE_EFORMAT,
+            "csv text: gzip: a long cell is too long", p, "line 2, column 3", "too long", NULL);
+    drop(&d);
+    /* 127 characters are still read: 0.111...1 */
+    char ok_cell[128];
+    ok_cell[0] = '0';
+    ok_cell[1] = '.';
+    memset(ok_cell + 2, '1', 125);
+    ok_cell[127] = 0;
+    snprintf(text, sizeof text, "a,b,label\n1,%s,0\n", ok_cell);
+    p = put_s("cell127.csv", text);
+    if (chk_ok(ctx, lre_dataset_csv(ctx, &d, p, NULL), "csv text: a 127-character cell reads")) {
+        float x[2];
+        int64_t ix[1] = {0};
+        chk_must(ctx, lre_dataset_gather(d, ix, 1, x, NULL, NULL), "gather");
+        CHECK(fabsf(x[1] - 0.1111111f) < 1e-6f, "csv text: the 127-character value",
+              "got %.9g", (double)x[1]);
+    }
+    drop(&d);
+
+    /* a UTF-8 byte order mark before the header or the first data line */
+    static const char bomhdr[] = "\xEF\xBB\xBF" "a,b,label\n1,2,0\n3,4,1\n";
+    static const char bomdata[] = "\xEF\xBB\xBF" "5,6,1\n7,8,0\n";
+    for (int z = 0; z < 2; z++) {
+        const char *what = z ? "gzip" : "plain";
+        p = z ? put_gz("bomhdr.csv.gz", bomhdr, strlen(bomhdr)) : put_s("bomhdr.csv", bomhdr);
+        lre_csv_opts o = lre_csv_opts_default();
+        o.label_name = "a"; /* the first header cell: found only without the mark */
+        if (chk_ok(ctx, lre_dataset_csv(ctx, &d, p, &o),
+                   chk_name("csv text: %s: BOM before the header skipped (column \"a\")", what)) &&
+            CHECK(lre_dataset_size(d) == 2, chk_name("csv text: %s: BOM + header: 2 rows", what),
+                  "%lld rows", (long long)lre_dataset_size(d))) {
+            float x[4], want[4] = {2, 0, 4, 1};
+            int32_t y[2];
+            int64_t ix[2] = {0, 1};
+            chk_must(ctx, lre_dataset_gather(d, ix, 2, x, y, NULL), "gather");
+            chk_close_ff(chk_name("csv text: %s: BOM + header: features", what), want, x, 4, 0,
+                         0);
+            CHECK(y[0] == 1 && y[1] == 3,
+                  chk_name("csv text: %s: BOM + header: labels from column \"a\"", what),
+                  "got %d %d", y[0], y[1]);
+        }
+        drop(&d);
+        p = z ? put_gz("bomdata.csv.gz", bomdata, strlen(bomdata))
+              : put_s("bomdata.csv", bomdata);
+        if (chk_ok(ctx, lre_dataset_csv(ctx, &d, p, NULL),
+                   chk_name("csv text: %s: BOM before the first data line skipped", what)) &&
+            CHECK(lre_dataset_size(d) == 2,
+                  chk_name("csv text: %s: BOM + data: every row kept", what), "%lld rows",
+                  (long long)lre_dataset_size(d))) {
+            float x[4], want[4] = {5, 6, 7, 8};
+            int32_t y[2];
+            int64_t ix[2] = {0, 1};
+            chk_must(ctx, lre_dataset_gather(d, ix, 2, x, y, NULL), "gather");
+            chk_close_ff(chk_name("csv text: %s: BOM + data: features", what), want, x, 4, 0, 0);
+            CHECK(y[0] == 1 && y[1] == 0, chk_name("csv text: %s: BOM + data: labels", what),
+                  "got %d %d", y[0], y[1]);
+        }
+        drop(&d);
+    }
 }
 
 /* --------------------------------------------------------- Fashion-MNIST */
@@ -1472,6 +1626,7 @@ int main(void)
     test_idx_bad(ctx);
     test_npy(ctx);
     test_csv(ctx);
+    test_csv_text(ctx);
     test_fashion_mnist(ctx);
     test_transforms(ctx);
     test_trainer(ctx);
