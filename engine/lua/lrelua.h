@@ -138,6 +138,12 @@ lre_precision lrelua_optprecision(lua_State *L, int t, const char *fname, lre_pr
 /* A seed: a non-negative integer (argument or option). */
 uint64_t lrelua_checkseed(lua_State *L, int arg);
 uint64_t lrelua_optseed(lua_State *L, int arg, uint64_t def);
+/* The file path at `arg`: a string (luaL_checklstring's error otherwise)
+ * without an embedded NUL, which the C library would cut the name at (so
+ * "a\0b" would open "a"): "<fname>: path contains a NUL byte (byte 2 of
+ * 3); ..." otherwise. Every function of the binding that takes a path
+ * reads it with this. */
+const char *lrelua_checkpath(lua_State *L, int arg, const char *fname);
 /* Pushes and returns v formatted as "%.14g" ("0", "1e-08", "0.001"). */
 const char *lrelua_num(lua_State *L, double v);
 /* The shortest decimal that rounds to the float f (0.1f gives 0.1), for

@@ -354,6 +354,16 @@ const char *lrelua_typephrase(lua_State *L, int idx) {
     return lua_pushfstring(L, "%s %s", strchr("aeio", name[0]) ? "an" : "a", name);
 }
 
+const char *lrelua_checkpath(lua_State *L, int arg, const char *fname) {
+    size_t n;
+    const char *s = luaL_checklstring(L, arg, &n);
+    size_t k = strlen(s);
+    if (k != n)
+        luaL_error(L, "%s: path contains a NUL byte (byte %d of %d); a file name cannot hold one",
+                   fname, (int)k + 1, (int)n);
+    return s;
+}
+
 int lrelua_checkopts(lua_State *L, int arg, const char *fname, const char *const valid[]) {
     if (lua_isnoneornil(L, arg)) return 0;
     luaL_checktype(L, arg, LUA_TTABLE);

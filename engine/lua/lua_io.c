@@ -272,7 +272,7 @@ static int l_json_decode(lua_State *L)
 
 static int l_write_atomic(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lrelua_checkpath(L, 1, "write_atomic");
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
     if (!*path) return luaL_argerror(L, 1, "empty path");

@@ -51,7 +51,8 @@ static void limit_end(lre_ctx *ctx, uint64_t max, uint64_t prev)
 static int data_idx(lua_State *L)
 {
     static const char *const valid[] = {"max_bytes", NULL};
-    const char *images = luaL_checkstring(L, 1), *labels = luaL_checkstring(L, 2);
+    const char *images = lrelua_checkpath(L, 1, "idx: images");
+    const char *labels = lrelua_checkpath(L, 2, "idx: labels");
     int t = lrelua_checkopts(L, 3, "idx", valid) ? 3 : 0;
     uint64_t max = optmaxbytes(L, t, "idx");
     lrelua_obj *box = lrelua_newobj(L, &lrelua_dataset_class, 0);
@@ -69,7 +70,8 @@ static int data_idx(lua_State *L)
 static int data_npy(lua_State *L)
 {
     static const char *const valid[] = {"task", "max_bytes", NULL};
-    const char *features = luaL_checkstring(L, 1), *labels = luaL_checkstring(L, 2);
+    const char *features = lrelua_checkpath(L, 1, "npy: features");
+    const char *labels = lrelua_checkpath(L, 2, "npy: labels");
     int t = lrelua_checkopts(L, 3, "npy", valid) ? 3 : 0;
     lre_task task = lrelua_opttask(L, t, "npy", LRE_TASK_CLASSIFICATION);
     uint64_t max = optmaxbytes(L, t, "npy");
@@ -90,7 +92,7 @@ static int data_csv(lua_State *L)
 {
     static const char *const valid[] = {"label", "header", "delimiter", "task", "max_bytes",
                                         NULL};
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lrelua_checkpath(L, 1, "csv");
     lre_csv_opts o = lre_csv_opts_default();
     uint64_t max = 0;
     if (lrelua_checkopts(L, 2, "csv", valid)) {

@@ -88,7 +88,7 @@ static int l_plot(lua_State *L)
         "lrs", "curves", "suggestions", "chosen", "log_x", "stop_reason", "planned_steps",
         "title", "subtitle", "format", "width", "height", "dpi", "font_size", "raw_points",
         "delta", NULL};
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lrelua_checkpath(L, 1, FN);
     luaL_checktype(L, 2, LUA_TTABLE);
     lrelua_checkopts(L, 2, FN, valid);
     lua_settop(L, 2);
@@ -198,7 +198,7 @@ static int l_plot(lua_State *L)
 /* core.plot_format(path) -> "png"|"svg"|"pdf" or nil */
 static int l_plot_format(lua_State *L)
 {
-    lre_plot_format f = lre_plot_format_of(luaL_checkstring(L, 1));
+    lre_plot_format f = lre_plot_format_of(lrelua_checkpath(L, 1, "plot_format"));
     if (f == LRE_PLOT_AUTO) lua_pushnil(L);
     else lua_pushstring(L, lre_plot_format_name(f));
     return 1;

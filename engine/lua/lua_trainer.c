@@ -237,14 +237,14 @@ static int trainer_restore(lua_State *L) {
 
 static int trainer_save(lua_State *L) {
     lre_trainer *t = checktrainer(L);
-    if (lre_trainer_save(t, luaL_checkstring(L, 2)) != LRE_OK)
+    if (lre_trainer_save(t, lrelua_checkpath(L, 2, "trainer:save")) != LRE_OK)
         return lrelua_fail(L, ctxof(L, 1));
     return 0;
 }
 
 static int trainer_load(lua_State *L) {
     lre_trainer *t = checktrainer(L);
-    if (lre_trainer_load(t, luaL_checkstring(L, 2)) != LRE_OK)
+    if (lre_trainer_load(t, lrelua_checkpath(L, 2, "trainer:load")) != LRE_OK)
         return lrelua_fail(L, ctxof(L, 1));
     return 0;
 }
