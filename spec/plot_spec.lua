@@ -337,6 +337,39 @@ describe("result:plot", function()
     assert.matches("no points", err)
     assert.is_false(exists(path))
   end)
+
+  it("refuses text that is not valid UTF-8, naming the field and the byte (not a cairo error)", function()
+    local path = DIR .. "/latin1.png"
+    for field, want in pairs { title = "plot: title is not valid UTF-8 (byte 4)",
+                               subtitle = "plot: subtitle is not valid UTF-8 (byte 4)" } do
+      local ok, err = pcall(r.plot, r, path, { [field] = "caf\xe9" })
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(want, 1, true), err)
+      assert.is_nil(tostring(err):find("cairo", 1, true), err)
+    end
+    -- a suggestion's name reaches the legend; a stop reason its words
+    local rs = simple({ 1e-4, 1e-3, 1e-2 }, { 2, 1, 3 },
+      { suggestions = { ["caf\xe9"] = { lr = 1e-3, index = 2 } } })
+    local ok, err = pcall(rs.plot, rs, path)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('plot: the name of suggestion "caf\\xE9" is not valid UTF-8 (byte 4)',
+      1, true), err)
+    rs = simple({ 1e-4, 1e-3, 1e-2 }, { 2, 1, 3 }, { stop_reason = "trop_\xe9lev\xe9" })
+    ok, err = pcall(rs.plot, rs, path)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("plot: stop_reason is not valid UTF-8 (byte 6)", 1, true), err)
+    assert.is_false(exists(path))
+    -- the same text in UTF-8 draws
+    assert.are.equal(path, r:plot(path, { title = "caf\xc3\xa9", subtitle = "\xe2\x82\xac" }))
+    -- and the command says it in one line, exit 1
+    local saved = DIR .. "/latin1.json"
+    r:save_json(saved)
+    os.remove(path)
+    local code, _, e = run("plot " .. q(saved) .. " -o " .. q(path) .. " --title " .. q("caf\xe9"))
+    assert.are.equal(1, code, e)
+    assert.are.equal("lrengine: plot: title is not valid UTF-8 (byte 4)\n", e)
+    assert.is_false(exists(path))
+  end)
 end)
 
 describe("the three parts: figure, chart, command", function()

@@ -618,6 +618,19 @@ static void tick_text(fig *f, const tick *t, double x, double y, double size, do
     sup_text(f, x, y, t->text, t->sup, size, ha, va, C_TEXT);
 }
 
+/* After text was copied into a fixed buffer (snprintf cuts at a byte):
+ * drops a character cut in the middle at its end, so what cairo gets stays
+ * valid UTF-8 (the data's strings were checked whole, check_text). */
+static void utf8_tail(char *s)
+{
+    size_t n = strlen(s), i = n, cont = 0;
+    while (i > 0 && cont < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--, cont++;
+    if (i == 0) return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead < 0x80 ? 0 : lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 0;
+    if (lead >= 0x80 && cont < need) s[i - 1] = '\0';
+}
+
 /* Shortens s (UTF-8, a buffer of cap bytes) with an ellipsis until it
  * fits in maxw. */
 static void ellipsize(fig *f, char *s, size_t cap, double size, int bold, double maxw)
@@ -632,6 +645,7 @@ static void ellipsize(fig *f, char *s, size_t cap, double size, int bold, double
         if (text_w(f, tmp, size, bold) <= maxw) break;
     }
     snprintf(s, cap, "%s", tmp);
+    utf8_tail(s);
 }
 
 /* Compact learning rate: 3.2e-3, 5.0e2. */
@@ -1617,11 +1631,13 @@ static void stop_label(const lre_plot_data *d, char *out, size_t size)
         else {
             /* another rule's code: its underscores as spaces ("too_high") */
             snprintf(words, sizeof words, "%s", why);
+            utf8_tail(words);
             for (char *c = words; *c; c++)
                 if (*c == '_') *c = ' ';
         }
         snprintf(out, size, "stopped: %s at step %zu/%zu", words, d->n, planned);
     }
+    utf8_tail(out);
 }
 
 static int legend_entries(fig *f, entry *e)
@@ -1637,6 +1653,7 @@ static int legend_entries(fig *f, entry *e)
                  d->curves[c].label && *d->curves[c].label ? d->curves[c].label
                  : c == 0                                  ? "loss"
                                                            : "second curve");
+        utf8_tail(e[n].label);
         if (d->curves[c].band_lo && d->curves[c].band_hi) {
             n++;
             memset(&e[n], 0, sizeof e[n]);
@@ -1646,6 +1663,7 @@ static int legend_entries(fig *f, entry *e)
             snprintf(e[n].label, sizeof e[n].label, "%s",
                      d->curves[c].band_label && *d->curves[c].band_label ? d->curves[c].band_label
                                                                          : "min\xe2\x80\x93max");
+            utf8_tail(e[n].label);
         }
     }
     /* suggestions at the same point share one entry ("steepest, steep
@@ -1662,6 +1680,7 @@ static int legend_entries(fig *f, entry *e)
             if (k < 0 || (size_t)k >= sizeof names - used) break;
             used += (size_t)k;
         }
+        utf8_tail(names);
         fmt_lr(lr, sizeof lr, s->lr);
         memset(&e[n], 0, sizeof e[n]);
         e[n].kind = SW_MARKER;
@@ -1669,6 +1688,7 @@ static int legend_entries(fig *f, entry *e)
         e[n].bold = group_has_chosen(d, i);
         if (e[n].bold && d->chosen != i) e[n].colour = suggestion_colour(d, d->chosen, &e[n].m);
         snprintf(e[n].label, sizeof e[n].label, "%s %s", names, lr);
+        utf8_tail(e[n].label);
         n++;
     }
     memset(&e[n], 0, sizeof e[n]);
@@ -1702,6 +1722,8 @@ static int draw(fig *f)
     snprintf(title, sizeof title, "%s", d->title && *d->title ? d->title
                                                              : "Learning-rate range test");
     snprintf(subtitle, sizeof subtitle, "%s", d->subtitle ? d->subtitle : "");
+    utf8_tail(title);
+    utf8_tail(subtitle);
     double ts = 1.15 * fs, ss = 0.88 * fs;
     double y = pad * 0.8;
     double title_y = y;
@@ -1841,6 +1863,88 @@ const char *lre_plot_format_name(lre_plot_format f)
     return "auto";
 }
 
+/* 0 when s is valid UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF) holding no noncharacter (U+FDD0..U+FDEF, U+xxFFFE and
+ * U+xxFFFF, which cairo refuses too), else the 1-based position of the
+ * byte where the first bad sequence starts. cairo refuses such text with
+ * "input string not valid UTF-8" halfway through drawing; check() names
+ * the field instead. */
+static size_t utf8_bad(const char *s)
+{
+    const unsigned char *b = (const unsigned char *)s, *p = b;
+    while (*p) {
+        unsigned c = *p, cp;
+        int n;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) n = 1;
+        else if (c >= 0xE0 && c <= 0xEF) n = 2;
+        else if (c >= 0xF0 && c <= 0xF4) n = 3;
+        else return (size_t)(p - b) + 1;
+        cp = c & (0x3Fu >> n);
+        for (int i = 1; i <= n; i++) { /* stops at the NUL: 0 is no continuation byte */
+            if ((p[i] & 0xC0) != 0x80) return (size_t)(p - b) + 1;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+            (cp & 0xFFFE) == 0xFFFE)
+            return (size_t)(p - b) + 1;
+        p += n + 1;
+    }
+    return 0;
+}
+
+/* A printable excerpt of s for a message: ASCII as it is, other bytes as
+ * \xHH, at most 40 bytes of s. */
+static const char *shown(const char *s, char *out, size_t cap)
+{
+    size_t k = 0, i = 0;
+    for (; s[i] && i < 40 && k + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7F && c != '\\') out[k++] = (char)c;
+        else k += (size_t)snprintf(out + k, cap - k, "\\x%02X", c);
+    }
+    if (s[i] && k + 4 < cap) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* The text fields that reach the figure (and the SVG's and PDF's
+ * metadata) must be valid UTF-8. */
+static lre_status check_text(const lre_plot_data *d, char *errbuf, size_t size)
+{
+    static const char *const nth[LRE_PLOT_MAX_CURVES] = {"first", "second"};
+    const struct { const char *s, *name; } top[] = {
+        {d->title, "title"}, {d->subtitle, "subtitle"}, {d->stop_reason, "stop_reason"}};
+    size_t bad;
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
+        if (top[i].s && (bad = utf8_bad(top[i].s)))
+            return fail(errbuf, size, LRE_EINVAL, "plot: %s is not valid UTF-8 (byte %zu)",
+                        top[i].name, bad);
+    for (int c = 0; c < d->num_curves; c++) {
+        if (d->curves[c].label && (bad = utf8_bad(d->curves[c].label)))
+            return fail(errbuf, size, LRE_EINVAL, "plot: the %s curve's label is not valid "
+                        "UTF-8 (byte %zu)", nth[c], bad);
+        if (d->curves[c].band_label && (bad = utf8_bad(d->curves[c].band_label)))
+            return fail(errbuf, size, LRE_EINVAL, "plot: the %s curve's band_label is not "
+                        "valid UTF-8 (byte %zu)", nth[c], bad);
+    }
+    for (size_t i = 0; i < d->num_suggestions; i++) {
+        const char *nm = d->suggestions[i].name;
+        char sh[200];
+        if (nm && (bad = utf8_bad(nm)))
+            return fail(errbuf, size, LRE_EINVAL, "plot: the name of suggestion \"%s\" is not "
+                        "valid UTF-8 (byte %zu)", shown(nm, sh, sizeof sh), bad);
+    }
+    return LRE_OK;
+}
+
 static lre_status check(const lre_plot_data *d, const lre_plot_opts *o, lre_plot_format fmt,
                         char *errbuf, size_t size)
 {
@@ -1869,6 +1973,8 @@ static lre_status check(const lre_plot_data *d, const lre_plot_opts *o, lre_plot
             return fail(errbuf, size, LRE_EINVAL, "plot: suggestion '%s' points at step %zu "
                         "(0-based) of a %zu-point curve", d->suggestions[i].name ?
                         d->suggestions[i].name : "?", d->suggestions[i].index, d->n);
+    lre_status st = check_text(d, errbuf, size);
+    if (st != LRE_OK) return st;
     double maxdim = fmt == LRE_PLOT_PNG ? MAX_PX : MAX_PT;
     const char *unit = fmt == LRE_PLOT_PNG ? "pixels" : "points";
     if (!(o->width >= 0 && o->width <= maxdim) || !(o->height >= 0 && o->height <= maxdim))

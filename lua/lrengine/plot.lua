@@ -469,6 +469,8 @@ function M.plot(result, path, opts)
   if type(path) ~= "string" or path == "" then
     error("plot: path must be a non-empty string ending in .png, .svg or .pdf", 2)
   end
+  local nul = require("lrengine.results").nul_in_path("plot", path)
+  if nul then error(nul, 2) end
   check_opts("plot", opts, OPTS, 2)
   if not (opts and opts.format) and not core().plot_format(path) then
     error(string.format("plot: cannot tell the format of '%s': use a .png, .svg or .pdf name",

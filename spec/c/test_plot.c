@@ -7,7 +7,8 @@
  * tick generator (lre_plot_ticks) over many linear, log and symlog ranges:
  * at least 4 labels, each parsing back to its tick's value with the
  * decimals its step needs; stop reasons in words; forward and central
- * differences; a min-max band. Runs under ASan/UBSan in `make asan`.
+ * differences; a min-max band; text that is not valid UTF-8 refused,
+ * naming the field. Runs under ASan/UBSan in `make asan`.
  */
 #include <errno.h>
 #include <math.h>
@@ -552,6 +553,143 @@ static int exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Text that is not valid UTF-8 in any field that reaches the figure is
+ * refused before cairo sees it (cairo would fail halfway through with
+ * "input string not valid UTF-8"), naming the field and the byte; valid
+ * text of 2, 3 and 4 bytes a character draws. */
+/* Valid text longer than the figure's buffers (a 512-byte title, a
+ * 96-byte stop reason, the legend's labels) is cut at a character, never in
+ * one: 400 × "é" and 300 × "€" draw in every format. */
+static void test_long_utf8_text(void)
+{
+    static const lre_plot_format fmts[] = {LRE_PLOT_PNG, LRE_PLOT_SVG, LRE_PLOT_PDF};
+    static char title[801], sub[1801], stop[601], label[601], name[601];
+    for (int i = 0; i < 400; i++) memcpy(title + 2 * i, "\xc3\xa9", 2);
+    for (int i = 0; i < 600; i++) memcpy(sub + 3 * i, "\xe2\x82\xac", 3);
+    for (int i = 0; i < 200; i++) {
+        memcpy(stop + 3 * i, "\xe2\x82\xac", 3);
+        memcpy(label + 3 * i, "\xe2\x82\xac", 3);
+        memcpy(name + 3 * i, "\xe2\x82\xac", 3);
+    }
+    lre_plot_suggestion s[1] = {{name, lrs[40], 40}};
+    for (size_t k = 0; k < 3; k++) {
+        lre_plot_data d = data(s, 1);
+        d.title = title;
+        d.subtitle = sub;
+        d.stop_reason = stop;
+        d.curves[0].label = label;
+        char err[256] = "";
+        unsigned char *out = NULL;
+        size_t len = 0;
+        lre_status st = lre_plot_render(&d, NULL, fmts[k], &out, &len, err, sizeof err);
+        CHECK(st == LRE_OK && len > 0,
+              chk_name("utf-8: %s: long valid text is cut at a character and draws",
+                       lre_plot_format_name(fmts[k])),
+              "status %d: %s", st, err);
+        free(out);
+    }
+}
+
+static void test_utf8_text(void)
+{
+    static const lre_plot_format fmts[] = {LRE_PLOT_PNG, LRE_PLOT_SVG, LRE_PLOT_PDF};
+    static double lo[N], hi[N];
+    for (int i = 0; i < N; i++) lo[i] = smooth[i] - 0.1, hi[i] = smooth[i] + 0.1;
+    char err[256];
+    unsigned char *out = NULL;
+    size_t len = 0;
+    lre_plot_suggestion s[2] = {{"steepest", lrs[40], 40}, {"valley", lrs[30], 30}};
+
+    for (size_t k = 0; k < 3; k++) {
+        lre_plot_data d = data(s, 2);
+        d.title = "caf\xe9";
+        lre_status st = lre_plot_render(&d, NULL, fmts[k], &out, &len, err, sizeof err);
+        CHECK(st == LRE_EINVAL && strstr(err, "plot: title is not valid UTF-8 (byte 4)") &&
+                  out == NULL,
+              chk_name("utf-8: %s: a Latin-1 title is refused, naming the field and byte",
+                       lre_plot_format_name(fmts[k])),
+              "status %d: %s", st, err);
+        free(out);
+        out = NULL;
+    }
+
+    struct {
+        const char *what, *want;
+        int field; /* 0 subtitle, 1 stop_reason, 2 label, 3 band_label, 4 suggestion */
+        const char *text;
+    } bad[] = {
+        {"a surrogate in the subtitle", "plot: subtitle is not valid UTF-8 (byte 7)", 0,
+         "ok \xc3\xa9 \xed\xa0\x80"},
+        {"a stray byte in the stop reason", "plot: stop_reason is not valid UTF-8 (byte 1)", 1,
+         "\xff"},
+        {"a cut sequence in a curve label",
+         "plot: the first curve's label is not valid UTF-8 (byte 6)", 2, "loss \xc3"},
+        {"an overlong '/' in a band label",
+         "plot: the second curve's band_label is not valid UTF-8 (byte 1)", 3, "\xc0\xaf"},
+        {"an overlong 3-byte form",
+         "plot: the second curve's band_label is not valid UTF-8 (byte 3)", 3, "ab\xe0\x80\xaf"},
+        {"a code point past U+10FFFF",
+         "plot: the first curve's label is not valid UTF-8 (byte 1)", 2, "\xf4\x90\x80\x80"},
+        {"the noncharacter U+FFFF (cairo refuses it)",
+         "plot: the first curve's label is not valid UTF-8 (byte 3)", 2, "a \xef\xbf\xbf"},
+        {"the noncharacter U+FDD0", "plot: subtitle is not valid UTF-8 (byte 1)", 0,
+         "\xef\xb7\x90"},
+        {"a Latin-1 suggestion name",
+         "plot: the name of suggestion \"caf\\xE9\" is not valid UTF-8 (byte 4)", 4, "caf\xe9"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        lre_plot_suggestion ss[2] = {s[0], s[1]};
+        lre_plot_data d = data(ss, 2);
+        d.num_curves = 2;
+        d.curves[1] = d.curves[0];
+        d.curves[1].label = "validation loss";
+        d.curves[1].band_lo = lo;
+        d.curves[1].band_hi = hi;
+        switch (bad[i].field) {
+        case 0: d.subtitle = bad[i].text; break;
+        case 1: d.stop_reason = bad[i].text; break;
+        case 2: d.curves[0].label = bad[i].text; break;
+        case 3: d.curves[1].band_label = bad[i].text; break;
+        default: ss[1].name = bad[i].text; break;
+        }
+        lre_status st = lre_plot_render(&d, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+        CHECK(st == LRE_EINVAL && strstr(err, bad[i].want) && out == NULL,
+              chk_name("utf-8: %s is refused, naming the field", bad[i].what),
+              "status %d: \"%s\", want \"%s\"", st, err, bad[i].want);
+        free(out);
+        out = NULL;
+    }
+
+    /* lre_plot_write refuses it too, and writes nothing */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/lre_plot_utf8_%ld.svg", (long)getpid());
+    lre_plot_data d = data(s, 2);
+    d.subtitle = "\x80";
+    lre_status st = lre_plot_write(&d, NULL, path, err, sizeof err);
+    CHECK(st == LRE_EINVAL && strstr(err, "plot: subtitle is not valid UTF-8 (byte 1)") &&
+              !exists(path),
+          "utf-8: lre_plot_write refuses it and writes nothing", "status %d: %s", st, err);
+    remove(path);
+
+    /* valid text: 2-, 3- and 4-byte characters, the last ones before the
+     * surrogates, U+FDD0 and U+10FFFE */
+    lre_plot_suggestion good[2] = {{"caf\xc3\xa9", lrs[40], 40}, {"\xe2\x82\xac", lrs[30], 30}};
+    for (size_t k = 0; k < 3; k++) {
+        d = data(good, 2);
+        d.title = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+        d.subtitle = "\xf4\x8f\xbf\xbd \xed\x9f\xbf \xef\xb7\x8f \xef\xbf\xbd";
+        d.stop_reason = "trop_\xc3\xa9lev\xc3\xa9";
+        d.curves[0].label = "perte \xe2\x80\x94 train";
+        st = lre_plot_render(&d, NULL, fmts[k], &out, &len, err, sizeof err);
+        CHECK(st == LRE_OK && len > 0,
+              chk_name("utf-8: %s: valid text of 1 to 4 bytes a character draws",
+                       lre_plot_format_name(fmts[k])),
+              "status %d: %s", st, err);
+        free(out);
+        out = NULL;
+    }
+}
+
 static void test_writes(void)
 {
     char dir[] = "/tmp/lre_plot_XXXXXX";
@@ -670,9 +808,11 @@ int main(void)
     test_refusals();
     test_hard_data();
     test_writes();
+    test_utf8_text();
     test_ticks();
     test_stop_words();
     test_delta_and_band();
     test_long_curves();
+    test_long_utf8_text();
     return chk_done("test_plot");
 }
