@@ -83,7 +83,7 @@ case("heuristics.register entry", "heuristics.register: heuristic 'mine' must be
 
 -- results
 case("results.new fields", "results.new: 'fields' must be a table (got number)", function() local r = results.new(5) return r end)
-case("results.new lrs", "results.new: field 'lrs' must be an array of numbers, got number", function() local r = results.new { lrs = 5, losses = {} } return r end)
+case("results.new lrs", "results.new: field 'lrs' must be an array of numbers, got a number", function() local r = results.new { lrs = 5, losses = {} } return r end)
 case("results.load path", "results.load: path must be a non-empty string", function() local r = results.load(5) return r end)
 case("result:save_json path", "save_json: path must be a non-empty string", function() local p = res:save_json(5) return p end)
 case("result:suggest names", "suggest: heuristics.resolve: heuristic must be a name or a function (got number)", function() local s = res:suggest(5) return s end)

@@ -35,13 +35,18 @@ Module functions:
   load(path)       a saved result, JSON or CSV: by the extension (.json,
                    .csv), else by the content (a file whose first non-blank
                    character is '{' is JSON). Every failure (a missing file,
-                   bad JSON, a bad CSV cell, a table that is not a result)
-                   is an error naming the file (and the line for CSV); under
+                   bad JSON, a bad CSV cell, a table that is not a result, a
+                   field of the wrong type: "r.json: field 'config' must be
+                   an object, got a number") is an error naming the file
+                   (and the line for CSV, the field for a type); under
                    pcall it carries no Lua position, so the command prints
                    it as it is. The `plot` and `suggest` commands use it.
   load_json(path), load_csv(path)   one format each (load_csv reads any
                    two-column lr,loss CSV, e.g. from another framework)
-  new(fields)
+  new(fields)      the fields above are checked (types of every field the
+                   figure, the chart and suggest read, nested ones
+                   included: config.num_iter, suggestions.NAME.lr, runs[i],
+                   ...); others are kept as they are
 
 JSON uses these field names; non-finite numbers are written as the strings
 "NaN", "Infinity", "-Infinity" and read back as numbers.
@@ -58,24 +63,191 @@ M.ARRAYS = ARRAYS
 
 local function core() return require "lrengine.core" end
 
+-- A path with a NUL byte in it: the C library would cut the name there
+-- ("a\0b" would be "a"). The message of lrelua_checkpath (engine/lua),
+-- which core.write_atomic checks too, naming `who`; nil for a good path.
+local function nul_in_path(who, path)
+  local k = path:find("\0", 1, true)
+  if not k then return nil end
+  return string.format("%s: path contains a NUL byte (byte %d of %d); a file name cannot hold one",
+    who, k, #path)
+end
+M.nul_in_path = nul_in_path
+
 local NONFINITE = { NaN = 0 / 0, Infinity = math.huge, ["-Infinity"] = -math.huge }
+
+-- JSON's null as json_decode gives it (nil when the core is not there).
+local function json_null()
+  local ok, c = pcall(core)
+  return ok and c.json_null or nil
+end
+
+-- Is t (a table) an array: no keys but 1..#t? (An empty table is both an
+-- array and an object, as JSON's [] and {} both decode to one.)
+local function is_array(t)
+  local n, k = #t, 0
+  for _ in pairs(t) do
+    k = k + 1
+    if k > n then return false end
+  end
+  return k == n
+end
+
+-- What v is, for messages: "a number", "a string", "an array", "an
+-- object", "null", ...
+local function kind(v)
+  local t = type(v)
+  if t == "table" then return is_array(v) and next(v) ~= nil and "an array" or "an object" end
+  if v ~= nil and v == json_null() then return "null" end
+  if t == "nil" then return "nothing" end
+  return (t:match("^[aeiou]") and "an " or "a ") .. t
+end
+
+local function bad_field(where, name, want, v)
+  error(string.format("%s: field '%s' must be %s, got %s", where, name, want, kind(v)), 0)
+end
+
+-- The array of numbers at field `name` (nil: none); the JSON strings of
+-- non-finite numbers are taken as numbers.
+local function check_numbers(t, name, where)
+  if type(t) ~= "table" or not is_array(t) then bad_field(where, name, "an array of numbers", t) end
+  for i = 1, #t do
+    local v = t[i]
+    if type(v) ~= "number" and not (type(v) == "string" and NONFINITE[v]) then
+      error(string.format("%s: %s[%d] is %s, expected a number", where, name, i,
+        type(v) == "string" and ("the string '" .. v .. "'") or kind(v)), 0)
+    end
+  end
+  return t
+end
 
 local function numeric_array(t, name, where)
   if t == nil then return {} end
-  if type(t) ~= "table" then
-    error(string.format("%s: field '%s' must be an array of numbers, got %s", where, name, type(t)), 0)
-  end
+  check_numbers(t, name, where)
   local out = {}
   for i = 1, #t do
     local v = t[i]
-    if type(v) == "string" and NONFINITE[v] then v = NONFINITE[v] end
-    if type(v) ~= "number" then
-      error(string.format("%s: %s[%d] is %s, expected a number", where, name, i,
-        type(v) == "string" and ("the string '" .. v .. "'") or type(v)), 0)
-    end
-    out[i] = v
+    out[i] = type(v) == "string" and NONFINITE[v] or v
   end
   return out
+end
+
+-- An integer, or a float holding one (JSON's numbers past 2^53, a seed of
+-- 2^62, decode as floats).
+local function is_integer(v)
+  return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v)
+    and v ~= math.huge and v ~= -math.huge)
+end
+
+-- The checks of the other fields a result may have (README: the result
+-- table): what reads them (plot, suggest, the terminal chart, the
+-- commands) can then rely on their types. A field that is absent is left
+-- alone; one of the wrong type (JSON's null included) is an error naming
+-- the file and the field: "r.json: field 'config' must be an object, got a
+-- number".
+local function opt_string(t, key, name, where)
+  local v = t[key]
+  if v ~= nil and type(v) ~= "string" then bad_field(where, name, "a string", v) end
+end
+
+local function opt_number(t, key, name, where)
+  local v = t[key]
+  if v ~= nil and type(v) ~= "number" and not (type(v) == "string" and NONFINITE[v]) then
+    bad_field(where, name, "a number", v)
+  end
+end
+
+local function opt_integer(t, key, name, where, min)
+  local v = t[key]
+  if v ~= nil and not (is_integer(v) and v >= min) then
+    local want = min == 0 and "a non-negative integer" or "a positive integer"
+    if type(v) ~= "number" then bad_field(where, name, want, v) end
+    error(string.format("%s: field '%s' must be %s, got %s", where, name, want,
+      string.format("%.17g", v)), 0)
+  end
+end
+
+local function opt_object(t, key, name, where, what)
+  local v = t[key]
+  if v ~= nil and (type(v) ~= "table" or (next(v) ~= nil and is_array(v))) then
+    bad_field(where, name, what or "an object", v)
+  end
+  return v
+end
+
+-- name -> {lr =, index =} or {reason =} (or {error =}: a heuristic that failed)
+local function check_suggestions(t, key, name, where)
+  local s = opt_object(t, key, name, where, "an object (name -> {lr =, index =})")
+  if s == nil then return end
+  for k, e in pairs(s) do
+    local en = name .. "." .. tostring(k)
+    if type(k) ~= "string" then bad_field(where, name, "an object (name -> {lr =, index =})", s) end
+    opt_object(s, k, en, where, "an object ({lr =, index =} or {reason =})")
+    opt_number(e, "lr", en .. ".lr", where)
+    opt_integer(e, "index", en .. ".index", where, 1)
+    opt_string(e, "reason", en .. ".reason", where)
+    opt_string(e, "error", en .. ".error", where)
+  end
+end
+
+local function check_fields(r, where)
+  for _, k in ipairs { "curve", "stop_reason", "model", "optimizer", "data", "device",
+      "engine_version", "lua_version", "created" } do
+    opt_string(r, k, k, where)
+  end
+  opt_integer(r, "stop_step", "stop_step", where, 0)
+  opt_integer(r, "seed", "seed", where, 0)
+  opt_integer(r, "batch_size", "batch_size", where, 1)
+  local c = opt_object(r, "config", "config", where)
+  if c ~= nil then
+    opt_integer(c, "num_iter", "config.num_iter", where, 1)
+    for _, k in ipairs { "start_lr", "end_lr", "smooth_f", "beta" } do
+      opt_number(c, k, "config." .. k, where)
+    end
+    for _, k in ipairs { "schedule", "smoothing", "curve", "trainer", "val", "source" } do
+      opt_string(c, k, "config." .. k, where)
+    end
+    local sg = c.suggest
+    if sg ~= nil and type(sg) ~= "string" and not (type(sg) == "table" and is_array(sg)) then
+      bad_field(where, "config.suggest", "a heuristic's name or an array of them", sg)
+    end
+  end
+  check_suggestions(r, "suggestions", "suggestions", where)
+  local p = opt_object(r, "precision", "precision", where, "an object ({requested =, effective =})")
+  if p ~= nil then
+    opt_string(p, "requested", "precision.requested", where)
+    opt_string(p, "effective", "precision.effective", where)
+  end
+  local rep = opt_object(r, "repeats", "repeats", where, "an object (name -> {median =, ...})")
+  if rep ~= nil then
+    for k, e in pairs(rep) do
+      local en = "repeats." .. tostring(k)
+      opt_object(rep, k, en, where)
+      for _, f in ipairs { "median", "min", "max", "spread_decades" } do
+        opt_number(e, f, en .. "." .. f, where)
+      end
+      if e.lrs ~= nil then check_numbers(e.lrs, en .. ".lrs", where) end
+      opt_integer(e, "runs", en .. ".runs", where, 1)
+      opt_string(e, "reason", en .. ".reason", where)
+    end
+  end
+  local runs = r.runs
+  if runs ~= nil then
+    if type(runs) ~= "table" or not is_array(runs) then
+      bad_field(where, "runs", "an array of runs ({lrs =, losses =, ...})", runs)
+    end
+    for i, run in ipairs(runs) do
+      local rn = string.format("runs[%d]", i)
+      if type(run) ~= "table" or (next(run) ~= nil and is_array(run)) then
+        bad_field(where, rn, "an object ({lrs =, losses =, ...})", run)
+      end
+      for _, f in ipairs { "lrs", "losses", "smoothed" } do
+        if run[f] ~= nil then check_numbers(run[f], rn .. "." .. f, where) end
+      end
+      opt_string(run, "stop_reason", rn .. ".stop_reason", where)
+      check_suggestions(run, "suggestions", rn .. ".suggestions", where)
+    end
+  end
 end
 
 --- A result from a table of fields (arrays are checked and copied).
@@ -96,6 +268,7 @@ function build(fields, where)
   local r = setmetatable({}, Result)
   for k, v in pairs(fields) do r[k] = v end
   for _, name in ipairs(ARRAYS) do r[name] = numeric_array(fields[name], name, where) end
+  check_fields(r, where)
   local n = #r.lrs
   if #r.losses ~= n then
     error(string.format("%s: lrs has %d values but losses has %d", where, n, #r.losses), 0)
@@ -129,6 +302,8 @@ function Result:save_json(path)
   if type(path) ~= "string" or path == "" then
     error("save_json: path must be a non-empty string", 2)
   end
+  local nul = nul_in_path("save_json", path)
+  if nul then error(nul, 2) end
   core().write_atomic(path, self:to_json() .. "\n")
   return path
 end
@@ -169,6 +344,8 @@ function Result:save_csv(path)
   if type(path) ~= "string" or path == "" then
     error("save_csv: path must be a non-empty string", 2)
   end
+  local nul = nul_in_path("save_csv", path)
+  if nul then error(nul, 2) end
   core().write_atomic(path, self:to_csv())
   return path
 end
@@ -199,7 +376,7 @@ function Result:suggest(names, opts)
     if lr then
       out[name] = { lr = lr, index = index }
     else
-      out[name] = { reason = index or "no suggestion" }
+      out[name] = { reason = index ~= nil and tostring(index) or "no suggestion" }
     end
     self.suggestions[name] = out[name]
   end
@@ -212,6 +389,8 @@ end
 
 local function read_file(path, what)
   if type(path) ~= "string" then error(what .. ": path must be a string", 3) end
+  local nul = nul_in_path(what, path)
+  if nul then error(nul, 3) end
   local f, err = io.open(path, "rb")
   if not f then error(what .. ": " .. err, 3) end
   local s = f:read("a")
@@ -238,7 +417,8 @@ local function from_json(s, path)
   local ok, t = pcall(core().json_decode, s, path)
   if not ok then error(t, 2) end
   if type(t) == "table" then restore_nonfinite(t, 0) end
-  if type(t) ~= "table" or type(t.lrs) ~= "table" or type(t.losses) ~= "table" then
+  -- (lrs and losses of another type: build names the field)
+  if type(t) ~= "table" or is_array(t) or t.lrs == nil or t.losses == nil then
     error(path .. ": not an lrengine result (no 'lrs' and 'losses' arrays)", 2)
   end
   local ok2, r = pcall(M.new, t, path)
@@ -426,6 +606,8 @@ function M.load(path)
   if type(path) ~= "string" or path == "" then
     error("results.load: path must be a non-empty string", 2)
   end
+  local nul = nul_in_path("results.load", path)
+  if nul then error(nul, 2) end
   local f, err = io.open(path, "rb")
   if not f then error("results.load: " .. err, 2) end
   local s, rerr = f:read("a")
