@@ -117,6 +117,25 @@ static void xfsz_restore(xfsz_guard *g)
     (void)pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
+/* Runs fill on f, then flushes (and with `sync`, fsyncs) and closes it.
+ * 0, or -1 with the first errno seen in *e (EIO when none was). */
+static int fill_and_close(FILE *f, int (*fill)(FILE *f, void *ud), void *ud, int sync, int *e)
+{
+    errno = 0;
+    int ok = fill(f, ud) == 0;
+    *e = errno;
+    ok = fflush(f) == 0 && ok;
+    if (!*e) *e = errno;
+    if (sync) {
+        ok = fsync(fileno(f)) == 0 && ok;
+        if (!*e) *e = errno;
+    }
+    ok = fclose(f) == 0 && ok;
+    if (!*e) *e = errno;
+    if (!*e) *e = EIO;
+    return ok ? 0 : -1;
+}
+
 /* Streams fill's bytes into the open descriptor fd (a FIFO, a character
  * device, standard output): no temporary file, no rename. fd is closed. */
 static int write_direct(const char *path, int fd, int (*fill)(FILE *f, void *ud), void *ud,
@@ -128,15 +147,9 @@ static int write_direct(const char *path, int fd, int (*fill)(FILE *f, void *ud)
         close(fd);
         return -1;
     }
-    errno = 0;
-    int ok = fill(f, ud) == 0;
-    int e = errno;
-    ok = fflush(f) == 0 && ok;
-    if (!e) e = errno;
-    ok = fclose(f) == 0 && ok;
-    if (!e) e = errno;
-    if (!ok) {
-        ERR("cannot write %s: %s", path, strerror(e ? e : EIO));
+    int e;
+    if (fill_and_close(f, fill, ud, 0, &e) != 0) {
+        ERR("cannot write %s: %s", path, strerror(e));
         return -1;
     }
     return 0;
@@ -191,15 +204,8 @@ static int write_atomic(const char *path, int (*fill)(FILE *f, void *ud), void *
         free(tmp);
         return -1;
     }
-    errno = 0;
-    int ok = fill(f, ud) == 0;
-    int e = errno;
-    ok = fflush(f) == 0 && ok;
-    if (!e) e = errno;
-    ok = fsync(fileno(f)) == 0 && ok;
-    if (!e) e = errno;
-    ok = fclose(f) == 0 && ok;
-    if (!e) e = errno;
+    int e;
+    int ok = fill_and_close(f, fill, ud, 1, &e) == 0;
     if (ok && rename(tmp, path) != 0) {
         ERR("cannot write %s: rename of the temporary file onto it failed: %s", path,
             strerror(errno));
@@ -208,7 +214,7 @@ static int write_atomic(const char *path, int (*fill)(FILE *f, void *ud), void *
         return -1;
     }
     if (!ok) {
-        ERR("cannot write %s: %s", path, strerror(e ? e : EIO));
+        ERR("cannot write %s: %s", path, strerror(e));
         remove(tmp);
         free(tmp);
         return -1;
