@@ -3,7 +3,7 @@
  * of Lua: (a) on a trainer built with the engine's C API (lrengine.h), and
  * (b) on a model of the program's own — a least-squares line fit by SGD in
  * plain C — registered through lrelua_push_custom_trainer (lrengine_lua.h).
- * The suggestions are read back from the result table with the Lua C API,
+ * The suggestions are read back with lrengine_lua.h's result API,
  * and the program checks that each model is left as it was before the test.
  *
  * Build and run, in the repository:
@@ -98,34 +98,25 @@ static void push_options(lua_State *L) {
 }
 
 /* Prints what the result at the top of the stack says: how the test
- * ended and each suggestion. Returns the number of suggestions found. */
+ * ended and each suggestion (lrengine_lua.h's result API: no Lua tables
+ * walked by hand). Returns the number of suggestions found. */
 static int print_result(lua_State *L) {
     static const char *const names[] = {"steepest", "valley"};
     int found = 0;
-    lua_getfield(L, -1, "stop_reason");
-    lua_getfield(L, -2, "stop_step");
-    printf("stop: %s after %lld of 100 steps\n", lua_tostring(L, -2),
-           (long long)lua_tointeger(L, -1));
-    lua_pop(L, 2);
-    lua_getfield(L, -1, "suggestions");
+    size_t steps = lrelua_result_curve(L, -1, "lrs", NULL, 0);
+    const char *stop = lrelua_result_stop_reason(L, -1);
+    printf("stop: %s after %zu of 100 steps\n", stop ? stop : "?", steps);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        lua_getfield(L, -1, names[i]);
-        lua_getfield(L, -1, "lr");
-        lua_getfield(L, -2, "index");
-        lua_getfield(L, -3, "reason");
-        if (lua_type(L, -4) != LUA_TTABLE) {
-            printf("suggestion %s: none (no entry)\n", names[i]);
-        } else if (lua_type(L, -3) == LUA_TNUMBER) {
-            printf("suggestion %s: lr = %.4g (step %lld)\n", names[i], lua_tonumber(L, -3),
-                   (long long)lua_tointeger(L, -2));
+        double lr;
+        int64_t index;
+        if (lrelua_result_suggestion(L, -1, names[i], &lr, &index)) {
+            printf("suggestion %s: lr = %.4g (step %lld)\n", names[i], lr, (long long)index);
             found++;
         } else {
-            printf("suggestion %s: none (%s)\n", names[i],
-                   lua_isstring(L, -1) ? lua_tostring(L, -1) : "no reason given");
+            const char *why = lrelua_result_reason(L, -1, names[i]);
+            printf("suggestion %s: none (%s)\n", names[i], why ? why : "no entry");
         }
-        lua_pop(L, 4);
     }
-    lua_pop(L, 1);
     return found;
 }
 

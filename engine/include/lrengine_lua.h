@@ -27,10 +27,14 @@
  *     lrelua_push_dataset(L, val);  lua_setfield(L, -2, "val");
  *     if (lrelua_range_test(L, -2, -1) != LUA_OK)     // stack: trainer opts result
  *         return fail(lua_tostring(L, -1));
- *     lua_getfield(L, -1, "suggestions");
- *     lua_getfield(L, -1, "steepest");
- *     if (lua_getfield(L, -1, "lr") == LUA_TNUMBER)   // absent: no suggestion
- *         printf("lr = %g\n", lua_tonumber(L, -1));   // (the table's 'reason' says why)
+ *     double lr;
+ *     int64_t step;                                   // 1-based, as in Lua
+ *     if (lrelua_result_suggestion(L, -1, "steepest", &lr, &step))
+ *         printf("lr = %g (step %lld)\n", lr, (long long)step);
+ *     else                                            // why there is none
+ *         printf("none: %s\n", lrelua_result_reason(L, -1, "steepest"));
+ *     if (lrelua_result_plot(L, -1, "sweep.png") != LUA_OK)
+ *         return fail(lua_tostring(L, -1));
  *     lua_settop(L, 0);
  *     lua_close(L);             // then release t, val and ctx as usual
  *
@@ -146,6 +150,34 @@ void lrelua_push_custom_trainer(lua_State *L, const lrelua_trainer_ops *ops, voi
  * stop_reason, ...; result:save_json(path) and the rest work) and returns
  * LUA_OK, or pushes the error message and returns an error status. */
 int lrelua_range_test(lua_State *L, int trainer_idx, int opts_idx);
+
+/* Reading a result from C (the table lrelua_range_test pushed, at idx)
+ * without walking Lua tables. None of these raises; they leave the stack
+ * as they found it.
+ *
+ * lrelua_result_suggestion: 1 and *lr, *index (1-based, as in Lua; either
+ * may be NULL) when the result has suggestion `name` with a learning
+ * rate; 0 when it has none (lrelua_result_reason then says why: too few
+ * points, a heuristic's error) or no such suggestion was asked for. */
+int lrelua_result_suggestion(lua_State *L, int idx, const char *name, double *lr,
+                             int64_t *index);
+/* Why suggestion `name` has no learning rate, or NULL. The string lives as
+ * long as the result does. */
+const char *lrelua_result_reason(lua_State *L, int idx, const char *name);
+/* The per-step array `which` ("lrs", "losses", "smoothed", "train_losses",
+ * "val_losses", "step_seconds"): copies up to cap values into out (NaN for
+ * a missing one) and returns the array's length (0 when absent): call with
+ * cap 0 to size out. */
+size_t lrelua_result_curve(lua_State *L, int idx, const char *which, double *out, size_t cap);
+/* "completed", "diverged", "non_finite", a custom rule's reason; NULL when
+ * absent. The string lives as long as the result does. */
+const char *lrelua_result_stop_reason(lua_State *L, int idx);
+/* result:save_json(path), :save_csv(path) and :plot(path) (PNG, SVG or PDF
+ * by the extension): LUA_OK, or an error status with the message pushed
+ * (a path that cannot be written, a build without the plot library). */
+int lrelua_result_save_json(lua_State *L, int idx, const char *path);
+int lrelua_result_save_csv(lua_State *L, int idx, const char *path);
+int lrelua_result_plot(lua_State *L, int idx, const char *path);
 
 /* The engine's Lua module, for hosts that register it themselves
  * (lrelua_open does). */

@@ -275,3 +275,118 @@ int lrelua_range_test(lua_State *L, int trainer_idx, int opts_idx) {
     lua_remove(L, h);
     return st;
 }
+
+/* ------------------------------------------------------- result API */
+
+/* result[key] pushed (rawget, no metamethods); nil when idx is no table. */
+static int rawfield(lua_State *L, int idx, const char *key) {
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    lua_pushstring(L, key);
+    return lua_rawget(L, idx);
+}
+
+int lrelua_result_suggestion(lua_State *L, int idx, const char *name, double *lr,
+                             int64_t *index) {
+    idx = lua_absindex(L, idx);
+    int top = lua_gettop(L), found = 0;
+    if (name && rawfield(L, idx, "suggestions") == LUA_TTABLE &&
+        rawfield(L, top + 1, name) == LUA_TTABLE) {
+        int s = top + 2;
+        rawfield(L, s, "lr");
+        rawfield(L, s, "index");
+        int isnum = 0;
+        lua_Integer k = lua_tointegerx(L, -1, &isnum);
+        if (lua_type(L, -2) == LUA_TNUMBER) {
+            found = 1;
+            if (lr) *lr = lua_tonumber(L, -2);
+            if (index) *index = isnum ? (int64_t)k : 0;
+        }
+    }
+    lua_settop(L, top);
+    return found;
+}
+
+const char *lrelua_result_reason(lua_State *L, int idx, const char *name) {
+    idx = lua_absindex(L, idx);
+    int top = lua_gettop(L);
+    const char *r = NULL;
+    if (name && rawfield(L, idx, "suggestions") == LUA_TTABLE &&
+        rawfield(L, top + 1, name) == LUA_TTABLE) {
+        /* the strings stay alive while the result table holds them */
+        if (rawfield(L, top + 2, "reason") == LUA_TSTRING) {
+            r = lua_tostring(L, -1);
+        } else {
+            lua_pop(L, 1);
+            if (rawfield(L, top + 2, "error") == LUA_TSTRING) r = lua_tostring(L, -1);
+        }
+    }
+    lua_settop(L, top);
+    return r;
+}
+
+size_t lrelua_result_curve(lua_State *L, int idx, const char *which, double *out, size_t cap) {
+    idx = lua_absindex(L, idx);
+    int top = lua_gettop(L);
+    size_t n = 0;
+    if (which && rawfield(L, idx, which) == LUA_TTABLE) {
+        n = (size_t)lua_rawlen(L, -1);
+        for (size_t i = 0; i < n && i < cap && out; i++) {
+            lua_rawgeti(L, top + 1, (lua_Integer)i + 1);
+            out[i] = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : NAN;
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, top);
+    return n;
+}
+
+const char *lrelua_result_stop_reason(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    int top = lua_gettop(L);
+    const char *r = rawfield(L, idx, "stop_reason") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_settop(L, top);
+    return r; /* the result table keeps the string alive */
+}
+
+/* result:METHOD(path) under pcall: the method's name at 1, the result at
+ * 2, the path at 3. */
+static int result_method_call(lua_State *L) {
+    const char *method = lua_tostring(L, 1);
+    if (lua_type(L, 2) != LUA_TTABLE) return luaL_error(L, "%s: not a result table", method);
+    if (lua_getfield(L, 2, method) != LUA_TFUNCTION)
+        return luaL_error(L, "%s: the result has no %s method (not a lrengine.results table)",
+                          method, method);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+static int result_method(lua_State *L, int idx, const char *method, const char *path) {
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, message_of);
+    int h = lua_gettop(L);
+    lua_pushcfunction(L, result_method_call);
+    lua_pushstring(L, method);
+    lua_pushvalue(L, idx);
+    if (path) lua_pushstring(L, path);
+    else lua_pushnil(L);
+    int st = lua_pcall(L, 3, 0, h);
+    lua_remove(L, h);
+    return st;
+}
+
+int lrelua_result_save_json(lua_State *L, int idx, const char *path) {
+    return result_method(L, idx, "save_json", path);
+}
+
+int lrelua_result_save_csv(lua_State *L, int idx, const char *path) {
+    return result_method(L, idx, "save_csv", path);
+}
+
+int lrelua_result_plot(lua_State *L, int idx, const char *path) {
+    return result_method(L, idx, "plot", path);
+}

@@ -22,6 +22,11 @@
  *     options table unchanged, bad options reported as a status and a
  *     message, one value pushed either way.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -500,6 +505,96 @@ static void test_range_engine(void)
     lre_ctx_release(ctx);
 }
 
+/* ------------------------------------------------------ the result API */
+
+/* A result made in Lua (results.new: a known curve, one suggestion with an
+ * lr, one without), read back through lrelua_result_*. */
+static void test_result_api(void)
+{
+    lua_State *L = newstate();
+    int st = run(L, 0,
+                 "local r = require('lrengine.results').new {\n"
+                 "  lrs = {1e-4, 1e-3, 1e-2, 1e-1}, losses = {2.0, 1.5, 0.5, 9.0},\n"
+                 "  smoothed = {2.0, 1.7, 1.2, 3.0}, curve = 'train',\n"
+                 "  stop_reason = 'diverged', stop_step = 4,\n"
+                 "  suggestions = { steepest = { lr = 1e-2, index = 3 },\n"
+                 "                  valley = { reason = 'too few points' } } }\n"
+                 "return r");
+    if (!CHECK(st == LUA_OK, "result api: a result to read", "%s", lua_tostring(L, -1))) {
+        lua_close(L);
+        return;
+    }
+    int top = lua_gettop(L);
+    double lr = 0;
+    int64_t index = 0;
+    CHECK(lrelua_result_suggestion(L, -1, "steepest", &lr, &index) == 1 && lr == 1e-2 &&
+              index == 3,
+          "result api: a suggestion's lr and 1-based index", "lr %g index %lld", lr,
+          (long long)index);
+    lr = -1;
+    CHECK(lrelua_result_suggestion(L, -1, "valley", &lr, &index) == 0 && lr == -1,
+          "result api: a suggestion without an lr gives 0 and leaves *lr", "lr %g", lr);
+    const char *why = lrelua_result_reason(L, -1, "valley");
+    CHECK(why && strcmp(why, "too few points") == 0, "result api: the reason it has none",
+          "%s", why ? why : "(NULL)");
+    CHECK(lrelua_result_suggestion(L, -1, "nope", NULL, NULL) == 0 &&
+              lrelua_result_reason(L, -1, "nope") == NULL,
+          "result api: a suggestion never asked for gives 0 and no reason", "it did not");
+    double c[8] = {0};
+    size_t n = lrelua_result_curve(L, -1, "losses", NULL, 0);
+    size_t m = lrelua_result_curve(L, -1, "losses", c, 2);
+    CHECK(n == 4 && m == 4 && c[0] == 2.0 && c[1] == 1.5 && c[2] == 0.0,
+          "result api: a curve's length, and at most cap values copied", "n %zu m %zu", n, m);
+    n = lrelua_result_curve(L, -1, "smoothed", c, 8);
+    CHECK(n == 4 && c[3] == 3.0, "result api: the smoothed curve", "n %zu c[3] %g", n, c[3]);
+    CHECK(lrelua_result_curve(L, -1, "val_losses", c, 8) == 0,
+          "result api: an empty curve has length 0", "it did not");
+    const char *stop = lrelua_result_stop_reason(L, -1);
+    CHECK(stop && strcmp(stop, "diverged") == 0, "result api: the stop reason", "%s",
+          stop ? stop : "(NULL)");
+    CHECK(lua_gettop(L) == top, "result api: the readers leave the stack as it was",
+          "%d values, was %d", lua_gettop(L), top);
+
+    char dir[] = "/tmp/lre_embed_XXXXXX";
+    if (!mkdtemp(dir)) chk_fatal("mkdtemp", "%s", strerror(errno));
+    char json[64], png[64];
+    snprintf(json, sizeof json, "%s/r.json", dir);
+    snprintf(png, sizeof png, "%s/r.png", dir);
+    st = lrelua_result_save_json(L, -1, json);
+    CHECK(st == LUA_OK && lua_gettop(L) == top, "result api: save_json writes the file",
+          "status %d: %s", st, st ? lua_tostring(L, -1) : "");
+    if (st) lua_pop(L, 1);
+    lua_pushstring(L, json);
+    expect_ok(L, run(L, 1, "local r = require('lrengine.results').load(...)\n"
+                           "assert(r.suggestions.steepest.index == 3 and #r.lrs == 4)\n"),
+              "result api: the JSON written reads back");
+    st = lrelua_result_plot(L, -1, png);
+    CHECK(st == LUA_OK, "result api: plot draws the figure", "status %d: %s", st,
+          st ? lua_tostring(L, -1) : "");
+    if (st) lua_pop(L, 1);
+    FILE *f = fopen(png, "rb");
+    unsigned char sig[8] = {0};
+    CHECK(f && fread(sig, 1, 8, f) == 8 && memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0,
+          "result api: the figure is a PNG", "it is not");
+    if (f) fclose(f);
+    char under_file[80];
+    snprintf(under_file, sizeof under_file, "%s/x.json", png); /* r.png is a file */
+    expect_err(L, lrelua_result_save_json(L, -1, under_file), "is not a folder",
+               "result api: a path that cannot be written is an error status with the message");
+    expect_err(L, lrelua_result_plot(L, -1, "r.gif"), "r.gif",
+               "result api: an unknown figure format is an error naming it");
+    lua_pushinteger(L, 5);
+    expect_err(L, lrelua_result_save_json(L, -1, json), "not a result table",
+               "result api: save_json on a number is an error, not a crash");
+    lua_pop(L, 1);
+    CHECK(lrelua_result_suggestion(L, -1, "steepest", NULL, NULL) == 1,
+          "result api: the result is still there after the errors", "it is not");
+    remove(json);
+    remove(png);
+    rmdir(dir);
+    lua_close(L);
+}
+
 int main(void)
 {
     test_open();
@@ -508,5 +603,6 @@ int main(void)
     test_custom();
     test_range_custom();
     test_range_engine();
+    test_result_api();
     return chk_done("test_embed");
 }
