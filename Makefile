@@ -16,6 +16,8 @@
 #   make demo         install missing packages, build, run the example sweep
 #   make deps         install missing Debian packages (scripts/deps.sh)
 #   make install      PREFIX=/usr/local DESTDIR=  (make uninstall undoes it)
+#   make test-install install into a temporary prefix, embed and run from
+#                     outside the tree, uninstall (part of make test)
 #   make clean
 #
 # Options (make VAR=value):
@@ -284,6 +286,12 @@ $(OBJ)/engine/backend/cpu.o: GROUP_CFLAGS = $(ENG_CFLAGS) -fopenmp
 $(OBJ)/engine/backend/cpu_dnnl.o: GROUP_CFLAGS = $(ENG_CFLAGS) -fopenmp
 endif
 $(OBJ)/engine/lua/%.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
+# an installed library finds its Lua modules without being told
+# (lrelua_open(L, NULL)): the prefix is compiled into lua_embed.o alone,
+# rebuilt when PREFIX changes (prefix.txt is rewritten only then)
+$(OBJ)/engine/lua/lua_embed.o: GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS) \
+    -DLRE_INSTALL_PREFIX='"$(PREFIX)"'
+$(OBJ)/engine/lua/lua_embed.o: $(BUILD)/prefix.txt
 $(OBJ)/engine/cli/%.o:  GROUP_CFLAGS = $(ENG_CFLAGS) $(LUA_CFLAGS)
 # Tests and examples find the Lua modules of this tree (lua/) by default.
 SRC_LUA_DIR := -DLRE_SOURCE_LUA_DIR='"$(CURDIR)/lua"'
@@ -319,6 +327,11 @@ CONFIG_NOW = $(CC) $(CFLAGS_ALL) | $(NVCC) $(NVCCFLAGS) | $(ENG_LIBS) $(CUDA_LIB
 $(BUILD)/config.txt: FORCE
 	@mkdir -p $(@D)
 	@printf '%s\n' '$(subst ','\'',$(CONFIG_NOW))' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+$(BUILD)/prefix.txt: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(subst ','\'',$(PREFIX))' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 
 $(OBJ)/%.o: %.c $(BUILD)/config.txt
@@ -400,6 +413,7 @@ test: deps
 	@bash scripts/check_layers.sh
 	@$(SUBMAKE) all
 	@bash scripts/run_tests.sh --build $(BUILD) --c-tests "$(TEST_BINS)"
+	@$(SUBMAKE) test-install
 check: test
 
 asan: deps
@@ -452,26 +466,37 @@ demo: deps
 	$(CLI) examples/fashion_mnist.lua
 
 # ---- install ---------------------------------------------------------------
+# Installs into a temporary prefix, builds and runs examples/embed.c against
+# it from outside the tree, runs the installed command, uninstalls
+# (scripts/test_install.sh; `make test` runs it)
+.PHONY: test-install
+test-install:
+	@bash scripts/test_install.sh "$(MAKE)" "$(CC)" \
+	    "$(LUA_CFLAGS) $(ENG_LIBS) $(PLOT_LIBS) $(LUA_LIBS) $(CUDA_LIBS)"
+
 .PHONY: install uninstall
+# The layout (README: Installing): the command, the static libraries and the
+# headers; the Lua modules where Lua 5.4 looks under a prefix
+# (share/lua/5.4/lrengine/, lib/lua/5.4/lrengine/core.so). `make uninstall`
+# removes exactly these files (the same lists), then the folders of
+# lrengine's own that are left empty.
+LUA_MODS    := $(sort $(patsubst lua/%,%,$(wildcard lua/lrengine/*.lua)))
+INST         = $(DESTDIR)$(PREFIX)
+INST_FILES   = $(INST)/bin/lrengine $(INST)/lib/liblrengine.a $(INST)/lib/liblrengine_lua.a \
+               $(INST)/lib/liblrengine_plot.a $(addprefix $(INST)/include/,$(notdir $(PUB_HDRS))) \
+               $(INST)/lib/lua/5.4/lrengine/core.so $(addprefix $(INST)/share/lua/5.4/,$(LUA_MODS))
 install: lib plotlib lualib module cli
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lrengine \
-	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/lrengine/lua
-	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/lrengine
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/liblrengine.a
-	install -m 644 $(LUA_LIB) $(DESTDIR)$(PREFIX)/lib/liblrengine_lua.a
-	install -m 644 $(PLOT_LIB) $(DESTDIR)$(PREFIX)/lib/liblrengine_plot.a
-	install -m 644 $(PUB_HDRS) $(DESTDIR)$(PREFIX)/include/
-	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lrengine/core.so
-	@# every lua/**/*.lua, keeping the tree (lua/lrengine/x.lua -> .../lua/lrengine/x.lua)
-	cd lua && find . -name '*.lua' -exec install -D -m 644 {} $(abspath $(DESTDIR)$(PREFIX))/share/lrengine/lua/{} \;
+	install -d $(INST)/bin $(INST)/lib $(INST)/include $(INST)/lib/lua/5.4/lrengine \
+	    $(INST)/share/lua/5.4/lrengine
+	install -m 755 $(CLI) $(INST)/bin/lrengine
+	install -m 644 $(LIB) $(LUA_LIB) $(PLOT_LIB) $(INST)/lib/
+	install -m 644 $(PUB_HDRS) $(INST)/include/
+	install -m 755 $(MODULE) $(INST)/lib/lua/5.4/lrengine/core.so
+	install -m 644 $(addprefix lua/,$(LUA_MODS)) $(INST)/share/lua/5.4/lrengine/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/lrengine $(DESTDIR)$(PREFIX)/lib/liblrengine.a \
-	    $(DESTDIR)$(PREFIX)/lib/liblrengine_lua.a $(DESTDIR)$(PREFIX)/lib/liblrengine_plot.a \
-	    $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(PUB_HDRS))) \
-	    $(DESTDIR)$(PREFIX)/lib/lrengine/core.so
-	rm -rf $(DESTDIR)$(PREFIX)/share/lrengine
-	-rmdir $(DESTDIR)$(PREFIX)/lib/lrengine 2>/dev/null
+	rm -f $(INST_FILES)
+	-rmdir $(INST)/lib/lua/5.4/lrengine $(INST)/share/lua/5.4/lrengine 2>/dev/null
 
 # ---- clean -----------------------------------------------------------------
 .PHONY: clean help

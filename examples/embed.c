@@ -12,9 +12,9 @@
  * tree's lua/, compiled in as LRE_SOURCE_LUA_DIR). Against an installed
  * lrengine (make install, PREFIX=/usr/local):
  *     cc -std=c11 -O2 embed.c -o embed $(pkg-config --cflags lua5.4) \
- *         -llrengine_lua -llrengine \
- *         $(pkg-config --libs lua5.4 openblas libcjson cairo) -lz -lm
- *     ./embed /usr/local/share/lrengine/lua
+ *         -llrengine_lua -llrengine_plot -llrengine \
+ *         $(pkg-config --libs lua5.4 openblas libcjson cairo) -ldnnl -lgomp -lz -lm
+ *     ./embed          (the installed library finds its Lua modules itself)
  * Exit status: 0 when every check holds; 1, with a message on stderr, on
  * any failure; 2 on a usage error.
  */

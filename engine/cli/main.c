@@ -507,7 +507,8 @@ static void pushdirpath(lua_State *L, const char *dir) {
 
 /* Prepends to package.path: LRENGINE_LUA_PATH, then the Lua modules next
  * to the executable: <prefix>/lua (the build tree, build/lrengine) and
- * <prefix>/share/lrengine/lua (installed, <prefix>/bin/lrengine). */
+ * <prefix>/share/lua/5.4 (installed, <prefix>/bin/lrengine: where Lua 5.4
+ * itself looks under a prefix). */
 static void setpaths(lua_State *L) {
     int top = lua_gettop(L);
     const char *env = getenv("LRENGINE_LUA_PATH");
@@ -541,7 +542,7 @@ static void setpaths(lua_State *L) {
         lua_pushfstring(L, "%s/lua", exe);
         pushdirpath(L, lua_tostring(L, -1));
         lua_remove(L, -2);
-        lua_pushfstring(L, "%s/share/lrengine/lua", exe);
+        lua_pushfstring(L, "%s/share/lua/5.4", exe);
         pushdirpath(L, lua_tostring(L, -1));
         lua_remove(L, -2);
     }

@@ -4,7 +4,7 @@
  *
  * The engine (lrengine.h) runs the steps; the finder around it (schedules,
  * smoothing, stopping rules, learning-rate heuristics) is a set of small Lua
- * modules (lua/lrengine/, installed under share/lrengine/lua/). A C
+ * modules (lua/lrengine/, installed under share/lua/5.4/lrengine/). A C
  * program embeds a Lua 5.4 state, opens lrengine in it, hands the finder a
  * trainer — one made with lrengine.h, or the program's own model behind
  * four callbacks — and reads the suggestions back with the Lua C API.
@@ -15,7 +15,7 @@
  *     // ctx, t: a context and a trainer made with lrengine.h
  *     lua_State *L = luaL_newstate();
  *     luaL_openlibs(L);
- *     if (lrelua_open(L, "/usr/local/share/lrengine/lua") != LUA_OK ||
+ *     if (lrelua_open(L, NULL) != LUA_OK ||          // the installed modules
  *         lrelua_use_ctx(L, ctx) != LUA_OK)
  *         return fail(lua_tostring(L, -1));
  *
@@ -77,12 +77,14 @@ extern "C" { /* Lua's headers are C, as lua.hpp includes them */
 
 /* Makes lrengine loadable in L, whose standard libraries are open
  * (luaL_openlibs): `require "lrengine.core"` finds the engine's module
- * (package.preload), and when lua_dir is not NULL, `require
- * "lrengine.finder"` and the other Lua modules are searched first in
- * lua_dir (prepended to package.path as "lua_dir/?.lua;lua_dir/?/init.lua";
- * lua_dir must hold lrengine/finder.lua). NULL: package.path (LUA_PATH)
- * already finds them. Returns LUA_OK, or an error status with the message
- * on the stack. */
+ * (package.preload), and `require "lrengine.finder"` and the other Lua
+ * modules are searched first in lua_dir (prepended to package.path as
+ * "lua_dir/?.lua;lua_dir/?/init.lua"; lua_dir must hold
+ * lrengine/finder.lua). lua_dir NULL: the folder in $LRENGINE_LUA_PATH
+ * when set, else package.path (LUA_PATH) when it finds them, else where
+ * `make install` put them (<prefix>/share/lua/5.4, the prefix compiled in):
+ * an installed library finds its modules without being told. Returns
+ * LUA_OK, or an error status with the message on the stack. */
 int lrelua_open(lua_State *L, const char *lua_dir);
 
 /* The engine objects of L (those Lua makes, and those pushed from C) live

@@ -12,6 +12,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "lrelua.h"
 
@@ -43,6 +44,29 @@ int luaopen_lrengine_core(lua_State *L) {
 
 /* ------------------------------------------------------------- opening */
 
+/* Where `make install` put the Lua modules (<prefix>/share/lua/5.4),
+ * compiled in; a build outside make has none. */
+#ifdef LRE_INSTALL_PREFIX
+#define LRE_INSTALLED_LUA_DIR LRE_INSTALL_PREFIX "/share/lua/5.4"
+#else
+#define LRE_INSTALLED_LUA_DIR NULL
+#endif
+
+/* Does package.path (at the top of the stack: the package table) already
+ * find lrengine.finder? */
+static int path_finds_finder(lua_State *L) {
+    int top = lua_gettop(L);
+    lua_getglobal(L, "package");
+    int found = 0;
+    if (lua_getfield(L, -1, "searchpath") == LUA_TFUNCTION) {
+        lua_pushliteral(L, "lrengine.finder");
+        lua_getfield(L, -3, "path");
+        found = lua_pcall(L, 2, 1, 0) == LUA_OK && lua_isstring(L, -1);
+    }
+    lua_settop(L, top);
+    return found;
+}
+
 static int open_call(lua_State *L) {
     const char *dir = *(const char **)lua_touserdata(L, 1);
     if (lua_getglobal(L, "package") != LUA_TTABLE)
@@ -52,7 +76,18 @@ static int open_call(lua_State *L) {
     lua_pushcfunction(L, luaopen_lrengine_core);
     lua_setfield(L, -2, "lrengine.core");
     lua_pop(L, 1);
-    if (dir == NULL) return 0;
+    if (dir == NULL) {
+        /* the modules' folder: LRENGINE_LUA_PATH, else where package.path
+         * already finds them, else where this library was installed */
+        const char *env = getenv("LRENGINE_LUA_PATH");
+        if (env && *env) dir = env;
+        else if (path_finds_finder(L)) return 0;
+        else dir = LRE_INSTALLED_LUA_DIR;
+        if (dir == NULL)
+            return luaL_error(L, "lrelua_open: lrengine's Lua modules are not on package.path "
+                                 "and this build has no install prefix: give their folder, "
+                                 "or set LRENGINE_LUA_PATH");
+    }
     /* a wrong directory fails here, by name, rather than at the first require */
     const char *probe = lua_pushfstring(L, "%s/lrengine/finder.lua", dir);
     FILE *f = fopen(probe, "r");
