@@ -136,6 +136,13 @@ THELP_OBJS := $(call obj,$(THELP_SRCS))
 LIB       := $(BUILD)/liblrengine.a
 PLOT_LIB  := $(BUILD)/liblrengine_plot.a
 LUA_LIB   := $(BUILD)/liblrengine_lua.a
+# The shared libraries: 0.x promises no ABI between minor versions, so the
+# soname carries major.minor (liblrengine.so.0.1 for 0.1.x) and changes with
+# each minor; the file is the full version, with the usual two links.
+VERSION   := $(shell sed -n 's/^\#define LRE_VERSION_STRING "\(.*\)"/\1/p' engine/include/lrengine.h)
+SOVER     := $(word 1,$(subst ., ,$(VERSION))).$(word 2,$(subst ., ,$(VERSION)))
+SO_NAMES  := liblrengine liblrengine_plot liblrengine_lua
+SO_FILES  := $(foreach n,$(SO_NAMES),$(BUILD)/$(n).so.$(VERSION))
 MODULE    := $(BUILD)/lib/lrengine/core.so
 CLI       := $(BUILD)/lrengine
 TEST_BINS := $(patsubst spec/c/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
@@ -311,9 +318,9 @@ endif
 
 .PHONY: all lib plotlib lualib module cli tests bench-bins examples
 all: lib plotlib lualib module cli tests bench-bins examples
-lib: $(LIB)
-plotlib: $(PLOT_LIB)
-lualib: $(LUA_LIB)
+lib: $(LIB) $(BUILD)/liblrengine.so.$(VERSION)
+plotlib: $(PLOT_LIB) $(BUILD)/liblrengine_plot.so.$(VERSION)
+lualib: $(LUA_LIB) $(BUILD)/liblrengine_lua.so.$(VERSION)
 module: $(MODULE)
 cli: $(CLI)
 tests: $(TEST_BINS)
@@ -356,6 +363,29 @@ $(LUA_LIB): $(LUA_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
 	$(call say,AR,$@)$(AR) rcs $@ $^
+
+# $(call shared,NAME,OBJECTS,LIBS): BUILD/NAME.so.VERSION with its soname
+# and the links NAME.so.SOVER and NAME.so beside it; each finds the others
+# in its own folder ($ORIGIN: wherever they are installed together, never
+# the build tree), as a program's RUNPATH does not reach a library's own
+# dependencies
+define shared
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) -shared -Wl,-soname,$(1).so.$(SOVER) -Wl,-rpath,'$$ORIGIN' -o $@ \
+	    $(2) $(3) $(LDFLAGS_ALL)
+	@ln -sf $(1).so.$(VERSION) $(BUILD)/$(1).so.$(SOVER)
+	@ln -sf $(1).so.$(SOVER) $(BUILD)/$(1).so
+endef
+
+$(BUILD)/liblrengine.so.$(VERSION): $(LIB_OBJS) $(CU_OBJS)
+	$(call shared,liblrengine,$^,$(ENG_LIBS) $(CUDA_LIBS))
+
+$(BUILD)/liblrengine_plot.so.$(VERSION): $(PLOT_OBJS) $(BUILD)/liblrengine.so.$(VERSION)
+	$(call shared,liblrengine_plot,$(PLOT_OBJS),-L$(BUILD) -llrengine $(PLOT_LIBS))
+
+$(BUILD)/liblrengine_lua.so.$(VERSION): $(LUA_OBJS) $(BUILD)/liblrengine_plot.so.$(VERSION) \
+    $(BUILD)/liblrengine.so.$(VERSION)
+	$(call shared,liblrengine_lua,$(LUA_OBJS),-L$(BUILD) -llrengine_plot -llrengine $(LUA_LIBS))
 
 # The module keeps the engine's own symbols local (--exclude-libs) so it
 # exports luaopen_lrengine_core and does not clash with a host that links
@@ -466,13 +496,12 @@ demo: deps
 	$(CLI) examples/fashion_mnist.lua
 
 # ---- install ---------------------------------------------------------------
-# Installs into a temporary prefix, builds and runs examples/embed.c against
-# it from outside the tree, runs the installed command, uninstalls
-# (scripts/test_install.sh; `make test` runs it)
+# Installs into a temporary prefix, builds examples/embed.c with pkg-config
+# alone (shared and --static) and runs it from outside the tree, runs the
+# installed command, uninstalls (scripts/test_install.sh; `make test` runs it)
 .PHONY: test-install
 test-install:
-	@bash scripts/test_install.sh "$(MAKE)" "$(CC)" \
-	    "$(LUA_CFLAGS) $(ENG_LIBS) $(PLOT_LIBS) $(LUA_LIBS) $(CUDA_LIBS)"
+	@bash scripts/test_install.sh "$(MAKE)" "$(CC)"
 
 .PHONY: install uninstall
 # The layout (README: Installing): the command, the static libraries and the
@@ -482,17 +511,50 @@ test-install:
 # lrengine's own that are left empty.
 LUA_MODS    := $(sort $(patsubst lua/%,%,$(wildcard lua/lrengine/*.lua)))
 INST         = $(DESTDIR)$(PREFIX)
+INST_SO      = $(foreach n,$(SO_NAMES),$(INST)/lib/$(n).so.$(VERSION) $(INST)/lib/$(n).so.$(SOVER) \
+                 $(INST)/lib/$(n).so)
 INST_FILES   = $(INST)/bin/lrengine $(INST)/lib/liblrengine.a $(INST)/lib/liblrengine_lua.a \
-               $(INST)/lib/liblrengine_plot.a $(addprefix $(INST)/include/,$(notdir $(PUB_HDRS))) \
+               $(INST)/lib/liblrengine_plot.a $(INST_SO) \
+               $(addprefix $(INST)/include/,$(notdir $(PUB_HDRS))) \
+               $(INST)/lib/pkgconfig/lrengine.pc $(INST)/lib/pkgconfig/lrengine-core.pc \
                $(INST)/lib/lua/5.4/lrengine/core.so $(addprefix $(INST)/share/lua/5.4/,$(LUA_MODS))
+# pkg-config: a prefix outside the system's library path gets an rpath, so
+# a program built with `pkg-config --libs` runs without LD_LIBRARY_PATH;
+# Libs.private holds what a --static link needs (this build's own flags:
+# OpenBLAS's OpenMP build and oneDNN where built, CUDA's runtime in a CUDA
+# build)
+PC_RPATH = $(if $(filter /usr /usr/local,$(PREFIX)),,-Wl$(comma)-rpath$(comma)$${libdir})
+define PC_HEAD
+prefix=$(PREFIX)
+libdir=$${prefix}/lib
+includedir=$${prefix}/include
+
+endef
+export PC_HEAD
 install: lib plotlib lualib module cli
 	install -d $(INST)/bin $(INST)/lib $(INST)/include $(INST)/lib/lua/5.4/lrengine \
-	    $(INST)/share/lua/5.4/lrengine
+	    $(INST)/share/lua/5.4/lrengine $(INST)/lib/pkgconfig
 	install -m 755 $(CLI) $(INST)/bin/lrengine
 	install -m 644 $(LIB) $(LUA_LIB) $(PLOT_LIB) $(INST)/lib/
+	install -m 755 $(SO_FILES) $(INST)/lib/
+	for n in $(SO_NAMES); do ln -sf $$n.so.$(VERSION) $(INST)/lib/$$n.so.$(SOVER); \
+	    ln -sf $$n.so.$(SOVER) $(INST)/lib/$$n.so; done
 	install -m 644 $(PUB_HDRS) $(INST)/include/
 	install -m 755 $(MODULE) $(INST)/lib/lua/5.4/lrengine/core.so
 	install -m 644 $(addprefix lua/,$(LUA_MODS)) $(INST)/share/lua/5.4/lrengine/
+	{ printf '%s' "$$PC_HEAD"; \
+	  printf 'Name: lrengine\nDescription: learning-rate range tests: the engine, its Lua binding and the figure\n'; \
+	  printf 'Version: $(VERSION)\nRequires: lua5.4\nRequires.private: cairo\n'; \
+	  printf 'Cflags: -I$${includedir}\n'; \
+	  printf 'Libs: -L$${libdir} $(PC_RPATH) -llrengine_lua -llrengine_plot -llrengine -lm\n'; \
+	  printf 'Libs.private: %s\n' '$(strip $(ENG_LIBS) $(CUDA_LIBS))'; \
+	} > $(INST)/lib/pkgconfig/lrengine.pc
+	{ printf '%s' "$$PC_HEAD"; \
+	  printf 'Name: lrengine-core\nDescription: learning-rate range tests: the engine alone (lrengine.h; no Lua, no cairo)\n'; \
+	  printf 'Version: $(VERSION)\nCflags: -I$${includedir}\n'; \
+	  printf 'Libs: -L$${libdir} $(PC_RPATH) -llrengine\n'; \
+	  printf 'Libs.private: %s\n' '$(strip $(ENG_LIBS) $(CUDA_LIBS))'; \
+	} > $(INST)/lib/pkgconfig/lrengine-core.pc
 
 uninstall:
 	rm -f $(INST_FILES)

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # test_install.sh — `make test-install` (run by `make test`): installs into
-# a temporary PREFIX, builds examples/embed.c against the installed headers
-# and libraries alone (the link line of README "Embedding in C", given by
-# the Makefile as $1...), runs it from a folder outside the tree with no
-# environment at all (the installed library must find its Lua modules by
-# itself), runs the installed `lrengine` command, then uninstalls and checks
-# that no file is left. Prints "test-install: ok" or the step that failed.
+# a temporary PREFIX, builds examples/embed.c with `pkg-config --cflags
+# --libs lrengine` alone (PKG_CONFIG_PATH pointing at the install), shared
+# and with --static, runs both from a folder outside the tree with no
+# environment at all (the shared build finds its libraries through the
+# rpath the .pc gives a non-system prefix, and the installed library its
+# Lua modules by itself), checks lrengine-core.pc, runs the installed
+# `lrengine` command, then uninstalls and checks that no file is left.
+# Prints "test-install: ok" or the step that failed.
 #
-#   scripts/test_install.sh MAKE CC "LINK FLAGS"
+#   scripts/test_install.sh MAKE CC
 set -euo pipefail
-make_cmd=${1:?usage: test_install.sh MAKE CC LINKFLAGS}
-cc=${2:?usage}
-link=${3:?usage}
+make_cmd=${1:?usage: test_install.sh MAKE CC}
+cc=${2:?usage: test_install.sh MAKE CC}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 prefix=$tmp/prefix
@@ -28,13 +29,36 @@ done
 
 mkdir "$tmp/app"
 cd "$tmp/app"
-# shellcheck disable=SC2086 # the link flags are words
-"$cc" -std=c11 -O1 "$root/examples/embed.c" -o embed -I"$prefix/include" -L"$prefix/lib" \
-    -llrengine_lua -llrengine_plot -llrengine $link ||
-    fail "building examples/embed.c against $prefix"
-env -i ./embed >"$tmp/embed.out" 2>&1 || { cat "$tmp/embed.out"; fail "the embedded finder"; }
-grep -q "^suggestion steepest: lr = " "$tmp/embed.out" || { cat "$tmp/embed.out"; fail "no suggestion"; }
-tail -n 1 "$tmp/embed.out" | grep -qx "ok" || { cat "$tmp/embed.out"; fail "embed's checks"; }
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+for kind in shared static; do
+    extra=; [ "$kind" = static ] && extra=--static
+    # shellcheck disable=SC2086
+    flags=$(pkg-config --cflags --libs $extra lrengine) ||
+        fail "pkg-config --libs lrengine ($kind)"
+    # shellcheck disable=SC2086 # the flags are words
+    "$cc" -std=c11 -O1 "$root/examples/embed.c" -o "embed-$kind" $flags ||
+        fail "building examples/embed.c with pkg-config alone ($kind)"
+    env -i "./embed-$kind" >"$tmp/embed.out" 2>&1 ||
+        { cat "$tmp/embed.out"; fail "the embedded finder ($kind)"; }
+    grep -q "^suggestion steepest: lr = " "$tmp/embed.out" ||
+        { cat "$tmp/embed.out"; fail "no suggestion ($kind)"; }
+    tail -n 1 "$tmp/embed.out" | grep -qx "ok" || { cat "$tmp/embed.out"; fail "embed's checks ($kind)"; }
+done
+# the shared build loads the installed libraries, not the build tree's
+ldd ./embed-shared | grep -q "$prefix/lib/liblrengine_lua.so.[0-9]" ||
+    { ldd ./embed-shared; fail "embed-shared does not load $prefix/lib/liblrengine_lua.so"; }
+# the engine alone: no Lua, no cairo
+core=$(pkg-config --libs lrengine-core) || fail "pkg-config --libs lrengine-core"
+case "$core" in *lua*|*cairo*) fail "lrengine-core.pc brings Lua or cairo: $core" ;; esac
+cat > core.c <<'C'
+#include <stdio.h>
+#include "lrengine.h"
+int main(void) { printf("%s\n", lre_version()); return 0; }
+C
+# shellcheck disable=SC2046
+"$cc" -std=c11 core.c -o core $(pkg-config --cflags --libs lrengine-core) ||
+    fail "building a program of lrengine.h alone with lrengine-core.pc"
+env -i ./core | grep -qx "$(pkg-config --modversion lrengine-core)" || fail "lrengine-core's version"
 
 env -i "$prefix/bin/lrengine" -q -e '
 local lre = require "lrengine"
@@ -52,4 +76,4 @@ cd "$root"
     fail "make uninstall"
 left=$(find "$prefix" -type f)
 [ -z "$left" ] || fail "make uninstall left: $left"
-echo "test-install: ok (installed, embedded from outside the tree, the command run, uninstalled clean)"
+echo "test-install: ok (installed; embed built with pkg-config alone, shared and --static, run from outside the tree; lrengine-core.pc; the command run; uninstalled clean)"

@@ -60,9 +60,14 @@
  * error (out of memory, or an object of another context), which outside a
  * lua_pcall is Lua's panic.
  *
- * Linking: -llrengine_lua -llrengine, then Lua and the engine's own
- * dependencies (pkg-config --libs lua5.4 openblas libcjson cairo, -lz -lm);
- * in the build tree, build/liblrengine_lua.a and build/liblrengine.a.
+ * Linking: cc app.c $(pkg-config --cflags --libs lrengine) against an
+ * installed lrengine (make install); in the build tree,
+ * build/liblrengine_lua.a, build/liblrengine_plot.a and build/liblrengine.a,
+ * then the engine's dependencies (see the Makefile's ENG_LIBS).
+ *
+ * Version 0.x makes no ABI promise between minor versions: the shared
+ * libraries' soname carries major.minor (liblrengine_lua.so.0.1) and
+ * changes with each; rebuild against a new minor version.
  */
 #ifndef LRENGINE_LUA_H
 #define LRENGINE_LUA_H
