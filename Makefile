@@ -517,7 +517,8 @@ INST_FILES   = $(INST)/bin/lrengine $(INST)/lib/liblrengine.a $(INST)/lib/liblre
                $(INST)/lib/liblrengine_plot.a $(INST_SO) \
                $(addprefix $(INST)/include/,$(notdir $(PUB_HDRS))) \
                $(INST)/lib/pkgconfig/lrengine.pc $(INST)/lib/pkgconfig/lrengine-core.pc \
-               $(INST)/lib/lua/5.4/lrengine/core.so $(addprefix $(INST)/share/lua/5.4/,$(LUA_MODS))
+               $(INST)/lib/lua/5.4/lrengine/core.so $(addprefix $(INST)/share/lua/5.4/,$(LUA_MODS)) \
+               $(INST)/share/man/man1/lrengine.1
 # pkg-config: a prefix outside the system's library path gets an rpath, so
 # a program built with `pkg-config --libs` runs without LD_LIBRARY_PATH;
 # Libs.private holds what a --static link needs (this build's own flags:
@@ -533,8 +534,9 @@ endef
 export PC_HEAD
 install: lib plotlib lualib module cli
 	install -d $(INST)/bin $(INST)/lib $(INST)/include $(INST)/lib/lua/5.4/lrengine \
-	    $(INST)/share/lua/5.4/lrengine $(INST)/lib/pkgconfig
+	    $(INST)/share/lua/5.4/lrengine $(INST)/lib/pkgconfig $(INST)/share/man/man1
 	install -m 755 $(CLI) $(INST)/bin/lrengine
+	install -m 644 engine/cli/lrengine.1 $(INST)/share/man/man1/lrengine.1
 	install -m 644 $(LIB) $(LUA_LIB) $(PLOT_LIB) $(INST)/lib/
 	install -m 755 $(SO_FILES) $(INST)/lib/
 	for n in $(SO_NAMES); do ln -sf $$n.so.$(VERSION) $(INST)/lib/$$n.so.$(SOVER); \

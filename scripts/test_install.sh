@@ -23,7 +23,9 @@ fail() { echo "test-install: FAILED: $*" >&2; exit 1; }
 "$make_cmd" -C "$root" --no-print-directory install PREFIX="$prefix" >"$tmp/install.log" 2>&1 ||
     { tail -20 "$tmp/install.log"; fail "make install PREFIX=$prefix"; }
 for f in bin/lrengine include/lrengine.h include/lrengine_lua.h lib/liblrengine.a \
-         lib/lua/5.4/lrengine/core.so share/lua/5.4/lrengine/finder.lua; do
+         lib/liblrengine_lua.so lib/pkgconfig/lrengine.pc lib/pkgconfig/lrengine-core.pc \
+         lib/lua/5.4/lrengine/core.so share/lua/5.4/lrengine/finder.lua \
+         share/man/man1/lrengine.1; do
     [ -f "$prefix/$f" ] || fail "$f was not installed"
 done
 
