@@ -122,6 +122,7 @@ THELP_SRCS := $(filter-out $(TEST_SRCS),$(sort $(wildcard spec/c/*.c)))
 BENCH_SRCS := $(sort $(wildcard scripts/bench_*.c))
 CUDA_BENCH := scripts/bench_cuda.c
 EX_SRCS    := $(sort $(wildcard examples/*.c))
+EMB_SRCS   := $(sort $(wildcard examples/embed/*.c))
 PUB_HDRS   := $(sort $(wildcard engine/include/*.h))
 
 OBJ := $(BUILD)/obj
@@ -147,7 +148,8 @@ MODULE    := $(BUILD)/lib/lrengine/core.so
 CLI       := $(BUILD)/lrengine
 TEST_BINS := $(patsubst spec/c/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS = $(patsubst scripts/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
-EX_BINS   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRCS))
+EX_BINS   := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRCS)) \
+             $(patsubst examples/embed/%.c,$(BUILD)/examples/embed_%,$(EMB_SRCS))
 
 # ---- CUDA detection --------------------------------------------------------
 # $(CUDA_HOME)'s nvcc first; never Debian's /usr/bin/nvcc (CUDA 11.8)
@@ -414,6 +416,13 @@ $(BUILD)/tests/%: $(OBJ)/spec/c/%.o $(THELP_OBJS) $(LUA_LIB) $(PLOT_LIB) $(LIB)
 # As a program that embeds the finder links (README: Embedding in C); -Wl,-E
 # as for the command, so C modules its scripts load find Lua's API.
 $(BUILD)/examples/%: $(OBJ)/examples/%.o $(LUA_LIB) $(PLOT_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) -o $@ $< $(LUA_LIB) $(PLOT_LIB) $(LIB) -Wl,-E $(ENG_LIBS) $(PLOT_LIBS) \
+	    $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)
+
+# examples/embed/*.c (built against an install by their own Makefile) in
+# the tree too: build/examples/embed_<name>, with this tree's Lua modules
+$(BUILD)/examples/embed_%: $(OBJ)/examples/embed/%.o $(LUA_LIB) $(PLOT_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) -o $@ $< $(LUA_LIB) $(PLOT_LIB) $(LIB) -Wl,-E $(ENG_LIBS) $(PLOT_LIBS) \
 	    $(LUA_LIBS) $(CUDA_LIBS) $(LDFLAGS_ALL)

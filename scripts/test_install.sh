@@ -46,9 +46,43 @@ for kind in shared static; do
         { cat "$tmp/embed.out"; fail "no suggestion ($kind)"; }
     tail -n 1 "$tmp/embed.out" | grep -qx "ok" || { cat "$tmp/embed.out"; fail "embed's checks ($kind)"; }
 done
+# examples/embed/: its own Makefile, pkg-config alone, shared and static
+for kind in shared static; do
+    rm -rf "$tmp/ex" && cp -r "$root/examples/embed" "$tmp/ex"
+    static=; [ "$kind" = static ] && static=STATIC=1
+    "$make_cmd" -C "$tmp/ex" --no-print-directory CC="$cc" $static >"$tmp/ex.log" 2>&1 ||
+        { cat "$tmp/ex.log" >&2; fail "examples/embed/Makefile ($kind)"; }
+    (cd "$tmp/ex" && env -i ./mlp) >"$tmp/mlp.out" 2>&1 || { cat "$tmp/mlp.out"; fail "mlp ($kind)"; }
+    grep -q "^steepest: lr = " "$tmp/mlp.out" && [ -s "$tmp/ex/mlp.png" ] ||
+        { cat "$tmp/mlp.out"; fail "mlp's suggestion and figure ($kind)"; }
+    (cd "$tmp/ex" && env -i ./own_model) >"$tmp/own.out" 2>&1 ||
+        { cat "$tmp/own.out"; fail "own_model: the suggestion did not train to 85% ($kind)"; }
+    grep -q "^accuracy after 5 epochs at that lr: " "$tmp/own.out" || { cat "$tmp/own.out"; fail "own_model's accuracy"; }
+    # a callback that reports an error: a clean failure with its message
+    set +e
+    (cd "$tmp/ex" && env -i ./own_model --fail-at 7) >"$tmp/fail.out" 2>&1
+    code=$?
+    set -e
+    [ "$code" = 1 ] && grep -q "the step callback failed at step 7" "$tmp/fail.out" &&
+        grep -q "back as it was: w = (0, 0), b = 0, 0 steps" "$tmp/fail.out" ||
+        { cat "$tmp/fail.out"; fail "a failing callback (exit $code): not a clean failure ($kind)"; }
+done
+# README "Embedding in C": its first C block, built with its one cc line
+awk '/^### Embedding in C/ {on = 1} on && /^```c$/ {c = 1; next} c && /^```$/ {exit} c' \
+    "$root/README.md" > app.c
+[ -s app.c ] || fail "no C block in README's Embedding in C section"
+# shellcheck disable=SC2046
+"$cc" -std=c11 -Wall -Wextra -Werror app.c -o app $(pkg-config --cflags --libs lrengine) ||
+    fail "building README's program (with -Wall -Wextra -Werror)"
+env -i ./app >"$tmp/app.out" 2>&1 || { cat "$tmp/app.out"; fail "README's program"; }
+grep -q "^steepest: lr = " "$tmp/app.out" && [ -s sweep.png ] ||
+    { cat "$tmp/app.out"; fail "README's program: no suggestion or figure"; }
+
 # the shared build loads the installed libraries, not the build tree's
-ldd ./embed-shared | grep -q "$prefix/lib/liblrengine_lua.so.[0-9]" ||
-    { ldd ./embed-shared; fail "embed-shared does not load $prefix/lib/liblrengine_lua.so"; }
+# (ldd's output kept whole: grep -q under pipefail would cut it with SIGPIPE)
+deps=$(ldd ./embed-shared)
+grep -q "$prefix/lib/liblrengine_lua.so.[0-9]" <<<"$deps" ||
+    { echo "$deps"; fail "embed-shared does not load $prefix/lib/liblrengine_lua.so"; }
 # the engine alone: no Lua, no cairo
 core=$(pkg-config --libs lrengine-core) || fail "pkg-config --libs lrengine-core"
 case "$core" in *lua*|*cairo*) fail "lrengine-core.pc brings Lua or cairo: $core" ;; esac
@@ -78,4 +112,4 @@ cd "$root"
     fail "make uninstall"
 left=$(find "$prefix" -type f)
 [ -z "$left" ] || fail "make uninstall left: $left"
-echo "test-install: ok (installed; embed built with pkg-config alone, shared and --static, run from outside the tree; lrengine-core.pc; the command run; uninstalled clean)"
+echo "test-install: ok (installed; embed.c and examples/embed/ built with pkg-config alone, shared and --static, run from outside the tree: suggestions, own_model trained to its accuracy, a failing callback a clean failure; lrengine-core.pc; the command run; uninstalled clean)"
