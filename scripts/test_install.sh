@@ -67,6 +67,14 @@ for kind in shared static; do
         grep -q "back as it was: w = (0, 0), b = 0, 0 steps" "$tmp/fail.out" ||
         { cat "$tmp/fail.out"; fail "a failing callback (exit $code): not a clean failure ($kind)"; }
 done
+# relocatable: the install moved elsewhere, the compiled-in prefix gone,
+# the shared library finds its Lua modules beside itself (dladdr)
+mv "$prefix" "$tmp/moved"
+env -i LD_LIBRARY_PATH="$tmp/moved/lib" ./embed-shared >"$tmp/moved.out" 2>&1 ||
+    { mv "$tmp/moved" "$prefix"; cat "$tmp/moved.out"; fail "a moved install (dladdr)"; }
+mv "$tmp/moved" "$prefix"
+tail -n 1 "$tmp/moved.out" | grep -qx "ok" || { cat "$tmp/moved.out"; fail "a moved install's run"; }
+
 # README "Embedding in C": its first C block, built with its one cc line
 awk '/^### Embedding in C/ {on = 1} on && /^```c$/ {c = 1; next} c && /^```$/ {exit} c' \
     "$root/README.md" > app.c
@@ -112,4 +120,4 @@ cd "$root"
     fail "make uninstall"
 left=$(find "$prefix" -type f)
 [ -z "$left" ] || fail "make uninstall left: $left"
-echo "test-install: ok (installed; embed.c and examples/embed/ built with pkg-config alone, shared and --static, run from outside the tree: suggestions, own_model trained to its accuracy, a failing callback a clean failure; lrengine-core.pc; the command run; uninstalled clean)"
+echo "test-install: ok (installed; embed.c and examples/embed/ built with pkg-config alone, shared and --static, run from outside the tree: suggestions, own_model trained to its accuracy, a failing callback a clean failure; a moved install; lrengine-core.pc; the command run; uninstalled clean)"

@@ -86,9 +86,11 @@ extern "C" { /* Lua's headers are C, as lua.hpp includes them */
  * modules are searched first in lua_dir (prepended to package.path as
  * "lua_dir/?.lua;lua_dir/?/init.lua"; lua_dir must hold
  * lrengine/finder.lua). lua_dir NULL: the folder in $LRENGINE_LUA_PATH
- * when set, else package.path (LUA_PATH) when it finds them, else where
- * `make install` put them (<prefix>/share/lua/5.4, the prefix compiled in):
- * an installed library finds its modules without being told. Returns
+ * when set, else package.path (LUA_PATH) when it finds them, else, for the
+ * shared library, ../share/lua/5.4 beside it (dladdr: an install moved
+ * elsewhere still works), else where `make install` put them
+ * (<prefix>/share/lua/5.4, the prefix compiled in): an installed library
+ * finds its modules without being told. Returns
  * LUA_OK, or an error status with the message on the stack. */
 int lrelua_open(lua_State *L, const char *lua_dir);
 

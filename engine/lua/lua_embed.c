@@ -10,9 +10,12 @@
  * The functions that return a status run their work under lua_pcall, so
  * a C host gets a message on the stack instead of a panic.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lrelua.h"
 
@@ -52,6 +55,31 @@ int luaopen_lrengine_core(lua_State *L) {
 #define LRE_INSTALLED_LUA_DIR NULL
 #endif
 
+/* The folder of the Lua modules beside this library when it is a shared
+ * one (<dir>/liblrengine_lua.so -> <dir>/../share/lua/5.4, when that holds
+ * lrengine/finder.lua): an install moved elsewhere still finds its
+ * modules. Pushed, or nothing pushed and 0. */
+static int push_beside_library(lua_State *L) {
+    Dl_info info;
+    if (!dladdr((void *)&lrelua_open, &info) || !info.dli_fname) return 0;
+    const char *lib = info.dli_fname, *slash = strrchr(lib, '/');
+    if (!slash || !strstr(slash, ".so")) return 0; /* a program, not the shared library */
+    lua_pushfstring(L, "%s", lib);
+    lua_pushlstring(L, lib, (size_t)(slash - lib));
+    lua_pushfstring(L, "%s/../share/lua/5.4", lua_tostring(L, -1));
+    lua_pushfstring(L, "%s/lrengine/finder.lua", lua_tostring(L, -1));
+    FILE *f = fopen(lua_tostring(L, -1), "r");
+    lua_pop(L, 1);
+    if (!f) {
+        lua_pop(L, 3);
+        return 0;
+    }
+    fclose(f);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    return 1;
+}
+
 /* Does package.path (at the top of the stack: the package table) already
  * find lrengine.finder? */
 static int path_finds_finder(lua_State *L) {
@@ -82,6 +110,10 @@ static int open_call(lua_State *L) {
         const char *env = getenv("LRENGINE_LUA_PATH");
         if (env && *env) dir = env;
         else if (path_finds_finder(L)) return 0;
+        else if (push_beside_library(L)) {
+            dir = lua_tostring(L, -1);
+            lua_insert(L, -2); /* kept alive below the package table */
+        }
         else dir = LRE_INSTALLED_LUA_DIR;
         if (dir == NULL)
             return luaL_error(L, "lrelua_open: lrengine's Lua modules are not on package.path "
