@@ -460,6 +460,10 @@ asan: deps
 	@$(SUBMAKE) BUILD=build-asan SAN=1 CUDA=0 CC=$(SAN_CC) cli tests examples
 	@$(SAN_ENV) bash scripts/run_tests.sh --build build-asan --host \
 	    --c-tests "$(patsubst spec/c/%.c,build-asan/tests/%,$(TEST_SRCS))"
+	@# the install, its examples and the command under the sanitizers too
+	@LRE_TEST_RUNENV="$(SAN_ENV)" bash scripts/test_install.sh "$(MAKE)" \
+	    "$(SAN_CC) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    BUILD=build-asan SAN=1 CUDA=0 CC=$(SAN_CC) LRE_QUIET_CONFIG=1
 
 valgrind: deps
 	@$(SUBMAKE) tests

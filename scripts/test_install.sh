@@ -9,10 +9,21 @@
 # `lrengine` command, then uninstalls and checks that no file is left.
 # Prints "test-install: ok" or the step that failed.
 #
-#   scripts/test_install.sh MAKE CC
+#   scripts/test_install.sh MAKE CC [MAKE-ARGS...]
+#
+# MAKE-ARGS go to make install/uninstall (`make asan` passes BUILD=build-asan
+# SAN=1 ...: the sanitizer build installed, its programs built with CC, which
+# then carries -fsanitize). LRE_TEST_RUNENV (e.g. the sanitizers' options)
+# is the one thing the programs' otherwise empty environment gets.
 set -euo pipefail
-make_cmd=${1:?usage: test_install.sh MAKE CC}
-cc=${2:?usage: test_install.sh MAKE CC}
+make_cmd=${1:?usage: test_install.sh MAKE CC [MAKE-ARGS...]}
+cc=${2:?usage: test_install.sh MAKE CC [MAKE-ARGS...]}
+shift 2
+make_args=("$@")
+read -r -a ccv <<<"$cc" # a compiler and its flags (the sanitizers' under make asan)
+read -r -a runenv <<<"${LRE_TEST_RUNENV:-}"
+# a program run with no environment but LRE_TEST_RUNENV
+clean_env() { env -i "${runenv[@]}" "$@"; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 prefix=$tmp/prefix
@@ -20,7 +31,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 fail() { echo "test-install: FAILED: $*" >&2; exit 1; }
 
-"$make_cmd" -C "$root" --no-print-directory install PREFIX="$prefix" >"$tmp/install.log" 2>&1 ||
+"$make_cmd" -C "$root" --no-print-directory "${make_args[@]}" install PREFIX="$prefix" \
+    >"$tmp/install.log" 2>&1 ||
     { tail -20 "$tmp/install.log"; fail "make install PREFIX=$prefix"; }
 for f in bin/lrengine include/lrengine.h include/lrengine_lua.h lib/liblrengine.a \
          lib/liblrengine_lua.so lib/pkgconfig/lrengine.pc lib/pkgconfig/lrengine-core.pc \
@@ -38,9 +50,9 @@ for kind in shared static; do
     flags=$(pkg-config --cflags --libs $extra lrengine) ||
         fail "pkg-config --libs lrengine ($kind)"
     # shellcheck disable=SC2086 # the flags are words
-    "$cc" -std=c11 -O1 "$root/examples/embed.c" -o "embed-$kind" $flags ||
+    "${ccv[@]}" -std=c11 -O1 "$root/examples/embed.c" -o "embed-$kind" $flags ||
         fail "building examples/embed.c with pkg-config alone ($kind)"
-    env -i "./embed-$kind" >"$tmp/embed.out" 2>&1 ||
+    clean_env "./embed-$kind" >"$tmp/embed.out" 2>&1 ||
         { cat "$tmp/embed.out"; fail "the embedded finder ($kind)"; }
     grep -q "^suggestion steepest: lr = " "$tmp/embed.out" ||
         { cat "$tmp/embed.out"; fail "no suggestion ($kind)"; }
@@ -52,15 +64,15 @@ for kind in shared static; do
     static=; [ "$kind" = static ] && static=STATIC=1
     "$make_cmd" -C "$tmp/ex" --no-print-directory CC="$cc" $static >"$tmp/ex.log" 2>&1 ||
         { cat "$tmp/ex.log" >&2; fail "examples/embed/Makefile ($kind)"; }
-    (cd "$tmp/ex" && env -i ./mlp) >"$tmp/mlp.out" 2>&1 || { cat "$tmp/mlp.out"; fail "mlp ($kind)"; }
+    (cd "$tmp/ex" && clean_env ./mlp) >"$tmp/mlp.out" 2>&1 || { cat "$tmp/mlp.out"; fail "mlp ($kind)"; }
     grep -q "^steepest: lr = " "$tmp/mlp.out" && [ -s "$tmp/ex/mlp.png" ] ||
         { cat "$tmp/mlp.out"; fail "mlp's suggestion and figure ($kind)"; }
-    (cd "$tmp/ex" && env -i ./own_model) >"$tmp/own.out" 2>&1 ||
+    (cd "$tmp/ex" && clean_env ./own_model) >"$tmp/own.out" 2>&1 ||
         { cat "$tmp/own.out"; fail "own_model: the suggestion did not train to 85% ($kind)"; }
     grep -q "^accuracy after 5 epochs at that lr: " "$tmp/own.out" || { cat "$tmp/own.out"; fail "own_model's accuracy"; }
     # a callback that reports an error: a clean failure with its message
     set +e
-    (cd "$tmp/ex" && env -i ./own_model --fail-at 7) >"$tmp/fail.out" 2>&1
+    (cd "$tmp/ex" && clean_env ./own_model --fail-at 7) >"$tmp/fail.out" 2>&1
     code=$?
     set -e
     [ "$code" = 1 ] && grep -q "the step callback failed at step 7" "$tmp/fail.out" &&
@@ -70,7 +82,7 @@ done
 # relocatable: the install moved elsewhere, the compiled-in prefix gone,
 # the shared library finds its Lua modules beside itself (dladdr)
 mv "$prefix" "$tmp/moved"
-env -i LD_LIBRARY_PATH="$tmp/moved/lib" ./embed-shared >"$tmp/moved.out" 2>&1 ||
+clean_env LD_LIBRARY_PATH="$tmp/moved/lib" ./embed-shared >"$tmp/moved.out" 2>&1 ||
     { mv "$tmp/moved" "$prefix"; cat "$tmp/moved.out"; fail "a moved install (dladdr)"; }
 mv "$tmp/moved" "$prefix"
 tail -n 1 "$tmp/moved.out" | grep -qx "ok" || { cat "$tmp/moved.out"; fail "a moved install's run"; }
@@ -80,9 +92,9 @@ awk '/^### Embedding in C/ {on = 1} on && /^```c$/ {c = 1; next} c && /^```$/ {e
     "$root/README.md" > app.c
 [ -s app.c ] || fail "no C block in README's Embedding in C section"
 # shellcheck disable=SC2046
-"$cc" -std=c11 -Wall -Wextra -Werror app.c -o app $(pkg-config --cflags --libs lrengine) ||
+"${ccv[@]}" -std=c11 -Wall -Wextra -Werror app.c -o app $(pkg-config --cflags --libs lrengine) ||
     fail "building README's program (with -Wall -Wextra -Werror)"
-env -i ./app >"$tmp/app.out" 2>&1 || { cat "$tmp/app.out"; fail "README's program"; }
+clean_env ./app >"$tmp/app.out" 2>&1 || { cat "$tmp/app.out"; fail "README's program"; }
 grep -q "^steepest: lr = " "$tmp/app.out" && [ -s sweep.png ] ||
     { cat "$tmp/app.out"; fail "README's program: no suggestion or figure"; }
 
@@ -100,11 +112,11 @@ cat > core.c <<'C'
 int main(void) { printf("%s\n", lre_version()); return 0; }
 C
 # shellcheck disable=SC2046
-"$cc" -std=c11 core.c -o core $(pkg-config --cflags --libs lrengine-core) ||
+"${ccv[@]}" -std=c11 core.c -o core $(pkg-config --cflags --libs lrengine-core) ||
     fail "building a program of lrengine.h alone with lrengine-core.pc"
-env -i ./core | grep -qx "$(pkg-config --modversion lrengine-core)" || fail "lrengine-core's version"
+clean_env ./core | grep -qx "$(pkg-config --modversion lrengine-core)" || fail "lrengine-core's version"
 
-env -i "$prefix/bin/lrengine" -q -e '
+clean_env "$prefix/bin/lrengine" -q -e '
 local lre = require "lrengine"
 local finder = require "lrengine.finder"
 local rows, labels = {}, {}
@@ -116,7 +128,8 @@ print(#r.lrs > 0 and "command ok")' >"$tmp/cli.out" 2>&1 || { cat "$tmp/cli.out"
 grep -qx "command ok" "$tmp/cli.out" || { cat "$tmp/cli.out"; fail "the installed command's run"; }
 
 cd "$root"
-"$make_cmd" -C "$root" --no-print-directory uninstall PREFIX="$prefix" >"$tmp/uninstall.log" 2>&1 ||
+"$make_cmd" -C "$root" --no-print-directory "${make_args[@]}" uninstall PREFIX="$prefix" \
+    >"$tmp/uninstall.log" 2>&1 ||
     fail "make uninstall"
 left=$(find "$prefix" -type f)
 [ -z "$left" ] || fail "make uninstall left: $left"
