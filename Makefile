@@ -453,6 +453,7 @@ test: deps
 	@$(SUBMAKE) all
 	@bash scripts/run_tests.sh --build $(BUILD) --c-tests "$(TEST_BINS)"
 	@$(SUBMAKE) test-install
+	@$(SUBMAKE) test-rock
 check: test
 
 asan: deps
@@ -515,6 +516,26 @@ demo: deps
 .PHONY: test-install
 test-install:
 	@bash scripts/test_install.sh "$(MAKE)" "$(CC)"
+
+# LuaRocks (lrengine-scm-1.rockspec, `luarocks make`): the module and the
+# command built, then the Lua modules, core.so and the command installed
+# where the rocks tree wants them (LUADIR, LIBDIR, BINDIR, which LuaRocks
+# gives)
+.PHONY: rock install-rock test-rock
+rock: module cli
+
+install-rock: rock
+	@test -n "$(LUADIR)" -a -n "$(LIBDIR)" -a -n "$(BINDIR)" || \
+	    { echo "install-rock: LUADIR, LIBDIR and BINDIR come from luarocks make" >&2; exit 2; }
+	install -d $(LUADIR)/lrengine $(LIBDIR)/lrengine $(BINDIR)
+	install -m 644 $(addprefix lua/,$(LUA_MODS)) $(LUADIR)/lrengine/
+	install -m 755 $(MODULE) $(LIBDIR)/lrengine/core.so
+	install -m 755 $(CLI) $(BINDIR)/lrengine
+
+# `luarocks make` into a temporary tree, then a range test from plain
+# lua5.4 (scripts/test_rock.sh; a visible skip without luarocks)
+test-rock:
+	@bash scripts/test_rock.sh
 
 .PHONY: install uninstall
 # The layout (README: Installing): the command, the static libraries and the
