@@ -34,6 +34,7 @@ PACKAGES=(
     libcairo2-dev           # the range-test figure: PNG, SVG, PDF (engine/plot/plot.c)
     fonts-dejavu-core       # its text (cairo asks fontconfig for "sans-serif")
     lua-expat               # spec/plot_spec.lua parses the SVG as XML
+    luarocks                # make test-rock: the rockspec, luarocks make into a temporary tree
 )
 
 check_only=0
