@@ -176,6 +176,22 @@ typedef struct lre_backend {
     lre_status (*bias_add_backward)(void *state, float *db, const float *dy,
                                     int64_t rows, int64_t cols, int accumulate);
 
+    /* Optional, the four or none (the device then has no convolution):
+     * im2col: col (C·KH·KW, OH·OW) = the patches of one image x (C,H,W),
+     * row (c,kh,kw), column (oh,ow) the pixel the window puts there, 0 in
+     * the padding. col2im: dx (C,H,W) (+)= the columns folded back, each
+     * pixel summing the entries that read it in (kh, kw) order, so the bits
+     * are the same on every device. bias_rows_forward: y (rows,cols) +=
+     * bias (rows) along each row; bias_rows_backward: db (rows) (+)= each
+     * row's sum, in order. */
+    lre_status (*im2col)(void *state, float *col, const float *x, const lre_conv_geom *g);
+    lre_status (*col2im)(void *state, float *dx, const float *col, const lre_conv_geom *g,
+                         int accumulate);
+    lre_status (*bias_rows_forward)(void *state, float *y, const float *bias, int64_t rows,
+                                    int64_t cols);
+    lre_status (*bias_rows_backward)(void *state, float *db, const float *dy, int64_t rows,
+                                     int64_t cols, int accumulate);
+
     /* y (n) = f(x (n)); in place allowed */
     lre_status (*act_forward)(void *state, lre_act a, float param, float *y,
                               const float *x, int64_t n);

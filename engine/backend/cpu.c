@@ -263,6 +263,74 @@ static lre_status cpu_linear_prepare(void *state, int64_t B, int64_t in, int64_t
     return LRE_OK;
 }
 
+/* ------------------------------------------------------- convolution */
+
+/* col (C·KH·KW, OH·OW) = the patches of x (C,H,W), zeros in the padding
+ * (backend.h). A row per (c,kh,kw): its input row and column move by the
+ * strides as (oh,ow) does. */
+static lre_status cpu_im2col(void *state, float *col, const float *x, const lre_conv_geom *g)
+{
+    (void)state;
+    const int64_t P = g->OH * g->OW;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t kh = 0; kh < g->KH; kh++)
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                float *out = col + ((c * g->KH + kh) * g->KW + kw) * P;
+                for (int64_t oh = 0; oh < g->OH; oh++) {
+                    int64_t h = oh * g->SH - g->PH + kh * g->DH;
+                    float *o = out + oh * g->OW;
+                    if (h < 0 || h >= g->H) {
+                        memset(o, 0, (size_t)g->OW * sizeof *o);
+                        continue;
+                    }
+                    const float *xr = x + (c * g->H + h) * g->W;
+                    for (int64_t ow = 0; ow < g->OW; ow++) {
+                        int64_t w = ow * g->SW - g->PW + kw * g->DW;
+                        o[ow] = w >= 0 && w < g->W ? xr[w] : 0.0f;
+                    }
+                }
+            }
+    return LRE_OK;
+}
+
+/* dx (C,H,W) (+)= col folded back: each pixel gathers, in (kh, kw) order,
+ * the entries whose window put it there (backend.h) */
+static lre_status cpu_col2im(void *state, float *dx, const float *col, const lre_conv_geom *g,
+                             int accumulate)
+{
+    (void)state;
+    const int64_t P = g->OH * g->OW;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t h = 0; h < g->H; h++)
+            for (int64_t w = 0; w < g->W; w++)
+                dx[(c * g->H + h) * g->W + w] = lre_col2im_pixel(col, g, P, c, h, w,
+                    accumulate ? dx[(c * g->H + h) * g->W + w] : 0.0f);
+    return LRE_OK;
+}
+
+/* y (rows,cols) += bias (rows) along each row */
+static lre_status cpu_bias_rows_forward(void *state, float *y, const float *bias, int64_t rows,
+                                        int64_t cols)
+{
+    (void)state;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) y[r * cols + c] += bias[r];
+    return LRE_OK;
+}
+
+/* db (rows) (+)= Σ_cols dy (rows,cols), each row in order */
+static lre_status cpu_bias_rows_backward(void *state, float *db, const float *dy, int64_t rows,
+                                         int64_t cols, int accumulate)
+{
+    (void)state;
+    for (int64_t r = 0; r < rows; r++) {
+        float acc = accumulate ? db[r] : 0.0f;
+        for (int64_t c = 0; c < cols; c++) acc += dy[r * cols + c];
+        db[r] = acc;
+    }
+    return LRE_OK;
+}
+
 /* db (cols) (+)= Σ_rows dy (rows,cols) */
 static lre_status cpu_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
                                   int64_t cols, int accumulate)
@@ -626,6 +694,10 @@ const lre_backend lre_backend_cpu = {
     .linear_prepare = cpu_linear_prepare,
     .bias_add_forward = cpu_bias_add_forward,
     .bias_add_backward = cpu_bias_add_backward,
+    .im2col = cpu_im2col,
+    .col2im = cpu_col2im,
+    .bias_rows_forward = cpu_bias_rows_forward,
+    .bias_rows_backward = cpu_bias_rows_backward,
     .act_forward = cpu_act_forward,
     .act_backward = cpu_act_backward,
     .cross_entropy = cpu_cross_entropy,

@@ -171,4 +171,31 @@ LRE_EW float lre_ce_grad1(double z, double lse, int is_label, double on, double 
     return (float)((p - target) * gs);
 }
 
+/* --------------------------------------------------------- convolution */
+
+/* One input pixel (c, h, w) of col2im: `start` plus, in (kh, kw) order,
+ * every entry of col (C·KH·KW rows of P = OH·OW) whose window put this
+ * pixel there: (h + PH − kh·DH) must be a multiple of SH landing in
+ * [0, OH), and alike for w. The sum's order is fixed, so each device that
+ * runs this gives the same bits. */
+LRE_EW float lre_col2im_pixel(const float *col, const lre_conv_geom *g, int64_t P, int64_t c,
+                              int64_t h, int64_t w, float start)
+{
+    float acc = start;
+    for (int64_t kh = 0; kh < g->KH; kh++) {
+        int64_t th = h + g->PH - kh * g->DH;
+        if (th < 0 || th % g->SH != 0) continue;
+        int64_t oh = th / g->SH;
+        if (oh >= g->OH) continue;
+        for (int64_t kw = 0; kw < g->KW; kw++) {
+            int64_t tw = w + g->PW - kw * g->DW;
+            if (tw < 0 || tw % g->SW != 0) continue;
+            int64_t ow = tw / g->SW;
+            if (ow >= g->OW) continue;
+            acc += col[((c * g->KH + kh) * g->KW + kw) * P + oh * g->OW + ow];
+        }
+    }
+    return acc;
+}
+
 #endif /* LRE_ELEMENTWISE_H */

@@ -263,6 +263,38 @@ lre_status lre_linear_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw,
                                const lre_tensor *x, const lre_tensor *w,
                                int accumulate);
 
+/* The geometry of a 2-D convolution window over C×H×W images, as
+ * torch.nn.Conv2d: a KH×KW kernel, strides SH, SW, zero padding PH, PW,
+ * dilations DH, DW; the output is OH×OW with
+ * OH = (H + 2·PH − DH·(KH − 1) − 1) / SH + 1 (OW alike). */
+typedef struct lre_conv_geom {
+    int64_t C, H, W, KH, KW, SH, SW, PH, PW, DH, DW;
+    int64_t OH, OW; /* set by lre_conv_geom_init */
+} lre_conv_geom;
+
+/* Fills *g (OH and OW computed): LRE_EINVAL, with the numbers at fault in
+ * ctx's message, for a size, stride or dilation below 1, a negative
+ * padding, or a kernel larger than the padded input. */
+lre_status lre_conv_geom_init(lre_ctx *ctx, lre_conv_geom *g, int64_t C, int64_t H, int64_t W,
+                              int64_t KH, int64_t KW, int64_t SH, int64_t SW, int64_t PH,
+                              int64_t PW, int64_t DH, int64_t DW);
+
+/* y (B, O·OH·OW) = conv2d(x (B, C·H·W), w (O, C·KH·KW)) + b (O, or NULL),
+ * as torch.nn.functional.conv2d on images stored channel-major (C, H, W)
+ * per row: one image at a time, its patches unfolded into `col` (a
+ * C·KH·KW × OH·OW workspace the caller owns: no allocation), then one
+ * matrix product. */
+lre_status lre_conv2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                              const lre_tensor *w, const lre_tensor *b,
+                              const lre_conv_geom *g, lre_tensor *col);
+/* The gradients of lre_conv2d_forward: dw (O, C·KH·KW) and db (O, or NULL)
+ * (+)= (accumulate) the sums over the batch, dx (B, C·H·W, or NULL) =
+ * the input's; col as above. */
+lre_status lre_conv2d_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
+                               const lre_tensor *dy, const lre_tensor *x,
+                               const lre_tensor *w, const lre_conv_geom *g,
+                               lre_tensor *col, int accumulate);
+
 typedef enum lre_act {
     LRE_ACT_RELU = 0,
     LRE_ACT_LEAKY_RELU,  /* param: negative slope (PyTorch default 0.01) */

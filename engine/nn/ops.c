@@ -354,3 +354,134 @@ lre_status lre_count_correct_dev(lre_ctx *ctx, int64_t *correct_dev, const lre_t
 {
     return count_correct(ctx, 1, correct_dev, logits, labels);
 }
+
+/* ------------------------------------------------------------ conv2d */
+
+lre_status lre_conv_geom_init(lre_ctx *ctx, lre_conv_geom *g, int64_t C, int64_t H, int64_t W,
+                              int64_t KH, int64_t KW, int64_t SH, int64_t SW, int64_t PH,
+                              int64_t PW, int64_t DH, int64_t DW)
+{
+    static const char fn[] = "conv2d";
+    if (!ctx) return LRE_EINVAL;
+    if (!g) return lre_fail(ctx, LRE_EINVAL, "%s: the geometry is NULL", fn);
+    if (C < 1 || H < 1 || W < 1)
+        return lre_fail(ctx, LRE_EINVAL, "%s: input %" PRId64 "×%" PRId64 "×%" PRId64
+                        " (C×H×W) must have every size >= 1", fn, C, H, W);
+    if (KH < 1 || KW < 1 || SH < 1 || SW < 1 || DH < 1 || DW < 1)
+        return lre_fail(ctx, LRE_EINVAL, "%s: kernel %" PRId64 "×%" PRId64 ", stride %" PRId64
+                        "×%" PRId64 " and dilation %" PRId64 "×%" PRId64 " must be >= 1", fn,
+                        KH, KW, SH, SW, DH, DW);
+    if (PH < 0 || PW < 0)
+        return lre_fail(ctx, LRE_EINVAL, "%s: padding %" PRId64 "×%" PRId64 " must be >= 0", fn,
+                        PH, PW);
+    int64_t eh = DH * (KH - 1) + 1, ew = DW * (KW - 1) + 1; /* the dilated kernel */
+    if (eh > H + 2 * PH || ew > W + 2 * PW)
+        return lre_fail(ctx, LRE_EINVAL, "%s: the kernel %" PRId64 "×%" PRId64 " (dilated: %"
+                        PRId64 "×%" PRId64 ") is larger than the padded input %" PRId64 "×%"
+                        PRId64, fn, KH, KW, eh, ew, H + 2 * PH, W + 2 * PW);
+    *g = (lre_conv_geom){C, H, W, KH, KW, SH, SW, PH, PW, DH, DW,
+                         (H + 2 * PH - eh) / SH + 1, (W + 2 * PW - ew) / SW + 1};
+    return LRE_OK;
+}
+
+/* Shapes of a conv2d call: x (B, C·H·W), w (O, C·KH·KW), b (O), y or dy
+ * (B, O·OH·OW), col (C·KH·KW, OH·OW); and the device can convolve. */
+static lre_status check_conv(lre_ctx *ctx, const char *fn, const lre_tensor *x,
+                             const lre_tensor *w, const lre_tensor *b, const lre_tensor *y,
+                             const lre_conv_geom *g, const lre_tensor *col, const char *yname)
+{
+    if (!g) return lre_fail(ctx, LRE_EINVAL, "%s: the geometry is NULL", fn);
+    if (!ctx->be->im2col || !ctx->be->col2im || !ctx->be->bias_rows_forward ||
+        !ctx->be->bias_rows_backward)
+        return lre_fail(ctx, LRE_EINVAL, "%s: the %s backend has no convolution", fn,
+                        ctx->be->name);
+    CHECK(check_tensor(ctx, fn, "x", x, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "w", w, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, yname, y, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "col", col, LRE_F32, 2));
+    if (b) CHECK(check_tensor(ctx, fn, "b", b, LRE_F32, 1));
+    const int64_t B = x->shape[0], O = w->shape[0], K = g->C * g->KH * g->KW,
+                  P = g->OH * g->OW;
+    if (x->shape[1] != g->C * g->H * g->W || w->shape[1] != K || (b && b->shape[0] != O) ||
+        y->shape[0] != B || y->shape[1] != O * P || col->shape[0] != K || col->shape[1] != P) {
+        shape_str sx, sw, sy, sc;
+        return lre_fail(ctx, LRE_ESHAPE,
+                        "%s: x %s, w %s, %s %s and col %s do not fit a %" PRId64 "×%" PRId64
+                        "×%" PRId64 " input, a %" PRId64 "×%" PRId64 " kernel and a %" PRId64
+                        "×%" PRId64 " output (expected x (B, %" PRId64 "), w (O, %" PRId64
+                        "), %s (B, O·%" PRId64 "), col (%" PRId64 ", %" PRId64 "))",
+                        fn, DESC(x, sx), DESC(w, sw), yname, DESC(y, sy), DESC(col, sc), g->C,
+                        g->H, g->W, g->KH, g->KW, g->OH, g->OW, g->C * g->H * g->W, K, yname,
+                        P, K, P);
+    }
+    return LRE_OK;
+}
+
+lre_status lre_conv2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                              const lre_tensor *w, const lre_tensor *b,
+                              const lre_conv_geom *g, lre_tensor *col)
+{
+    static const char fn[] = "lre_conv2d_forward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_conv(ctx, fn, x, w, b, y, g, col, "y"));
+    const lre_backend *be = ctx->be;
+    void *st = ctx->be_state;
+    const int64_t B = x->shape[0], O = w->shape[0], K = g->C * g->KH * g->KW,
+                  P = g->OH * g->OW, in = g->C * g->H * g->W;
+    float *cl = lre_f32(col), *yo = lre_f32(y);
+    const float *xi = lre_cf32(x);
+    for (int64_t n = 0; n < B; n++) { /* y_n (O, P) = w (O, K) · col (K, P) + b */
+        CHECK(be->im2col(st, cl, xi + n * in, g));
+        CHECK(be->gemm(st, 0, 0, O, P, K, 1.0f, lre_cf32(w), K, cl, P, 0.0f, yo + n * O * P, P));
+        if (b) CHECK(be->bias_rows_forward(st, yo + n * O * P, lre_cf32(b), O, P));
+    }
+    return LRE_OK;
+}
+
+lre_status lre_conv2d_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
+                               const lre_tensor *dy, const lre_tensor *x,
+                               const lre_tensor *w, const lre_conv_geom *g,
+                               lre_tensor *col, int accumulate)
+{
+    static const char fn[] = "lre_conv2d_backward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_conv(ctx, fn, x, w, db, dy, g, col, "dy"));
+    CHECK(check_tensor(ctx, fn, "dw", dw, LRE_F32, 2));
+    if (dw->shape[0] != w->shape[0] || dw->shape[1] != w->shape[1]) {
+        shape_str s1, s2;
+        return lre_fail(ctx, LRE_ESHAPE, "%s: dw %s must have w's shape %s", fn, DESC(dw, s1),
+                        DESC(w, s2));
+    }
+    if (dx) {
+        CHECK(check_tensor(ctx, fn, "dx", dx, LRE_F32, 2));
+        if (dx->shape[0] != x->shape[0] || dx->shape[1] != x->shape[1]) {
+            shape_str s1, s2;
+            return lre_fail(ctx, LRE_ESHAPE, "%s: dx %s must have x's shape %s", fn,
+                            DESC(dx, s1), DESC(x, s2));
+        }
+    }
+    const lre_backend *be = ctx->be;
+    void *st = ctx->be_state;
+    const int64_t B = x->shape[0], O = w->shape[0], K = g->C * g->KH * g->KW,
+                  P = g->OH * g->OW, in = g->C * g->H * g->W;
+    float *cl = lre_f32(col);
+    const float *xi = lre_cf32(x), *dyo = lre_cf32(dy);
+    if (B == 0 && !accumulate) { /* no image: the gradients are zero */
+        CHECK(lre_tensor_zero(dw));
+        if (db) CHECK(lre_tensor_zero(db));
+    }
+    for (int64_t n = 0; n < B; n++) {
+        const int acc = accumulate || n > 0;
+        const float *dyn = dyo + n * O * P;
+        CHECK(be->im2col(st, cl, xi + n * in, g));
+        /* dw (O, K) (+)= dy_n (O, P) · col^T (P, K) */
+        CHECK(be->gemm(st, 0, 1, O, K, P, 1.0f, dyn, P, cl, P, acc ? 1.0f : 0.0f, lre_f32(dw),
+                       K));
+        if (db) CHECK(be->bias_rows_backward(st, lre_f32(db), dyn, O, P, acc));
+        if (dx) { /* dcol (K, P) = w^T (K, O) · dy_n (O, P), folded back into dx_n */
+            CHECK(be->gemm(st, 1, 0, K, P, O, 1.0f, lre_cf32(w), K, dyn, P, 0.0f, cl, P));
+            CHECK(be->col2im(st, lre_f32(dx) + n * in, cl, g, 0));
+        }
+    }
+    return LRE_OK;
+}

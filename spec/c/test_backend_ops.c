@@ -699,6 +699,93 @@ static void test_memory(int64_t nbytes)
     free(back);
 }
 
+
+/* --------------------------------------------------------- convolution */
+
+/* im2col and col2im against their definitions (col2im's fold as a
+ * scatter-add in double), and the row-wise bias; every device that has
+ * them (they are optional: a device without them has no convolution). */
+static void test_conv(int64_t C, int64_t H, int64_t W, int64_t KH, int64_t KW, int64_t SH,
+                      int64_t SW, int64_t PH, int64_t PW, int64_t DH, int64_t DW)
+{
+    if (!D.be->im2col) return;
+    lre_conv_geom g = {C, H, W, KH, KW, SH, SW, PH, PW, DH, DW,
+                       (H + 2 * PH - DH * (KH - 1) - 1) / SH + 1,
+                       (W + 2 * PW - DW * (KW - 1) - 1) / SW + 1};
+    char nm[160];
+    snprintf(nm, sizeof nm, "im2col/col2im %lldx%lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld",
+             (long long)C, (long long)H, (long long)W, (long long)KH, (long long)KW,
+             (long long)SH, (long long)SW, (long long)PH, (long long)PW, (long long)DH,
+             (long long)DW);
+    const int64_t K = C * KH * KW, P = g.OH * g.OW, N = C * H * W;
+    float *x = rnd(N, -1, 1), *col = rnd(K * P, -1, 1), *dx0 = rnd(N, -1, 1);
+    double *wcol = dalloc(K * P), *wdx = dalloc(N);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t kh = 0; kh < KH; kh++)
+            for (int64_t kw = 0; kw < KW; kw++)
+                for (int64_t oh = 0; oh < g.OH; oh++)
+                    for (int64_t ow = 0; ow < g.OW; ow++) {
+                        int64_t h = oh * SH - PH + kh * DH, w = ow * SW - PW + kw * DW;
+                        int64_t r = (c * KH + kh) * KW + kw, p = oh * g.OW + ow;
+                        int in = h >= 0 && h < H && w >= 0 && w < W;
+                        wcol[r * P + p] = in ? x[(c * H + h) * W + w] : 0.0;
+                        if (in) wdx[(c * H + h) * W + w] += col[r * P + p];
+                    }
+    for (int64_t i = 0; i < N; i++) wdx[i] += dx0[i]; /* accumulate = 1 */
+    dbuf dxin = dnew(4, N, x), dcol = dnew(4, K * P, NULL), dcolin = dnew(4, K * P, col);
+    dbuf ddx = dnew(4, N, dx0);
+    ok(D.be->im2col(D.st, dcol.ptr, dxin.ptr, &g), chk_name("%s: im2col runs", nm));
+    ok(D.be->col2im(D.st, ddx.ptr, dcolin.ptr, &g, 1), chk_name("%s: col2im runs", nm));
+    float *gcol = malloc(sizeof *gcol * (size_t)(K * P + 1)), *gdx = malloc(sizeof *gdx * (size_t)N);
+    dget(&dcol, gcol, nm);
+    dget(&ddx, gdx, nm);
+    chk_close(chk_name("%s: im2col matches the definition", nm), wcol, gcol, K * P, 0, 0);
+    chk_close(chk_name("%s: col2im (accumulate) matches the scatter-add", nm), wdx, gdx, N,
+              1e-5, 1e-5);
+
+    /* the row-wise bias: y (K, P) += b (K); db (K) (+)= row sums */
+    float *bias = rnd(K, -1, 1), *db0 = rnd(K, -1, 1);
+    double *wy = dalloc(K * P), *wdb = dalloc(K);
+    for (int64_t r = 0; r < K; r++) {
+        double sum = db0[r];
+        for (int64_t p = 0; p < P; p++) {
+            wy[r * P + p] = (double)col[r * P + p] + bias[r];
+            sum += col[r * P + p];
+        }
+        wdb[r] = sum;
+    }
+    dbuf dbias = dnew(4, K, bias), ddb = dnew(4, K, db0);
+    ok(D.be->bias_rows_backward(D.st, ddb.ptr, dcolin.ptr, K, P, 1),
+       chk_name("%s: bias_rows_backward runs", nm));
+    ok(D.be->bias_rows_forward(D.st, dcolin.ptr, dbias.ptr, K, P),
+       chk_name("%s: bias_rows_forward runs", nm));
+    float *gy = malloc(sizeof *gy * (size_t)(K * P + 1)), *gdb = malloc(sizeof *gdb * (size_t)K);
+    dget(&dcolin, gy, nm);
+    dget(&ddb, gdb, nm);
+    chk_close(chk_name("%s: bias_rows_forward matches", nm), wy, gy, K * P, 1e-6, 1e-6);
+    chk_close(chk_name("%s: bias_rows_backward (accumulate) matches", nm), wdb, gdb, K, 1e-5,
+              1e-5);
+    free(gy);
+    free(gdb);
+    free(bias);
+    free(db0);
+    free(wy);
+    free(wdb);
+    dfree(&dbias);
+    dfree(&ddb);
+    free(gcol);
+    free(gdx);
+    dfree(&dxin);
+    dfree(&dcol);
+    dfree(&dcolin);
+    dfree(&ddx);
+    free(x);
+    free(col);
+    free(dx0);
+    free(wcol);
+    free(wdx);
+}
+
 /* ---------------------------------------------------------------- main */
 
 /* gemm: every transpose, K = 0, one row/column, odd sizes, strides */
@@ -842,6 +929,11 @@ static void run_all(void)
     test_bias(3, 17, 1);
     test_bias(129, 10, 0);
     test_bias(7, 33, 1);
+    test_conv(2, 5, 6, 3, 3, 1, 1, 0, 0, 1, 1);
+    test_conv(3, 9, 7, 3, 2, 2, 1, 1, 0, 1, 1);
+    test_conv(1, 7, 7, 3, 3, 1, 2, 2, 1, 2, 1);
+    test_conv(6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1); /* LeNet's second conv */
+    test_conv(1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1); /* its first, on Fashion-MNIST */
     for (int a = 0; a < LRE_ACT_COUNT; a++) {
         float param = a == LRE_ACT_LEAKY_RELU ? 0.01f : 0.0f;
         test_act((lre_act)a, param, 1);

@@ -687,6 +687,159 @@ static void test_mlp(void)
     test_mlp_one("MLP tanh, mse", regress, 3, LRE_LOSS_MSE, 0, 1);
 }
 
+/* ---------------------------------------------------------------- conv2d */
+
+typedef struct conv_case {
+    lre_tensor *x, *w, *b, *y, *col;
+    const lre_conv_geom *g;
+    const float *r; /* host: the upstream gradient */
+} conv_case;
+
+static double conv_loss(void *ud)
+{
+    conv_case *k = ud;
+    chk_must(ctx, lre_conv2d_forward(ctx, k->y, k->x, k->w, k->b, k->g, k->col),
+             "lre_conv2d_forward (fd)");
+    return dot_rt(k->r, k->y);
+}
+
+/* torch.nn.functional.conv2d in double, straight from its definition */
+static void conv_ref(const lre_conv_geom *g, int64_t B, int64_t O, const float *X,
+                     const float *Wt, const float *Bv, double *Y)
+{
+    for (int64_t n = 0; n < B; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < g->OH; oh++)
+                for (int64_t ow = 0; ow < g->OW; ow++) {
+                    double s = Bv ? Bv[o] : 0.0;
+                    for (int64_t c = 0; c < g->C; c++)
+                        for (int64_t kh = 0; kh < g->KH; kh++)
+                            for (int64_t kw = 0; kw < g->KW; kw++) {
+                                int64_t h = oh * g->SH - g->PH + kh * g->DH;
+                                int64_t w = ow * g->SW - g->PW + kw * g->DW;
+                                if (h < 0 || h >= g->H || w < 0 || w >= g->W) continue;
+                                s += (double)X[((n * g->C + c) * g->H + h) * g->W + w] *
+                                     Wt[((o * g->C + c) * g->KH + kh) * g->KW + kw];
+                            }
+                    Y[((n * O + o) * g->OH + oh) * g->OW + ow] = s;
+                }
+}
+
+/* conv2d's forward against the double definition, and its gradients (dx,
+ * dw, db) against central finite differences of the engine's own forward
+ * (conv2d is linear in each input, so any step is exact up to rounding),
+ * over strides, padding, dilation and a 1×1 kernel; accumulate adds. */
+static void test_conv2d(void)
+{
+    static const struct {
+        int64_t C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW;
+    } cases[] = {
+        {2, 5, 6, 3, 3, 3, 1, 1, 0, 0, 1, 1}, /* plain */
+        {2, 6, 5, 3, 3, 2, 2, 1, 1, 0, 1, 1}, /* stride, padding, a 3×2 kernel */
+        {1, 7, 7, 2, 3, 3, 1, 2, 2, 1, 2, 1}, /* dilation, padding wider than... */
+        {3, 4, 4, 2, 1, 1, 1, 1, 0, 0, 1, 1}, /* 1×1 */
+        {1, 5, 5, 2, 5, 5, 1, 1, 2, 2, 1, 1}, /* LeNet's first: k5 pad 2 */
+    };
+    const int64_t B = 2;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        lre_conv_geom g;
+        chk_must(ctx, lre_conv_geom_init(ctx, &g, cases[ci].C, cases[ci].H, cases[ci].W,
+                                         cases[ci].KH, cases[ci].KW, cases[ci].SH, cases[ci].SW,
+                                         cases[ci].PH, cases[ci].PW, cases[ci].DH, cases[ci].DW),
+                 "conv geometry");
+        const int64_t O = cases[ci].O, K = g.C * g.KH * g.KW, P = g.OH * g.OW,
+                      IN = g.C * g.H * g.W;
+        const char *tag = chk_name("conv2d %lldx%lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld "
+                                   "d%lld,%lld -> %lldx%lld",
+                                   (long long)g.C, (long long)g.H, (long long)g.W,
+                                   (long long)g.KH, (long long)g.KW, (long long)g.SH,
+                                   (long long)g.SW, (long long)g.PH, (long long)g.PW,
+                                   (long long)g.DH, (long long)g.DW, (long long)g.OH,
+                                   (long long)g.OW);
+        char name[200];
+        snprintf(name, sizeof name, "%s", tag);
+        lre_tensor *x = chk_t2(ctx, LRE_F32, B, IN), *w = chk_t2(ctx, LRE_F32, O, K);
+        lre_tensor *b = chk_t1(ctx, LRE_F32, O), *y = chk_t2(ctx, LRE_F32, B, O * P);
+        lre_tensor *col = chk_t2(ctx, LRE_F32, K, P), *dy = chk_t2(ctx, LRE_F32, B, O * P);
+        lre_tensor *dx = chk_t2(ctx, LRE_F32, B, IN), *dw = chk_t2(ctx, LRE_F32, O, K);
+        lre_tensor *db = chk_t1(ctx, LRE_F32, O);
+        float *X = malloc(sizeof *X * (size_t)(B * IN)), *Wt = malloc(sizeof *Wt * (size_t)(O * K));
+        float *Bv = malloc(sizeof *Bv * (size_t)O), *R = malloc(sizeof *R * (size_t)(B * O * P));
+        double *want = malloc(sizeof *want * (size_t)(B * O * P));
+        chk_fill(&rng, X, B * IN, -1, 1);
+        chk_fill(&rng, Wt, O * K, -1, 1);
+        chk_fill(&rng, Bv, O, -1, 1);
+        chk_fill(&rng, R, B * O * P, -1, 1);
+        chk_write(ctx, x, X);
+        chk_write(ctx, w, Wt);
+        chk_write(ctx, b, Bv);
+        chk_write(ctx, dy, R);
+        chk_set_all(ctx, y, NAN);
+        chk_ok(ctx, lre_conv2d_forward(ctx, y, x, w, b, &g, col),
+               chk_name("%s: forward runs", name));
+        conv_ref(&g, B, O, X, Wt, Bv, want);
+        float *Y = chk_download(ctx, y);
+        chk_close(chk_name("%s: forward vs the double definition", name), want, Y, B * O * P,
+                  1e-5, 1e-5);
+        free(Y);
+
+        chk_set_all(ctx, dx, NAN);
+        chk_set_all(ctx, dw, NAN);
+        chk_set_all(ctx, db, NAN);
+        chk_ok(ctx, lre_conv2d_backward(ctx, dx, dw, db, dy, x, w, &g, col, 0),
+               chk_name("%s: backward runs", name));
+        float *g_dx = chk_download(ctx, dx), *g_dw = chk_download(ctx, dw);
+        float *g_db = chk_download(ctx, db);
+        conv_case cc = {x, w, b, y, col, &g, R};
+        chk_fd_tensor(chk_name("%s: dx vs finite differences", name), ctx, x, 1, g_dx,
+                      conv_loss, &cc, 0.25f, 2e-4, 1e-4);
+        chk_fd_tensor(chk_name("%s: dw vs finite differences", name), ctx, w, 1, g_dw,
+                      conv_loss, &cc, 0.25f, 2e-4, 1e-4);
+        chk_fd_tensor(chk_name("%s: db vs finite differences", name), ctx, b, 1, g_db,
+                      conv_loss, &cc, 0.25f, 2e-4, 1e-4);
+
+        /* accumulate adds into dw and db */
+        chk_ok(ctx, lre_conv2d_backward(ctx, NULL, dw, db, dy, x, w, &g, col, 1),
+               chk_name("%s: backward accumulate runs", name));
+        double *w2 = malloc(sizeof *w2 * (size_t)(O * K)), b2[8];
+        for (int64_t i = 0; i < O * K; i++) w2[i] = 2.0 * g_dw[i];
+        for (int64_t i = 0; i < O; i++) b2[i] = 2.0 * g_db[i];
+        float *a_dw = chk_download(ctx, dw), *a_db = chk_download(ctx, db);
+        chk_close(chk_name("%s: accumulate doubles dw", name), w2, a_dw, O * K, 1e-6, 1e-6);
+        chk_close(chk_name("%s: accumulate doubles db", name), b2, a_db, O, 1e-6, 1e-6);
+        free(a_dw);
+        free(a_db);
+        free(w2);
+        free(g_dx);
+        free(g_dw);
+        free(g_db);
+        free(X);
+        free(Wt);
+        free(Bv);
+        free(R);
+        free(want);
+        lre_tensor *ts[] = {x, w, b, y, col, dy, dx, dw, db};
+        for (size_t i = 0; i < 9; i++) lre_tensor_release(ts[i]);
+    }
+
+    /* a bad geometry or shape is refused with its numbers */
+    lre_conv_geom g;
+    chk_err(ctx, lre_conv_geom_init(ctx, &g, 1, 4, 4, 5, 5, 1, 1, 0, 0, 1, 1), LRE_EINVAL,
+            "conv2d: a kernel larger than the padded input names both", "5×5", "4×4", NULL);
+    chk_err(ctx, lre_conv_geom_init(ctx, &g, 1, 4, 4, 3, 3, 0, 1, 0, 0, 1, 1), LRE_EINVAL,
+            "conv2d: a stride of 0 is refused", "stride 0×1", NULL);
+    chk_err(ctx, lre_conv_geom_init(ctx, &g, 1, 4, 4, 3, 3, 1, 1, -1, 0, 1, 1), LRE_EINVAL,
+            "conv2d: a negative padding is refused", "padding -1×0", NULL);
+    chk_must(ctx, lre_conv_geom_init(ctx, &g, 2, 5, 5, 3, 3, 1, 1, 0, 0, 1, 1), "geometry");
+    lre_tensor *x = chk_t2(ctx, LRE_F32, 2, 50), *w = chk_t2(ctx, LRE_F32, 3, 17);
+    lre_tensor *y = chk_t2(ctx, LRE_F32, 2, 27), *col = chk_t2(ctx, LRE_F32, 18, 9);
+    chk_err(ctx, lre_conv2d_forward(ctx, y, x, w, NULL, &g, col), LRE_ESHAPE,
+            "conv2d: weights of the wrong width name the expected shape", "w f32[3,17]",
+            "w (O, 18)", NULL);
+    lre_tensor *ts[] = {x, w, y, col};
+    for (size_t i = 0; i < 4; i++) lre_tensor_release(ts[i]);
+}
+
 int main(void)
 {
     CHK_FOR_EACH_DEVICE(dev)
@@ -698,6 +851,7 @@ int main(void)
         test_act();
         test_cross_entropy();
         test_mse();
+        test_conv2d();
         test_mlp();
         lre_ctx_release(ctx);
     }

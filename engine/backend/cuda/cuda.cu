@@ -490,6 +490,95 @@ lre_status cuda_bias_add_backward(void *state, float *db, const float *dy, int64
     return LRE_OK;
 }
 
+/* --------------------------------------------------------- convolution */
+
+/* col (C·KH·KW, OH·OW) = the patches of x (C,H,W): one thread an entry */
+__global__ void im2col_kernel(float *col, const float *x, lre_conv_geom g)
+{
+    const int64_t P = g.OH * g.OW, n = g.C * g.KH * g.KW * P;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t p = e % P, r = e / P;
+        int64_t kw = r % g.KW, kh = (r / g.KW) % g.KH, c = r / (g.KW * g.KH);
+        int64_t h = (p / g.OW) * g.SH - g.PH + kh * g.DH;
+        int64_t w = (p % g.OW) * g.SW - g.PW + kw * g.DW;
+        col[e] = h >= 0 && h < g.H && w >= 0 && w < g.W ? x[(c * g.H + h) * g.W + w] : 0.0f;
+    }
+}
+
+/* dx (C,H,W) (+)= col folded back: one thread a pixel, the CPU's order */
+__global__ void col2im_kernel(float *dx, const float *col, lre_conv_geom g, int accumulate)
+{
+    const int64_t P = g.OH * g.OW, n = g.C * g.H * g.W;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t w = e % g.W, h = (e / g.W) % g.H, c = e / (g.W * g.H);
+        dx[e] = lre_col2im_pixel(col, &g, P, c, h, w, accumulate ? dx[e] : 0.0f);
+    }
+}
+
+__global__ void bias_rows_forward_kernel(float *y, const float *bias, int64_t rows, int64_t cols)
+{
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < rows * cols;
+         e += (int64_t)gridDim.x * blockDim.x)
+        y[e] += bias[e / cols];
+}
+
+/* db (rows) (+)= each row's sum: one thread a row, in order (the CPU's) */
+__global__ void bias_rows_backward_kernel(float *db, const float *dy, int64_t rows, int64_t cols,
+                                          int accumulate)
+{
+    for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < rows;
+         r += (int64_t)gridDim.x * blockDim.x) {
+        float acc = accumulate ? db[r] : 0.0f;
+        for (int64_t c = 0; c < cols; c++) acc += dy[r * cols + c];
+        db[r] = acc;
+    }
+}
+
+lre_status cuda_im2col(void *state, float *col, const float *x, const lre_conv_geom *g)
+{
+    cuda_state *s = ST(state);
+    int64_t n = g->C * g->KH * g->KW * g->OH * g->OW;
+    if (n == 0) return LRE_OK;
+    im2col_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(col, x, *g);
+    LAUNCHED(s, "im2col");
+    return LRE_OK;
+}
+
+lre_status cuda_col2im(void *state, float *dx, const float *col, const lre_conv_geom *g,
+                       int accumulate)
+{
+    cuda_state *s = ST(state);
+    int64_t n = g->C * g->H * g->W;
+    if (n == 0) return LRE_OK;
+    col2im_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(dx, col, *g, accumulate);
+    LAUNCHED(s, "col2im");
+    return LRE_OK;
+}
+
+lre_status cuda_bias_rows_forward(void *state, float *y, const float *bias, int64_t rows,
+                                  int64_t cols)
+{
+    cuda_state *s = ST(state);
+    if (rows * cols == 0) return LRE_OK;
+    bias_rows_forward_kernel<<<blocks_for(rows * cols), THREADS, 0, s->stream>>>(y, bias, rows,
+                                                                                 cols);
+    LAUNCHED(s, "bias_rows_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_bias_rows_backward(void *state, float *db, const float *dy, int64_t rows,
+                                   int64_t cols, int accumulate)
+{
+    cuda_state *s = ST(state);
+    if (rows == 0) return LRE_OK;
+    bias_rows_backward_kernel<<<blocks_for(rows), THREADS, 0, s->stream>>>(db, dy, rows, cols,
+                                                                           accumulate);
+    LAUNCHED(s, "bias_rows_backward");
+    return LRE_OK;
+}
+
 /* --------------------------------------------------------- activations */
 
 /* y (n) = f(x (n)) */
@@ -910,6 +999,10 @@ lre_backend make_table()
     b.set_precision = cuda_set_precision;
     b.bias_add_forward = cuda_bias_add_forward;
     b.bias_add_backward = cuda_bias_add_backward;
+    b.im2col = cuda_im2col;
+    b.col2im = cuda_col2im;
+    b.bias_rows_forward = cuda_bias_rows_forward;
+    b.bias_rows_backward = cuda_bias_rows_backward;
     b.act_forward = cuda_act_forward;
     b.act_backward = cuda_act_backward;
     b.cross_entropy = cuda_cross_entropy;
