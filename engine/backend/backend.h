@@ -192,6 +192,23 @@ typedef struct lre_backend {
     lre_status (*bias_rows_backward)(void *state, float *db, const float *dy, int64_t rows,
                                      int64_t cols, int accumulate);
 
+    /* Optional, the four or none (the device then has no pooling): over
+     * g->C planes of H×W (a batch's images times their channels):
+     * max_pool: y and idx (planes, OH·OW), idx the position h·W + w of
+     * each window's maximum (-inf padding; a NaN wins, the last one);
+     * its backward dx (planes, H·W) = each pixel's sum, in window order,
+     * of dy where idx names it. avg_pool: y = the window's mean (divisor:
+     * the window clipped to the padded input with count_include_pad, else
+     * to the input); its backward gathers likewise. */
+    lre_status (*max_pool_forward)(void *state, float *y, int32_t *idx, const float *x,
+                                   const lre_conv_geom *g);
+    lre_status (*max_pool_backward)(void *state, float *dx, const float *dy, const int32_t *idx,
+                                    const lre_conv_geom *g);
+    lre_status (*avg_pool_forward)(void *state, float *y, const float *x, const lre_conv_geom *g,
+                                   int count_include_pad);
+    lre_status (*avg_pool_backward)(void *state, float *dx, const float *dy,
+                                    const lre_conv_geom *g, int count_include_pad);
+
     /* y (n) = f(x (n)); in place allowed */
     lre_status (*act_forward)(void *state, lre_act a, float param, float *y,
                               const float *x, int64_t n);

@@ -331,6 +331,60 @@ static lre_status cpu_bias_rows_backward(void *state, float *db, const float *dy
     return LRE_OK;
 }
 
+/* ----------------------------------------------------------- pooling */
+
+static lre_status cpu_max_pool_forward(void *state, float *y, int32_t *idx, const float *x,
+                                       const lre_conv_geom *g)
+{
+    (void)state;
+    const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                int64_t o = c * P + oh * g->OW + ow;
+                y[o] = lre_max_pool1(x + c * HW, g, oh, ow, &idx[o]);
+            }
+    return LRE_OK;
+}
+
+static lre_status cpu_max_pool_backward(void *state, float *dx, const float *dy,
+                                        const int32_t *idx, const lre_conv_geom *g)
+{
+    (void)state;
+    const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t h = 0; h < g->H; h++)
+            for (int64_t w = 0; w < g->W; w++)
+                dx[c * HW + h * g->W + w] = lre_max_pool_back1(dy + c * P, idx + c * P, g, h, w);
+    return LRE_OK;
+}
+
+static lre_status cpu_avg_pool_forward(void *state, float *y, const float *x,
+                                       const lre_conv_geom *g, int count_include_pad)
+{
+    (void)state;
+    const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++)
+                y[c * P + oh * g->OW + ow] = lre_avg_pool1(x + c * HW, g, oh, ow,
+                                                           count_include_pad);
+    return LRE_OK;
+}
+
+static lre_status cpu_avg_pool_backward(void *state, float *dx, const float *dy,
+                                        const lre_conv_geom *g, int count_include_pad)
+{
+    (void)state;
+    const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t h = 0; h < g->H; h++)
+            for (int64_t w = 0; w < g->W; w++)
+                dx[c * HW + h * g->W + w] = lre_avg_pool_back1(dy + c * P, g, h, w,
+                                                               count_include_pad);
+    return LRE_OK;
+}
+
 /* db (cols) (+)= Σ_rows dy (rows,cols) */
 static lre_status cpu_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
                                   int64_t cols, int accumulate)
@@ -698,6 +752,10 @@ const lre_backend lre_backend_cpu = {
     .col2im = cpu_col2im,
     .bias_rows_forward = cpu_bias_rows_forward,
     .bias_rows_backward = cpu_bias_rows_backward,
+    .max_pool_forward = cpu_max_pool_forward,
+    .max_pool_backward = cpu_max_pool_backward,
+    .avg_pool_forward = cpu_avg_pool_forward,
+    .avg_pool_backward = cpu_avg_pool_backward,
     .act_forward = cpu_act_forward,
     .act_backward = cpu_act_backward,
     .cross_entropy = cpu_cross_entropy,

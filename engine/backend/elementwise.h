@@ -198,4 +198,106 @@ LRE_EW float lre_col2im_pixel(const float *col, const lre_conv_geom *g, int64_t 
     return acc;
 }
 
+/* ------------------------------------------------------------- pooling */
+
+/* The max of the window of output (oh, ow) over plane x (H·W), and its
+ * position h·W + w in *arg: -inf padding (an all-padding window gives -inf
+ * and -1); a NaN replaces the max whenever met, as torch's kernel does. */
+LRE_EW float lre_max_pool1(const float *x, const lre_conv_geom *g, int64_t oh, int64_t ow,
+                           int32_t *arg)
+{
+    float best = -INFINITY;
+    int32_t at = -1;
+    for (int64_t kh = 0; kh < g->KH; kh++) {
+        int64_t h = oh * g->SH - g->PH + kh * g->DH;
+        if (h < 0 || h >= g->H) continue;
+        for (int64_t kw = 0; kw < g->KW; kw++) {
+            int64_t w = ow * g->SW - g->PW + kw * g->DW;
+            if (w < 0 || w >= g->W) continue;
+            float v = x[h * g->W + w];
+            if (v > best || v != v) {
+                best = v;
+                at = (int32_t)(h * g->W + w);
+            }
+        }
+    }
+    *arg = at;
+    return best;
+}
+
+/* The range of outputs along one axis whose windows can hold input
+ * position i (size k, stride s, padding p, dilation d, n outputs): o in
+ * [lo, hi). */
+LRE_EW void lre_pool_range(int64_t i, int64_t k, int64_t s, int64_t p, int64_t d, int64_t n,
+                           int64_t *lo, int64_t *hi)
+{
+    int64_t a = i + p - d * (k - 1); /* o·s >= a */
+    int64_t l = a <= 0 ? 0 : (a + s - 1) / s;
+    int64_t h = (i + p) / s + 1; /* o·s <= i + p */
+    *lo = l;
+    *hi = h < n ? h : n;
+}
+
+/* One input pixel (h, w) of the max-pool backward: the sum, in window
+ * order (oh, then ow), of dy where idx names this pixel. */
+LRE_EW float lre_max_pool_back1(const float *dy, const int32_t *idx, const lre_conv_geom *g,
+                                int64_t h, int64_t w)
+{
+    int64_t oh0, oh1, ow0, ow1;
+    lre_pool_range(h, g->KH, g->SH, g->PH, g->DH, g->OH, &oh0, &oh1);
+    lre_pool_range(w, g->KW, g->SW, g->PW, g->DW, g->OW, &ow0, &ow1);
+    const int32_t me = (int32_t)(h * g->W + w);
+    float acc = 0.0f;
+    for (int64_t oh = oh0; oh < oh1; oh++)
+        for (int64_t ow = ow0; ow < ow1; ow++)
+            if (idx[oh * g->OW + ow] == me) acc += dy[oh * g->OW + ow];
+    return acc;
+}
+
+/* The divisor of avg-pool window (oh, ow): torch's AvgPool2d (ceil_mode
+ * off, no divisor_override) */
+LRE_EW float lre_avg_pool_div(const lre_conv_geom *g, int64_t oh, int64_t ow, int include_pad)
+{
+    int64_t h0 = oh * g->SH - g->PH, w0 = ow * g->SW - g->PW;
+    int64_t h1 = h0 + g->KH, w1 = ow * g->SW - g->PW + g->KW;
+    int64_t ph1 = h1 < g->H + g->PH ? h1 : g->H + g->PH, pw1 = w1 < g->W + g->PW ? w1 : g->W + g->PW;
+    int64_t pool = (ph1 - h0) * (pw1 - w0);
+    if (h0 < 0) h0 = 0;
+    if (w0 < 0) w0 = 0;
+    if (h1 > g->H) h1 = g->H;
+    if (w1 > g->W) w1 = g->W;
+    return (float)(include_pad ? pool : (h1 - h0) * (w1 - w0));
+}
+
+/* The mean of window (oh, ow) over plane x (H·W) */
+LRE_EW float lre_avg_pool1(const float *x, const lre_conv_geom *g, int64_t oh, int64_t ow,
+                           int include_pad)
+{
+    float acc = 0.0f;
+    for (int64_t kh = 0; kh < g->KH; kh++) {
+        int64_t h = oh * g->SH - g->PH + kh;
+        if (h < 0 || h >= g->H) continue;
+        for (int64_t kw = 0; kw < g->KW; kw++) {
+            int64_t w = ow * g->SW - g->PW + kw;
+            if (w >= 0 && w < g->W) acc += x[h * g->W + w];
+        }
+    }
+    return acc / lre_avg_pool_div(g, oh, ow, include_pad);
+}
+
+/* One input pixel (h, w) of the avg-pool backward: each window holding it
+ * gives dy / its divisor, summed in window order */
+LRE_EW float lre_avg_pool_back1(const float *dy, const lre_conv_geom *g, int64_t h, int64_t w,
+                                int include_pad)
+{
+    int64_t oh0, oh1, ow0, ow1;
+    lre_pool_range(h, g->KH, g->SH, g->PH, 1, g->OH, &oh0, &oh1);
+    lre_pool_range(w, g->KW, g->SW, g->PW, 1, g->OW, &ow0, &ow1);
+    float acc = 0.0f;
+    for (int64_t oh = oh0; oh < oh1; oh++)
+        for (int64_t ow = ow0; ow < ow1; ow++)
+            acc += dy[oh * g->OW + ow] / lre_avg_pool_div(g, oh, ow, include_pad);
+    return acc;
+}
+
 #endif /* LRE_ELEMENTWISE_H */

@@ -287,6 +287,25 @@ lre_status lre_conv_geom_init(lre_ctx *ctx, lre_conv_geom *g, int64_t C, int64_t
 lre_status lre_conv2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
                               const lre_tensor *w, const lre_tensor *b,
                               const lre_conv_geom *g, lre_tensor *col);
+/* 2-D pooling of a batch of C×H×W images (rows of x (B, C·H·W)) into
+ * y (B, C·OH·OW), with the window of g (lre_conv_geom_init; C is the
+ * images' channels), as torch.nn.MaxPool2d and AvgPool2d (ceil_mode
+ * off). Max: the padding is -inf; a NaN in a window wins (the last one, as
+ * torch); idx (B, C·OH·OW, i32) gets each output's input position h·W + w
+ * for the backward. Avg: dilation 1; with count_include_pad the divisor is
+ * the window's size clipped to the padded input (torch's default), else
+ * the pixels inside the input. The backwards write dx (B, C·H·W), each
+ * pixel gathering its windows' gradients in a fixed order (the same bits
+ * on every device). */
+lre_status lre_max_pool2d_forward(lre_ctx *ctx, lre_tensor *y, lre_tensor *idx,
+                                  const lre_tensor *x, const lre_conv_geom *g);
+lre_status lre_max_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const lre_tensor *dy,
+                                   const lre_tensor *idx, const lre_conv_geom *g);
+lre_status lre_avg_pool2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                                  const lre_conv_geom *g, int count_include_pad);
+lre_status lre_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const lre_tensor *dy,
+                                   const lre_conv_geom *g, int count_include_pad);
+
 /* The gradients of lre_conv2d_forward: dw (O, C·KH·KW) and db (O, or NULL)
  * (+)= (accumulate) the sums over the batch, dx (B, C·H·W, or NULL) =
  * the input's; col as above. */

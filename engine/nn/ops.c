@@ -485,3 +485,94 @@ lre_status lre_conv2d_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre
     }
     return LRE_OK;
 }
+
+/* ----------------------------------------------------------- pooling */
+
+/* Shapes of a pooling call: x (B, C·H·W), y (B, C·OH·OW) (and idx alike,
+ * i32); the padding at most half the (dilated) window, as torch asks (an
+ * all-padding window would have nothing to pool); the device can pool. */
+static lre_status check_pool(lre_ctx *ctx, const char *fn, const lre_tensor *x,
+                             const lre_tensor *y, const lre_tensor *idx, const lre_conv_geom *g,
+                             const char *xname, const char *yname, int avg)
+{
+    if (!g) return lre_fail(ctx, LRE_EINVAL, "%s: the geometry is NULL", fn);
+    if (!ctx->be->max_pool_forward || !ctx->be->max_pool_backward ||
+        !ctx->be->avg_pool_forward || !ctx->be->avg_pool_backward)
+        return lre_fail(ctx, LRE_EINVAL, "%s: the %s backend has no pooling", fn, ctx->be->name);
+    if (avg && (g->DH != 1 || g->DW != 1))
+        return lre_fail(ctx, LRE_EINVAL, "%s: average pooling has no dilation (got %" PRId64
+                        "×%" PRId64 ")", fn, g->DH, g->DW);
+    if (2 * g->PH > g->DH * (g->KH - 1) + 1 || 2 * g->PW > g->DW * (g->KW - 1) + 1)
+        return lre_fail(ctx, LRE_EINVAL, "%s: padding %" PRId64 "×%" PRId64 " is more than half "
+                        "the %" PRId64 "×%" PRId64 " window", fn, g->PH, g->PW, g->KH, g->KW);
+    CHECK(check_tensor(ctx, fn, xname, x, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, yname, y, LRE_F32, 2));
+    if (idx) CHECK(check_tensor(ctx, fn, "idx", idx, LRE_I32, 2));
+    const int64_t B = x->shape[0], P = g->C * g->OH * g->OW;
+    if (x->shape[1] != g->C * g->H * g->W || y->shape[0] != B || y->shape[1] != P ||
+        (idx && (idx->shape[0] != B || idx->shape[1] != P))) {
+        shape_str sx, sy;
+        return lre_fail(ctx, LRE_ESHAPE,
+                        "%s: %s %s and %s %s do not fit %" PRId64 "×%" PRId64 "×%" PRId64
+                        " images pooled to %" PRId64 "×%" PRId64 " (expected %s (B, %" PRId64
+                        "), %s (B, %" PRId64 ")%s)",
+                        fn, xname, DESC(x, sx), yname, DESC(y, sy), g->C, g->H, g->W, g->OH,
+                        g->OW, xname, g->C * g->H * g->W, yname, P,
+                        idx ? ", idx i32 alike" : "");
+    }
+    return LRE_OK;
+}
+
+/* The geometry over a batch's planes: C = B·C, the same window */
+static lre_conv_geom planes(const lre_conv_geom *g, int64_t B)
+{
+    lre_conv_geom p = *g;
+    p.C = B * g->C;
+    return p;
+}
+
+lre_status lre_max_pool2d_forward(lre_ctx *ctx, lre_tensor *y, lre_tensor *idx,
+                                  const lre_tensor *x, const lre_conv_geom *g)
+{
+    static const char fn[] = "lre_max_pool2d_forward";
+    if (!ctx) return LRE_EINVAL;
+    if (!idx) return lre_fail(ctx, LRE_EINVAL, "%s: idx is NULL", fn);
+    CHECK(check_pool(ctx, fn, x, y, idx, g, "x", "y", 0));
+    lre_conv_geom p = planes(g, x->shape[0]);
+    return ctx->be->max_pool_forward(ctx->be_state, lre_f32(y), (int32_t *)lre_tensor_data(idx),
+                                     lre_cf32(x), &p);
+}
+
+lre_status lre_max_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const lre_tensor *dy,
+                                   const lre_tensor *idx, const lre_conv_geom *g)
+{
+    static const char fn[] = "lre_max_pool2d_backward";
+    if (!ctx) return LRE_EINVAL;
+    if (!idx) return lre_fail(ctx, LRE_EINVAL, "%s: idx is NULL", fn);
+    CHECK(check_pool(ctx, fn, dx, dy, idx, g, "dx", "dy", 0));
+    lre_conv_geom p = planes(g, dx->shape[0]);
+    return ctx->be->max_pool_backward(ctx->be_state, lre_f32(dx), lre_cf32(dy),
+                                      (const int32_t *)lre_tensor_data((lre_tensor *)idx), &p);
+}
+
+lre_status lre_avg_pool2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                                  const lre_conv_geom *g, int count_include_pad)
+{
+    static const char fn[] = "lre_avg_pool2d_forward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_pool(ctx, fn, x, y, NULL, g, "x", "y", 1));
+    lre_conv_geom p = planes(g, x->shape[0]);
+    return ctx->be->avg_pool_forward(ctx->be_state, lre_f32(y), lre_cf32(x), &p,
+                                     count_include_pad != 0);
+}
+
+lre_status lre_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const lre_tensor *dy,
+                                   const lre_conv_geom *g, int count_include_pad)
+{
+    static const char fn[] = "lre_avg_pool2d_backward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_pool(ctx, fn, dx, dy, NULL, g, "dx", "dy", 1));
+    lre_conv_geom p = planes(g, dx->shape[0]);
+    return ctx->be->avg_pool_backward(ctx->be_state, lre_f32(dx), lre_cf32(dy), &p,
+                                      count_include_pad != 0);
+}

@@ -840,6 +840,148 @@ static void test_conv2d(void)
     for (size_t i = 0; i < 4; i++) lre_tensor_release(ts[i]);
 }
 
+/* --------------------------------------------------------------- pooling */
+
+typedef struct pool_case {
+    lre_tensor *x, *y, *idx;
+    const lre_conv_geom *g;
+    const float *r;
+    int avg, inc;
+} pool_case;
+
+static double pool_loss(void *ud)
+{
+    pool_case *k = ud;
+    if (k->avg)
+        chk_must(ctx, lre_avg_pool2d_forward(ctx, k->y, k->x, k->g, k->inc), "avg pool (fd)");
+    else
+        chk_must(ctx, lre_max_pool2d_forward(ctx, k->y, k->idx, k->x, k->g), "max pool (fd)");
+    return dot_rt(k->r, k->y);
+}
+
+/* torch's MaxPool2d / AvgPool2d in double, from their definitions */
+static void pool_ref(const lre_conv_geom *g, int64_t B, const float *X, int avg, int inc,
+                     double *Y)
+{
+    for (int64_t n = 0; n < B * g->C; n++)
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                double best = -INFINITY, sum = 0;
+                int64_t inside = 0;
+                for (int64_t kh = 0; kh < g->KH; kh++)
+                    for (int64_t kw = 0; kw < g->KW; kw++) {
+                        int64_t h = oh * g->SH - g->PH + kh * g->DH;
+                        int64_t w = ow * g->SW - g->PW + kw * g->DW;
+                        if (h < 0 || h >= g->H || w < 0 || w >= g->W) continue;
+                        double v = X[(n * g->H + h) * g->W + w];
+                        best = v > best ? v : best;
+                        sum += v;
+                        inside++;
+                    }
+                int64_t h0 = oh * g->SH - g->PH, w0 = ow * g->SW - g->PW;
+                int64_t h1 = h0 + g->KH < g->H + g->PH ? h0 + g->KH : g->H + g->PH;
+                int64_t w1 = w0 + g->KW < g->W + g->PW ? w0 + g->KW : g->W + g->PW;
+                double div = inc ? (double)((h1 - h0) * (w1 - w0)) : (double)inside;
+                Y[(n * g->OH + oh) * g->OW + ow] = avg ? sum / div : best;
+            }
+}
+
+/* max and average pooling: the forward against the definitions (max's
+ * indices too), the backward against finite differences (the inputs of
+ * max pooling distinct by 0.05, the step 0.01: no step changes a window's
+ * maximum); a NaN in a window wins the max, as torch */
+static void test_pool(void)
+{
+    static const struct {
+        int64_t C, H, W, KH, KW, SH, SW, PH, PW, DH, DW;
+    } cases[] = {
+        {2, 6, 6, 2, 2, 2, 2, 0, 0, 1, 1}, /* LeNet's: 2×2, stride 2 */
+        {1, 7, 5, 3, 3, 2, 1, 1, 1, 1, 1}, /* overlapping, padded */
+        {2, 5, 7, 3, 2, 1, 2, 1, 0, 1, 1}, /* a 3×2 window */
+        {1, 8, 8, 3, 3, 2, 2, 1, 1, 2, 2}, /* dilated (max only) */
+    };
+    const int64_t B = 2;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int mode = 0; mode < 3; mode++) { /* max, avg with pad counted, avg without */
+            const int avg = mode > 0, inc = mode == 1;
+            if (avg && cases[ci].DH != 1) continue;
+            lre_conv_geom g;
+            chk_must(ctx, lre_conv_geom_init(ctx, &g, cases[ci].C, cases[ci].H, cases[ci].W,
+                                             cases[ci].KH, cases[ci].KW, cases[ci].SH,
+                                             cases[ci].SW, cases[ci].PH, cases[ci].PW,
+                                             cases[ci].DH, cases[ci].DW),
+                     "pool geometry");
+            char name[160];
+            snprintf(name, sizeof name, "%s %lldx%lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld",
+                     mode == 0 ? "max_pool2d" : inc ? "avg_pool2d (pad counted)" : "avg_pool2d",
+                     (long long)g.C, (long long)g.H, (long long)g.W, (long long)g.KH,
+                     (long long)g.KW, (long long)g.SH, (long long)g.SW, (long long)g.PH,
+                     (long long)g.PW, (long long)g.DH);
+            const int64_t IN = g.C * g.H * g.W, OUT = g.C * g.OH * g.OW;
+            lre_tensor *x = chk_t2(ctx, LRE_F32, B, IN), *y = chk_t2(ctx, LRE_F32, B, OUT);
+            lre_tensor *idx = chk_t2(ctx, LRE_I32, B, OUT), *dy = chk_t2(ctx, LRE_F32, B, OUT);
+            lre_tensor *dx = chk_t2(ctx, LRE_F32, B, IN);
+            float *X = malloc(sizeof *X * (size_t)(B * IN)), *R = malloc(sizeof *R * (size_t)(B * OUT));
+            double *want = malloc(sizeof *want * (size_t)(B * OUT));
+            for (int64_t i = 0; i < B * IN; i++) X[i] = (float)(0.05 * (double)i - 1.0);
+            for (int64_t i = B * IN - 1; i > 0; i--) { /* a shuffle: distinct values */
+                int64_t j = (int64_t)(chk_u64(&rng) % (uint64_t)(i + 1));
+                float t = X[i];
+                X[i] = X[j];
+                X[j] = t;
+            }
+            chk_fill(&rng, R, B * OUT, -1, 1);
+            chk_write(ctx, x, X);
+            chk_write(ctx, dy, R);
+            chk_set_all(ctx, y, NAN);
+            lre_status st = avg ? lre_avg_pool2d_forward(ctx, y, x, &g, inc)
+                                : lre_max_pool2d_forward(ctx, y, idx, x, &g);
+            chk_ok(ctx, st, chk_name("%s: forward runs", name));
+            pool_ref(&g, B, X, avg, inc, want);
+            float *Y = chk_download(ctx, y);
+            chk_close(chk_name("%s: forward vs the definition", name), want, Y, B * OUT, 1e-6,
+                      1e-6);
+            free(Y);
+            chk_set_all(ctx, dx, NAN);
+            st = avg ? lre_avg_pool2d_backward(ctx, dx, dy, &g, inc)
+                     : lre_max_pool2d_backward(ctx, dx, dy, idx, &g);
+            chk_ok(ctx, st, chk_name("%s: backward runs", name));
+            float *g_dx = chk_download(ctx, dx);
+            pool_case pc = {x, y, idx, &g, R, avg, inc};
+            chk_fd_tensor(chk_name("%s: dx vs finite differences", name), ctx, x, 1, g_dx,
+                          pool_loss, &pc, avg ? 0.25f : 0.01f, 2e-4, 1e-3);
+            free(g_dx);
+            free(X);
+            free(R);
+            free(want);
+            lre_tensor *ts[] = {x, y, idx, dy, dx};
+            for (size_t i = 0; i < 5; i++) lre_tensor_release(ts[i]);
+        }
+
+    /* a NaN in a window wins the max (torch's semantics), its index too */
+    lre_conv_geom g;
+    chk_must(ctx, lre_conv_geom_init(ctx, &g, 1, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1), "nan geometry");
+    lre_tensor *x = chk_t2(ctx, LRE_F32, 1, 4), *y = chk_t2(ctx, LRE_F32, 1, 1);
+    lre_tensor *idx = chk_t2(ctx, LRE_I32, 1, 1);
+    float X[4] = {1.0f, NAN, 5.0f, 2.0f};
+    chk_write(ctx, x, X);
+    chk_ok(ctx, lre_max_pool2d_forward(ctx, y, idx, x, &g), "max_pool2d with a NaN runs");
+    float yv;
+    int32_t iv;
+    chk_read(ctx, y, &yv);
+    chk_read(ctx, idx, &iv);
+    CHECK(yv != yv && iv == 1, "max_pool2d: a NaN in the window wins, its index too",
+          "got %g at %d", (double)yv, (int)iv);
+    lre_conv_geom bad;
+    chk_must(ctx, lre_conv_geom_init(ctx, &bad, 1, 5, 5, 2, 2, 2, 2, 2, 0, 1, 1), "geometry");
+    lre_tensor *x2 = chk_t2(ctx, LRE_F32, 1, 25), *y2 = chk_t2(ctx, LRE_F32, 1, bad.OH * bad.OW);
+    chk_err(ctx, lre_avg_pool2d_forward(ctx, y2, x2, &bad, 1), LRE_EINVAL,
+            "pool: padding more than half the window is refused, naming both", "padding 2×0",
+            "2×2", NULL);
+    lre_tensor *ts[] = {x, y, idx, x2, y2};
+    for (size_t i = 0; i < 5; i++) lre_tensor_release(ts[i]);
+}
+
 int main(void)
 {
     CHK_FOR_EACH_DEVICE(dev)
@@ -852,6 +994,7 @@ int main(void)
         test_cross_entropy();
         test_mse();
         test_conv2d();
+        test_pool();
         test_mlp();
         lre_ctx_release(ctx);
     }

@@ -579,6 +579,95 @@ lre_status cuda_bias_rows_backward(void *state, float *db, const float *dy, int6
     return LRE_OK;
 }
 
+/* ------------------------------------------------------------- pooling */
+
+__global__ void max_pool_forward_kernel(float *y, int32_t *idx, const float *x, lre_conv_geom g)
+{
+    const int64_t P = g.OH * g.OW, n = g.C * P;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = e / P, p = e % P;
+        y[e] = lre_max_pool1(x + c * g.H * g.W, &g, p / g.OW, p % g.OW, &idx[e]);
+    }
+}
+
+__global__ void max_pool_backward_kernel(float *dx, const float *dy, const int32_t *idx,
+                                         lre_conv_geom g)
+{
+    const int64_t P = g.OH * g.OW, HW = g.H * g.W, n = g.C * HW;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = e / HW, i = e % HW;
+        dx[e] = lre_max_pool_back1(dy + c * P, idx + c * P, &g, i / g.W, i % g.W);
+    }
+}
+
+__global__ void avg_pool_forward_kernel(float *y, const float *x, lre_conv_geom g, int inc)
+{
+    const int64_t P = g.OH * g.OW, n = g.C * P;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = e / P, p = e % P;
+        y[e] = lre_avg_pool1(x + c * g.H * g.W, &g, p / g.OW, p % g.OW, inc);
+    }
+}
+
+__global__ void avg_pool_backward_kernel(float *dx, const float *dy, lre_conv_geom g, int inc)
+{
+    const int64_t P = g.OH * g.OW, HW = g.H * g.W, n = g.C * HW;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = e / HW, i = e % HW;
+        dx[e] = lre_avg_pool_back1(dy + c * P, &g, i / g.W, i % g.W, inc);
+    }
+}
+
+lre_status cuda_max_pool_forward(void *state, float *y, int32_t *idx, const float *x,
+                                 const lre_conv_geom *g)
+{
+    cuda_state *s = ST(state);
+    int64_t n = g->C * g->OH * g->OW;
+    if (n == 0) return LRE_OK;
+    max_pool_forward_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(y, idx, x, *g);
+    LAUNCHED(s, "max_pool_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_max_pool_backward(void *state, float *dx, const float *dy, const int32_t *idx,
+                                  const lre_conv_geom *g)
+{
+    cuda_state *s = ST(state);
+    int64_t n = g->C * g->H * g->W;
+    if (n == 0) return LRE_OK;
+    max_pool_backward_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(dx, dy, idx, *g);
+    LAUNCHED(s, "max_pool_backward");
+    return LRE_OK;
+}
+
+lre_status cuda_avg_pool_forward(void *state, float *y, const float *x, const lre_conv_geom *g,
+                                 int count_include_pad)
+{
+    cuda_state *s = ST(state);
+    int64_t n = g->C * g->OH * g->OW;
+    if (n == 0) return LRE_OK;
+    avg_pool_forward_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(y, x, *g,
+                                                                      count_include_pad);
+    LAUNCHED(s, "avg_pool_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_avg_pool_backward(void *state, float *dx, const float *dy,
+                                  const lre_conv_geom *g, int count_include_pad)
+{
+    cuda_state *s = ST(state);
+    int64_t n = g->C * g->H * g->W;
+    if (n == 0) return LRE_OK;
+    avg_pool_backward_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(dx, dy, *g,
+                                                                       count_include_pad);
+    LAUNCHED(s, "avg_pool_backward");
+    return LRE_OK;
+}
+
 /* --------------------------------------------------------- activations */
 
 /* y (n) = f(x (n)) */
@@ -1003,6 +1092,10 @@ lre_backend make_table()
     b.col2im = cuda_col2im;
     b.bias_rows_forward = cuda_bias_rows_forward;
     b.bias_rows_backward = cuda_bias_rows_backward;
+    b.max_pool_forward = cuda_max_pool_forward;
+    b.max_pool_backward = cuda_max_pool_backward;
+    b.avg_pool_forward = cuda_avg_pool_forward;
+    b.avg_pool_backward = cuda_avg_pool_backward;
     b.act_forward = cuda_act_forward;
     b.act_backward = cuda_act_backward;
     b.cross_entropy = cuda_cross_entropy;
