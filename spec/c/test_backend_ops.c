@@ -786,6 +786,93 @@ static void test_conv(int64_t C, int64_t H, int64_t W, int64_t KH, int64_t KW, i
     free(wdx);
 }
 
+
+/* Pooling on the device against the definitions, over planes (a batch's
+ * images times their channels): max with its indices, avg both ways, and
+ * the gathers of their backwards (each pixel the sum, in window order, of
+ * the gradients of the windows that take it). */
+static void test_pool_entries(int64_t C, int64_t H, int64_t W, int64_t K, int64_t S, int64_t PD)
+{
+    if (!D.be->max_pool_forward) return;
+    lre_conv_geom g = {C, H, W, K, K, S, S, PD, PD, 1, 1, (H + 2 * PD - K) / S + 1,
+                       (W + 2 * PD - K) / S + 1};
+    char nm[128];
+    snprintf(nm, sizeof nm, "pool %lld planes %lldx%lld k%lld s%lld p%lld", (long long)C,
+             (long long)H, (long long)W, (long long)K, (long long)S, (long long)PD);
+    const int64_t N = C * H * W, P = C * g.OH * g.OW;
+    float *x = rnd(N, -1, 1), *dy = rnd(P, -1, 1);
+    double *wmax = dalloc(P), *wavg = dalloc(P), *wdmax = dalloc(N), *wdavg = dalloc(N);
+    int32_t *warg = malloc(sizeof *warg * (size_t)P);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t oh = 0; oh < g.OH; oh++)
+            for (int64_t ow = 0; ow < g.OW; ow++) {
+                int64_t o = (c * g.OH + oh) * g.OW + ow;
+                double best = -INFINITY, sum = 0;
+                int32_t at = -1;
+                for (int64_t kh = 0; kh < K; kh++)
+                    for (int64_t kw = 0; kw < K; kw++) {
+                        int64_t h = oh * S - PD + kh, w = ow * S - PD + kw;
+                        if (h < 0 || h >= H || w < 0 || w >= W) continue;
+                        double v = x[(c * H + h) * W + w];
+                        if (v > best) best = v, at = (int32_t)(h * W + w);
+                        sum += v;
+                    }
+                int64_t h0 = oh * S - PD, w0 = ow * S - PD;
+                int64_t h1 = h0 + K < H + PD ? h0 + K : H + PD, w1 = w0 + K < W + PD ? w0 + K : W + PD;
+                double div = (double)((h1 - h0) * (w1 - w0));
+                wmax[o] = best;
+                warg[o] = at;
+                wavg[o] = sum / div;
+                if (at >= 0) wdmax[c * H * W + at] += dy[o];
+                for (int64_t kh = 0; kh < K; kh++)
+                    for (int64_t kw = 0; kw < K; kw++) {
+                        int64_t h = oh * S - PD + kh, w = ow * S - PD + kw;
+                        if (h >= 0 && h < H && w >= 0 && w < W) wdavg[(c * H + h) * W + w] += dy[o] / div;
+                    }
+            }
+    dbuf dx = dnew(4, N, x), ddy = dnew(4, P, dy), dmax = dnew(4, P, NULL), didx = dnew(4, P, NULL);
+    dbuf davg = dnew(4, P, NULL), ddxm = dnew(4, N, NULL), ddxa = dnew(4, N, NULL);
+    ok(D.be->max_pool_forward(D.st, dmax.ptr, didx.ptr, dx.ptr, &g), chk_name("%s: max runs", nm));
+    ok(D.be->avg_pool_forward(D.st, davg.ptr, dx.ptr, &g, 1), chk_name("%s: avg runs", nm));
+    ok(D.be->max_pool_backward(D.st, ddxm.ptr, ddy.ptr, didx.ptr, &g),
+       chk_name("%s: max backward runs", nm));
+    ok(D.be->avg_pool_backward(D.st, ddxa.ptr, ddy.ptr, &g, 1),
+       chk_name("%s: avg backward runs", nm));
+    float *gm = malloc(sizeof *gm * (size_t)P), *ga = malloc(sizeof *ga * (size_t)P);
+    float *gdm = malloc(sizeof *gdm * (size_t)N), *gda = malloc(sizeof *gda * (size_t)N);
+    int32_t *gi = malloc(sizeof *gi * (size_t)P);
+    dget(&dmax, gm, nm);
+    dget(&didx, gi, nm);
+    dget(&davg, ga, nm);
+    dget(&ddxm, gdm, nm);
+    dget(&ddxa, gda, nm);
+    chk_close(chk_name("%s: max matches", nm), wmax, gm, P, 0, 0);
+    CHECK(memcmp(gi, warg, sizeof *gi * (size_t)P) == 0, chk_name("%s: max's indices match", nm),
+          "they differ");
+    chk_close(chk_name("%s: avg (pad counted) matches", nm), wavg, ga, P, 1e-6, 1e-6);
+    chk_close(chk_name("%s: max backward matches", nm), wdmax, gdm, N, 1e-6, 1e-6);
+    chk_close(chk_name("%s: avg backward matches", nm), wdavg, gda, N, 1e-6, 1e-5);
+    free(gm);
+    free(ga);
+    free(gdm);
+    free(gda);
+    free(gi);
+    dfree(&dx);
+    dfree(&ddy);
+    dfree(&dmax);
+    dfree(&didx);
+    dfree(&davg);
+    dfree(&ddxm);
+    dfree(&ddxa);
+    free(x);
+    free(dy);
+    free(wmax);
+    free(wavg);
+    free(wdmax);
+    free(wdavg);
+    free(warg);
+}
+
 /* ---------------------------------------------------------------- main */
 
 /* gemm: every transpose, K = 0, one row/column, odd sizes, strides */
@@ -934,6 +1021,9 @@ static void run_all(void)
     test_conv(1, 7, 7, 3, 3, 1, 2, 2, 1, 2, 1);
     test_conv(6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1); /* LeNet's second conv */
     test_conv(1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1); /* its first, on Fashion-MNIST */
+    test_pool_entries(12, 28, 28, 2, 2, 0);         /* LeNet's: 2x2, stride 2 */
+    test_pool_entries(3, 9, 7, 3, 2, 1);            /* overlapping, padded */
+    test_pool_entries(2, 5, 5, 3, 1, 1);
     for (int a = 0; a < LRE_ACT_COUNT; a++) {
         float param = a == LRE_ACT_LEAKY_RELU ? 0.01f : 0.0f;
         test_act((lre_act)a, param, 1);
