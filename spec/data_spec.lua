@@ -369,3 +369,39 @@ describe("dataset transforms", function()
     fails("unknown option 'avg'", ds.normalize, ds, { avg = 1 })
   end)
 end)
+
+describe("dataset:reshape", function()
+  local rows, labels = {}, {}
+  for i = 1, 12 do
+    local r = {}
+    for j = 1, 12 do r[j] = ((i * 7 + j * 3) % 11) / 11 end
+    rows[i], labels[i] = r, i % 3
+  end
+
+  it("shows the same rows with another row shape, kept by its views", function()
+    local ds = lre.data.from_tables(rows, labels)
+    assert.are.same({ 12 }, ds:shape())
+    local r = ds:reshape { 3, 2, 2 }
+    assert.are.same({ 3, 2, 2 }, r:shape())
+    assert.are.equal(12, r:features())
+    assert.are.equal(12, r:size())
+    assert.truthy(tostring(r):find("12 rows of 3x2x2", 1, true), tostring(r))
+    assert.are.same({ 3, 2, 2 }, r:scale(0.5):subset(5):shape())
+    assert.are.same({ 12 }, ds:shape()) -- the original keeps its own
+    -- the same values: a trainer sees the same loss on either
+    local function loss(d)
+      local t = lre.trainer { model = lre.nn.sequential { lre.nn.linear(12, 3) }, data = d,
+        batch_size = 4, seed = 7 }
+      return t:evaluate(d)
+    end
+    assert.are.equal(loss(ds), loss(r))
+  end)
+
+  it("refuses a shape of another size, naming both, and sizes that are not integers", function()
+    local ds = lre.data.from_tables(rows, labels)
+    fails("reshape: rows of 12 (12 values) cannot be 5×3 (15 values)", ds.reshape, ds, { 5, 3 })
+    fails("reshape: size 2 is a string, expected an integer", ds.reshape, ds, { 3, "4" })
+    fails("reshape: a row shape has 1 to 4 sizes (got 0)", ds.reshape, ds, {})
+    fails("reshape: size 1 is 0 (each must be >= 1)", ds.reshape, ds, { 0, 12 })
+  end)
+end)

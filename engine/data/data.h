@@ -45,6 +45,10 @@ struct lre_dataset {
     /* device copies of index and of the per-feature map (mul, add), made
      * on first use off the host (datasets never change once made) */
     lre_tensor *dev_index, *dev_map;
+    /* the row shape this dataset shows (lre_dataset_reshape: the stored
+     * rows' own when row_ndim is 0) */
+    int row_ndim;
+    int64_t row_shape[LRE_MAX_DIMS];
 };
 
 static inline const float *lre_pf_mean(const lre_dataset *d) { return d->pf; }

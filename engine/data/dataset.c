@@ -231,9 +231,13 @@ void lre_dataset_release(lre_dataset *d)
 int64_t lre_dataset_size(const lre_dataset *d) { return d->n; }
 lre_ctx *lre_dataset_ctx(const lre_dataset *d) { return d->ctx; }
 int64_t lre_dataset_features(const lre_dataset *d) { return d->rows->features; }
-int lre_dataset_row_ndim(const lre_dataset *d) { return d->rows->row_ndim; }
+int lre_dataset_row_ndim(const lre_dataset *d)
+{
+    return d->row_ndim ? d->row_ndim : d->rows->row_ndim;
+}
 int64_t lre_dataset_row_dim(const lre_dataset *d, int i)
 {
+    if (d->row_ndim) return (i >= 0 && i < d->row_ndim) ? d->row_shape[i] : 0;
     return (i >= 0 && i < d->rows->row_ndim) ? d->rows->row_shape[i] : 0;
 }
 int64_t lre_dataset_num_classes(const lre_dataset *d) { return d->rows->num_classes; }
@@ -253,6 +257,8 @@ static lre_status derive(lre_dataset *d, lre_dataset **out, int64_t n, int64_t *
     e->mean = d->mean;
     e->std = d->std;
     e->n = n;
+    e->row_ndim = d->row_ndim; /* a reshaped dataset's views keep its shape */
+    memcpy(e->row_shape, d->row_shape, sizeof e->row_shape);
     if (!index && d->index) {
         index = lre_malloc(d->ctx, (size_t)n * sizeof *index, "dataset index");
         if (!index) {
@@ -298,6 +304,39 @@ lre_status lre_dataset_scale(lre_dataset *d, lre_dataset **out, float scale)
     /* the factor applies to the stored values, before normalisation */
     (*out)->scale = d->scale * scale;
     if ((*out)->pf) pf_update(*out);
+    return LRE_OK;
+}
+
+lre_status lre_dataset_reshape(lre_dataset *d, lre_dataset **out, int ndim, const int64_t *shape)
+{
+    if (!d) return LRE_EINVAL;
+    if (!out) return lre_fail(d->ctx, LRE_EINVAL, "reshape: out is NULL");
+    if (ndim < 1 || ndim > LRE_MAX_DIMS || !shape)
+        return lre_fail(d->ctx, LRE_EINVAL, "reshape: a row shape has 1 to %d sizes (got %d)",
+                        LRE_MAX_DIMS, ndim);
+    int64_t prod = 1;
+    char want[96] = "", have[96] = "";
+    size_t wl = 0, hl = 0;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 1)
+            return lre_fail(d->ctx, LRE_EINVAL, "reshape: size %d is %" PRId64 " (each must be >= 1)",
+                            i + 1, shape[i]);
+        prod = prod <= INT64_MAX / shape[i] ? prod * shape[i] : INT64_MAX;
+        int k = snprintf(want + wl, sizeof want - wl, "%s%" PRId64, i ? "×" : "", shape[i]);
+        if (k > 0 && (size_t)k < sizeof want - wl) wl += (size_t)k;
+    }
+    for (int i = 0; i < lre_dataset_row_ndim(d); i++) {
+        int k = snprintf(have + hl, sizeof have - hl, "%s%" PRId64, i ? "×" : "",
+                         lre_dataset_row_dim(d, i));
+        if (k > 0 && (size_t)k < sizeof have - hl) hl += (size_t)k;
+    }
+    if (prod != d->rows->features)
+        return lre_fail(d->ctx, LRE_ESHAPE, "reshape: rows of %s (%" PRId64 " values) cannot be "
+                        "%s (%" PRId64 " values)", have, d->rows->features, want, prod);
+    lre_status s = derive(d, out, d->n, NULL);
+    if (s) return s;
+    (*out)->row_ndim = ndim;
+    for (int i = 0; i < ndim; i++) (*out)->row_shape[i] = shape[i];
     return LRE_OK;
 }
 

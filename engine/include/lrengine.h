@@ -481,6 +481,12 @@ lre_dtype lre_dataset_feature_dtype(const lre_dataset *d);
  * (mean and std global). New datasets have scale 1, mean 0, std 1. These
  * return a new dataset sharing the rows. */
 lre_status lre_dataset_scale(lre_dataset *d, lre_dataset **out, float scale);
+/* The same rows shown with another row shape (ndim sizes, 1 to
+ * LRE_MAX_DIMS, whose product is the feature count: a 28×28 image as
+ * 1×28×28, 784 values as 28×28), without copying them; its views (scale,
+ * subset, split, ...) keep the shape. LRE_ESHAPE naming both shapes when
+ * the counts differ. */
+lre_status lre_dataset_reshape(lre_dataset *d, lre_dataset **out, int ndim, const int64_t *shape);
 lre_status lre_dataset_normalize(lre_dataset *d, lre_dataset **out, float mean, float std);
 /* The first n rows, or the listed rows (0-based), as a new dataset sharing
  * storage. */

@@ -301,6 +301,31 @@ static int ds_scale(lua_State *L) {
     return 1;
 }
 
+/* ds:reshape{C, H, W} -> the same rows with this row shape (no copy) */
+static int ds_reshape(lua_State *L) {
+    lre_dataset *d = lrelua_checkdataset(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+    if (n < 1 || n > LRE_MAX_DIMS)
+        return luaL_error(L, "reshape: a row shape has 1 to %d sizes (got %I)", LRE_MAX_DIMS, n);
+    int64_t shape[LRE_MAX_DIMS];
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i);
+        int isint = 0;
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        if (!isint || lua_type(L, -1) != LUA_TNUMBER)
+            return luaL_error(L, "reshape: size %I is %s, expected an integer", i,
+                              lrelua_typephrase(L, -1));
+        shape[i - 1] = (int64_t)v;
+        lua_pop(L, 1);
+    }
+    lrelua_obj *box = newdataset(L);
+    lre_dataset *out = NULL;
+    if (lre_dataset_reshape(d, &out, (int)n, shape) != LRE_OK) return lrelua_fail(L, box->ctx);
+    box->p = out;
+    return 1;
+}
+
 /* Reads option `name` of the table at 2 as `n` finite floats into out
  * (a table of n numbers); returns 0 when the option is a plain number. */
 static int featurevalues(lua_State *L, const char *name, float *out, lua_Integer n) {
@@ -462,6 +487,7 @@ static const luaL_Reg ds_methods[] = {
     {"split", ds_split},
     {"subset", ds_subset},
     {"scale", ds_scale},
+    {"reshape", ds_reshape},
     {"normalize", ds_normalize},
     {"stats", ds_stats},
     {NULL, NULL}
