@@ -120,13 +120,11 @@ lre_status lre_linear_prepare(lre_ctx *ctx, int64_t B, int64_t in, int64_t out, 
     return LRE_OK;
 }
 
-lre_status lre_linear_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
-                               const lre_tensor *dy, const lre_tensor *x, const lre_tensor *w,
-                               int accumulate)
+/* A backward's gradients: dw (f32, 2-D) of w's shape, dx (or NULL) of
+ * x's. */
+static lre_status check_grads(lre_ctx *ctx, const char *fn, const lre_tensor *dx,
+                              const lre_tensor *x, const lre_tensor *dw, const lre_tensor *w)
 {
-    static const char fn[] = "lre_linear_backward";
-    if (!ctx) return LRE_EINVAL;
-    CHECK(check_linear(ctx, fn, x, dy, w, db, "x", "dy"));
     CHECK(check_tensor(ctx, fn, "dw", dw, LRE_F32, 2));
     if (dw->shape[0] != w->shape[0] || dw->shape[1] != w->shape[1]) {
         shape_str s1, s2;
@@ -141,6 +139,17 @@ lre_status lre_linear_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre
                             DESC(dx, s1), DESC(x, s2));
         }
     }
+    return LRE_OK;
+}
+
+lre_status lre_linear_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
+                               const lre_tensor *dy, const lre_tensor *x, const lre_tensor *w,
+                               int accumulate)
+{
+    static const char fn[] = "lre_linear_backward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_linear(ctx, fn, x, dy, w, db, "x", "dy"));
+    CHECK(check_grads(ctx, fn, dx, x, dw, w));
     int64_t B = x->shape[0], in = x->shape[1], out = w->shape[0];
     float beta = accumulate ? 1.0f : 0.0f;
     /* dw (out,in) (+)= dy^T (out,B) · x (B,in) */
@@ -446,20 +455,7 @@ lre_status lre_conv2d_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre
     static const char fn[] = "lre_conv2d_backward";
     if (!ctx) return LRE_EINVAL;
     CHECK(check_conv(ctx, fn, x, w, db, dy, g, col, "dy"));
-    CHECK(check_tensor(ctx, fn, "dw", dw, LRE_F32, 2));
-    if (dw->shape[0] != w->shape[0] || dw->shape[1] != w->shape[1]) {
-        shape_str s1, s2;
-        return lre_fail(ctx, LRE_ESHAPE, "%s: dw %s must have w's shape %s", fn, DESC(dw, s1),
-                        DESC(w, s2));
-    }
-    if (dx) {
-        CHECK(check_tensor(ctx, fn, "dx", dx, LRE_F32, 2));
-        if (dx->shape[0] != x->shape[0] || dx->shape[1] != x->shape[1]) {
-            shape_str s1, s2;
-            return lre_fail(ctx, LRE_ESHAPE, "%s: dx %s must have x's shape %s", fn,
-                            DESC(dx, s1), DESC(x, s2));
-        }
-    }
+    CHECK(check_grads(ctx, fn, dx, x, dw, w));
     const lre_backend *be = ctx->be;
     void *st = ctx->be_state;
     const int64_t B = x->shape[0], O = w->shape[0], K = g->C * g->KH * g->KW,
