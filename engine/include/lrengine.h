@@ -397,7 +397,30 @@ lre_status lre_optim_update(lre_ctx *ctx, const lre_optim_config *c, double lr,
 
 typedef struct lre_model lre_model;
 
-typedef enum lre_layer_kind { LRE_LAYER_LINEAR = 0, LRE_LAYER_ACT, LRE_LAYER_COUNT } lre_layer_kind;
+typedef enum lre_layer_kind {
+    LRE_LAYER_LINEAR = 0,
+    LRE_LAYER_ACT,
+    LRE_LAYER_CONV2D,
+    LRE_LAYER_MAX_POOL2D,
+    LRE_LAYER_AVG_POOL2D,
+    LRE_LAYER_ADAPTIVE_AVG_POOL2D,
+    LRE_LAYER_FLATTEN,
+    LRE_LAYER_COUNT
+} lre_layer_kind;
+
+/* The window of a conv2d or pooling layer, as torch.nn.Conv2d, MaxPool2d
+ * and AvgPool2d take it: kernel KH×KW, stride, zero padding, dilation
+ * (max pooling and conv2d only), and the layer's flags. */
+typedef struct lre_window {
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int bias;              /* conv2d: a bias per output channel (default 1) */
+    int count_include_pad; /* avg_pool2d: padding counts in the divisor (default 1) */
+} lre_window;
+/* conv2d's defaults: a k×k kernel, stride 1, no padding, dilation 1, bias. */
+lre_window lre_conv_window(int64_t k);
+/* pooling's defaults: a k×k window, stride k, no padding, dilation 1,
+ * count_include_pad. */
+lre_window lre_pool_window(int64_t k);
 
 lre_status lre_model_new(lre_ctx *ctx, lre_model **out);
 void lre_model_retain(lre_model *m);
@@ -406,6 +429,27 @@ void lre_model_release(lre_model *m);
  * `out`. Layers can be added until the model is first initialised. */
 lre_status lre_model_add_linear(lre_model *m, int64_t in, int64_t out);
 lre_status lre_model_add_act(lre_model *m, lre_act a, float param);
+/* Image layers: rows are C×H×W images (a 2-D row H×W is one channel), and
+ * their sizes are known once the input's row shape is
+ * (lre_model_set_input_shape, which lre_trainer_new calls with its
+ * dataset's). Parameters are checked here (a stride of 0, a padding over
+ * half a pooling window, channels that do not follow the conv2d before),
+ * shapes there. */
+lre_status lre_model_add_conv2d(lre_model *m, int64_t in_channels, int64_t out_channels,
+                                const lre_window *w);
+lre_status lre_model_add_max_pool2d(lre_model *m, const lre_window *w);
+lre_status lre_model_add_avg_pool2d(lre_model *m, const lre_window *w);
+/* Output oh×ow; the input's H and W must be multiples of them (each
+ * window then the same, as torch's adaptive windows are there). */
+lre_status lre_model_add_adaptive_avg_pool2d(lre_model *m, int64_t oh, int64_t ow);
+/* A row of any shape as a vector (no data moves). */
+lre_status lre_model_add_flatten(lre_model *m);
+/* Works out every layer's input and output shape for rows of `shape`
+ * (ndim 1 to LRE_MAX_DIMS): LRE_ESHAPE, with the layer at fault named
+ * ("layer 4 (linear(784,10)) expects 784 features, gets 1568 from layer 3
+ * (flatten)"), when they do not fit. A model without image layers fits
+ * any shape of its first linear's in_features elements. */
+lre_status lre_model_set_input_shape(lre_model *m, int ndim, const int64_t *shape);
 /* Allocates the flat parameter and gradient buffers (if not yet) and
  * initialises every linear layer as PyTorch's nn.Linear does: weight and
  * bias uniform in ±1/sqrt(in), drawn from a Philox stream of `seed`. */
@@ -423,15 +467,26 @@ lre_layer_kind lre_model_layer_kind(const lre_model *m, int i);
  * activation's function and parameter (what lre_model_add_* was given). */
 typedef struct lre_layer_info {
     lre_layer_kind kind;
-    int64_t in, out;   /* linear: in and out features; activation: its width */
+    int64_t in, out;   /* linear: in and out features; other layers: values per
+                          row in and out (0 until the input shape is known) */
     lre_act act;       /* activation only */
     float param;       /* activation only: leaky_relu's negative slope, else 0 */
+    int64_t in_channels, out_channels; /* conv2d */
+    lre_window window;                 /* conv2d and pooling */
+    int64_t out_h, out_w;              /* adaptive_avg_pool2d's output size */
 } lre_layer_info;
 lre_layer_info lre_model_layer_info(const lre_model *m, int i);
+/* One layer as lre_model_describe writes it ("conv2d(1,6,k=5,p=2)"). */
+const char *lre_layer_describe(const lre_layer_info *l, char *buf, size_t n);
+/* Values per input and output row: those of the input shape once set
+ * (lre_model_set_input_shape); before, the first linear's in_features and
+ * the last linear's out_features (0 where an image layer comes first, or
+ * after the last linear). */
 int64_t lre_model_in_features(const lre_model *m);
 int64_t lre_model_out_features(const lre_model *m);
 int64_t lre_model_num_params(const lre_model *m);
-/* "linear(784,256) relu linear(256,10)" into buf. */
+/* "linear(784,256) relu linear(256,10)" into buf; image layers as
+ * "conv2d(1,6,k=5,p=2)", "max_pool2d(k=2)", "adaptive_avg_pool2d(1)", "flatten". */
 const char *lre_model_describe(const lre_model *m, char *buf, size_t n);
 /* The flat buffers (the model must be initialised). Borrowed references. */
 lre_tensor *lre_model_params(lre_model *m);

@@ -1,5 +1,6 @@
 /*
  * lua_nn.c — models from Lua: the layer descriptions `lre.nn.linear`,
+ * `conv2d`, `max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d`, `flatten`,
  * `relu`, `leaky_relu`, `gelu`, `tanh`, `sigmoid` (plain tables, so users
  * can read and build them), `lre.nn.sequential{...}` that turns a list of
  * them into an engine model, and the model userdata.
@@ -57,6 +58,234 @@ static int nn_gelu(lua_State *L) {
     return 1;
 }
 
+/* One checked layer, as the engine wants it. */
+typedef struct layerspec {
+    lre_layer_kind kind;
+    lua_Integer in, out;      /* linear */
+    lre_act act;
+    float param;
+    lua_Integer cin, cout;    /* conv2d */
+    lre_window win;           /* conv2d, max_pool2d, avg_pool2d */
+    lua_Integer oh, ow;       /* adaptive_avg_pool2d */
+} layerspec;
+
+/* The size pair at stack index idx: an integer n (n, n) or a list {h, w}
+ * of integers, each at least `min`, into out. */
+static void pairat(lua_State *L, int idx, const char *fname, const char *key, lua_Integer min,
+                   int64_t out[2]) {
+    idx = lua_absindex(L, idx);
+    if (lua_isinteger(L, idx)) {
+        out[0] = out[1] = (int64_t)lua_tointeger(L, idx);
+    } else if (lua_type(L, idx) == LUA_TTABLE && luaL_len(L, idx) == 2) {
+        for (int k = 0; k < 2; k++) {
+            lua_geti(L, idx, k + 1);
+            if (!lua_isinteger(L, -1))
+                luaL_error(L, "%s: %s[%d] is %s, expected an integer", fname, key, k + 1,
+                           lrelua_typephrase(L, -1));
+            out[k] = (int64_t)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+    } else {
+        luaL_error(L, "%s: %s is %s, expected an integer or a pair {h, w} of integers", fname,
+                   key, lrelua_typephrase(L, idx));
+    }
+    if (out[0] < min || out[1] < min || out[0] > INT32_MAX || out[1] > INT32_MAX) {
+        if (out[0] == out[1])
+            luaL_error(L, "%s: %s %I must be in [%I, 2^31)", fname, key, (lua_Integer)out[0],
+                       min);
+        luaL_error(L, "%s: %s {%I, %I} must be in [%I, 2^31)", fname, key, (lua_Integer)out[0],
+                   (lua_Integer)out[1], min);
+    }
+}
+
+/* Field `key` of the table at t as a size pair (def when absent). */
+static void optpair(lua_State *L, int t, const char *fname, const char *key, lua_Integer min,
+                    const int64_t def[2], int64_t out[2]) {
+    if (lua_getfield(L, t, key) == LUA_TNIL) {
+        out[0] = def[0];
+        out[1] = def[1];
+    } else {
+        pairat(L, -1, fname, key, min, out);
+    }
+    lua_pop(L, 1);
+}
+
+/* Reads an image layer's description (the table at t, its type `kind`)
+ * into *s, checked as lre_model_add_* will; errors name fname. */
+static void readimage(lua_State *L, int t, const char *fname, lre_layer_kind kind,
+                      layerspec *s) {
+    s->kind = kind;
+    if (kind == LRE_LAYER_ADAPTIVE_AVG_POOL2D) {
+        int64_t o[2];
+        if (lua_getfield(L, t, "output_size") == LUA_TNIL)
+            luaL_error(L, "%s: adaptive_avg_pool2d needs its output_size", fname);
+        pairat(L, -1, fname, "output_size", 1, o);
+        lua_pop(L, 1);
+        s->oh = o[0];
+        s->ow = o[1];
+        return;
+    }
+    if (kind == LRE_LAYER_FLATTEN) return;
+    int64_t k[2];
+    if (lua_getfield(L, t, "kernel_size") == LUA_TNIL)
+        luaL_error(L, "%s: %s needs its kernel_size", fname,
+                   kind == LRE_LAYER_CONV2D ? "conv2d" : "pooling");
+    pairat(L, -1, fname, "kernel_size", 1, k);
+    lua_pop(L, 1);
+    s->win = kind == LRE_LAYER_CONV2D ? lre_conv_window(k[0]) : lre_pool_window(k[0]);
+    s->win.kw = k[1];
+    if (kind != LRE_LAYER_CONV2D) s->win.sw = k[1];
+    int64_t p[2];
+    optpair(L, t, fname, "stride", 1, (int64_t[2]){s->win.sh, s->win.sw}, p);
+    s->win.sh = p[0], s->win.sw = p[1];
+    optpair(L, t, fname, "padding", 0, (int64_t[2]){0, 0}, p);
+    s->win.ph = p[0], s->win.pw = p[1];
+    if (kind != LRE_LAYER_AVG_POOL2D) {
+        optpair(L, t, fname, "dilation", 1, (int64_t[2]){1, 1}, p);
+        s->win.dh = p[0], s->win.dw = p[1];
+    }
+    if (kind == LRE_LAYER_CONV2D) {
+        s->cin = lrelua_optinteger(L, t, fname, "in_channels", 0);
+        s->cout = lrelua_optinteger(L, t, fname, "out_channels", 0);
+        if (s->cin < 1 || s->cout < 1 || s->cin > INT32_MAX || s->cout > INT32_MAX)
+            luaL_error(L, "%s: conv2d needs in_channels and out_channels in [1, 2^31)", fname);
+        s->win.bias = lrelua_optboolean(L, t, fname, "bias", 1);
+    }
+    if (kind == LRE_LAYER_AVG_POOL2D)
+        s->win.count_include_pad = lrelua_optboolean(L, t, fname, "count_include_pad", 1);
+    if (kind != LRE_LAYER_CONV2D && (2 * s->win.ph > s->win.dh * (s->win.kh - 1) + 1 ||
+                                     2 * s->win.pw > s->win.dw * (s->win.kw - 1) + 1))
+        luaL_error(L, "%s: padding {%I, %I} is more than half the %Ix%I window", fname,
+                   (lua_Integer)s->win.ph, (lua_Integer)s->win.pw, (lua_Integer)s->win.kh,
+                   (lua_Integer)s->win.kw);
+}
+
+static void setpair(lua_State *L, const char *key, int64_t a, int64_t b) {
+    lua_createtable(L, 2, 0);
+    lua_pushinteger(L, (lua_Integer)a);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, (lua_Integer)b);
+    lua_rawseti(L, -2, 2);
+    lua_setfield(L, -2, key);
+}
+
+static const char *const kind_names[LRE_LAYER_COUNT] = {
+    [LRE_LAYER_CONV2D] = "conv2d", [LRE_LAYER_MAX_POOL2D] = "max_pool2d",
+    [LRE_LAYER_AVG_POOL2D] = "avg_pool2d",
+    [LRE_LAYER_ADAPTIVE_AVG_POOL2D] = "adaptive_avg_pool2d", [LRE_LAYER_FLATTEN] = "flatten"};
+
+/* Pushes the normalised description of image layer s (every option
+ * written out, sizes as pairs). */
+static void pushimage(lua_State *L, const layerspec *s) {
+    newlayer(L, kind_names[s->kind]);
+    if (s->kind == LRE_LAYER_ADAPTIVE_AVG_POOL2D) {
+        setpair(L, "output_size", s->oh, s->ow);
+        return;
+    }
+    if (s->kind == LRE_LAYER_FLATTEN) return;
+    if (s->kind == LRE_LAYER_CONV2D) {
+        lua_pushinteger(L, s->cin);
+        lua_setfield(L, -2, "in_channels");
+        lua_pushinteger(L, s->cout);
+        lua_setfield(L, -2, "out_channels");
+    }
+    setpair(L, "kernel_size", s->win.kh, s->win.kw);
+    setpair(L, "stride", s->win.sh, s->win.sw);
+    setpair(L, "padding", s->win.ph, s->win.pw);
+    if (s->kind != LRE_LAYER_AVG_POOL2D) setpair(L, "dilation", s->win.dh, s->win.dw);
+    if (s->kind == LRE_LAYER_CONV2D) {
+        lua_pushboolean(L, s->win.bias);
+        lua_setfield(L, -2, "bias");
+    }
+    if (s->kind == LRE_LAYER_AVG_POOL2D) {
+        lua_pushboolean(L, s->win.count_include_pad);
+        lua_setfield(L, -2, "count_include_pad");
+    }
+}
+
+/* A constructor's description from its arguments: the raw table (the
+ * options copied in after their names are checked), read and pushed
+ * normalised. */
+static int image_layer(lua_State *L, lre_layer_kind kind, const char *const valid[]) {
+    const char *fname = kind_names[kind];
+    int opts = 0;
+    lua_settop(L, kind == LRE_LAYER_CONV2D ? 4 : kind == LRE_LAYER_FLATTEN ? 0 :
+                  kind == LRE_LAYER_ADAPTIVE_AVG_POOL2D ? 1 : 2);
+    lua_newtable(L);
+    int raw = lua_gettop(L);
+    if (kind == LRE_LAYER_CONV2D) {
+        lua_pushinteger(L, luaL_checkinteger(L, 1));
+        lua_setfield(L, raw, "in_channels");
+        lua_pushinteger(L, luaL_checkinteger(L, 2));
+        lua_setfield(L, raw, "out_channels");
+        luaL_checkany(L, 3);
+        lua_pushvalue(L, 3);
+        lua_setfield(L, raw, "kernel_size");
+        opts = 4;
+    } else if (kind == LRE_LAYER_ADAPTIVE_AVG_POOL2D) {
+        luaL_checkany(L, 1);
+        lua_pushvalue(L, 1);
+        lua_setfield(L, raw, "output_size");
+    } else if (kind != LRE_LAYER_FLATTEN) {
+        luaL_checkany(L, 1);
+        lua_pushvalue(L, 1);
+        lua_setfield(L, raw, "kernel_size");
+        opts = 2;
+    }
+    if (opts && lrelua_checkopts(L, opts, fname, valid)) {
+        for (int k = 0; valid[k]; k++) {
+            lua_getfield(L, opts, valid[k]);
+            lua_setfield(L, raw, valid[k]);
+        }
+    }
+    layerspec s;
+    memset(&s, 0, sizeof s);
+    readimage(L, raw, fname, kind, &s);
+    pushimage(L, &s);
+    return 1;
+}
+
+static const char *const conv_opts[] = {"stride", "padding", "dilation", "bias", NULL};
+static const char *const maxpool_opts[] = {"stride", "padding", "dilation", NULL};
+static const char *const avgpool_opts[] = {"stride", "padding", "count_include_pad", NULL};
+static const char *const no_opts[] = {NULL};
+
+static int nn_conv2d(lua_State *L) { return image_layer(L, LRE_LAYER_CONV2D, conv_opts); }
+static int nn_max_pool2d(lua_State *L) { return image_layer(L, LRE_LAYER_MAX_POOL2D, maxpool_opts); }
+static int nn_avg_pool2d(lua_State *L) { return image_layer(L, LRE_LAYER_AVG_POOL2D, avgpool_opts); }
+static int nn_adaptive_avg_pool2d(lua_State *L) {
+    return image_layer(L, LRE_LAYER_ADAPTIVE_AVG_POOL2D, no_opts);
+}
+static int nn_flatten(lua_State *L) { return image_layer(L, LRE_LAYER_FLATTEN, no_opts); }
+
+/* The kind of an image layer's type name, or -1. */
+static int image_kind(const char *type) {
+    for (int k = 0; k < LRE_LAYER_COUNT; k++)
+        if (kind_names[k] && strcmp(kind_names[k], type) == 0) return k;
+    return -1;
+}
+
+/* tostring of an image layer's description (the table at 1): as
+ * model:describe() writes the layer; run protected. */
+static int describe_image(lua_State *L) {
+    lua_getfield(L, 1, "type");
+    int kind = image_kind(lua_tostring(L, -1));
+    layerspec s;
+    memset(&s, 0, sizeof s);
+    readimage(L, 1, "tostring", (lre_layer_kind)kind, &s);
+    lre_layer_info info;
+    memset(&info, 0, sizeof info);
+    info.kind = s.kind;
+    info.in_channels = s.cin;
+    info.out_channels = s.cout;
+    info.window = s.win;
+    info.out_h = s.oh;
+    info.out_w = s.ow;
+    char buf[256];
+    lua_pushstring(L, lre_layer_describe(&info, buf, sizeof buf));
+    return 1;
+}
+
 static int layer_tostring(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "type");
@@ -70,6 +299,10 @@ static int layer_tostring(lua_State *L) {
     } else if (strcmp(type, "leaky_relu") == 0) {
         lua_getfield(L, 1, "negative_slope");
         lua_pushfstring(L, "leaky_relu(%s)", luaL_tolstring(L, -1, NULL));
+    } else if (image_kind(type) >= 0) {
+        lua_pushcfunction(L, describe_image);
+        lua_pushvalue(L, 1);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) lua_pushstring(L, type); /* a malformed one */
     } else if (strcmp(type, "gelu") == 0 && lua_getfield(L, 1, "approximate") == LUA_TSTRING &&
                strcmp(lua_tostring(L, -1), "tanh") == 0) {
         lua_pushliteral(L, "gelu(tanh)");
@@ -80,14 +313,6 @@ static int layer_tostring(lua_State *L) {
 }
 
 /* ------------------------------------------------------------ sequential */
-
-/* One checked layer, as the engine wants it. */
-typedef struct layerspec {
-    int linear;
-    lua_Integer in, out;
-    lre_act act;
-    float param;
-} layerspec;
 
 /* Reads the description at the top of the stack (list item `i`) into *s
  * and pushes a normalised copy of it (what model:layers() returns). */
@@ -106,8 +331,13 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
     const char *type = lua_tostring(L, -1);
     const char *fname = lua_pushfstring(L, "sequential: layer %I", i);
     memset(s, 0, sizeof *s);
-    if (strcmp(type, "linear") == 0) {
-        s->linear = 1;
+    s->kind = LRE_LAYER_ACT;
+    int kind = image_kind(type);
+    if (kind >= 0) {
+        readimage(L, t, fname, (lre_layer_kind)kind, s);
+        pushimage(L, s);
+    } else if (strcmp(type, "linear") == 0) {
+        s->kind = LRE_LAYER_LINEAR;
         s->in = lrelua_optinteger(L, t, fname, "in_features", 0);
         s->out = lrelua_optinteger(L, t, fname, "out_features", 0);
         if (s->in < 1 || s->out < 1)
@@ -146,8 +376,9 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
         s->act = LRE_ACT_SIGMOID;
         newlayer(L, "sigmoid");
     } else {
-        luaL_error(L, "%s: unknown layer type '%s' (known: linear, relu, leaky_relu, gelu, "
-                      "tanh, sigmoid)", fname, type);
+        luaL_error(L, "%s: unknown layer type '%s' (known: linear, conv2d, max_pool2d, "
+                      "avg_pool2d, adaptive_avg_pool2d, flatten, relu, leaky_relu, gelu, tanh, "
+                      "sigmoid)", fname, type);
     }
     lua_replace(L, t);   /* the copy takes the description's place */
     lua_settop(L, t);
@@ -161,23 +392,38 @@ static int nn_sequential(lua_State *L) {
     if (n > 4096) return luaL_error(L, "sequential: %I layers is too many", n);
     layerspec *specs = (layerspec *)lua_newuserdatauv(L, (size_t)n * sizeof *specs, 0);
     lua_createtable(L, (int)n, 0);                       /* the layer list: 3 */
-    lua_Integer last = 0;                                /* last linear layer */
+    lua_Integer last = 0, lastconv = 0, weights = 0; /* the last linear, conv2d */
     for (lua_Integer i = 1; i <= n; i++) {
+        layerspec *sp = &specs[i - 1];
         lua_geti(L, 1, i);
-        readlayer(L, i, &specs[i - 1]);
-        if (specs[i - 1].linear) {
-            if (last && specs[last - 1].out != specs[i - 1].in) {
-                lua_pushfstring(L, "linear(%I,%I)", specs[i - 1].in, specs[i - 1].out);
+        readlayer(L, i, sp);
+        if (sp->kind == LRE_LAYER_LINEAR) {
+            if (last && specs[last - 1].out != sp->in) {
+                lua_pushfstring(L, "linear(%I,%I)", sp->in, sp->out);
                 return luaL_error(L, "sequential: layer %I %s expects %I inputs but layer %I "
-                                     "gives %I", i, lua_tostring(L, -1), specs[i - 1].in,
+                                     "gives %I", i, lua_tostring(L, -1), sp->in,
                                   last, specs[last - 1].out);
             }
             last = i;
+            lastconv = 0;
+            weights = 1;
+        } else if (sp->kind == LRE_LAYER_CONV2D) {
+            if (lastconv && specs[lastconv - 1].cout != sp->cin)
+                return luaL_error(L, "sequential: layer %I conv2d expects %I channels but "
+                                     "layer %I (conv2d) gives %I", i, sp->cin, lastconv,
+                                  specs[lastconv - 1].cout);
+            lastconv = i;
+            last = 0;
+            weights = 1;
+        } else if (sp->kind == LRE_LAYER_FLATTEN) {
+            lastconv = 0;
+        } else if (sp->kind != LRE_LAYER_ACT) {
+            last = 0; /* pooling: the width depends on the image's size */
         }
         lua_rawseti(L, 3, i);
     }
-    if (last == 0)
-        return luaL_error(L, "sequential: a model needs at least one linear layer");
+    if (!weights)
+        return luaL_error(L, "sequential: a model needs at least one linear or conv2d layer");
 
     lrelua_obj *box = lrelua_newobj(L, &lrelua_model_class, 1);
     lua_pushvalue(L, 3);
@@ -186,8 +432,19 @@ static int nn_sequential(lua_State *L) {
     if (lre_model_new(box->ctx, &m) != LRE_OK) return lrelua_fail(L, box->ctx);
     box->p = m;
     for (lua_Integer i = 0; i < n; i++) {
-        lre_status st = specs[i].linear ? lre_model_add_linear(m, specs[i].in, specs[i].out)
-                                        : lre_model_add_act(m, specs[i].act, specs[i].param);
+        const layerspec *sp = &specs[i];
+        lre_status st;
+        switch (sp->kind) {
+        case LRE_LAYER_LINEAR: st = lre_model_add_linear(m, sp->in, sp->out); break;
+        case LRE_LAYER_ACT: st = lre_model_add_act(m, sp->act, sp->param); break;
+        case LRE_LAYER_CONV2D: st = lre_model_add_conv2d(m, sp->cin, sp->cout, &sp->win); break;
+        case LRE_LAYER_MAX_POOL2D: st = lre_model_add_max_pool2d(m, &sp->win); break;
+        case LRE_LAYER_AVG_POOL2D: st = lre_model_add_avg_pool2d(m, &sp->win); break;
+        case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
+            st = lre_model_add_adaptive_avg_pool2d(m, sp->oh, sp->ow);
+            break;
+        default: st = lre_model_add_flatten(m); break;
+        }
         if (st != LRE_OK) return lrelua_fail(L, box->ctx);
     }
     return 1;
@@ -200,7 +457,11 @@ void lrelua_pushlayers(lua_State *L, lre_model *m) {
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lre_layer_info l = lre_model_layer_info(m, i);
-        if (l.kind == LRE_LAYER_LINEAR) {
+        if (l.kind != LRE_LAYER_LINEAR && l.kind != LRE_LAYER_ACT) {
+            layerspec s = {.kind = l.kind, .cin = l.in_channels, .cout = l.out_channels,
+                           .win = l.window, .oh = l.out_h, .ow = l.out_w};
+            pushimage(L, &s);
+        } else if (l.kind == LRE_LAYER_LINEAR) {
             newlayer(L, "linear");
             lua_pushinteger(L, (lua_Integer)l.in);
             lua_setfield(L, -2, "in_features");
@@ -260,7 +521,7 @@ static int model_initialized(lua_State *L) {
 }
 
 static void pushdescribe(lua_State *L, lre_model *m) {
-    size_t n = 48 * (size_t)lre_model_num_layers(m) + 64;
+    size_t n = 200 * (size_t)lre_model_num_layers(m) + 64;
     luaL_Buffer b;
     char *s = luaL_buffinitsize(L, &b, n);
     s[0] = '\0';
@@ -307,43 +568,42 @@ static int model_layers(lua_State *L) {
     return 1;
 }
 
-static void pushshape(lua_State *L, lua_Integer a, lua_Integer b) {
-    lua_createtable(L, 2, 0);
-    lua_pushinteger(L, a);
-    lua_rawseti(L, -2, 1);
-    if (b) {
-        lua_pushinteger(L, b);
-        lua_rawseti(L, -2, 2);
+/* A list of n integers. */
+static void pushshape(lua_State *L, int n, const lua_Integer *v) {
+    lua_createtable(L, n, 0);
+    for (int k = 0; k < n; k++) {
+        lua_pushinteger(L, v[k]);
+        lua_rawseti(L, -2, k + 1);
     }
 }
 
 /* model:parameters() -> {{name="0.weight", shape={out,in}}, {name="0.bias", ...}, ...}
- * with PyTorch's state_dict names (layers counted from 0, activations too). */
+ * with PyTorch's state_dict names and shapes (layers counted from 0,
+ * activations too; a conv2d weight is out x in x kh x kw). */
 static int model_parameters(lua_State *L) {
-    lrelua_checkmodel(L, 1);
+    lre_model *m = lrelua_checkmodel(L, 1);
     lua_newtable(L);
-    if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        return 1;
-    }
-    lua_Integer n = luaL_len(L, -1), k = 0;
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_geti(L, -1, i);
-        lua_getfield(L, -1, "in_features");
-        lua_getfield(L, -2, "out_features");
-        lua_Integer in = lua_tointeger(L, -2), out = lua_tointeger(L, -1);
-        lua_pop(L, 3);
-        if (in == 0) continue; /* an activation */
-        for (int bias = 0; bias <= 1; bias++) {
+    lua_Integer k = 0;
+    for (int i = 0; i < lre_model_num_layers(m); i++) {
+        lre_layer_info l = lre_model_layer_info(m, i);
+        lua_Integer w[4], nw = 0, nb = 0;
+        if (l.kind == LRE_LAYER_LINEAR) {
+            w[0] = l.out, w[1] = l.in, nw = 2, nb = l.out;
+        } else if (l.kind == LRE_LAYER_CONV2D) {
+            w[0] = l.out_channels, w[1] = l.in_channels, w[2] = l.window.kh, w[3] = l.window.kw;
+            nw = 4;
+            nb = l.window.bias ? l.out_channels : 0;
+        }
+        for (int bias = 0; nw && bias <= (nb > 0); bias++) {
             lua_createtable(L, 0, 2);
-            lua_pushfstring(L, "%I.%s", i - 1, bias ? "bias" : "weight");
+            lua_pushfstring(L, "%d.%s", i, bias ? "bias" : "weight");
             lua_setfield(L, -2, "name");
-            pushshape(L, out, bias ? 0 : in);
+            if (bias) pushshape(L, 1, &nb);
+            else pushshape(L, (int)nw, w);
             lua_setfield(L, -2, "shape");
-            lua_rawseti(L, -3, ++k);
+            lua_rawseti(L, -2, ++k);
         }
     }
-    lua_pop(L, 1);
     return 1;
 }
 
@@ -382,6 +642,11 @@ static const luaL_Reg layer_meta[] = {
 static const luaL_Reg nnfuncs[] = {
     {"sequential", nn_sequential},
     {"linear", nn_linear},
+    {"conv2d", nn_conv2d},
+    {"max_pool2d", nn_max_pool2d},
+    {"avg_pool2d", nn_avg_pool2d},
+    {"adaptive_avg_pool2d", nn_adaptive_avg_pool2d},
+    {"flatten", nn_flatten},
     {"relu", nn_relu},
     {"leaky_relu", nn_leaky_relu},
     {"gelu", nn_gelu},

@@ -1,5 +1,6 @@
 /*
- * model.c — a Sequential of Linear and activation layers. All parameters
+ * model.c — a Sequential of linear, conv2d, pooling, flatten and
+ * activation layers. All parameters
  * live in one flat buffer and all gradients in another, so an optimizer
  * step and a snapshot each touch a single buffer; each layer's weight and
  * bias are views into them, laid out as PyTorch's state_dict orders them.
@@ -47,11 +48,16 @@ void lre_model_release(lre_model *m)
     lre_ctx_release(ctx);
 }
 
-/* Width of the activations entering layer `n_layers` (0 before any linear). */
+/* Values per row entering layer `n_layers` where the layers fix it
+ * without the input shape (the last linear's out, through activations
+ * and flatten), else 0. */
 static int64_t current_width(const lre_model *m)
 {
-    for (int i = m->n_layers - 1; i >= 0; i--)
-        if (m->layers[i].kind == LRE_LAYER_LINEAR) return m->layers[i].out;
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        const lre_layer *l = &m->layers[i];
+        if (l->kind == LRE_LAYER_LINEAR) return l->out;
+        if (l->kind != LRE_LAYER_ACT && l->kind != LRE_LAYER_FLATTEN) return 0;
+    }
     return 0;
 }
 
@@ -73,22 +79,32 @@ static lre_layer *push_layer(lre_model *m, const char *fn)
     }
     lre_layer *l = &m->layers[m->n_layers];
     memset(l, 0, sizeof *l);
+    m->in_ndim = 0; /* the shapes are worked out again */
     return l;
+}
+
+/* Room for wn + bn more parameters (at most 2^40 in all: 4 TiB of f32). */
+static lre_status param_room(lre_model *m, const char *fn, const char *what, int64_t wn,
+                             int64_t bn)
+{
+    const int64_t limit = (int64_t)1 << 40;
+    if (wn > limit || lre_model_num_params(m) > limit - wn - bn)
+        return lre_fail(m->ctx, LRE_EINVAL,
+                        "%s: %s would give the model more than 2^40 parameters", fn, what);
+    return LRE_OK;
 }
 
 lre_status lre_model_add_linear(lre_model *m, int64_t in, int64_t out)
 {
     static const char fn[] = "lre_model_add_linear";
     if (!m) return LRE_EINVAL;
+    char what[64];
+    snprintf(what, sizeof what, "linear(%" PRId64 ",%" PRId64 ")", in, out);
     if (in < 1 || out < 1 || in > INT32_MAX || out > INT32_MAX)
-        return lre_fail(m->ctx, LRE_EINVAL, "%s: linear(%" PRId64 ", %" PRId64
-                        "): sizes must be in [1, 2^31)", fn, in, out);
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: %s: sizes must be in [1, 2^31)", fn, what);
+    lre_status s = param_room(m, fn, what, out * in, out);
+    if (s) return s;
     int64_t w = current_width(m);
-    const int64_t limit = (int64_t)1 << 40; /* 4 TiB of f32 parameters */
-    if (lre_model_num_params(m) > limit - out * in - out)
-        return lre_fail(m->ctx, LRE_EINVAL,
-                        "%s: linear(%" PRId64 ",%" PRId64 ") would give the model more than "
-                        "2^40 parameters", fn, in, out);
     if (w && w != in)
         return lre_fail(m->ctx, LRE_ESHAPE,
                         "%s: layer %d linear(%" PRId64 ",%" PRId64 ") expects %" PRId64
@@ -99,6 +115,12 @@ lre_status lre_model_add_linear(lre_model *m, int64_t in, int64_t out)
     l->kind = LRE_LAYER_LINEAR;
     l->in = in;
     l->out = out;
+    l->wn = out * in;
+    l->bn = out;
+    l->fan_in = in;
+    l->w_ndim = 2;
+    l->w_shape[0] = out;
+    l->w_shape[1] = in;
     m->n_layers++;
     return LRE_OK;
 }
@@ -112,10 +134,6 @@ lre_status lre_model_add_act(lre_model *m, lre_act a, float param)
     if (!isfinite(param))
         return lre_fail(m->ctx, LRE_EINVAL, "%s: %s parameter must be finite", fn,
                         lre_act_name(a));
-    if (m->n_layers == 0)
-        return lre_fail(m->ctx, LRE_ESHAPE,
-                        "%s: %s cannot be the first layer (a model starts with a linear "
-                        "layer, which fixes the input width)", fn, lre_act_name(a));
     lre_layer *l = push_layer(m, fn);
     if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
     l->kind = LRE_LAYER_ACT;
@@ -126,17 +144,375 @@ lre_status lre_model_add_act(lre_model *m, lre_act a, float param)
     return LRE_OK;
 }
 
+lre_window lre_conv_window(int64_t k)
+{
+    return (lre_window){k, k, 1, 1, 0, 0, 1, 1, 1, 1};
+}
+
+lre_window lre_pool_window(int64_t k)
+{
+    return (lre_window){k, k, k, k, 0, 0, 1, 1, 1, 1};
+}
+
+/* "k=5,p=2" (what differs from the defaults of the layer's kind) into buf. */
+static void window_desc(char *buf, size_t n, lre_layer_kind kind, const lre_window *w)
+{
+    size_t len = 0;
+#define PUT(...) (len += (size_t)snprintf(buf + len, len < n ? n - len : 0, __VA_ARGS__))
+#define PAIR(key, a, b)                                                             \
+    do {                                                                            \
+        if ((a) == (b)) PUT(",%s=%" PRId64, key, (int64_t)(a));                      \
+        else PUT(",%s=%" PRId64 "x%" PRId64, key, (int64_t)(a), (int64_t)(b));       \
+    } while (0)
+    buf[0] = '\0';
+    PAIR("k", w->kh, w->kw);
+    const int pool = kind != LRE_LAYER_CONV2D;
+    if (pool ? (w->sh != w->kh || w->sw != w->kw) : (w->sh != 1 || w->sw != 1))
+        PAIR("s", w->sh, w->sw);
+    if (w->ph || w->pw) PAIR("p", w->ph, w->pw);
+    if (w->dh != 1 || w->dw != 1) PAIR("d", w->dh, w->dw);
+    if (kind == LRE_LAYER_CONV2D && !w->bias) PUT(",bias=false");
+    if (kind == LRE_LAYER_AVG_POOL2D && !w->count_include_pad) PUT(",count_include_pad=false");
+#undef PAIR
+#undef PUT
+}
+
+static lre_layer_info info_of(const lre_layer *l)
+{
+    lre_layer_info info;
+    memset(&info, 0, sizeof info);
+    info.kind = l->kind;
+    info.in = l->in;
+    info.out = l->out;
+    info.act = LRE_ACT_RELU;
+    if (l->kind == LRE_LAYER_ACT) {
+        info.act = l->act;
+        if (l->act == LRE_ACT_LEAKY_RELU) info.param = l->act_param;
+    }
+    info.in_channels = l->cin;
+    info.out_channels = l->cout;
+    info.window = l->win;
+    info.out_h = l->aoh;
+    info.out_w = l->aow;
+    return info;
+}
+
+const char *lre_layer_describe(const lre_layer_info *l, char *buf, size_t n)
+{
+    char win[160];
+    if (!buf || !n) return buf;
+    switch (l->kind) {
+    case LRE_LAYER_LINEAR:
+        snprintf(buf, n, "linear(%" PRId64 ",%" PRId64 ")", l->in, l->out);
+        break;
+    case LRE_LAYER_ACT:
+        if (l->act == LRE_ACT_LEAKY_RELU)
+            snprintf(buf, n, "leaky_relu(%g)", (double)l->param);
+        else
+            snprintf(buf, n, "%s", lre_act_name(l->act));
+        break;
+    case LRE_LAYER_CONV2D:
+        window_desc(win, sizeof win, l->kind, &l->window);
+        snprintf(buf, n, "conv2d(%" PRId64 ",%" PRId64 "%s)", l->in_channels, l->out_channels,
+                 win);
+        break;
+    case LRE_LAYER_MAX_POOL2D:
+    case LRE_LAYER_AVG_POOL2D:
+        window_desc(win, sizeof win, l->kind, &l->window);
+        snprintf(buf, n, "%s(%s)", l->kind == LRE_LAYER_MAX_POOL2D ? "max_pool2d" : "avg_pool2d",
+                 win + 1);
+        break;
+    case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
+        if (l->out_h == l->out_w)
+            snprintf(buf, n, "adaptive_avg_pool2d(%" PRId64 ")", l->out_h);
+        else
+            snprintf(buf, n, "adaptive_avg_pool2d(%" PRId64 "x%" PRId64 ")", l->out_h, l->out_w);
+        break;
+    case LRE_LAYER_FLATTEN:
+        snprintf(buf, n, "flatten");
+        break;
+    default:
+        snprintf(buf, n, "?");
+        break;
+    }
+    return buf;
+}
+
+/* Layer l as describe writes it ("conv2d(1,6,k=5,p=2)"), into buf. */
+static const char *layer_desc(const lre_layer *l, char *buf, size_t n)
+{
+    lre_layer_info info = info_of(l);
+    return lre_layer_describe(&info, buf, n);
+}
+
+/* A window's numbers, checked where they do not depend on the input. */
+static lre_status check_window(lre_model *m, const char *fn, const char *what,
+                               lre_layer_kind kind, const lre_window *w)
+{
+    lre_ctx *ctx = m->ctx;
+    if (!w) return lre_fail(ctx, LRE_EINVAL, "%s: the window is NULL", fn);
+    const int64_t big = INT32_MAX;
+    if (w->kh < 1 || w->kw < 1 || w->kh > big || w->kw > big)
+        return lre_fail(ctx, LRE_EINVAL, "%s: layer %d (%s): kernel_size %" PRId64 "x%" PRId64
+                        " must be in [1, 2^31)", fn, m->n_layers + 1, what, w->kh, w->kw);
+    if (w->sh < 1 || w->sw < 1 || w->sh > big || w->sw > big)
+        return lre_fail(ctx, LRE_EINVAL, "%s: layer %d (%s): stride %" PRId64 "x%" PRId64
+                        " must be in [1, 2^31)", fn, m->n_layers + 1, what, w->sh, w->sw);
+    if (w->ph < 0 || w->pw < 0 || w->ph > big || w->pw > big)
+        return lre_fail(ctx, LRE_EINVAL, "%s: layer %d (%s): padding %" PRId64 "x%" PRId64
+                        " must be in [0, 2^31)", fn, m->n_layers + 1, what, w->ph, w->pw);
+    if (w->dh < 1 || w->dw < 1 || w->dh > big || w->dw > big)
+        return lre_fail(ctx, LRE_EINVAL, "%s: layer %d (%s): dilation %" PRId64 "x%" PRId64
+                        " must be in [1, 2^31)", fn, m->n_layers + 1, what, w->dh, w->dw);
+    if (kind == LRE_LAYER_AVG_POOL2D && (w->dh != 1 || w->dw != 1))
+        return lre_fail(ctx, LRE_EINVAL, "%s: layer %d (%s): average pooling has no dilation",
+                        fn, m->n_layers + 1, what);
+    if (kind != LRE_LAYER_CONV2D &&
+        (2 * w->ph > w->dh * (w->kh - 1) + 1 || 2 * w->pw > w->dw * (w->kw - 1) + 1))
+        return lre_fail(ctx, LRE_EINVAL, "%s: layer %d (%s): padding %" PRId64 "x%" PRId64
+                        " is more than half the %" PRId64 "x%" PRId64 " window (as torch, a "
+                        "window must not lie in the padding)", fn, m->n_layers + 1, what,
+                        w->ph, w->pw, w->kh, w->kw);
+    return LRE_OK;
+}
+
+/* The channels the layers before give, where a conv2d fixes them (pooling
+ * keeps them), else 0. */
+static int64_t current_channels(const lre_model *m)
+{
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        const lre_layer *l = &m->layers[i];
+        if (l->kind == LRE_LAYER_CONV2D) return l->cout;
+        if (l->kind == LRE_LAYER_LINEAR || l->kind == LRE_LAYER_FLATTEN) return 0;
+    }
+    return 0;
+}
+
+lre_status lre_model_add_conv2d(lre_model *m, int64_t in_channels, int64_t out_channels,
+                                const lre_window *w)
+{
+    static const char fn[] = "lre_model_add_conv2d";
+    if (!m) return LRE_EINVAL;
+    lre_layer tmp = {.kind = LRE_LAYER_CONV2D, .cin = in_channels, .cout = out_channels};
+    if (w) tmp.win = *w;
+    char what[200];
+    layer_desc(&tmp, what, sizeof what);
+    if (in_channels < 1 || out_channels < 1 || in_channels > INT32_MAX ||
+        out_channels > INT32_MAX)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d (%s): channels must be in [1, 2^31)",
+                        fn, m->n_layers + 1, what);
+    lre_status s = check_window(m, fn, what, LRE_LAYER_CONV2D, w);
+    if (s) return s;
+    const int64_t K = in_channels * w->kh * w->kw;
+    if (K > INT32_MAX)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d (%s): in_channels x kernel is more "
+                        "than 2^31", fn, m->n_layers + 1, what);
+    if ((s = param_room(m, fn, what, out_channels * K, w->bias ? out_channels : 0))) return s;
+    int64_t c = current_channels(m);
+    if (c && c != in_channels)
+        return lre_fail(m->ctx, LRE_ESHAPE, "%s: layer %d (%s) expects %" PRId64 " channels, "
+                        "the conv2d before gives %" PRId64, fn, m->n_layers + 1, what,
+                        in_channels, c);
+    lre_layer *l = push_layer(m, fn);
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    *l = tmp;
+    l->wn = out_channels * K;
+    l->bn = w->bias ? out_channels : 0;
+    l->fan_in = K;
+    l->w_ndim = 4;
+    l->w_shape[0] = out_channels;
+    l->w_shape[1] = in_channels;
+    l->w_shape[2] = w->kh;
+    l->w_shape[3] = w->kw;
+    m->n_layers++;
+    return LRE_OK;
+}
+
+static lre_status add_pool(lre_model *m, lre_layer_kind kind, const lre_window *w,
+                           const char *fn)
+{
+    if (!m) return LRE_EINVAL;
+    lre_layer tmp = {.kind = kind};
+    if (w) tmp.win = *w;
+    char what[200];
+    layer_desc(&tmp, what, sizeof what);
+    lre_status s = check_window(m, fn, what, kind, w);
+    if (s) return s;
+    lre_layer *l = push_layer(m, fn);
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    *l = tmp;
+    m->n_layers++;
+    return LRE_OK;
+}
+
+lre_status lre_model_add_max_pool2d(lre_model *m, const lre_window *w)
+{
+    return add_pool(m, LRE_LAYER_MAX_POOL2D, w, "lre_model_add_max_pool2d");
+}
+
+lre_status lre_model_add_avg_pool2d(lre_model *m, const lre_window *w)
+{
+    return add_pool(m, LRE_LAYER_AVG_POOL2D, w, "lre_model_add_avg_pool2d");
+}
+
+lre_status lre_model_add_adaptive_avg_pool2d(lre_model *m, int64_t oh, int64_t ow)
+{
+    static const char fn[] = "lre_model_add_adaptive_avg_pool2d";
+    if (!m) return LRE_EINVAL;
+    if (oh < 1 || ow < 1 || oh > INT32_MAX || ow > INT32_MAX)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d: output size %" PRId64 "x%" PRId64
+                        " must be at least 1", fn, m->n_layers + 1, oh, ow);
+    lre_layer *l = push_layer(m, fn);
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    l->kind = LRE_LAYER_ADAPTIVE_AVG_POOL2D;
+    l->aoh = oh;
+    l->aow = ow;
+    m->n_layers++;
+    return LRE_OK;
+}
+
+lre_status lre_model_add_flatten(lre_model *m)
+{
+    if (!m) return LRE_EINVAL;
+    lre_layer *l = push_layer(m, "lre_model_add_flatten");
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    l->kind = LRE_LAYER_FLATTEN;
+    l->in = l->out = current_width(m);
+    m->n_layers++;
+    return LRE_OK;
+}
+
+/* ------------------------------------------------------------ shapes */
+
+static const char *shape_text(char *buf, size_t n, int nd, const int64_t *sh)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < nd && len < n; k++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%" PRId64, k ? "x" : "", sh[k]);
+    return buf;
+}
+
+static int64_t shape_count(int nd, const int64_t *sh)
+{
+    int64_t n = 1;
+    for (int k = 0; k < nd; k++) n *= sh[k];
+    return n;
+}
+
+lre_status lre_model_set_input_shape(lre_model *m, int ndim, const int64_t *shape)
+{
+    static const char fn[] = "model";
+    if (!m) return LRE_EINVAL;
+    lre_ctx *ctx = m->ctx;
+    if (ndim < 1 || ndim > LRE_MAX_DIMS || !shape)
+        return lre_fail(ctx, LRE_EINVAL, "%s: an input row shape has 1 to %d sizes (got %d)", fn,
+                        LRE_MAX_DIMS, ndim);
+    for (int k = 0; k < ndim; k++)
+        if (shape[k] < 1 || shape[k] > INT32_MAX)
+            return lre_fail(ctx, LRE_EINVAL, "%s: input row size %d (%" PRId64 ") is out of "
+                            "range", fn, k + 1, shape[k]);
+    if (m->n_layers == 0) return lre_fail(ctx, LRE_ESTATE, "%s: it has no layers", fn);
+    m->in_ndim = 0;
+    int nd = ndim;
+    int64_t sh[LRE_MAX_DIMS];
+    memcpy(sh, shape, (size_t)ndim * sizeof *sh);
+    char src[240], me[200], dims[96], prev[200];
+    for (int i = 0; i < m->n_layers; i++) {
+        lre_layer *l = &m->layers[i];
+        const int64_t n = shape_count(nd, sh);
+        if (n > INT32_MAX)
+            return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d gives rows of %" PRId64 " values, "
+                            "more than 2^31", fn, i, n);
+        layer_desc(l, me, sizeof me);
+        shape_text(dims, sizeof dims, nd, sh);
+        if (i == 0)
+            snprintf(src, sizeof src, "the input (rows of %s)", dims);
+        else
+            snprintf(src, sizeof src, "layer %d (%s, rows of %s)", i,
+                     layer_desc(&m->layers[i - 1], prev, sizeof prev), dims);
+        switch (l->kind) {
+        case LRE_LAYER_LINEAR:
+            if (n != l->in)
+                return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) expects %" PRId64
+                                " features, gets %" PRId64 " from %s", fn, i + 1, me, l->in, n,
+                                src);
+            nd = 1;
+            sh[0] = l->out;
+            continue;
+        case LRE_LAYER_ACT:
+            l->in = l->out = n;
+            continue;
+        case LRE_LAYER_FLATTEN:
+            l->in = l->out = n;
+            nd = 1;
+            sh[0] = n;
+            continue;
+        default:
+            break;
+        }
+        /* an image layer */
+        if (nd != 2 && nd != 3)
+            return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) needs images, rows of CxHxW "
+                            "or HxW values, and gets rows of %s from %s%s", fn, i + 1, me, dims,
+                            i == 0 ? "the input" : src,
+                            i == 0 && nd == 1 ? " (give the data its image shape: "
+                                                "ds:reshape{C, H, W} in Lua, "
+                                                "lre_dataset_reshape in C)" : "");
+        const int64_t C = nd == 3 ? sh[0] : 1, H = sh[nd - 2], W = sh[nd - 1];
+        lre_window w = l->win;
+        if (l->kind == LRE_LAYER_CONV2D && C != l->cin)
+            return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) expects %" PRId64 " channels, "
+                            "gets %" PRId64 " from %s", fn, i + 1, me, l->cin, C, src);
+        if (l->kind == LRE_LAYER_ADAPTIVE_AVG_POOL2D) {
+            if (H % l->aoh || W % l->aow)
+                return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) pools %" PRId64 "x%" PRId64
+                                " images (from %s) to %" PRId64 "x%" PRId64 ": only sizes that "
+                                "divide the input's are supported", fn, i + 1, me, H, W, src,
+                                l->aoh, l->aow);
+            w = lre_pool_window(1);
+            w.kh = w.sh = H / l->aoh;
+            w.kw = w.sw = W / l->aow;
+        }
+        if (lre_conv_geom_init(ctx, &l->g, C, H, W, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh,
+                               w.dw) != LRE_OK) {
+            char why[300];
+            snprintf(why, sizeof why, "%s", lre_ctx_error(ctx));
+            return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) on %" PRId64 "x%" PRId64 "x%"
+                            PRId64 " images from %s: %s", fn, i + 1, me, C, H, W, src, why);
+        }
+        l->in = n;
+        nd = 3;
+        sh[0] = l->kind == LRE_LAYER_CONV2D ? l->cout : C;
+        sh[1] = l->g.OH;
+        sh[2] = l->g.OW;
+        l->out = shape_count(nd, sh);
+        l->ndim = nd;
+        memcpy(l->shape, sh, sizeof sh);
+    }
+    for (int i = 0; i < m->n_layers; i++) /* each layer's output shape, for the record */
+        if (m->layers[i].kind == LRE_LAYER_LINEAR || m->layers[i].kind == LRE_LAYER_ACT ||
+            m->layers[i].kind == LRE_LAYER_FLATTEN) {
+            m->layers[i].ndim = 1;
+            m->layers[i].shape[0] = m->layers[i].out;
+        }
+    m->in_ndim = ndim;
+    memcpy(m->in_shape, shape, (size_t)ndim * sizeof *shape);
+    return LRE_OK;
+}
+
 static lre_status make_views(lre_model *m)
 {
     for (int i = 0; i < m->n_layers; i++) {
         lre_layer *l = &m->layers[i];
-        if (l->kind != LRE_LAYER_LINEAR) continue;
-        int64_t ws[2] = {l->out, l->in}, bs[1] = {l->out};
+        if (!lre_layer_has_params(l)) continue;
+        int64_t ws[2] = {l->w_shape[0], l->wn / l->w_shape[0]}, bs[1] = {l->bn};
         lre_status s;
         if ((s = lre_tensor_view(&l->w, m->params, l->w_off, 2, ws)) ||
-            (s = lre_tensor_view(&l->b, m->params, l->b_off, 1, bs)) ||
-            (s = lre_tensor_view(&l->dw, m->grads, l->w_off, 2, ws)) ||
-            (s = lre_tensor_view(&l->db, m->grads, l->b_off, 1, bs)))
+            (s = lre_tensor_view(&l->dw, m->grads, l->w_off, 2, ws)))
+            return s;
+        if (l->bn && ((s = lre_tensor_view(&l->b, m->params, l->b_off, 1, bs)) ||
+                      (s = lre_tensor_view(&l->db, m->grads, l->b_off, 1, bs))))
             return s;
     }
     return LRE_OK;
@@ -151,12 +527,15 @@ static lre_status model_alloc(lre_model *m)
     int64_t n = 0;
     for (int i = 0; i < m->n_layers; i++) {
         lre_layer *l = &m->layers[i];
-        if (l->kind != LRE_LAYER_LINEAR) continue;
+        if (!lre_layer_has_params(l)) continue;
         l->w_off = n;
-        n += l->out * l->in;
+        n += l->wn;
         l->b_off = n;
-        n += l->out;
+        n += l->bn;
     }
+    if (n == 0)
+        return lre_fail(m->ctx, LRE_ESTATE, "model: it has no layer with parameters (a linear "
+                        "or conv2d)");
     m->n_params = n;
     lre_status s;
     if ((s = lre_tensor_new(m->ctx, &m->params, LRE_F32, 1, &n)) ||
@@ -171,8 +550,10 @@ lre_status lre_model_init(lre_model *m, uint64_t seed)
     lre_status s = model_alloc(m);
     if (s) return s;
     /* Drawn on the host from Philox(seed), then copied: identical on every
-     * device. nn.Linear.reset_parameters: kaiming_uniform_(a=√5) gives
-     * U(-1/√in, 1/√in) for the weight, and the bias is U(-1/√in, 1/√in). */
+     * device. nn.Linear's and nn.Conv2d's reset_parameters:
+     * kaiming_uniform_(a=√5) gives U(-1/√fan_in, 1/√fan_in) for the weight,
+     * and the bias is U(-1/√fan_in, 1/√fan_in); fan_in = in_features, or
+     * in_channels·KH·KW. */
     lre_ctx *ctx = m->ctx;
     size_t bytes = (size_t)m->n_params * sizeof(float);
     float *host = lre_malloc(ctx, bytes, "model initialisation");
@@ -181,9 +562,9 @@ lre_status lre_model_init(lre_model *m, uint64_t seed)
     lre_rng_seed(&rng, seed);
     for (int i = 0; i < m->n_layers; i++) {
         lre_layer *l = &m->layers[i];
-        if (l->kind != LRE_LAYER_LINEAR) continue;
-        float bound = (float)(1.0 / sqrt((double)l->in));
-        for (int64_t k = 0; k < l->out * l->in + l->out; k++)
+        if (!lre_layer_has_params(l)) continue;
+        float bound = (float)(1.0 / sqrt((double)l->fan_in));
+        for (int64_t k = 0; k < l->wn + l->bn; k++)
             host[l->w_off + k] = (2.0f * lre_rng_uniform(&rng) - 1.0f) * bound;
     }
     s = lre_tensor_from_host(m->params, host, bytes);
@@ -191,6 +572,21 @@ lre_status lre_model_init(lre_model *m, uint64_t seed)
     if (s) return s;
     m->initialized = true;
     return LRE_OK;
+}
+
+/* Appends a copy of layer l (as added) to c. */
+static lre_status add_like(lre_model *c, const lre_layer *l)
+{
+    switch (l->kind) {
+    case LRE_LAYER_LINEAR: return lre_model_add_linear(c, l->in, l->out);
+    case LRE_LAYER_ACT: return lre_model_add_act(c, l->act, l->act_param);
+    case LRE_LAYER_CONV2D: return lre_model_add_conv2d(c, l->cin, l->cout, &l->win);
+    case LRE_LAYER_MAX_POOL2D: return lre_model_add_max_pool2d(c, &l->win);
+    case LRE_LAYER_AVG_POOL2D: return lre_model_add_avg_pool2d(c, &l->win);
+    case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
+        return lre_model_add_adaptive_avg_pool2d(c, l->aoh, l->aow);
+    default: return lre_model_add_flatten(c);
+    }
 }
 
 lre_status lre_model_clone(const lre_model *m, lre_model **out)
@@ -201,11 +597,8 @@ lre_status lre_model_clone(const lre_model *m, lre_model **out)
     *out = NULL;
     lre_model *c = NULL;
     lre_status s = lre_model_new(ctx, &c);
-    for (int i = 0; !s && i < m->n_layers; i++) {
-        const lre_layer *l = &m->layers[i];
-        s = l->kind == LRE_LAYER_LINEAR ? lre_model_add_linear(c, l->in, l->out)
-                                        : lre_model_add_act(c, l->act, l->act_param);
-    }
+    for (int i = 0; !s && i < m->n_layers; i++) s = add_like(c, &m->layers[i]);
+    if (!s && m->in_ndim) s = lre_model_set_input_shape(c, m->in_ndim, m->in_shape);
     /* the same values: allocated (and drawn, then overwritten) as the source's */
     if (!s && m->initialized && !(s = lre_model_init(c, 0)))
         s = lre_tensor_copy(c->params, m->params);
@@ -223,30 +616,30 @@ lre_layer_kind lre_model_layer_kind(const lre_model *m, int i) { return m->layer
 
 lre_layer_info lre_model_layer_info(const lre_model *m, int i)
 {
-    const lre_layer *l = &m->layers[i];
-    lre_layer_info info = {l->kind, l->in, l->out, LRE_ACT_RELU, 0.0f};
-    if (l->kind == LRE_LAYER_ACT) {
-        info.act = l->act;
-        if (l->act == LRE_ACT_LEAKY_RELU) info.param = l->act_param;
-    }
-    return info;
+    return info_of(&m->layers[i]);
 }
 
 int64_t lre_model_in_features(const lre_model *m)
 {
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == LRE_LAYER_LINEAR) return m->layers[i].in;
+    if (m->in_ndim) return shape_count(m->in_ndim, m->in_shape);
+    for (int i = 0; i < m->n_layers; i++) {
+        const lre_layer *l = &m->layers[i];
+        if (l->kind == LRE_LAYER_LINEAR) return l->in;
+        if (l->kind != LRE_LAYER_ACT && l->kind != LRE_LAYER_FLATTEN) return 0;
+    }
     return 0;
 }
 
-int64_t lre_model_out_features(const lre_model *m) { return current_width(m); }
+int64_t lre_model_out_features(const lre_model *m)
+{
+    if (m->in_ndim) return m->layers[m->n_layers - 1].out;
+    return current_width(m);
+}
 
 int64_t lre_model_num_params(const lre_model *m)
 {
     int64_t n = 0;
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == LRE_LAYER_LINEAR)
-            n += m->layers[i].out * m->layers[i].in + m->layers[i].out;
+    for (int i = 0; i < m->n_layers; i++) n += m->layers[i].wn + m->layers[i].bn;
     return n;
 }
 
@@ -255,18 +648,10 @@ const char *lre_model_describe(const lre_model *m, char *buf, size_t n)
     if (!buf || !n) return buf;
     buf[0] = '\0';
     size_t len = 0;
-    for (int i = 0; i < m->n_layers && len < n; i++) {
-        const lre_layer *l = &m->layers[i];
-        const char *sep = i ? " " : "";
-        if (l->kind == LRE_LAYER_LINEAR)
-            len += (size_t)snprintf(buf + len, n - len, "%slinear(%" PRId64 ",%" PRId64 ")", sep,
-                                    l->in, l->out);
-        else if (l->act == LRE_ACT_LEAKY_RELU)
-            len += (size_t)snprintf(buf + len, n - len, "%sleaky_relu(%g)", sep,
-                                    (double)l->act_param);
-        else
-            len += (size_t)snprintf(buf + len, n - len, "%s%s", sep, lre_act_name(l->act));
-    }
+    char one[200];
+    for (int i = 0; i < m->n_layers && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? " " : "",
+                                layer_desc(&m->layers[i], one, sizeof one));
     return buf;
 }
 

@@ -16,11 +16,27 @@ typedef struct lre_layer {
     lre_layer_kind kind;
     lre_act act;
     float act_param;
-    int64_t in, out;          /* linear; for act: width of its input */
-    int64_t w_off, b_off;     /* element offsets in the flat buffers */
-    lre_tensor *w, *b;        /* views into params (linear only)     */
+    int64_t in, out;          /* linear: features; the others: values per row
+                                 in and out (once the input shape is set) */
+    int64_t cin, cout;        /* conv2d channels */
+    lre_window win;           /* conv2d and pooling, as added */
+    int64_t aoh, aow;         /* adaptive_avg_pool2d's output size */
+    /* set by lre_model_set_input_shape */
+    lre_conv_geom g;          /* conv2d and pooling: the window over the input */
+    int ndim;                 /* the output row's shape */
+    int64_t shape[LRE_MAX_DIMS];
+    /* parameters: weight then bias, element offsets in the flat buffers */
+    int64_t w_off, b_off;
+    int64_t wn, bn;           /* elements (0: none) */
+    int64_t fan_in;           /* the initialisation's bound is 1/sqrt(fan_in) */
+    int w_ndim;               /* the weight's shape as PyTorch's state_dict has it */
+    int64_t w_shape[4];
+    lre_tensor *w, *b;        /* views into params: linear (out, in), conv2d (O, C·KH·KW) */
     lre_tensor *dw, *db;      /* views into grads                    */
 } lre_layer;
+
+/* Has the layer a weight (and perhaps a bias)? */
+static inline int lre_layer_has_params(const lre_layer *l) { return l->wn > 0; }
 
 struct lre_model {
     int refcount;
@@ -32,6 +48,8 @@ struct lre_model {
     lre_tensor *params;       /* (n_params) f32 */
     lre_tensor *grads;        /* (n_params) f32 */
     const void *owner;        /* the trainer that steps these parameters, or NULL */
+    int in_ndim;              /* the input row shape (lre_model_set_input_shape); 0: not set */
+    int64_t in_shape[LRE_MAX_DIMS];
 };
 
 /* ----------------------------------------------------- optimizer state */
@@ -76,6 +94,13 @@ lre_status lre_linear_relu_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor
  * oneDNN primitive per shape is made here). */
 lre_status lre_linear_prepare(lre_ctx *ctx, int64_t B, int64_t in, int64_t out, int backward,
                               int with_dx, int accumulate, int relu);
+
+/* Readies the backend for the GEMMs of a conv2d layer of O output
+ * channels over images of g (one image per GEMM, so the batch does not
+ * matter): forward, and with `backward` its weight gradient (set and
+ * accumulated) and, with `with_dx`, its input gradient. */
+lre_status lre_conv2d_prepare(lre_ctx *ctx, const lre_conv_geom *g, int64_t O, int backward,
+                              int with_dx);
 
 /* lre_cross_entropy, lre_mse and lre_count_correct for the trainer: the
  * result stays on the device (loss_dev, correct_dev: device memory) and

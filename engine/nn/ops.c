@@ -447,6 +447,22 @@ lre_status lre_conv2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
     return LRE_OK;
 }
 
+lre_status lre_conv2d_prepare(lre_ctx *ctx, const lre_conv_geom *g, int64_t O, int backward,
+                              int with_dx)
+{
+    const lre_backend *be = ctx->be;
+    if (!be->gemm_prepare) return LRE_OK;
+    const int64_t K = g->C * g->KH * g->KW, P = g->OH * g->OW;
+    void *st = ctx->be_state;
+    /* the calls of lre_conv2d_forward and _backward, argument for argument */
+    CHECK(be->gemm_prepare(st, 0, 0, O, P, K, 1.0f, K, P, 0.0f, P));
+    if (!backward) return LRE_OK;
+    CHECK(be->gemm_prepare(st, 0, 1, O, K, P, 1.0f, P, P, 0.0f, K));
+    CHECK(be->gemm_prepare(st, 0, 1, O, K, P, 1.0f, P, P, 1.0f, K));
+    if (with_dx) CHECK(be->gemm_prepare(st, 1, 0, K, P, O, 1.0f, K, P, 0.0f, P));
+    return LRE_OK;
+}
+
 lre_status lre_conv2d_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
                                const lre_tensor *dy, const lre_tensor *x,
                                const lre_tensor *w, const lre_conv_geom *g,

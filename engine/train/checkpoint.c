@@ -100,7 +100,7 @@ static const char *loss_name(lre_loss_kind k)
  * bytes per layer is more than any layer's description takes). */
 static char *describe_model(lre_ctx *ctx, const lre_model *m, size_t *size)
 {
-    size_t n = 64 * ((size_t)m->n_layers + 1) + 64;
+    size_t n = 200 * ((size_t)m->n_layers + 1) + 64;
     char *buf = lre_malloc(ctx, n, "architecture description");
     if (!buf) return NULL;
     buf[0] = '\0';
@@ -114,9 +114,8 @@ static char *describe_model(lre_ctx *ctx, const lre_model *m, size_t *size)
 static lre_status check_layer_offsets(lre_ctx *ctx, const lre_model *m, int i, const char *what)
 {
     const lre_layer *L = &m->layers[i];
-    int64_t wn = L->out * L->in;
-    if (L->in <= 0 || L->out <= 0 || L->w_off < 0 || L->b_off < 0 ||
-        L->w_off > m->n_params - wn || L->b_off > m->n_params - L->out)
+    if (L->wn <= 0 || L->bn < 0 || L->w_off < 0 || L->b_off < 0 ||
+        L->w_off > m->n_params - L->wn || L->b_off > m->n_params - L->bn)
         return lre_fail(ctx, LRE_ESTATE,
                         "%s: layer %d's parameters lie outside the flat parameter buffer "
                         "(internal error)", what, i);
@@ -230,18 +229,17 @@ static lre_status build_header(lre_trainer *t, const char *path, char **json)
     for (int pass = 0; pass < 2; pass++) /* the parameters, then the optimizer's */
         for (int i = 0; ok && i < m->n_layers; i++) {
             const lre_layer *L = &m->layers[i];
-            if (L->kind != LRE_LAYER_LINEAR) continue;
-            int64_t wshape[2] = {L->out, L->in};
-            uint64_t wb = (uint64_t)(L->out * L->in) * 4, bb = (uint64_t)L->out * 4;
+            if (!lre_layer_has_params(L)) continue;
+            uint64_t wb = (uint64_t)L->wn * 4, bb = (uint64_t)L->bn * 4;
             int nb = pass == 0 ? 1 : t->opt.n;
             for (int k = 0; ok && k < nb; k++) {
                 param_name(name, i, "weight", pass ? t->opt.name[k] : NULL);
-                ok = add_tensor_entry(root, name, "F32", 2, wshape, pos, pos + wb);
+                ok = add_tensor_entry(root, name, "F32", L->w_ndim, L->w_shape, pos, pos + wb);
                 pos += wb;
             }
-            for (int k = 0; ok && k < nb; k++) {
+            for (int k = 0; ok && L->bn && k < nb; k++) {
                 param_name(name, i, "bias", pass ? t->opt.name[k] : NULL);
-                ok = add_tensor_entry(root, name, "F32", 1, &L->out, pos, pos + bb);
+                ok = add_tensor_entry(root, name, "F32", 1, &L->bn, pos, pos + bb);
                 pos += bb;
             }
         }
@@ -299,14 +297,13 @@ static int write_checkpoint(FILE *f, void *ud)
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < j->m->n_layers; i++) {
             const lre_layer *L = &j->m->layers[i];
-            if (L->kind != LRE_LAYER_LINEAR) continue;
+            if (!lre_layer_has_params(L)) continue;
             int k0 = pass == 0 ? 0 : 1, k1 = pass == 0 ? 1 : 1 + j->nbuf;
             for (int k = k0; k < k1; k++)
-                if (write_f32(f, j->host + j->stride * (size_t)k + L->w_off,
-                              (size_t)(L->out * L->in)))
+                if (write_f32(f, j->host + j->stride * (size_t)k + L->w_off, (size_t)L->wn))
                     return -1;
-            for (int k = k0; k < k1; k++)
-                if (write_f32(f, j->host + j->stride * (size_t)k + L->b_off, (size_t)L->out))
+            for (int k = k0; L->bn && k < k1; k++)
+                if (write_f32(f, j->host + j->stride * (size_t)k + L->b_off, (size_t)L->bn))
                     return -1;
         }
     return 0;
@@ -322,7 +319,7 @@ lre_status lre_trainer_save(lre_trainer *t, const char *path)
     if (!m->initialized || !m->params)
         return lre_fail(ctx, LRE_ESTATE, "save: %s: the model is not initialised", path);
     for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == LRE_LAYER_LINEAR &&
+        if (lre_layer_has_params(&m->layers[i]) &&
             (s = check_layer_offsets(ctx, m, i, "save")) != LRE_OK)
             return s;
 
@@ -501,10 +498,10 @@ static int expected_name(const lre_model *m, const lre_optim_state *opt, int ver
         i = i * 10 + (*p - '0');
         if (i >= m->n_layers) return 0;
     }
-    if (m->layers[i].kind != LRE_LAYER_LINEAR) return 0;
+    if (!lre_layer_has_params(&m->layers[i])) return 0;
     if (strncmp(p, ".weight", 7) == 0)
         p += 7;
-    else if (strncmp(p, ".bias", 5) == 0)
+    else if (m->layers[i].bn && strncmp(p, ".bias", 5) == 0)
         p += 5;
     else
         return 0;
@@ -536,7 +533,7 @@ static lre_status check_sgd_momentum(lre_trainer *t, const char *path, const lre
                         "trainer's SGD has no momentum (momentum 0)", path, found);
     if (!found && t->opt.n > 0)
         for (int i = 0; i < m->n_layers; i++)
-            if (m->layers[i].kind == LRE_LAYER_LINEAR) {
+            if (lre_layer_has_params(&m->layers[i])) {
                 char name[PNAME_MAX];
                 param_name(name, i, "weight", t->opt.name[0]);
                 return LOADFAIL(LRE_EFORMAT, "tensor %s is missing: the file was saved by SGD "
@@ -605,14 +602,17 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
     char name[PNAME_MAX];
     for (int i = 0; i < m->n_layers; i++) {
         const lre_layer *L = &m->layers[i];
-        if (L->kind != LRE_LAYER_LINEAR) continue;
+        if (!lre_layer_has_params(L)) continue;
         if ((s = check_layer_offsets(ctx, m, i, "load")) != LRE_OK) return s;
-        int64_t wshape[2] = {L->out, L->in};
         param_name(name, i, "weight", NULL);
-        if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 2, wshape, NULL))) return s;
+        if ((s = expect_tensor(ctx, path, f, name, "model", "F32", L->w_ndim, L->w_shape,
+                               NULL)))
+            return s;
+        n_expected += 1;
+        if (!L->bn) continue;
         param_name(name, i, "bias", NULL);
-        if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 1, &L->out, NULL))) return s;
-        n_expected += 2;
+        if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 1, &L->bn, NULL))) return s;
+        n_expected += 1;
     }
     const lre_st_tensor *tstep = NULL, *ts1 = NULL, *ts2 = NULL;
     if (version == 1) {
@@ -629,16 +629,18 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
         n_expected += 1;
         for (int i = 0; i < m->n_layers; i++) {
             const lre_layer *L = &m->layers[i];
-            if (L->kind != LRE_LAYER_LINEAR) continue;
-            int64_t wshape[2] = {L->out, L->in};
+            if (!lre_layer_has_params(L)) continue;
             for (int k = 0; k < opt->n; k++) {
                 param_name(name, i, "weight", opt->name[k]);
-                if ((s = expect_tensor(ctx, path, f, name, "optimizer", "F32", 2, wshape, NULL)))
+                if ((s = expect_tensor(ctx, path, f, name, "optimizer", "F32", L->w_ndim,
+                                       L->w_shape, NULL)))
                     return s;
+                n_expected += 1;
+                if (!L->bn) continue;
                 param_name(name, i, "bias", opt->name[k]);
-                if ((s = expect_tensor(ctx, path, f, name, "optimizer", "F32", 1, &L->out, NULL)))
+                if ((s = expect_tensor(ctx, path, f, name, "optimizer", "F32", 1, &L->bn, NULL)))
                     return s;
-                n_expected += 2;
+                n_expected += 1;
             }
         }
     }
@@ -662,13 +664,14 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
      * values, so any part of the flat buffer outside the layers is kept). */
     for (int i = 0; i < m->n_layers; i++) {
         const lre_layer *L = &m->layers[i];
-        if (L->kind != LRE_LAYER_LINEAR) continue;
+        if (!lre_layer_has_params(L)) continue;
         for (int k = -1; k < (version == 2 ? opt->n : 0); k++) {
             float *dst = k < 0 ? params : bufs[k];
             const char *bn = k < 0 ? NULL : opt->name[k];
             param_name(name, i, "weight", bn);
             if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), dst + L->w_off)))
                 return s;
+            if (!L->bn) continue;
             param_name(name, i, "bias", bn);
             if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), dst + L->b_off)))
                 return s;

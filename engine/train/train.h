@@ -31,11 +31,16 @@ typedef struct lre_workspace {
     lre_tensor *x;            /* (rows, in) on the device */
     lre_tensor *y;            /* (rows) i32 labels on the device */
     lre_tensor *t;            /* (rows, target_dim) f32 targets */
-    lre_tensor **act;         /* n_layers outputs, (rows, width) */
-    lre_tensor **dact;        /* n_layers gradients w.r.t. outputs */
+    lre_tensor **act;         /* n_layers outputs, (rows, width); a flatten's is
+                                 the layer before's (or x), retained */
+    lre_tensor **dact;        /* n_layers gradients w.r.t. outputs (a flatten's
+                                 alike; NULL where no gradient flows) */
+    lre_tensor **aux;         /* per layer: max_pool2d's indices (rows, out) i32;
+                                 conv2d's im2col matrix, a view of col */
+    lre_tensor *col;          /* the conv2d layers' shared im2col workspace */
     /* row-limited views for a short batch (set per batch, no allocation) */
     lre_tensor vidx, vx, vy, vt;
-    lre_tensor *vact, *vdact; /* arrays of n_layers tensor structs */
+    lre_tensor *vact, *vdact, *vaux; /* arrays of n_layers tensor structs */
 } lre_workspace;
 
 /* A captured pass over a dataset (evaluate or accuracy), replayed while
@@ -62,6 +67,8 @@ struct lre_trainer {
     lre_precision precision;  /* what the device does: set before every GEMM
                                  of a step, evaluate or accuracy */
     int64_t steps;            /* optimizer steps taken */
+    int first_param;          /* the first layer with parameters: no gradient
+                                 flows below it */
     lre_optim_state opt;      /* the buffers the optimizer uses, n_params each */
     lre_batcher batcher;
     lre_workspace ws;

@@ -50,11 +50,22 @@ static void ws_free(lre_ctx *ctx, lre_workspace *ws, int n_layers)
     lre_tensor_release(ws->t);
     for (int i = 0; ws->act && i < n_layers; i++) lre_tensor_release(ws->act[i]);
     for (int i = 0; ws->dact && i < n_layers; i++) lre_tensor_release(ws->dact[i]);
+    for (int i = 0; ws->aux && i < n_layers; i++) lre_tensor_release(ws->aux[i]);
+    lre_tensor_release(ws->col);
     lre_free(ctx, ws->act, 0);
     lre_free(ctx, ws->dact, 0);
+    lre_free(ctx, ws->aux, 0);
     lre_free(ctx, ws->vact, 0);
     lre_free(ctx, ws->vdact, 0);
+    lre_free(ctx, ws->vaux, 0);
     memset(ws, 0, sizeof *ws);
+}
+
+/* conv2d's im2col matrix: (C·KH·KW, OH·OW) */
+static void col_shape(const lre_layer *l, int64_t s[2])
+{
+    s[0] = l->g.C * l->g.KH * l->g.KW;
+    s[1] = l->g.OH * l->g.OW;
 }
 
 static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, int64_t rows,
@@ -65,17 +76,45 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
     ws->rows = rows;
     ws->act = lre_calloc(ctx, (size_t)L, sizeof *ws->act, "activations");
     ws->dact = lre_calloc(ctx, (size_t)L, sizeof *ws->dact, "activation gradients");
+    ws->aux = lre_calloc(ctx, (size_t)L, sizeof *ws->aux, "layer workspaces");
     ws->vact = lre_calloc(ctx, (size_t)L, sizeof *ws->vact, "activation views");
     ws->vdact = lre_calloc(ctx, (size_t)L, sizeof *ws->vdact, "activation views");
-    if (!ws->act || !ws->dact || !ws->vact || !ws->vdact) return LRE_ENOMEM;
+    ws->vaux = lre_calloc(ctx, (size_t)L, sizeof *ws->vaux, "workspace views");
+    if (!ws->act || !ws->dact || !ws->aux || !ws->vact || !ws->vdact || !ws->vaux)
+        return LRE_ENOMEM;
     int64_t xs[2] = {rows, in}, ys[1] = {rows}, ts[2] = {rows, target_dim ? target_dim : 1};
     CHECK(lre_tensor_new(ctx, &ws->x, LRE_F32, 2, xs));
     CHECK(lre_tensor_new(ctx, &ws->y, LRE_I32, 1, ys));
     if (target_dim) CHECK(lre_tensor_new(ctx, &ws->t, LRE_F32, 2, ts));
+    int64_t col = 0;
     for (int i = 0; i < L; i++) {
-        int64_t s[2] = {rows, m->layers[i].out};
+        const lre_layer *l = &m->layers[i];
+        if (l->kind == LRE_LAYER_FLATTEN) { /* the same values, seen flat */
+            ws->act[i] = i ? ws->act[i - 1] : ws->x;
+            ws->dact[i] = i ? ws->dact[i - 1] : NULL;
+            lre_tensor_retain(ws->act[i]);
+            lre_tensor_retain(ws->dact[i]);
+            continue;
+        }
+        int64_t s[2] = {rows, l->out};
         CHECK(lre_tensor_new(ctx, &ws->act[i], LRE_F32, 2, s));
         CHECK(lre_tensor_new(ctx, &ws->dact[i], LRE_F32, 2, s));
+        if (l->kind == LRE_LAYER_MAX_POOL2D)
+            CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_I32, 2, s));
+        if (l->kind == LRE_LAYER_CONV2D) {
+            int64_t c[2];
+            col_shape(l, c);
+            if (c[0] * c[1] > col) col = c[0] * c[1];
+        }
+    }
+    if (col) {
+        CHECK(lre_tensor_new(ctx, &ws->col, LRE_F32, 1, &col));
+        for (int i = 0; i < L; i++)
+            if (m->layers[i].kind == LRE_LAYER_CONV2D) {
+                int64_t c[2];
+                col_shape(&m->layers[i], c);
+                CHECK(lre_tensor_view(&ws->aux[i], ws->col, 0, 2, c));
+            }
     }
     return LRE_OK;
 }
@@ -91,8 +130,12 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
 static int64_t workspace_rows(const lre_model *m, int64_t batch_size)
 {
     if (batch_size >= LRE_EVAL_ROWS) return batch_size;
-    int64_t width = lre_model_in_features(m);
-    for (int i = 0; i < m->n_layers; i++) width += 2 * m->layers[i].out;
+    int64_t width = lre_model_in_features(m); /* values per row: activations, their
+                                                 gradients, max pooling's indices */
+    for (int i = 0; i < m->n_layers; i++) {
+        const lre_layer_kind k = m->layers[i].kind;
+        if (k != LRE_LAYER_FLATTEN) width += (k == LRE_LAYER_MAX_POOL2D ? 3 : 2) * m->layers[i].out;
+    }
     if (width * LRE_EVAL_ROWS * (int64_t)sizeof(float) > LRE_EVAL_BYTES) return batch_size;
     return LRE_EVAL_ROWS;
 }
@@ -106,7 +149,7 @@ static lre_status check_data(lre_trainer *t, lre_dataset *d, const char *fn)
     const lre_model *m = t->model;
     char arch[256];
     int64_t in = lre_model_in_features(m), out = lre_model_out_features(m);
-    if (d->rows->features != in)
+    if (in && d->rows->features != in) /* 0: the input shape decides (lre_model_set_input_shape) */
         return lre_fail(ctx, LRE_ESHAPE,
                         "%s: the data has %" PRId64 " features per row but the model (%s) takes "
                         "%" PRId64, fn, d->rows->features,
@@ -167,9 +210,11 @@ static lre_status prepare_gemms(lre_trainer *t)
     const int64_t pass_rows[2] = {rows < n ? rows : n, n % rows};
     for (int i = 0; i < t->model->n_layers; i++) {
         const lre_layer *l = &t->model->layers[i];
+        if (l->kind == LRE_LAYER_CONV2D) /* per image: the batch's rows do not matter */
+            CHECK(lre_conv2d_prepare(ctx, &l->g, l->cout, 1, i > t->first_param));
         if (l->kind != LRE_LAYER_LINEAR) continue;
-        for (int k = 0; k < 2; k++) { /* backward: dx for all but layer 0 */
-            CHECK(lre_linear_prepare(ctx, step_rows[k], l->in, l->out, 1, i > 0,
+        for (int k = 0; k < 2; k++) { /* backward: dx for all but the first layer with weights */
+            CHECK(lre_linear_prepare(ctx, step_rows[k], l->in, l->out, 1, i > t->first_param,
                                      t->accumulation_steps > 1, 0));
             CHECK(lre_linear_prepare(ctx, pass_rows[k], l->in, l->out, 0, 0, 0,
                                      relu_follows(t->model, i)));
@@ -244,7 +289,15 @@ lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lr
     t->seed = o.seed;
     t->precision_requested = o.precision;
     t->precision = effective;
+    t->first_param = 0;
+    while (!lre_layer_has_params(&model->layers[t->first_param])) /* the model has one: */
+        if (++t->first_param == model->n_layers) break;         /* lre_model_add_* */
+    /* the shapes of this data's rows (a model may have seen another shape) */
+    model->in_ndim = 0;
     lre_status s = check_data(t, data, fn);
+    if (!s) s = lre_model_set_input_shape(model, lre_dataset_row_ndim(data), data->row_ndim ?
+                                          data->row_shape : data->rows->row_shape);
+    if (!s) s = check_data(t, data, fn);
     if (!s && !model->initialized) s = lre_model_init(model, o.seed);
     if (s) goto fail;
     if ((s = lre_optim_state_init(ctx, &t->opt, &o.optim, model->n_params))) goto fail;
@@ -460,7 +513,9 @@ static void set_views(lre_trainer *t, int64_t n)
     if (ws->t) lre_tensor_set_rows(&ws->vt, ws->t, n);
     for (int i = 0; i < t->model->n_layers; i++) {
         lre_tensor_set_rows(&ws->vact[i], ws->act[i], n);
-        lre_tensor_set_rows(&ws->vdact[i], ws->dact[i], n);
+        if (ws->dact[i]) lre_tensor_set_rows(&ws->vdact[i], ws->dact[i], n);
+        if (t->model->layers[i].kind == LRE_LAYER_MAX_POOL2D)
+            lre_tensor_set_rows(&ws->vaux[i], ws->aux[i], n);
     }
 }
 
@@ -473,12 +528,29 @@ static lre_status forward(lre_trainer *t, int pass)
     const lre_tensor *h = &ws->vx;
     for (int i = 0; i < t->model->n_layers; i++) {
         lre_layer *l = &t->model->layers[i];
-        if (l->kind == LRE_LAYER_LINEAR) {
+        lre_tensor *y = &ws->vact[i];
+        switch (l->kind) {
+        case LRE_LAYER_LINEAR: {
             const int fuse = pass && relu_follows(t->model, i);
             CHECK(lre_linear_relu_forward(t->ctx, &ws->vact[i + fuse], h, l->w, l->b, fuse));
             i += fuse;
-        } else {
-            CHECK(lre_act_forward(t->ctx, l->act, l->act_param, &ws->vact[i], h));
+            break;
+        }
+        case LRE_LAYER_ACT:
+            CHECK(lre_act_forward(t->ctx, l->act, l->act_param, y, h));
+            break;
+        case LRE_LAYER_CONV2D:
+            CHECK(lre_conv2d_forward(t->ctx, y, h, l->w, l->b, &l->g, ws->aux[i]));
+            break;
+        case LRE_LAYER_MAX_POOL2D:
+            CHECK(lre_max_pool2d_forward(t->ctx, y, &ws->vaux[i], h, &l->g));
+            break;
+        case LRE_LAYER_AVG_POOL2D:
+        case LRE_LAYER_ADAPTIVE_AVG_POOL2D: /* no padding there: the divisor is the window */
+            CHECK(lre_avg_pool2d_forward(t->ctx, y, h, &l->g, l->win.count_include_pad));
+            break;
+        default: /* flatten: its output is its input */
+            break;
         }
         h = &ws->vact[i];
     }
@@ -501,16 +573,33 @@ static lre_status loss_of(lre_trainer *t, float *loss_dev, int grad, float grad_
 static lre_status backward(lre_trainer *t, int accumulate)
 {
     lre_workspace *ws = &t->ws;
-    for (int i = t->model->n_layers - 1; i >= 0; i--) {
+    for (int i = t->model->n_layers - 1; i >= t->first_param; i--) {
         lre_layer *l = &t->model->layers[i];
         const lre_tensor *in = i > 0 ? &ws->vact[i - 1] : &ws->vx;
-        lre_tensor *din = i > 0 ? &ws->vdact[i - 1] : NULL;
-        if (l->kind == LRE_LAYER_LINEAR)
-            CHECK(lre_linear_backward(t->ctx, din, l->dw, l->db, &ws->vdact[i], in, l->w,
-                                      accumulate));
-        else if (din)
-            CHECK(lre_act_backward(t->ctx, l->act, l->act_param, din, &ws->vdact[i], in,
-                                   &ws->vact[i]));
+        /* no gradient below the first layer with weights */
+        lre_tensor *din = i > t->first_param ? &ws->vdact[i - 1] : NULL;
+        const lre_tensor *dy = &ws->vdact[i];
+        switch (l->kind) {
+        case LRE_LAYER_LINEAR:
+            CHECK(lre_linear_backward(t->ctx, din, l->dw, l->db, dy, in, l->w, accumulate));
+            break;
+        case LRE_LAYER_CONV2D:
+            CHECK(lre_conv2d_backward(t->ctx, din, l->dw, l->db, dy, in, l->w, &l->g,
+                                      ws->aux[i], accumulate));
+            break;
+        case LRE_LAYER_ACT:
+            CHECK(lre_act_backward(t->ctx, l->act, l->act_param, din, dy, in, &ws->vact[i]));
+            break;
+        case LRE_LAYER_MAX_POOL2D:
+            CHECK(lre_max_pool2d_backward(t->ctx, din, dy, &ws->vaux[i], &l->g));
+            break;
+        case LRE_LAYER_AVG_POOL2D:
+        case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
+            CHECK(lre_avg_pool2d_backward(t->ctx, din, dy, &l->g, l->win.count_include_pad));
+            break;
+        default: /* flatten: its gradient is its input's */
+            break;
+        }
     }
     return LRE_OK;
 }

@@ -375,8 +375,11 @@ static void test_models(void)
             NOMSG);
     lre_model *acts = NULL;
     chk_must(ctx, lre_model_new(ctx, &acts), "model");
-    chk_err(ctx, lre_model_add_act(acts, LRE_ACT_RELU, 0), LRE_OK,
-            "an activation before any linear layer is refused (its width is unknown)", NOMSG);
+    chk_must(ctx, lre_model_add_act(acts, LRE_ACT_RELU, 0),
+             "an activation may come first (its width is the input's)");
+    chk_err(ctx, lre_model_init(acts, 1), LRE_ESTATE,
+            "a model without a linear or conv2d layer is refused at init, saying so",
+            "no layer with parameters", NOMSG);
 
     /* Trainers that do not fit. */
     float x[12 * 3];

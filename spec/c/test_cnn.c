@@ -1,0 +1,405 @@
+/*
+ * test_cnn.c — models with image layers (conv2d, max_pool2d, avg_pool2d,
+ * adaptive_avg_pool2d, flatten) end to end: what lre_model_add_* and
+ * lre_model_set_input_shape refuse and the messages that name the layer;
+ * the description and parameter count of the issue's LeNet (61706, as
+ * torch counts it); a whole CNN's gradients, read after an SGD step at
+ * lr = 0, against finite differences of the engine's own loss; the same
+ * steps on every device against the CPU's; save, load and the
+ * safetensors header (PyTorch's names and out×in×kh×kw); no allocation per
+ * step.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+
+#define NOMSG ((char *)NULL)
+
+static lre_ctx *ctx;
+static lre_device dev_now;
+
+/* ------------------------------------------------------------ building */
+
+static lre_model *lenet(void)
+{
+    lre_model *m = NULL;
+    lre_window c1 = lre_conv_window(5), c2 = lre_conv_window(5), p = lre_pool_window(2);
+    c1.ph = c1.pw = 2;
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_must(ctx, lre_model_add_conv2d(m, 1, 6, &c1), "conv2d(1,6,5,p=2)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_RELU, 0), "relu");
+    chk_must(ctx, lre_model_add_max_pool2d(m, &p), "max_pool2d(2)");
+    chk_must(ctx, lre_model_add_conv2d(m, 6, 16, &c2), "conv2d(6,16,5)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_RELU, 0), "relu");
+    chk_must(ctx, lre_model_add_max_pool2d(m, &p), "max_pool2d(2)");
+    chk_must(ctx, lre_model_add_flatten(m), "flatten");
+    chk_must(ctx, lre_model_add_linear(m, 400, 120), "linear(400,120)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_RELU, 0), "relu");
+    chk_must(ctx, lre_model_add_linear(m, 120, 84), "linear(120,84)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_RELU, 0), "relu");
+    chk_must(ctx, lre_model_add_linear(m, 84, 10), "linear(84,10)");
+    return m;
+}
+
+static void test_build(void)
+{
+    lre_model *m = lenet();
+    char d[512];
+    lre_model_describe(m, d, sizeof d);
+    CHECK(strcmp(d, "conv2d(1,6,k=5,p=2) relu max_pool2d(k=2) conv2d(6,16,k=5) relu "
+                    "max_pool2d(k=2) flatten linear(400,120) relu linear(120,84) relu "
+                    "linear(84,10)") == 0,
+          "LeNet's description", "got \"%s\"", d);
+    CHECK(lre_model_num_params(m) == 61706, "LeNet has 61706 parameters (as torch counts)",
+          "got %lld", (long long)lre_model_num_params(m));
+    CHECK(lre_model_in_features(m) == 0, "a conv-first model's input width is unknown before "
+          "its input shape", "got %lld", (long long)lre_model_in_features(m));
+    static const int64_t img[2] = {28, 28}, chw[3] = {1, 28, 28}, flat[1] = {784},
+                         small[2] = {8, 8}, three[3] = {3, 28, 28};
+    chk_must(ctx, lre_model_set_input_shape(m, 2, img), "LeNet on 28x28");
+    CHECK(lre_model_in_features(m) == 784 && lre_model_out_features(m) == 10,
+          "LeNet on 28x28 rows: 784 in, 10 out", "%lld in, %lld out",
+          (long long)lre_model_in_features(m), (long long)lre_model_out_features(m));
+    lre_layer_info li = lre_model_layer_info(m, 2);
+    CHECK(li.in == 6 * 28 * 28 && li.out == 6 * 14 * 14, "layer 3 pools 6x28x28 to 6x14x14",
+          "%lld -> %lld", (long long)li.in, (long long)li.out);
+    chk_must(ctx, lre_model_set_input_shape(m, 3, chw), "LeNet on 1x28x28");
+    chk_err(ctx, lre_model_set_input_shape(m, 1, flat), LRE_ESHAPE,
+            "flat rows into a conv2d: the layer named and the reshape hinted", "layer 1",
+            "conv2d(1,6,k=5,p=2)", "784", "reshape", NOMSG);
+    chk_err(ctx, lre_model_set_input_shape(m, 3, three), LRE_ESHAPE,
+            "3 channels into conv2d(1,6): both numbers named", "layer 1", "expects 1 channels",
+            "gets 3", NOMSG);
+    chk_err(ctx, lre_model_set_input_shape(m, 2, small), LRE_ESHAPE,
+            "8x8 images: layer 4's 5x5 kernel is larger than its 2x2 input", "layer 4",
+            "conv2d(6,16,k=5)", "larger than the padded input", NOMSG);
+    lre_model_release(m);
+
+    /* the issue's message: a linear whose in_features the flatten before does not give */
+    m = NULL;
+    lre_window c = lre_conv_window(3), p = lre_pool_window(2);
+    c.ph = c.pw = 1;
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_must(ctx, lre_model_add_conv2d(m, 1, 2, &c), "conv2d");
+    chk_must(ctx, lre_model_add_max_pool2d(m, &p), "pool");
+    chk_must(ctx, lre_model_add_flatten(m), "flatten");
+    chk_must(ctx, lre_model_add_linear(m, 784, 10), "linear(784,10)");
+    chk_err(ctx, lre_model_set_input_shape(m, 2, img), LRE_ESHAPE,
+            "linear(784,10) after a flatten of 2x14x14: layer, both counts and the source named",
+            "layer 4 (linear(784,10)) expects 784 features, gets 392 from layer 3 (flatten",
+            NOMSG);
+    lre_model_release(m);
+
+    /* refused when added: the numbers that do not depend on the input */
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    lre_window w = lre_conv_window(3);
+    w.sh = 0;
+    chk_err(ctx, lre_model_add_conv2d(m, 1, 4, &w), LRE_EINVAL, "a stride of 0 is refused",
+            "layer 1", "stride 0x1", NOMSG);
+    w = lre_conv_window(0);
+    chk_err(ctx, lre_model_add_conv2d(m, 1, 4, &w), LRE_EINVAL, "a kernel of 0 is refused",
+            "kernel_size 0x0", NOMSG);
+    w = lre_conv_window(3);
+    w.ph = -1;
+    chk_err(ctx, lre_model_add_conv2d(m, 1, 4, &w), LRE_EINVAL, "a padding of -1 is refused",
+            "padding -1", NOMSG);
+    w = lre_conv_window(3);
+    chk_err(ctx, lre_model_add_conv2d(m, 0, 4, &w), LRE_EINVAL, "0 in_channels are refused",
+            "channels", NOMSG);
+    chk_err(ctx, lre_model_add_conv2d(m, 1, 4, NULL), LRE_EINVAL, "a NULL window is refused",
+            NOMSG);
+    chk_must(ctx, lre_model_add_conv2d(m, 1, 4, &w), "conv2d(1,4,3)");
+    chk_err(ctx, lre_model_add_conv2d(m, 3, 8, &w), LRE_ESHAPE,
+            "conv2d(3,8) after conv2d(1,4): channels named when added", "layer 2",
+            "expects 3 channels", "gives 4", NOMSG);
+    lre_window pw = lre_pool_window(2);
+    pw.ph = 2;
+    chk_err(ctx, lre_model_add_max_pool2d(m, &pw), LRE_EINVAL,
+            "max_pool2d(2, padding 2): more than half the window", "more than half", NOMSG);
+    pw = lre_pool_window(2);
+    pw.dh = 2;
+    chk_err(ctx, lre_model_add_avg_pool2d(m, &pw), LRE_EINVAL,
+            "avg_pool2d with a dilation is refused", "no dilation", NOMSG);
+    chk_err(ctx, lre_model_add_adaptive_avg_pool2d(m, 0, 1), LRE_EINVAL,
+            "adaptive_avg_pool2d(0) is refused", "at least 1", NOMSG);
+    CHECK(lre_model_num_layers(m) == 1, "refused layers are not added", "%d layers",
+          lre_model_num_layers(m));
+    chk_must(ctx, lre_model_add_adaptive_avg_pool2d(m, 3, 3), "adaptive_avg_pool2d(3)");
+    chk_must(ctx, lre_model_add_flatten(m), "flatten");
+    chk_must(ctx, lre_model_add_linear(m, 36, 2), "linear(36,2)");
+    static const int64_t s11[2] = {11, 11}, s12[2] = {12, 12};
+    chk_must(ctx, lre_model_set_input_shape(m, 2, s11),
+             "adaptive_avg_pool2d(3) on the 9x9 maps of 11x11 images");
+    CHECK(lre_model_in_features(m) == 121 && lre_model_out_features(m) == 2,
+          "11x11 rows: 121 in, 2 out", "%lld in, %lld out", (long long)lre_model_in_features(m),
+          (long long)lre_model_out_features(m));
+    chk_err(ctx, lre_model_set_input_shape(m, 2, s12), LRE_ESHAPE,
+            "adaptive_avg_pool2d(3) on 10x10 maps: refused, naming the layer and the sizes",
+            "layer 2", "10x10", "3x3", NOMSG);
+    lre_model_release(m);
+}
+
+/* ------------------------------------------------------------ numbers */
+
+/* rows of C×H×W in [-1, 1), labels in [0, classes) */
+static lre_dataset *images(chk_rng *r, int64_t n, int64_t C, int64_t H, int64_t W,
+                           int64_t classes)
+{
+    lre_dataset *flat = chk_random_dataset(ctx, r, n, C * H * W, classes), *d = NULL;
+    const int64_t shape[3] = {C, H, W};
+    chk_must(ctx, lre_dataset_reshape(flat, &d, 3, shape), "reshape");
+    lre_dataset_release(flat);
+    return d;
+}
+
+/* 2x8x8 -> conv(2,3,k3,p1) tanh -> avg_pool2d(2) -> conv(3,4,k=2x3,p=0x1,d=2x1)
+ * sigmoid -> adaptive_avg_pool2d(1x2) -> flatten -> linear(8,3): smooth,
+ * every image layer and option but max pooling (its argmax would move
+ * under a finite difference; its gradient has its own f64 check in
+ * test_gradcheck). */
+static lre_model *smooth_cnn(void)
+{
+    lre_model *m = NULL;
+    lre_window c1 = lre_conv_window(3), c2 = lre_conv_window(2), p = lre_pool_window(2);
+    c1.ph = c1.pw = 1;
+    c2.kw = 3;
+    c2.pw = 1;
+    c2.dh = 2;
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_must(ctx, lre_model_add_conv2d(m, 2, 3, &c1), "conv2d(2,3)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_TANH, 0), "tanh");
+    chk_must(ctx, lre_model_add_avg_pool2d(m, &p), "avg_pool2d(2)");
+    chk_must(ctx, lre_model_add_conv2d(m, 3, 4, &c2), "conv2d(3,4)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_SIGMOID, 0), "sigmoid");
+    chk_must(ctx, lre_model_add_adaptive_avg_pool2d(m, 1, 2), "adaptive_avg_pool2d(1x2)");
+    chk_must(ctx, lre_model_add_flatten(m), "flatten");
+    chk_must(ctx, lre_model_add_linear(m, 8, 3), "linear(8,3)");
+    return m;
+}
+
+typedef struct eval_ud {
+    lre_trainer *t;
+} eval_ud;
+
+static double engine_loss(void *ud)
+{
+    eval_ud *e = ud;
+    float loss = NAN;
+    chk_must(ctx, lre_trainer_evaluate(e->t, lre_trainer_data(e->t), &loss), "evaluate");
+    return loss;
+}
+
+static void test_gradients(void)
+{
+    chk_rng r = {77};
+    lre_dataset *d = images(&r, 12, 2, 8, 8, 3);
+    lre_model *m = smooth_cnn();
+    lre_trainer_opts o = lre_trainer_opts_default();
+    o.optim = lre_optim_sgd_default();
+    o.batch_size = 12;
+    o.shuffle = 0;
+    lre_trainer *t = chk_trainer(ctx, m, d, &o);
+    char desc[256];
+    lre_model_describe(m, desc, sizeof desc);
+    CHECK(strcmp(desc, "conv2d(2,3,k=3,p=1) tanh avg_pool2d(k=2) conv2d(3,4,k=2x3,p=0x1,d=2x1) "
+                       "sigmoid adaptive_avg_pool2d(1x2) flatten linear(8,3)") == 0,
+          "the smooth CNN's description", "got \"%s\"", desc);
+    float *before = chk_params(ctx, m), loss;
+    chk_ok(ctx, lre_trainer_step(t, 0.0, &loss), "CNN: SGD step at lr=0");
+    float *after = chk_params(ctx, m);
+    chk_bits("CNN: SGD at lr=0 leaves the parameters unchanged", before, after,
+             lre_model_num_params(m));
+    float ev = NAN;
+    chk_must(ctx, lre_trainer_evaluate(t, d, &ev), "evaluate");
+    chk_close1("CNN: the step's loss is evaluate's (the same rows, the same forward)", ev, loss,
+               1e-7, 1e-6);
+    float *g = chk_download(ctx, lre_model_grads(m));
+    double gmax = 0;
+    for (int64_t i = 0; i < lre_model_num_params(m); i++)
+        if (fabs(g[i]) > gmax) gmax = fabs(g[i]);
+    CHECK(gmax > 1e-3, "CNN: the gradients are not all zero", "max |g| = %g", gmax);
+    eval_ud e = {t};
+    chk_fd_tensor("CNN: every parameter's gradient vs finite differences of evaluate (f32, "
+                  "h=1e-2)", ctx, lre_model_params(m), 1, g, engine_loss, &e, 1e-2f, 1e-4, 1e-2);
+    free(g);
+    free(before);
+    free(after);
+    lre_trainer_release(t);
+    lre_model_release(m);
+    lre_dataset_release(d);
+}
+
+/* A LeNet-like net on 1x12x12 images (max pooling, relu, a conv2d without
+ * bias), Adam, 6 steps: the losses and the parameters on every device
+ * against the CPU's (kept from the CPU's pass, which comes first). */
+#define SAME_STEPS 6
+static float cpu_losses[SAME_STEPS];
+static float *cpu_params;
+
+static lre_model *small_lenet(void)
+{
+    lre_model *m = NULL;
+    lre_window c1 = lre_conv_window(3), c2 = lre_conv_window(3), p = lre_pool_window(2);
+    c1.ph = c1.pw = 1;
+    c2.bias = 0;
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_must(ctx, lre_model_add_conv2d(m, 1, 4, &c1), "conv2d(1,4,3,p=1)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_RELU, 0), "relu");
+    chk_must(ctx, lre_model_add_max_pool2d(m, &p), "max_pool2d(2)");
+    chk_must(ctx, lre_model_add_conv2d(m, 4, 6, &c2), "conv2d(4,6,3,bias=false)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_RELU, 0), "relu");
+    chk_must(ctx, lre_model_add_max_pool2d(m, &p), "max_pool2d(2)");
+    chk_must(ctx, lre_model_add_flatten(m), "flatten");
+    chk_must(ctx, lre_model_add_linear(m, 24, 5), "linear(24,5)");
+    return m;
+}
+
+static void test_devices(void)
+{
+    chk_rng r = {91};
+    lre_dataset *d = images(&r, 40, 1, 12, 12, 5);
+    lre_model *m = small_lenet();
+    lre_trainer_opts o = lre_trainer_opts_default();
+    o.batch_size = 16; /* 40 rows: a short batch at the epoch's end */
+    o.seed = 3;
+    lre_trainer *t = chk_trainer(ctx, m, d, &o);
+    CHECK(lre_model_num_params(m) == 4 * 9 + 4 + 6 * 4 * 9 + 24 * 5 + 5,
+          "a conv2d without bias has no bias parameters", "%lld parameters",
+          (long long)lre_model_num_params(m));
+    float losses[SAME_STEPS];
+    for (int i = 0; i < SAME_STEPS; i++)
+        chk_must(ctx, lre_trainer_step(t, 1e-2, &losses[i]), "step");
+    CHECK(losses[SAME_STEPS - 1] < losses[0], "the CNN learns: the loss falls over 6 Adam steps",
+          "%g -> %g", (double)losses[0], (double)losses[SAME_STEPS - 1]);
+    float *p = chk_params(ctx, m);
+    const int64_t np = lre_model_num_params(m);
+    if (dev_now == LRE_DEVICE_CPU) {
+        memcpy(cpu_losses, losses, sizeof losses);
+        free(cpu_params);
+        cpu_params = p;
+        p = NULL;
+    } else if (cpu_params) {
+        chk_close_ff(chk_name("%s: 6 CNN step losses match the CPU's", lre_device_name(dev_now)),
+                     cpu_losses, losses, SAME_STEPS, 1e-5, 1e-4);
+        chk_close_ff(chk_name("%s: the CNN's parameters after 6 steps match the CPU's",
+                              lre_device_name(dev_now)), cpu_params, p, np, 1e-5, 1e-3);
+    }
+    free(p);
+
+    /* no allocation per step, short batches and reshuffles included */
+    float loss;
+    uint64_t a0 = lre_ctx_alloc_count(ctx), b0 = lre_ctx_bytes_live(ctx);
+    for (int i = 0; i < 12; i++) chk_must(ctx, lre_trainer_step(t, 1e-3, &loss), "step");
+    uint64_t a1 = lre_ctx_alloc_count(ctx), b1 = lre_ctx_bytes_live(ctx);
+    CHECK(a1 == a0 && b1 == b0, "12 more CNN steps allocate nothing",
+          "alloc count %llu -> %llu, bytes live %llu -> %llu", (unsigned long long)a0,
+          (unsigned long long)a1, (unsigned long long)b0, (unsigned long long)b1);
+    lre_trainer_release(t);
+    lre_model_release(m);
+    lre_dataset_release(d);
+}
+
+/* save: PyTorch's names and shapes in the header, no bias where the conv2d
+ * has none; load into a differently initialised copy: the same loss, bit
+ * for bit. */
+static void test_save_load(void)
+{
+    chk_rng r = {5};
+    lre_dataset *d = images(&r, 20, 1, 12, 12, 5);
+    lre_model *m = small_lenet(), *m2 = small_lenet();
+    lre_trainer_opts o = lre_trainer_opts_default();
+    o.batch_size = 10;
+    lre_trainer *t = chk_trainer(ctx, m, d, &o);
+    o.seed = 99; /* other initial weights */
+    lre_trainer *t2 = chk_trainer(ctx, m2, d, &o);
+    float loss, a = NAN, b = NAN;
+    chk_must(ctx, lre_trainer_step(t, 1e-2, &loss), "step");
+    char path[] = "/tmp/lre_test_cnn_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) chk_fatal("mkstemp", "cannot make a temporary file");
+    close(fd);
+    chk_ok(ctx, lre_trainer_save(t, path), "CNN: save");
+    FILE *f = fopen(path, "rb");
+    char head[4096] = "";
+    size_t got = f ? fread(head, 1, sizeof head - 1, f) : 0;
+    if (f) fclose(f);
+    head[got] = '\0';
+    const char *h = got > 8 ? head + 8 : "";
+    CHECK(strstr(h, "\"0.weight\":{\"dtype\":\"F32\",\"shape\":[4,1,3,3]") &&
+              strstr(h, "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[4]") &&
+              strstr(h, "\"3.weight\":{\"dtype\":\"F32\",\"shape\":[6,4,3,3]") &&
+              !strstr(h, "\"3.bias\"") &&
+              strstr(h, "\"7.weight\":{\"dtype\":\"F32\",\"shape\":[5,24]"),
+          "CNN: the header has PyTorch's names and shapes (conv2d weight out x in x kh x kw, "
+          "no bias for bias=false)", "header: %.600s", h);
+    CHECK(strstr(h, "\"optim.3.weight.exp_avg\"") && !strstr(h, "\"optim.3.bias"),
+          "CNN: the optimizer's state follows the same names", "header: %.600s", h);
+    chk_ok(ctx, lre_trainer_load(t2, path), "CNN: load into another initialisation");
+    chk_must(ctx, lre_trainer_evaluate(t, d, &a), "evaluate");
+    chk_must(ctx, lre_trainer_evaluate(t2, d, &b), "evaluate");
+    CHECK(memcmp(&a, &b, sizeof a) == 0, "CNN: loaded, the same loss bit for bit", "%.9g vs %.9g",
+          (double)a, (double)b);
+    remove(path);
+    lre_trainer_release(t);
+    lre_trainer_release(t2);
+    lre_model_release(m);
+    lre_model_release(m2);
+    lre_dataset_release(d);
+}
+
+/* A first layer without weights (flatten, then an MLP on 2-D rows), and
+ * the clone of a trainer of a CNN. */
+static void test_flatten_first(void)
+{
+    chk_rng r = {8};
+    lre_dataset *flat = chk_random_dataset(ctx, &r, 16, 12, 3), *d = NULL;
+    chk_must(ctx, lre_dataset_reshape(flat, &d, 2, (int64_t[2]){3, 4}), "reshape 3x4");
+    lre_model *m = NULL, *plain = NULL;
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_must(ctx, lre_model_add_flatten(m), "flatten");
+    chk_must(ctx, lre_model_add_linear(m, 12, 3), "linear(12,3)");
+    plain = chk_mlp(ctx, (int64_t[2]){12, 3}, 2, LRE_ACT_RELU, 0);
+    lre_trainer_opts o = lre_trainer_opts_default();
+    o.batch_size = 4;
+    lre_trainer *t = chk_trainer(ctx, m, d, &o), *u = chk_trainer(ctx, plain, flat, &o);
+    float a[3], b[3];
+    for (int i = 0; i < 3; i++) {
+        chk_must(ctx, lre_trainer_step(t, 1e-2, &a[i]), "step");
+        chk_must(ctx, lre_trainer_step(u, 1e-2, &b[i]), "step");
+    }
+    chk_bits("flatten then linear on 3x4 rows: the same steps as linear on 12", b, a, 3);
+    lre_trainer *c = NULL;
+    chk_ok(ctx, lre_trainer_clone(t, &c, NULL), "clone of a trainer whose first layer is flatten");
+    float e1, e2;
+    chk_must(ctx, lre_trainer_evaluate(t, d, &e1), "evaluate");
+    if (c) chk_must(ctx, lre_trainer_evaluate(c, d, &e2), "evaluate");
+    CHECK(c && e1 == e2, "the clone gives the same loss", "%g vs %g", (double)e1, (double)e2);
+    lre_trainer_release(c);
+    lre_trainer_release(t);
+    lre_trainer_release(u);
+    lre_model_release(m);
+    lre_model_release(plain);
+    lre_dataset_release(d);
+    lre_dataset_release(flat);
+}
+
+int main(void)
+{
+    CHK_FOR_EACH_DEVICE(dev)
+    {
+        dev_now = dev;
+        ctx = chk_ctx_on(dev, 1);
+        if (dev == LRE_DEVICE_CPU) test_build();
+        test_gradients();
+        test_devices();
+        test_save_load();
+        test_flatten_first();
+        lre_ctx_release(ctx);
+    }
+    free(cpu_params);
+    return chk_done("test_cnn");
+}

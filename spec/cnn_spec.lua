@@ -1,0 +1,158 @@
+-- cnn_spec.lua — image layers from Lua: lre.nn.conv2d, max_pool2d,
+-- avg_pool2d, adaptive_avg_pool2d and flatten (their descriptions, options
+-- and refusals), sequential models of them, the shape check at trainer
+-- creation with the layer named, PyTorch's parameter names and shapes, and
+-- a small CNN that learns on images given their shape by dataset:reshape.
+
+local lre = require "lrengine"
+
+local function fails(text, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error containing '" .. text .. "', but the call succeeded")
+  err = tostring(err)
+  assert(err:find(text, 1, true), "expected an error containing '" .. text .. "', got: " .. err)
+  return err
+end
+
+-- n images of c×h×w (as flat rows), labels 0..k-1: class j lights up the
+-- j-th band of rows of the image (so a CNN can learn it).
+local function bands(n, c, h, w, k)
+  local state = 11
+  local function u()
+    state = (state * 1103515245 + 12345) % 2147483648
+    return state / 2147483648 - 0.5
+  end
+  local rows, labels = {}, {}
+  for i = 1, n do
+    local y = i % k
+    local r = {}
+    for ch = 1, c do
+      for yy = 1, h do
+        for xx = 1, w do
+          local band = math.floor((yy - 1) * k / h)
+          r[#r + 1] = (band == y and 1 or 0) + 0.3 * u() + 0 * ch * xx
+        end
+      end
+    end
+    rows[i], labels[i] = r, y
+  end
+  return lre.data.from_tables(rows, labels)
+end
+
+describe("image layer descriptions", function()
+  it("conv2d normalises its sizes to pairs and keeps PyTorch's defaults", function()
+    local c = lre.nn.conv2d(1, 6, 5, { padding = 2 })
+    assert.are.equal("conv2d", c.type)
+    assert.are.equal(1, c.in_channels)
+    assert.are.equal(6, c.out_channels)
+    assert.are.same({ 5, 5 }, c.kernel_size)
+    assert.are.same({ 1, 1 }, c.stride)
+    assert.are.same({ 2, 2 }, c.padding)
+    assert.are.same({ 1, 1 }, c.dilation)
+    assert.is_true(c.bias)
+    assert.are.equal("conv2d(1,6,k=5,p=2)", tostring(c))
+    local d = lre.nn.conv2d(3, 8, { 3, 5 }, { stride = { 2, 1 }, dilation = 2, bias = false })
+    assert.are.equal("conv2d(3,8,k=3x5,s=2x1,d=2,bias=false)", tostring(d))
+  end)
+
+  it("pooling's stride defaults to its kernel; avg_pool2d counts the padding by default", function()
+    local m = lre.nn.max_pool2d(2)
+    assert.are.same({ 2, 2 }, m.stride)
+    assert.are.equal("max_pool2d(k=2)", tostring(m))
+    assert.are.equal("max_pool2d(k=3,s=1,p=1)", tostring(lre.nn.max_pool2d(3, { stride = 1, padding = 1 })))
+    local a = lre.nn.avg_pool2d(2, { count_include_pad = false, padding = 1 })
+    assert.is_false(a.count_include_pad)
+    assert.are.equal("avg_pool2d(k=2,p=1,count_include_pad=false)", tostring(a))
+    assert.are.same({ 1, 1 }, lre.nn.adaptive_avg_pool2d(1).output_size)
+    assert.are.equal("adaptive_avg_pool2d(2x3)", tostring(lre.nn.adaptive_avg_pool2d({ 2, 3 })))
+    assert.are.equal("flatten", tostring(lre.nn.flatten()))
+  end)
+
+  it("refuses bad numbers and unknown options, naming them", function()
+    fails("stride 0 must be in [1, 2^31)", lre.nn.conv2d, 1, 6, 5, { stride = 0 })
+    fails("kernel_size 0", lre.nn.max_pool2d, 0)
+    fails("padding -1", lre.nn.conv2d, 1, 6, 3, { padding = -1 })
+    fails("unknown option 'strides'", lre.nn.conv2d, 1, 6, 3, { strides = 2 })
+    fails("unknown option 'dilation'", lre.nn.avg_pool2d, 2, { dilation = 2 })
+    fails("kernel_size is a string", lre.nn.conv2d, 1, 6, "5")
+    fails("kernel_size[2] is a string", lre.nn.conv2d, 1, 6, { 5, "x" })
+    fails("more than half the 2x2 window", lre.nn.max_pool2d, 2, { padding = 2 })
+    fails("in_channels and out_channels", lre.nn.conv2d, 0, 6, 5)
+    fails("output_size 0", lre.nn.adaptive_avg_pool2d, 0)
+  end)
+end)
+
+local function lenet()
+  return lre.nn.sequential {
+    lre.nn.conv2d(1, 6, 5, { padding = 2 }), lre.nn.relu(), lre.nn.max_pool2d(2),
+    lre.nn.conv2d(6, 16, 5), lre.nn.relu(), lre.nn.max_pool2d(2),
+    lre.nn.flatten(),
+    lre.nn.linear(400, 120), lre.nn.relu(), lre.nn.linear(120, 84), lre.nn.relu(),
+    lre.nn.linear(84, 10),
+  }
+end
+
+describe("sequential models with image layers", function()
+  it("describes LeNet and counts its parameters as torch does", function()
+    local m = lenet()
+    assert.are.equal("conv2d(1,6,k=5,p=2) relu max_pool2d(k=2) conv2d(6,16,k=5) relu "
+                     .. "max_pool2d(k=2) flatten linear(400,120) relu linear(120,84) relu "
+                     .. "linear(84,10)", m:describe())
+    assert.are.equal(61706, m:num_params())
+    assert.are.equal(12, #m:layers())
+    assert.are.equal("conv2d(6,16,k=5)", tostring(m:layers()[4]))
+  end)
+
+  it("names parameters as PyTorch's state_dict, conv weights out x in x kh x kw", function()
+    local m = lre.nn.sequential {
+      lre.nn.conv2d(1, 4, 3), lre.nn.relu(), lre.nn.conv2d(4, 2, { 3, 1 }, { bias = false }),
+      lre.nn.flatten(), lre.nn.linear(8, 3),
+    }
+    local p = m:parameters()
+    assert.are.same({
+      { name = "0.weight", shape = { 4, 1, 3, 3 } }, { name = "0.bias", shape = { 4 } },
+      { name = "2.weight", shape = { 2, 4, 3, 1 } },
+      { name = "4.weight", shape = { 3, 8 } }, { name = "4.bias", shape = { 3 } },
+    }, p)
+  end)
+
+  it("refuses channels that do not follow, and models without weights", function()
+    fails("layer 3 conv2d expects 8 channels but layer 1 (conv2d) gives 6",
+          lre.nn.sequential, { lre.nn.conv2d(1, 6, 3), lre.nn.relu(), lre.nn.conv2d(8, 4, 3) })
+    fails("at least one linear or conv2d layer", lre.nn.sequential,
+          { lre.nn.flatten(), lre.nn.relu() })
+    fails("sequential: layer 2: stride 0", lre.nn.sequential,
+          { lre.nn.conv2d(1, 2, 3), { type = "max_pool2d", kernel_size = 2, stride = 0 } })
+  end)
+
+  it("checks shapes at trainer creation, naming the layer and the numbers", function()
+    local flat = bands(8, 1, 8, 8, 2)
+    local m = lre.nn.sequential {
+      lre.nn.conv2d(1, 2, 3, { padding = 1 }), lre.nn.max_pool2d(2), lre.nn.flatten(),
+      lre.nn.linear(64, 2),
+    }
+    fails("layer 1 (conv2d(1,2,k=3,p=1)) needs images", lre.trainer, { model = m, data = flat })
+    local err = fails("ds:reshape{C, H, W}", lre.trainer, { model = m, data = flat })
+    assert.truthy(err:find("rows of 64", 1, true), err)
+    local imgs = flat:reshape { 1, 8, 8 }
+    fails("layer 4 (linear(64,2)) expects 64 features, gets 32 from layer 3 (flatten",
+          lre.trainer, { model = m, data = imgs })
+    local big = lre.nn.sequential { lre.nn.conv2d(1, 2, 9), lre.nn.flatten(), lre.nn.linear(2, 2) }
+    fails("larger than the padded input 8", lre.trainer, { model = big, data = imgs })
+  end)
+
+  it("trains a small CNN on images shaped by dataset:reshape (2-D rows: one channel)", function()
+    local data = bands(64, 1, 8, 8, 4):reshape { 8, 8 } -- 2-D rows: one channel
+    local m = lre.nn.sequential {
+      lre.nn.conv2d(1, 4, 3, { padding = 1 }), lre.nn.relu(), lre.nn.max_pool2d(2),
+      lre.nn.avg_pool2d(2), lre.nn.flatten(), lre.nn.linear(16, 4),
+    }
+    local t = lre.trainer { model = m, data = data, batch_size = 16, seed = 1,
+                            optimizer = lre.optim.adam { lr = 1e-2 } }
+    local before = t:evaluate(data)
+    for _ = 1, 40 do t:step(1e-2) end
+    local after = t:evaluate(data)
+    assert.is_true(after < 0.5 * before, ("loss %g -> %g"):format(before, after))
+    assert.is_true(t:accuracy(data) > 0.9)
+  end)
+end)
