@@ -192,6 +192,28 @@ typedef struct lre_backend {
     lre_status (*bias_rows_backward)(void *state, float *db, const float *dy, int64_t rows,
                                      int64_t cols, int accumulate);
 
+    /* Optional, the five or none: a batch's convolution in one call (the
+     * CPU's oneDNN primitives) where conv_direct says it serves these
+     * sizes now; else the core runs the entries above, image by image.
+     * B images of g (rows C·H·W), O output channels, w (O, C·KH·KW).
+     * conv_forward: y = conv(x, w) + bias (NULL: none), then relu(y) with
+     * `relu`. conv_backward_data: dx = the input's gradient from dy.
+     * conv_backward_weights: dw and db (NULL: none) = (or += with
+     * accumulate) the sums over the batch. conv_prepare: what these calls
+     * will need for B, made now (backward: the two backwards too, with_dx
+     * the data's), so that they allocate nothing. */
+    int (*conv_direct)(void *state, int64_t B, int64_t O, const lre_conv_geom *g);
+    lre_status (*conv_forward)(void *state, float *y, const float *x, const float *w,
+                               const float *bias, int64_t B, int64_t O, const lre_conv_geom *g,
+                               int relu);
+    lre_status (*conv_backward_data)(void *state, float *dx, const float *dy, const float *w,
+                                     int64_t B, int64_t O, const lre_conv_geom *g);
+    lre_status (*conv_backward_weights)(void *state, float *dw, float *db, const float *dy,
+                                        const float *x, int64_t B, int64_t O,
+                                        const lre_conv_geom *g, int accumulate);
+    lre_status (*conv_prepare)(void *state, int64_t B, int64_t O, const lre_conv_geom *g,
+                               int bias, int relu, int backward, int with_dx);
+
     /* Optional, the four or none (the device then has no pooling): over
      * g->C planes of H×W (a batch's images times their channels):
      * max_pool: y and idx (planes, OH·OW), idx the position h·W + w of

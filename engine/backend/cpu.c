@@ -265,6 +265,49 @@ static lre_status cpu_linear_prepare(void *state, int64_t B, int64_t in, int64_t
 
 /* ------------------------------------------------------- convolution */
 
+#ifdef LRE_WITH_DNNL
+/* oneDNN's convolution primitives serve a batch in one call (threaded,
+ * no im2col), unless OpenBLAS is forced (LRE_CPU_GEMM=openblas: then the
+ * im2col path below, as in a build without oneDNN). fp32 in every
+ * precision. */
+static int cpu_conv_direct(void *state, int64_t B, int64_t O, const lre_conv_geom *g)
+{
+    return CS(state)->provider != CPU_GEMM_OPENBLAS && lre_dnnl_conv_serves(B, O, g);
+}
+
+static lre_status cpu_conv_forward(void *state, float *y, const float *x, const float *w,
+                                   const float *bias, int64_t B, int64_t O,
+                                   const lre_conv_geom *g, int relu)
+{
+    return lre_dnnl_conv_forward(CS(state)->dnnl, y, x, w, bias, B, O, g, relu);
+}
+
+static lre_status cpu_conv_backward_data(void *state, float *dx, const float *dy,
+                                         const float *w, int64_t B, int64_t O,
+                                         const lre_conv_geom *g)
+{
+    return lre_dnnl_conv_backward_data(CS(state)->dnnl, dx, dy, w, B, O, g);
+}
+
+static lre_status cpu_conv_backward_weights(void *state, float *dw, float *db, const float *dy,
+                                            const float *x, int64_t B, int64_t O,
+                                            const lre_conv_geom *g, int accumulate)
+{
+    return lre_dnnl_conv_backward_weights(CS(state)->dnnl, dw, db, dy, x, B, O, g, accumulate);
+}
+
+static lre_status cpu_conv_prepare(void *state, int64_t B, int64_t O, const lre_conv_geom *g,
+                                   int bias, int relu, int backward, int with_dx)
+{
+    lre_dnnl *d = CS(state)->dnnl;
+    if (!cpu_conv_direct(state, B, O, g)) return LRE_OK;
+    lre_status s = lre_dnnl_conv_prepare(d, LRE_DNNL_CONV_FWD, B, O, g, bias, relu);
+    if (!s && backward) s = lre_dnnl_conv_prepare(d, LRE_DNNL_CONV_BWD_WEIGHTS, B, O, g, bias, 0);
+    if (!s && with_dx) s = lre_dnnl_conv_prepare(d, LRE_DNNL_CONV_BWD_DATA, B, O, g, 0, 0);
+    return s;
+}
+#endif
+
 /* col (C·KH·KW, OH·OW) = the patches of x (C,H,W), zeros in the padding
  * (backend.h). A row per (c,kh,kw): its input row and column move by the
  * strides as (oh,ow) does. */
@@ -333,11 +376,19 @@ static lre_status cpu_bias_rows_backward(void *state, float *db, const float *dy
 
 /* ----------------------------------------------------------- pooling */
 
+/* The pooling loops go plane by plane (a batch's images times their
+ * channels), planes split over the OpenMP pool when there is enough work:
+ * each plane is computed alone, so the bits do not depend on the threads. */
+#define POOL_PARALLEL(g) if ((g)->C > 1 && (g)->C * (g)->H * (g)->W >= 32768)
+
 static lre_status cpu_max_pool_forward(void *state, float *y, int32_t *idx, const float *x,
                                        const lre_conv_geom *g)
 {
     (void)state;
     const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) POOL_PARALLEL(g)
+#endif
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t oh = 0; oh < g->OH; oh++)
             for (int64_t ow = 0; ow < g->OW; ow++) {
@@ -352,10 +403,27 @@ static lre_status cpu_max_pool_backward(void *state, float *dx, const float *dy,
 {
     (void)state;
     const int64_t P = g->OH * g->OW, HW = g->H * g->W;
-    for (int64_t c = 0; c < g->C; c++)
+    /* windows that do not overlap (LeNet's 2x2, stride 2): a pixel is in
+     * one window at most, so scattering each output's gradient to its
+     * maximum gives the gather's bits (0 + dy) without its searches */
+    const int disjoint = g->SH >= g->DH * (g->KH - 1) + 1 && g->SW >= g->DW * (g->KW - 1) + 1;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) POOL_PARALLEL(g)
+#endif
+    for (int64_t c = 0; c < g->C; c++) {
+        float *dxc = dx + c * HW;
+        if (disjoint) {
+            const float *dyc = dy + c * P;
+            const int32_t *ic = idx + c * P;
+            memset(dxc, 0, (size_t)HW * sizeof *dxc);
+            for (int64_t o = 0; o < P; o++)
+                if (ic[o] >= 0) dxc[ic[o]] += dyc[o];
+            continue;
+        }
         for (int64_t h = 0; h < g->H; h++)
             for (int64_t w = 0; w < g->W; w++)
-                dx[c * HW + h * g->W + w] = lre_max_pool_back1(dy + c * P, idx + c * P, g, h, w);
+                dxc[h * g->W + w] = lre_max_pool_back1(dy + c * P, idx + c * P, g, h, w);
+    }
     return LRE_OK;
 }
 
@@ -364,6 +432,9 @@ static lre_status cpu_avg_pool_forward(void *state, float *y, const float *x,
 {
     (void)state;
     const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) POOL_PARALLEL(g)
+#endif
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t oh = 0; oh < g->OH; oh++)
             for (int64_t ow = 0; ow < g->OW; ow++)
@@ -377,6 +448,9 @@ static lre_status cpu_avg_pool_backward(void *state, float *dx, const float *dy,
 {
     (void)state;
     const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) POOL_PARALLEL(g)
+#endif
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t h = 0; h < g->H; h++)
             for (int64_t w = 0; w < g->W; w++)
@@ -748,6 +822,13 @@ const lre_backend lre_backend_cpu = {
     .linear_prepare = cpu_linear_prepare,
     .bias_add_forward = cpu_bias_add_forward,
     .bias_add_backward = cpu_bias_add_backward,
+#ifdef LRE_WITH_DNNL
+    .conv_direct = cpu_conv_direct,
+    .conv_forward = cpu_conv_forward,
+    .conv_backward_data = cpu_conv_backward_data,
+    .conv_backward_weights = cpu_conv_backward_weights,
+    .conv_prepare = cpu_conv_prepare,
+#endif
     .im2col = cpu_im2col,
     .col2im = cpu_col2im,
     .bias_rows_forward = cpu_bias_rows_forward,

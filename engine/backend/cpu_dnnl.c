@@ -30,6 +30,32 @@ typedef struct prim {
     void *scratch;                 /* the scratchpad, owned */
 } prim;
 
+/* A convolution primitive: forward (with its bias and a fused ReLU), the
+ * backward of the data, or of the weights (and bias), for one batch size
+ * and geometry; images NCHW, weights OIHW as the engine stores them. */
+typedef struct cprim {
+    int kind;                      /* LRE_DNNL_CONV_FWD, _BWD_DATA, _BWD_WEIGHTS */
+    int64_t B, O;
+    lre_conv_geom g;
+    int bias, relu;
+    dnnl_primitive_t p;
+    dnnl_memory_t msrc, mwei, mbias, mdst, ms;
+    void *scratch;
+    float *acc;                    /* backward weights: O·C·KH·KW + O, to accumulate */
+} cprim;
+
+static void cprim_free(cprim *q)
+{
+    dnnl_primitive_destroy(q->p);
+    dnnl_memory_destroy(q->msrc);
+    dnnl_memory_destroy(q->mwei);
+    dnnl_memory_destroy(q->mbias);
+    dnnl_memory_destroy(q->mdst);
+    dnnl_memory_destroy(q->ms);
+    free(q->scratch);
+    free(q->acc);
+}
+
 /* The provider's own memory (primitives, scratchpads, staging) lives as long
  * as the context: plain malloc, each counted in n_allocs (so "a warm step
  * allocates nothing" stays checkable) but not in bytes_live (which reports
@@ -49,6 +75,8 @@ struct lre_dnnl {
     int n_prims, cap_prims;
     uint16_t *stage_a, *stage_b;   /* bf16 copies of the operands */
     size_t cap_a, cap_b;           /* elements */
+    cprim *cprims;                 /* convolution primitives */
+    int n_cprims, cap_cprims;
 };
 
 #define DN(d, call)                                                                    \
@@ -91,6 +119,8 @@ void lre_dnnl_free(lre_dnnl *d)
     if (!d) return;
     for (int i = 0; i < d->n_prims; i++) prim_free(&d->prims[i]);
     free(d->prims);
+    for (int i = 0; i < d->n_cprims; i++) cprim_free(&d->cprims[i]);
+    free(d->cprims);
     free(d->stage_a);
     free(d->stage_b);
     if (d->st) dnnl_stream_destroy(d->st);
@@ -374,6 +404,203 @@ lre_status lre_dnnl_gemm(lre_dnnl *d, int trans_a, int trans_b, int64_t M, int64
     if (q->ms) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, q->ms};
     DN(d, dnnl_primitive_execute(q->p, d->st, nargs, args));
     DN(d, dnnl_stream_wait(d->st));
+    return LRE_OK;
+}
+
+/* ------------------------------------------------------- convolution */
+
+static lre_status make_cprim(lre_dnnl *d, cprim *q)
+{
+    const lre_conv_geom *g = &q->g;
+    dnnl_memory_desc_t srcd, weid, biasd, dstd;
+    dnnl_dims_t ds = {q->B, g->C, g->H, g->W}, dw = {q->O, g->C, g->KH, g->KW},
+                dd = {q->B, q->O, g->OH, g->OW}, db = {q->O};
+    /* torch pads both sides alike and drops what the strides leave over;
+     * oneDNN wants the right padding that gives this output size */
+    dnnl_dims_t strides = {g->SH, g->SW}, dil = {g->DH - 1, g->DW - 1}, pl = {g->PH, g->PW},
+                pr = {(g->OH - 1) * g->SH + g->DH * (g->KH - 1) + 1 - g->H - g->PH,
+                      (g->OW - 1) * g->SW + g->DW * (g->KW - 1) + 1 - g->W - g->PW};
+    DN(d, dnnl_memory_desc_init_by_tag(&srcd, 4, ds, dnnl_f32, dnnl_nchw));
+    DN(d, dnnl_memory_desc_init_by_tag(&weid, 4, dw, dnnl_f32, dnnl_oihw));
+    DN(d, dnnl_memory_desc_init_by_tag(&biasd, 1, db, dnnl_f32, dnnl_x));
+    DN(d, dnnl_memory_desc_init_by_tag(&dstd, 4, dd, dnnl_f32, dnnl_nchw));
+    dnnl_convolution_desc_t fwd, cd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t hint = NULL, pd = NULL;
+    lre_status s = LRE_EDEVICE;
+    if (dnnl_dilated_convolution_forward_desc_init(
+            &fwd, q->kind == LRE_DNNL_CONV_FWD ? dnnl_forward_inference : dnnl_forward_training,
+            dnnl_convolution_direct, &srcd, &weid, q->bias ? &biasd : NULL, &dstd, strides, dil,
+            pl, pr) != dnnl_success)
+        goto out;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success ||
+        dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success)
+        goto out;
+    if (q->kind == LRE_DNNL_CONV_FWD) {
+        if (q->relu && (dnnl_post_ops_create(&po) != dnnl_success ||
+                        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f) !=
+                            dnnl_success ||
+                        dnnl_primitive_attr_set_post_ops(attr, po) != dnnl_success))
+            goto out;
+        if (dnnl_primitive_desc_create(&pd, &fwd, attr, d->eng, NULL) != dnnl_success) goto out;
+    } else {
+        if (dnnl_primitive_desc_create(&hint, &fwd, NULL, d->eng, NULL) != dnnl_success) goto out;
+        if (q->kind == LRE_DNNL_CONV_BWD_DATA
+                ? dnnl_dilated_convolution_backward_data_desc_init(
+                      &cd, dnnl_convolution_direct, &srcd, &weid, &dstd, strides, dil, pl, pr)
+                : dnnl_dilated_convolution_backward_weights_desc_init(
+                      &cd, dnnl_convolution_direct, &srcd, &weid, q->bias ? &biasd : NULL,
+                      &dstd, strides, dil, pl, pr))
+            goto out;
+        if (dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, hint) != dnnl_success) goto out;
+    }
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t ss = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    size_t nacc = (size_t)(q->O * g->C * g->KH * g->KW + q->O);
+    if ((ss && !(q->scratch = own_alloc(d->env, ss))) ||
+        (q->kind == LRE_DNNL_CONV_BWD_WEIGHTS && !(q->acc = own_alloc(d->env, nacc * 4)))) {
+        s = lre_backend_fail(d->env, LRE_ENOMEM, "onednn: out of memory for a convolution");
+        goto out;
+    }
+    if (dnnl_primitive_create(&q->p, pd) != dnnl_success ||
+        dnnl_memory_create(&q->msrc, &srcd, d->eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        dnnl_memory_create(&q->mwei, &weid, d->eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        dnnl_memory_create(&q->mdst, &dstd, d->eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        (q->bias && dnnl_memory_create(&q->mbias, &biasd, d->eng, DNNL_MEMORY_NONE) !=
+                        dnnl_success) ||
+        (ss && dnnl_memory_create(&q->ms, smd, d->eng, q->scratch) != dnnl_success))
+        goto out;
+    s = LRE_OK;
+out:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (hint) dnnl_primitive_desc_destroy(hint);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (s == LRE_EDEVICE)
+        return lre_backend_fail(d->env, LRE_EDEVICE,
+                                "onednn: no convolution (%s) of %lld images %lldx%lldx%lld, "
+                                "%lld outputs, kernel %lldx%lld",
+                                q->kind == LRE_DNNL_CONV_FWD        ? "forward"
+                                : q->kind == LRE_DNNL_CONV_BWD_DATA ? "backward data"
+                                                                    : "backward weights",
+                                (long long)q->B, (long long)g->C, (long long)g->H,
+                                (long long)g->W, (long long)q->O, (long long)g->KH,
+                                (long long)g->KW);
+    return s;
+}
+
+static int same_geom(const lre_conv_geom *a, const lre_conv_geom *b)
+{
+    return a->C == b->C && a->H == b->H && a->W == b->W && a->KH == b->KH && a->KW == b->KW &&
+           a->SH == b->SH && a->SW == b->SW && a->PH == b->PH && a->PW == b->PW &&
+           a->DH == b->DH && a->DW == b->DW;
+}
+
+static lre_status find_cprim(lre_dnnl *d, int kind, int64_t B, int64_t O,
+                             const lre_conv_geom *g, int bias, int relu, cprim **out)
+{
+    for (int i = 0; i < d->n_cprims; i++) {
+        cprim *q = &d->cprims[i];
+        if (q->kind == kind && q->B == B && q->O == O && q->bias == bias && q->relu == relu &&
+            same_geom(&q->g, g)) {
+            *out = q;
+            return LRE_OK;
+        }
+    }
+    if (d->n_cprims == d->cap_cprims) {
+        int cap = d->cap_cprims ? 2 * d->cap_cprims : 16;
+        cprim *np = own_alloc(d->env, (size_t)cap * sizeof *np);
+        if (!np) return lre_backend_fail(d->env, LRE_ENOMEM, "onednn: out of memory");
+        if (d->n_cprims) memcpy(np, d->cprims, (size_t)d->n_cprims * sizeof *np);
+        free(d->cprims);
+        d->cprims = np;
+        d->cap_cprims = cap;
+    }
+    cprim *q = &d->cprims[d->n_cprims];
+    memset(q, 0, sizeof *q);
+    q->kind = kind;
+    q->B = B;
+    q->O = O;
+    q->g = *g;
+    q->bias = bias;
+    q->relu = relu;
+    lre_status s = make_cprim(d, q);
+    if (s) {
+        cprim_free(q);
+        memset(q, 0, sizeof *q);
+        return s;
+    }
+    d->n_cprims++;
+    *out = q;
+    return LRE_OK;
+}
+
+int lre_dnnl_conv_serves(int64_t B, int64_t O, const lre_conv_geom *g)
+{
+    const int64_t big = INT32_MAX;
+    return B >= 1 && B <= big && O <= big && g->C * g->H * g->W <= big &&
+           O * g->OH * g->OW <= big && g->C * g->KH * g->KW <= big;
+}
+
+lre_status lre_dnnl_conv_prepare(lre_dnnl *d, int kind, int64_t B, int64_t O,
+                                 const lre_conv_geom *g, int bias, int relu)
+{
+    cprim *q;
+    return find_cprim(d, kind, B, O, g, bias != 0, relu != 0, &q);
+}
+
+static lre_status run_cprim(lre_dnnl *d, cprim *q, const void *src, const void *wei,
+                            const void *bias, const void *dst)
+{
+    DN(d, dnnl_memory_set_data_handle(q->msrc, (void *)src));
+    DN(d, dnnl_memory_set_data_handle(q->mwei, (void *)wei));
+    DN(d, dnnl_memory_set_data_handle(q->mdst, (void *)dst));
+    int sarg = q->kind == LRE_DNNL_CONV_BWD_DATA ? DNNL_ARG_DIFF_SRC : DNNL_ARG_SRC;
+    int warg = q->kind == LRE_DNNL_CONV_BWD_WEIGHTS ? DNNL_ARG_DIFF_WEIGHTS : DNNL_ARG_WEIGHTS;
+    int darg = q->kind == LRE_DNNL_CONV_FWD ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST;
+    dnnl_exec_arg_t args[5] = {{sarg, q->msrc}, {warg, q->mwei}, {darg, q->mdst}};
+    int nargs = 3;
+    if (q->bias && bias) {
+        DN(d, dnnl_memory_set_data_handle(q->mbias, (void *)bias));
+        args[nargs++] = (dnnl_exec_arg_t){
+            q->kind == LRE_DNNL_CONV_FWD ? DNNL_ARG_BIAS : DNNL_ARG_DIFF_BIAS, q->mbias};
+    }
+    if (q->ms) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, q->ms};
+    DN(d, dnnl_primitive_execute(q->p, d->st, nargs, args));
+    DN(d, dnnl_stream_wait(d->st));
+    return LRE_OK;
+}
+
+lre_status lre_dnnl_conv_forward(lre_dnnl *d, float *y, const float *x, const float *w,
+                                 const float *bias, int64_t B, int64_t O,
+                                 const lre_conv_geom *g, int relu)
+{
+    cprim *q;
+    lre_status s = find_cprim(d, LRE_DNNL_CONV_FWD, B, O, g, bias != NULL, relu != 0, &q);
+    return s ? s : run_cprim(d, q, x, w, bias, y);
+}
+
+lre_status lre_dnnl_conv_backward_data(lre_dnnl *d, float *dx, const float *dy, const float *w,
+                                       int64_t B, int64_t O, const lre_conv_geom *g)
+{
+    cprim *q;
+    lre_status s = find_cprim(d, LRE_DNNL_CONV_BWD_DATA, B, O, g, 0, 0, &q);
+    return s ? s : run_cprim(d, q, dx, w, NULL, dy);
+}
+
+lre_status lre_dnnl_conv_backward_weights(lre_dnnl *d, float *dw, float *db, const float *dy,
+                                          const float *x, int64_t B, int64_t O,
+                                          const lre_conv_geom *g, int accumulate)
+{
+    cprim *q;
+    lre_status s = find_cprim(d, LRE_DNNL_CONV_BWD_WEIGHTS, B, O, g, db != NULL, 0, &q);
+    if (s) return s;
+    if (!accumulate) return run_cprim(d, q, x, dw, db, dy);
+    const int64_t nw = O * g->C * g->KH * g->KW;
+    if ((s = run_cprim(d, q, x, q->acc, db ? q->acc + nw : NULL, dy))) return s;
+    for (int64_t i = 0; i < nw; i++) dw[i] += q->acc[i];
+    for (int64_t i = 0; db && i < O; i++) db[i] += q->acc[nw + i];
     return LRE_OK;
 }
 

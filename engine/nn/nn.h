@@ -95,12 +95,19 @@ lre_status lre_linear_relu_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor
 lre_status lre_linear_prepare(lre_ctx *ctx, int64_t B, int64_t in, int64_t out, int backward,
                               int with_dx, int accumulate, int relu);
 
-/* Readies the backend for the GEMMs of a conv2d layer of O output
- * channels over images of g (one image per GEMM, so the batch does not
- * matter): forward, and with `backward` its weight gradient (set and
- * accumulated) and, with `with_dx`, its input gradient. */
-lre_status lre_conv2d_prepare(lre_ctx *ctx, const lre_conv_geom *g, int64_t O, int backward,
-                              int with_dx);
+/* lre_conv2d_forward, then y = relu(y) with `relu` (inside the
+ * convolution where the backend fuses it). */
+lre_status lre_conv2d_relu_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                                   const lre_tensor *w, const lre_tensor *b,
+                                   const lre_conv_geom *g, lre_tensor *col, int relu);
+
+/* Readies the backend for a conv2d layer of O output channels over B
+ * images of g (with a bias, and the relu after it fused): forward, and
+ * with `backward` its weight gradient (set and accumulated) and, with
+ * `with_dx`, its input gradient — a oneDNN primitive per batch size, or
+ * the image-by-image GEMMs. */
+lre_status lre_conv2d_prepare(lre_ctx *ctx, int64_t B, const lre_conv_geom *g, int64_t O,
+                              int bias, int relu, int backward, int with_dx);
 
 /* lre_cross_entropy, lre_mse and lre_count_correct for the trainer: the
  * result stays on the device (loss_dev, correct_dev: device memory) and

@@ -426,17 +426,19 @@ static lre_status check_conv(lre_ctx *ctx, const char *fn, const lre_tensor *x,
     return LRE_OK;
 }
 
-lre_status lre_conv2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
-                              const lre_tensor *w, const lre_tensor *b,
-                              const lre_conv_geom *g, lre_tensor *col)
+static lre_status conv2d_forward(lre_ctx *ctx, const char *fn, lre_tensor *y,
+                                 const lre_tensor *x, const lre_tensor *w, const lre_tensor *b,
+                                 const lre_conv_geom *g, lre_tensor *col, int relu)
 {
-    static const char fn[] = "lre_conv2d_forward";
     if (!ctx) return LRE_EINVAL;
     CHECK(check_conv(ctx, fn, x, w, b, y, g, col, "y"));
     const lre_backend *be = ctx->be;
     void *st = ctx->be_state;
     const int64_t B = x->shape[0], O = w->shape[0], K = g->C * g->KH * g->KW,
                   P = g->OH * g->OW, in = g->C * g->H * g->W;
+    if (be->conv_direct && be->conv_direct(st, B, O, g))
+        return be->conv_forward(st, lre_f32(y), lre_cf32(x), lre_cf32(w), b ? lre_cf32(b) : NULL,
+                                B, O, g, relu);
     float *cl = lre_f32(col), *yo = lre_f32(y);
     const float *xi = lre_cf32(x);
     for (int64_t n = 0; n < B; n++) { /* y_n (O, P) = w (O, K) · col (K, P) + b */
@@ -444,17 +446,36 @@ lre_status lre_conv2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
         CHECK(be->gemm(st, 0, 0, O, P, K, 1.0f, lre_cf32(w), K, cl, P, 0.0f, yo + n * O * P, P));
         if (b) CHECK(be->bias_rows_forward(st, yo + n * O * P, lre_cf32(b), O, P));
     }
+    if (relu && B > 0) CHECK(be->act_forward(st, LRE_ACT_RELU, 0.0f, yo, yo, B * O * P));
     return LRE_OK;
 }
 
-lre_status lre_conv2d_prepare(lre_ctx *ctx, const lre_conv_geom *g, int64_t O, int backward,
-                              int with_dx)
+lre_status lre_conv2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                              const lre_tensor *w, const lre_tensor *b,
+                              const lre_conv_geom *g, lre_tensor *col)
+{
+    return conv2d_forward(ctx, "lre_conv2d_forward", y, x, w, b, g, col, 0);
+}
+
+lre_status lre_conv2d_relu_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                                   const lre_tensor *w, const lre_tensor *b,
+                                   const lre_conv_geom *g, lre_tensor *col, int relu)
+{
+    return conv2d_forward(ctx, "lre_conv2d_relu_forward", y, x, w, b, g, col, relu);
+}
+
+lre_status lre_conv2d_prepare(lre_ctx *ctx, int64_t B, const lre_conv_geom *g, int64_t O,
+                              int bias, int relu, int backward, int with_dx)
 {
     const lre_backend *be = ctx->be;
+    void *st = ctx->be_state;
+    if (B < 1) return LRE_OK;
+    if (be->conv_direct && be->conv_direct(st, B, O, g))
+        return be->conv_prepare ? be->conv_prepare(st, B, O, g, bias, relu, backward, with_dx)
+                                : LRE_OK;
     if (!be->gemm_prepare) return LRE_OK;
     const int64_t K = g->C * g->KH * g->KW, P = g->OH * g->OW;
-    void *st = ctx->be_state;
-    /* the calls of lre_conv2d_forward and _backward, argument for argument */
+    /* the calls of the image-by-image path, argument for argument */
     CHECK(be->gemm_prepare(st, 0, 0, O, P, K, 1.0f, K, P, 0.0f, P));
     if (!backward) return LRE_OK;
     CHECK(be->gemm_prepare(st, 0, 1, O, K, P, 1.0f, P, P, 0.0f, K));
@@ -476,6 +497,12 @@ lre_status lre_conv2d_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre
     void *st = ctx->be_state;
     const int64_t B = x->shape[0], O = w->shape[0], K = g->C * g->KH * g->KW,
                   P = g->OH * g->OW, in = g->C * g->H * g->W;
+    if (be->conv_direct && be->conv_direct(st, B, O, g)) {
+        CHECK(be->conv_backward_weights(st, lre_f32(dw), db ? lre_f32(db) : NULL, lre_cf32(dy),
+                                        lre_cf32(x), B, O, g, accumulate));
+        if (dx) CHECK(be->conv_backward_data(st, lre_f32(dx), lre_cf32(dy), lre_cf32(w), B, O, g));
+        return LRE_OK;
+    }
     float *cl = lre_f32(col);
     const float *xi = lre_cf32(x), *dyo = lre_cf32(dy);
     if (B == 0 && !accumulate) { /* no image: the gradients are zero */

@@ -186,9 +186,10 @@ static lre_status check_data(lre_trainer *t, lre_dataset *d, const char *fn)
     return LRE_OK;
 }
 
-/* Does a ReLU follow layer i (a linear one)? A pass without a backward
- * (evaluate, accuracy) then runs the two as one (lre_linear_relu_forward);
- * a step keeps both outputs, which its backward reads. */
+/* Does a ReLU follow layer i (a linear or conv2d one)? A pass without a
+ * backward (evaluate, accuracy) then runs the two as one
+ * (lre_linear_relu_forward, lre_conv2d_relu_forward); a step keeps both
+ * outputs, which its backward reads. */
 static int relu_follows(const lre_model *m, int i)
 {
     return i + 1 < m->n_layers && m->layers[i + 1].kind == LRE_LAYER_ACT &&
@@ -210,8 +211,13 @@ static lre_status prepare_gemms(lre_trainer *t)
     const int64_t pass_rows[2] = {rows < n ? rows : n, n % rows};
     for (int i = 0; i < t->model->n_layers; i++) {
         const lre_layer *l = &t->model->layers[i];
-        if (l->kind == LRE_LAYER_CONV2D) /* per image: the batch's rows do not matter */
-            CHECK(lre_conv2d_prepare(ctx, &l->g, l->cout, 1, i > t->first_param));
+        if (l->kind == LRE_LAYER_CONV2D)
+            for (int k = 0; k < 2; k++) {
+                CHECK(lre_conv2d_prepare(ctx, step_rows[k], &l->g, l->cout, l->bn > 0, 0, 1,
+                                         i > t->first_param));
+                CHECK(lre_conv2d_prepare(ctx, pass_rows[k], &l->g, l->cout, l->bn > 0,
+                                         relu_follows(t->model, i), 0, 0));
+            }
         if (l->kind != LRE_LAYER_LINEAR) continue;
         for (int k = 0; k < 2; k++) { /* backward: dx for all but the first layer with weights */
             CHECK(lre_linear_prepare(ctx, step_rows[k], l->in, l->out, 1, i > t->first_param,
@@ -539,9 +545,13 @@ static lre_status forward(lre_trainer *t, int pass)
         case LRE_LAYER_ACT:
             CHECK(lre_act_forward(t->ctx, l->act, l->act_param, y, h));
             break;
-        case LRE_LAYER_CONV2D:
-            CHECK(lre_conv2d_forward(t->ctx, y, h, l->w, l->b, &l->g, ws->aux[i]));
+        case LRE_LAYER_CONV2D: {
+            const int fuse = pass && relu_follows(t->model, i);
+            CHECK(lre_conv2d_relu_forward(t->ctx, &ws->vact[i + fuse], h, l->w, l->b, &l->g,
+                                          ws->aux[i], fuse));
+            i += fuse;
             break;
+        }
         case LRE_LAYER_MAX_POOL2D:
             CHECK(lre_max_pool2d_forward(t->ctx, y, &ws->vaux[i], h, &l->g));
             break;

@@ -729,6 +729,8 @@ static void conv_ref(const lre_conv_geom *g, int64_t B, int64_t O, const float *
  * dw, db) against central finite differences of the engine's own forward
  * (conv2d is linear in each input, so any step is exact up to rounding),
  * over strides, padding, dilation and a 1×1 kernel; accumulate adds. */
+static const char *conv_path = ""; /* which of the CPU's convolutions, in the names */
+
 static void test_conv2d(void)
 {
     static const struct {
@@ -749,8 +751,8 @@ static void test_conv2d(void)
                  "conv geometry");
         const int64_t O = cases[ci].O, K = g.C * g.KH * g.KW, P = g.OH * g.OW,
                       IN = g.C * g.H * g.W;
-        const char *tag = chk_name("conv2d %lldx%lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld "
-                                   "d%lld,%lld -> %lldx%lld",
+        const char *tag = chk_name("conv2d%s %lldx%lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld "
+                                   "d%lld,%lld -> %lldx%lld", conv_path,
                                    (long long)g.C, (long long)g.H, (long long)g.W,
                                    (long long)g.KH, (long long)g.KW, (long long)g.SH,
                                    (long long)g.SW, (long long)g.PH, (long long)g.PW,
@@ -997,6 +999,18 @@ int main(void)
         test_pool();
         test_mlp();
         lre_ctx_release(ctx);
+        if (dev == LRE_DEVICE_CPU && !getenv("LRE_CPU_GEMM")) {
+            /* the CPU's other convolution: image by image through im2col
+             * and OpenBLAS, what a build without oneDNN runs (a build with
+             * it convolves a batch in one oneDNN call above) */
+            setenv("LRE_CPU_GEMM", "openblas", 1);
+            ctx = chk_ctx_on(dev, 1);
+            conv_path = " (im2col, LRE_CPU_GEMM=openblas)";
+            test_conv2d();
+            conv_path = "";
+            lre_ctx_release(ctx);
+            unsetenv("LRE_CPU_GEMM");
+        }
     }
     return chk_done("test_gradcheck");
 }
