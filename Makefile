@@ -480,7 +480,7 @@ bench: bench-bins
 	        echo "== $$b (the fixed table)"; $$b; \
 	        echo "== $$b (LRE_BENCH_PRECISION=bf16)"; LRE_BENCH_PRECISION=bf16 $$b ;; \
 	    *) echo "== $$b"; $$b ;; esac; done
-	@set -e; for s in $(filter-out scripts/bench_curves.lua,$(wildcard scripts/bench_*.lua)); do \
+	@set -e; for s in $(filter-out scripts/bench_curves.lua scripts/bench_cnn.lua,$(wildcard scripts/bench_*.lua)); do \
 	    echo "== $$s (LRE_CPU_GEMM=openblas)"; LRE_CPU_GEMM=openblas $(CLI) -q $$s; \
 	    echo "== $$s (the fixed table)"; $(CLI) -q $$s; \
 	    echo "== $$s (--precision bf16)"; $(CLI) -q --precision bf16 $$s; done
@@ -492,7 +492,13 @@ bench: bench-bins
 	    $(TORCH_PYTHON) scripts/compare_torch.py --bench --device cpu --bf16-autocast; \
 	    echo "== the whole process, as a user runs it (scripts/bench_process.sh)"; \
 	    bash scripts/bench_process.sh $(CLI) $(TORCH_PYTHON); \
-	else echo "== torch-lr-finder: not importable by $(TORCH_PYTHON) (TORCH_PYTHON=... names a python with torch and torch-lr-finder; a reference, never a dependency)"; fi
+	    echo "== the LeNet-style CNN beside PyTorch's (scripts/bench_cnn.lua; bench_torch_finder.py --model lenet --micro)"; \
+	    mkdir -p $(BUILD)/bench; \
+	    $(TORCH_PYTHON) scripts/compare_torch.py --bench --device cpu --model lenet --micro > $(BUILD)/bench/torch_lenet.txt; \
+	    grep -v '^JSON' $(BUILD)/bench/torch_lenet.txt | grep -v 'diverged\|search finished'; \
+	    TORCH_JSON=$(BUILD)/bench/torch_lenet.txt $(CLI) -q scripts/bench_cnn.lua; \
+	else echo "== torch-lr-finder: not importable by $(TORCH_PYTHON) (TORCH_PYTHON=... names a python with torch and torch-lr-finder; a reference, never a dependency)"; \
+	    echo "== the LeNet-style CNN (scripts/bench_cnn.lua)"; $(CLI) -q scripts/bench_cnn.lua; fi
 
 # The CUDA figures alone (scripts/bench_cuda.c; one line and nothing else
 # without a GPU)

@@ -2,7 +2,10 @@
 -- pytorch-lr-finder (scripts/compare_torch.py is the other half). Not a test:
 -- PyTorch is only a reference here and never a dependency of the project.
 --
--- Runs the user's range test (../shared/seeds: 784-256-256-10 ReLU MLP,
+-- Runs the user's range test (../shared/seeds: 784-256-256-10 ReLU MLP, or
+-- with MODEL "lenet" the issue's LeNet-style CNN on the 28x28 images: conv
+-- 1->6 k5 pad 2, relu, max-pool 2; conv 6->16 k5, relu, max-pool 2; flatten;
+-- linear 400->120->84->10,
 -- Adam with weight decay 1e-2, batch 128, exp 1e-7 -> 500, validation loss
 -- every step, diverge_th 5) on the first n_train Fashion-MNIST training rows
 -- and the first n_val test rows, with shuffle = false so that the batches are
@@ -15,18 +18,23 @@
 --   lrengine.json     the result (lrs, smoothed, train_losses, val_losses,
 --                     suggestions.steepest, ...)
 --
---   build/lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val]
+--   build/lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet]
 --   /tmp/refenv/bin/python scripts/compare_torch.py OUTDIR
 local lre = require "lrengine"
 local finder = require "lrengine.finder"
 
 local outdir = arg and arg[1]
 if not outdir or outdir == "" then
-  io.stderr:write("usage: lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val]\n")
+  io.stderr:write("usage: lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet]\n")
   os.exit(2)
 end
 local function int_arg(i, default) return math.tointeger(tonumber(arg[i] or "")) or default end
 local num_iter, n_train, n_val = int_arg(2, 100), int_arg(3, 12000), int_arg(4, 2000)
+local which = arg[5] or "mlp"
+if which ~= "mlp" and which ~= "lenet" then
+  io.stderr:write("compare_torch.lua: MODEL is mlp or lenet, not '" .. which .. "'\n")
+  os.exit(2)
+end
 assert(os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'"), "cannot create " .. outdir)
 
 -- subset(n) = the first n rows in file order; the Python side reads the same
@@ -34,10 +42,17 @@ assert(os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'"), "cannot cre
 local train = lre.data.fashion_mnist("train"):scale(1 / 255):subset(n_train)
 local val = lre.data.fashion_mnist("test"):scale(1 / 255):subset(n_val)
 
-local model = lre.nn.sequential {
+local model = which == "mlp" and lre.nn.sequential {
   lre.nn.linear(784, 256), lre.nn.relu(),
   lre.nn.linear(256, 256), lre.nn.relu(),
   lre.nn.linear(256, 10),
+} or lre.nn.sequential { -- the rows keep their 28x28 shape: one channel
+  lre.nn.conv2d(1, 6, 5, { padding = 2 }), lre.nn.relu(), lre.nn.max_pool2d(2),
+  lre.nn.conv2d(6, 16, 5), lre.nn.relu(), lre.nn.max_pool2d(2),
+  lre.nn.flatten(),
+  lre.nn.linear(400, 120), lre.nn.relu(),
+  lre.nn.linear(120, 84), lre.nn.relu(),
+  lre.nn.linear(84, 10),
 }
 local trainer = lre.trainer {
   model = model, data = train, batch_size = 128, seed = 1, shuffle = false,
@@ -51,7 +66,8 @@ local result = finder.range_test {
   start_lr = 1e-7, end_lr = 500, num_iter = num_iter, schedule = "exp",
   diverge_th = 5, suggest = { "steepest" },
 }
-result.compare = { num_iter = num_iter, n_train = n_train, n_val = n_val, batch_size = 128 }
+result.compare = { num_iter = num_iter, n_train = n_train, n_val = n_val, batch_size = 128,
+                   model = which }
 result:save_json(outdir .. "/lrengine.json")
 
 local s = result.suggestions.steepest

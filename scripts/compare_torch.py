@@ -15,7 +15,9 @@ under torch.autocast("cpu", dtype=torch.bfloat16)).
 
 It reads the same Fashion-MNIST rows (the first n_train training and n_val
 test rows, uint8 -> float32 times float32(1/255), exactly lrengine's
-scale(1/255)), builds the user's nn.Sequential 784-256-256-10 MLP, loads
+scale(1/255)), builds the user's nn.Sequential 784-256-256-10 MLP (or, when
+lrengine's half ran with MODEL lenet, the LeNet-style CNN on 1x28x28
+images, whose state_dict names are lrengine's too), loads
 lrengine's initial weights (OUTDIR/init.safetensors) and compares:
 
  (a) pytorch-lr-finder's LRFinder.range_test (Adam lr 1e-7, weight_decay 1e-2,
@@ -80,15 +82,25 @@ def idx(path):
 
 def dataset(split, n):
     """The first n rows, in file order, scaled as lrengine's scale(1/255)."""
-    x = idx(f"{DATA}/{split}-images-idx3-ubyte.gz")[:n].reshape(n, -1)
+    x = idx(f"{DATA}/{split}-images-idx3-ubyte.gz")[:n]
+    x = x.reshape(n, 1, 28, 28) if MODEL == "lenet" else x.reshape(n, -1)
     y = idx(f"{DATA}/{split}-labels-idx1-ubyte.gz")[:n]
     x = torch.from_numpy(x.astype(np.float32) * np.float32(1 / 255))
     return TensorDataset(x, torch.from_numpy(y.astype(np.int64)))
 
 
+MODEL = "mlp"  # or "lenet", as lrengine's half recorded (compare.model)
+
+
 def model_from(path):
-    m = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                      nn.Linear(256, 10))
+    if MODEL == "lenet":  # the issue's LeNet-style net; the same state_dict names as ours
+        m = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                          nn.Linear(84, 10))
+    else:
+        m = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                          nn.Linear(256, 10))
     sd = load_file(path)
     m.load_state_dict({k: v for k, v in sd.items() if not k.startswith("optim.")})
     return m
@@ -125,12 +137,14 @@ def main():
     out = sys.argv[1]
     ours = json.load(open(f"{out}/lrengine.json"))
     cfg = ours["compare"]
+    global MODEL
+    MODEL = cfg.get("model", "mlp")
     nonfinite = {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}
     for k in ("lrs", "smoothed", "train_losses", "val_losses"):
         ours[k] = np.array([nonfinite.get(v, v) for v in ours[k]], np.float64)
     train, val = dataset("train", cfg["n_train"]), dataset("t10k", cfg["n_val"])
     bs = cfg["batch_size"]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {MODEL}; "
           f"{cfg['n_train']} train / {cfg['n_val']} val rows, batch {bs}, {cfg['num_iter']} steps asked")
 
     s = ours["suggestions"]["steepest"]
@@ -194,6 +208,25 @@ def main():
     report("val: ours vs f32", ours["val_losses"], va)
     report("val: f32 vs f64", va, va64)
     report("val: ours vs f32 b32", ours["val_losses"], va32b)
+
+    # How much rounding alone moves the suggestion: the finder's smoothing
+    # (smooth_f 0.05) and steepest rule on each plain run's validation
+    # curve, cut where lrengine's stopped. Where torch float32 and float64
+    # disagree, the curve is past the point where training amplifies
+    # rounding (the runs part there), and no float32 engine can promise
+    # torch-float32's suggestion.
+    def smoothed(v):
+        out, avg = [], None
+        for x in v:
+            avg = x if avg is None else 0.05 * x + 0.95 * avg
+            out.append(avg)
+        return np.array(out)
+
+    n = len(ours["lrs"])
+    for name, v in (("ours", ours["val_losses"]), ("torch f32", va), ("torch f64", va64),
+                    ("torch f32 b32", va32b)):
+        lr, step = steepest(ours["lrs"][:n], smoothed(v[:n]))
+        print(f"  steepest of {name:<14} (plain run, smoothed): {lr:.6g} (step {step})")
 
 if __name__ == "__main__":
     main()

@@ -231,6 +231,15 @@ z.extractall(sys.argv[2], [m for m in z.namelist() if m.startswith(("nvidia/cu13
         fi
     fi
 
+    # --- the C tests travel as one xz tarball: each carries the engine and
+    # its CUDA kernels, which xz's window finds again from one to the next
+    # (14 MiB -> about 2); gpu_check.sh unpacks them into its work folder
+    if command -v xz >/dev/null 2>&1; then
+        tar -C "$tmp" -cf - tests | xz -9 -c >"$tmp/tests.tar.xz"
+        rm -rf "$tmp/tests"
+        bb "tests: packed as tests.tar.xz ($(du -h "$tmp/tests.tar.xz" | cut -f1))"
+    fi
+
     # --- what it is, and the size limit
     local bytes mib
     bytes=$(du -sb "$tmp" | cut -f1)
@@ -423,6 +432,18 @@ for f in "$B"/lib/packed/*.gz; do
     gzip -dc "$f" >"$WORK/lib/$n" || fail "cannot unpack $f"
 done
 LDP=$B/lib:$WORK/lib${CUDA_DIRS:+:$CUDA_DIRS}
+
+# the C tests: tests.tar.xz (the bundle packs them), else tests/
+TB=$B/tests
+if [ -f "$B/tests.tar.xz" ]; then
+    TB=$WORK/tests
+    if command -v xz >/dev/null 2>&1; then
+        xz -dc "$B/tests.tar.xz" | tar -C "$WORK" -xf - || fail "cannot unpack tests.tar.xz"
+    else
+        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+            "$B/tests.tar.xz" "$WORK" || fail "cannot unpack tests.tar.xz (no xz, python3 failed)"
+    fi
+fi
 compat=0
 
 # fonts for the figure: the bundle's, whatever the machine has
@@ -481,7 +502,7 @@ say "LD_LIBRARY_PATH=$LDP"
 # every library of every binary from the bundle, libc's or CUDA's
 outside=() missing=()
 command -v ldd >/dev/null 2>&1 || fail "ldd is missing here: the bundle's libraries were not checked"
-for f in "$B"/bin/* "$B"/tests/* "$B"/bench/*; do
+for f in "$B"/bin/* "$TB"/* "$B"/bench/*; do
     [ -f "$f" ] || continue
     while read -r name arrow path _; do
         [ "$arrow" = "=>" ] || continue
@@ -507,7 +528,7 @@ DEV=cuda; [ "$MODE" = cpu-only ] && DEV=cpu
 say "== 2. C tests, LRE_TEST_DEVICE=$DEV"
 export LRE_TEST_DEVICE=$DEV
 tp=0 tf=0 ts=0 JTESTS=""
-for bin in "$B"/tests/test_*; do
+for bin in "$TB"/test_*; do
     [ -x "$bin" ] || continue
     name=${bin##*/}
     bx "$TEST_TIMEOUT" "$WORK/logs/$name.txt" bash "$B/scripts/run_tests.sh" --build "$B" --c-only \
@@ -676,7 +697,7 @@ if [ "$MODE" = cuda ]; then
     for c in "${cands[@]}"; do
         san_tool=$c
         san_from=$c
-        LRE_TEST_DEVICE=cuda sanitize test_backend_ops 150 "$B/tests/test_backend_ops"
+        LRE_TEST_DEVICE=cuda sanitize test_backend_ops 150 "$TB/test_backend_ops"
         case "${SAN[test_backend_ops.status]}" in
             "not run (exit"*) san_why="$c: ${SAN[test_backend_ops.status]#not run (}"; san_why=${san_why%)}
                               say "compute-sanitizer $c does not start: $san_why"; san_tool="" ;;

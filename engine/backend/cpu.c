@@ -381,11 +381,76 @@ static lre_status cpu_bias_rows_backward(void *state, float *db, const float *dy
  * each plane is computed alone, so the bits do not depend on the threads. */
 #define POOL_PARALLEL(g) if ((g)->C > 1 && (g)->C * (g)->H * (g)->W >= 32768)
 
+/* One plane of max pooling without padding: every window lies inside the
+ * plane (the output size rounds down), so no tap is checked. The taps go
+ * in lre_max_pool1's order (kh, then kw), each over a whole output row at
+ * once, branch-free (a NaN wins, the last one): the same bits and indices,
+ * in loops the compiler vectorises (a comparison per tap and output that
+ * a branch mispredicted half the time). */
+static void max_pool_plane_inside(float *restrict y, int32_t *restrict idx,
+                                  const float *restrict x, const lre_conv_geom *g)
+{
+    const int64_t W = g->W, OW = g->OW, SW = g->SW;
+    if (g->KH == 2 && g->KW == 2 && g->SH == 2 && SW == 2 && g->DH == 1 && g->DW == 1) {
+        /* LeNet's 2x2, stride 2: the four taps in one pass */
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const float *restrict x0 = x + 2 * oh * W, *restrict x1 = x0 + W;
+            const int32_t r0 = (int32_t)(2 * oh * W), r1 = r0 + (int32_t)W;
+            float *restrict yr = y + oh * OW;
+            int32_t *restrict ir = idx + oh * OW;
+            LRE_SIMD
+            for (int64_t ow = 0; ow < OW; ow++) {
+                const int32_t c = (int32_t)(2 * ow);
+                const float v0 = x0[2 * ow], v1 = x0[2 * ow + 1], v2 = x1[2 * ow],
+                            v3 = x1[2 * ow + 1];
+                float b = -INFINITY;
+                int32_t at = -1; /* kept by a window of -inf, as lre_max_pool1 */
+                int m = (v0 > b) | (v0 != v0);
+                b = m ? v0 : b, at = m ? r0 + c : at;
+                m = (v1 > b) | (v1 != v1);
+                b = m ? v1 : b, at = m ? r0 + c + 1 : at;
+                m = (v2 > b) | (v2 != v2);
+                b = m ? v2 : b, at = m ? r1 + c : at;
+                m = (v3 > b) | (v3 != v3);
+                b = m ? v3 : b, at = m ? r1 + c + 1 : at;
+                yr[ow] = b;
+                ir[ow] = at;
+            }
+        }
+        return;
+    }
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *restrict yr = y + oh * OW;
+        int32_t *restrict ir = idx + oh * OW;
+        for (int64_t ow = 0; ow < OW; ow++) yr[ow] = -INFINITY, ir[ow] = -1;
+        for (int64_t kh = 0; kh < g->KH; kh++)
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                const int64_t p0 = (oh * g->SH + kh * g->DH) * W + kw * g->DW;
+                const float *restrict xr = x + p0;
+                LRE_SIMD
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const float v = xr[ow * SW];
+                    const int m = (v > yr[ow]) | (v != v);
+                    yr[ow] = m ? v : yr[ow];
+                    ir[ow] = m ? (int32_t)(p0 + ow * SW) : ir[ow];
+                }
+            }
+    }
+}
+
 static lre_status cpu_max_pool_forward(void *state, float *y, int32_t *idx, const float *x,
                                        const lre_conv_geom *g)
 {
     (void)state;
     const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+    if (g->PH == 0 && g->PW == 0) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) POOL_PARALLEL(g)
+#endif
+        for (int64_t c = 0; c < g->C; c++)
+            max_pool_plane_inside(y + c * P, idx + c * P, x + c * HW, g);
+        return LRE_OK;
+    }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) POOL_PARALLEL(g)
 #endif

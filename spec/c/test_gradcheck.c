@@ -974,6 +974,41 @@ static void test_pool(void)
     chk_read(ctx, idx, &iv);
     CHECK(yv != yv && iv == 1, "max_pool2d: a NaN in the window wins, its index too",
           "got %g at %d", (double)yv, (int)iv);
+    /* two NaNs in a 3x3 window (no padding: the CPU's unchecked path, not
+     * the 2x2 one): the last in window order wins, as torch's kernel */
+    lre_conv_geom g3;
+    chk_must(ctx, lre_conv_geom_init(ctx, &g3, 1, 3, 4, 3, 3, 1, 1, 0, 0, 1, 1), "3x3 geometry");
+    lre_tensor *x3 = chk_t2(ctx, LRE_F32, 1, 12), *y3 = chk_t2(ctx, LRE_F32, 1, 2);
+    lre_tensor *i3 = chk_t2(ctx, LRE_I32, 1, 2);
+    float X3[12] = {1.0f, NAN, 7.0f, 9.0f, 3.0f, 8.0f, NAN, 2.0f, 0.0f, 4.0f, 6.0f, 5.0f};
+    chk_write(ctx, x3, X3);
+    chk_ok(ctx, lre_max_pool2d_forward(ctx, y3, i3, x3, &g3), "3x3 max_pool2d with NaNs runs");
+    float Y3[2];
+    int32_t I3[2];
+    chk_read(ctx, y3, Y3);
+    chk_read(ctx, i3, I3);
+    CHECK(Y3[0] != Y3[0] && I3[0] == 6 && Y3[1] != Y3[1] && I3[1] == 6,
+          "max_pool2d 3x3: the last NaN of each window wins (index 6 of both)",
+          "got %g at %d, %g at %d", (double)Y3[0], (int)I3[0], (double)Y3[1], (int)I3[1]);
+    /* a window of -inf only: -inf, and no index (-1: no gradient), on the
+     * 2x2 path (x) and the 3x3 one (x3) alike */
+    float XI[12];
+    for (int i = 0; i < 12; i++) XI[i] = -INFINITY;
+    chk_write(ctx, x, XI);
+    chk_write(ctx, x3, XI);
+    chk_ok(ctx, lre_max_pool2d_forward(ctx, y, idx, x, &g), "2x2 max_pool2d of -inf runs");
+    chk_ok(ctx, lre_max_pool2d_forward(ctx, y3, i3, x3, &g3), "3x3 max_pool2d of -inf runs");
+    chk_read(ctx, y, &yv);
+    chk_read(ctx, idx, &iv);
+    chk_read(ctx, y3, Y3);
+    chk_read(ctx, i3, I3);
+    CHECK(yv == -INFINITY && iv == -1 && Y3[0] == -INFINITY && I3[0] == -1 && I3[1] == -1,
+          "max_pool2d: a window of -inf gives -inf and index -1 (2x2 and 3x3 paths)",
+          "got %g at %d; %g at %d, at %d", (double)yv, (int)iv, (double)Y3[0], (int)I3[0],
+          (int)I3[1]);
+    lre_tensor_release(x3);
+    lre_tensor_release(y3);
+    lre_tensor_release(i3);
     lre_conv_geom bad;
     chk_must(ctx, lre_conv_geom_init(ctx, &bad, 1, 5, 5, 2, 2, 2, 2, 2, 0, 1, 1), "geometry");
     lre_tensor *x2 = chk_t2(ctx, LRE_F32, 1, 25), *y2 = chk_t2(ctx, LRE_F32, 1, bad.OH * bad.OW);
