@@ -557,8 +557,9 @@ say "C tests ($DEV): $tp passed, $tf failed, $ts skipped"
 cat >"$WORK/run/range_test.lua" <<'EOF'
 -- gpu_check.sh's range test: the user's sweep (784-256-256-10 ReLU MLP, Adam
 -- with weight decay 1e-2, batch 128, exp 1e-7 -> 500, the validation loss at
--- every step) on the bundle's Fashion-MNIST subset, on `--device`'s device.
---   lrengine --device D range_test.lua OUT.json NUM_ITER [N_VAL]
+-- every step) on the bundle's Fashion-MNIST subset, on `--device`'s device;
+-- MODEL lenet: the LeNet-style CNN of examples/fashion_mnist_cnn.lua.
+--   lrengine --device D range_test.lua OUT.json NUM_ITER [N_VAL [MODEL]]
 --   lrengine range_test.lua --compare A.json B.json
 local lre = require "lrengine"
 if arg[1] == "--compare" then
@@ -580,7 +581,13 @@ local out, num_iter, n_val = arg[1], math.tointeger(tonumber(arg[2] or "")) or 1
 local train = lre.data.fashion_mnist("train"):scale(1 / 255)
 local val = lre.data.fashion_mnist("test"):scale(1 / 255)
 if n_val then val = val:subset(n_val) end
-local model = lre.nn.sequential {
+local model = arg[4] == "lenet" and lre.nn.sequential {
+  lre.nn.conv2d(1, 6, 5, { padding = 2 }), lre.nn.relu(), lre.nn.max_pool2d(2),
+  lre.nn.conv2d(6, 16, 5), lre.nn.relu(), lre.nn.max_pool2d(2),
+  lre.nn.flatten(),
+  lre.nn.linear(400, 120), lre.nn.relu(), lre.nn.linear(120, 84), lre.nn.relu(),
+  lre.nn.linear(84, 10),
+} or lre.nn.sequential {
   lre.nn.linear(784, 256), lre.nn.relu(),
   lre.nn.linear(256, 256), lre.nn.relu(),
   lre.nn.linear(256, 10),
@@ -645,6 +652,24 @@ if [ "$MODE" = cuda ]; then
             "$WORK/results/range_cuda.json" "$WORK/results/range_cpu.json"
         cmp_line=$(grep '^COMPARE ' "$WORK/logs/range_compare.txt" | sed 's/^COMPARE //')
         [ -n "$cmp_line" ] && say "loss curves, cuda against cpu: $cmp_line"
+        # the CNN (conv2d, max pooling, flatten: im2col + cuBLAS and the
+        # pooling kernels in the step's graph), 60 steps on 2000 validation
+        # rows: its curves must agree for the first 10 steps (past a loss
+        # minimum, training amplifies rounding: compare_torch.py lenet)
+        for dev in cpu cuda; do
+            bx 150 "$WORK/logs/range_lenet_$dev.txt" "$B/bin/lrengine" --device "$dev" -q \
+                "$WORK/run/range_test.lua" "$WORK/results/range_lenet_$dev.json" 60 2000 lenet ||
+                fail "LeNet range test on $dev: exit status $?"
+            say "lenet $dev: $(grep '^RANGE ' "$WORK/logs/range_lenet_$dev.txt" | sed 's/^RANGE //')"
+        done
+        bx 60 "$WORK/logs/range_lenet_compare.txt" "$B/bin/lrengine" -q "$WORK/run/range_test.lua" \
+            --compare "$WORK/results/range_lenet_cuda.json" "$WORK/results/range_lenet_cpu.json"
+        lenet_cmp=$(grep '^COMPARE ' "$WORK/logs/range_lenet_compare.txt" | sed 's/^COMPARE //')
+        say "LeNet loss curves, cuda against cpu: ${lenet_cmp:-none}"
+        first=$(sed -n 's/.*first_step_rel_over_1e-3=\([0-9a-z]*\).*/\1/p' <<<"$lenet_cmp")
+        if [ -z "$first" ] || { [ "$first" != none ] && [ "$first" -le 10 ]; }; then
+            fail "LeNet: cuda's loss curve departs from the cpu's in the first 10 steps ($lenet_cmp)"
+        fi
     elif [ "${RT[cpu.rc]:-1}" = 0 ] && [ "${RT[cuda.rc]:-1}" = 0 ]; then
         agree=0
         fail "steepest suggestion missing (cpu '${ic:-none}', cuda '${ig:-none}')"

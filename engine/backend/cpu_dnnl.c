@@ -316,6 +316,20 @@ out:
     return s;
 }
 
+/* Room for one more entry in a cache of n entries (*arr, *cap of them). */
+static lre_status grow(lre_dnnl *d, void **arr, int *cap, int n, size_t elem)
+{
+    if (n < *cap) return LRE_OK;
+    int nc = *cap ? 2 * *cap : 16;
+    void *np = own_alloc(d->env, (size_t)nc * elem);
+    if (!np) return lre_backend_fail(d->env, LRE_ENOMEM, "onednn: out of memory");
+    if (n) memcpy(np, *arr, (size_t)n * elem);
+    free(*arr);
+    *arr = np;
+    *cap = nc;
+    return LRE_OK;
+}
+
 /* The primitive of this GEMM: found, or made (first call of a shape). */
 static lre_status find_prim(lre_dnnl *d, const prim *key, prim **out)
 {
@@ -330,15 +344,8 @@ static lre_status find_prim(lre_dnnl *d, const prim *key, prim **out)
             return LRE_OK;
         }
     }
-    if (d->n_prims == d->cap_prims) {
-        int cap = d->cap_prims ? 2 * d->cap_prims : 16;
-        prim *np = own_alloc(d->env, (size_t)cap * sizeof *np);
-        if (!np) return lre_backend_fail(d->env, LRE_ENOMEM, "onednn: out of memory");
-        if (d->n_prims) memcpy(np, d->prims, (size_t)d->n_prims * sizeof *np);
-        free(d->prims);
-        d->prims = np;
-        d->cap_prims = cap;
-    }
+    lre_status g = grow(d, (void **)&d->prims, &d->cap_prims, d->n_prims, sizeof *d->prims);
+    if (g) return g;
     prim *q = &d->prims[d->n_prims];
     *q = *key;
     lre_status s = make_prim(d, q);
@@ -584,15 +591,8 @@ static lre_status find_cprim(lre_dnnl *d, int kind, int64_t B, int64_t O,
             return LRE_OK;
         }
     }
-    if (d->n_cprims == d->cap_cprims) {
-        int cap = d->cap_cprims ? 2 * d->cap_cprims : 16;
-        cprim *np = own_alloc(d->env, (size_t)cap * sizeof *np);
-        if (!np) return lre_backend_fail(d->env, LRE_ENOMEM, "onednn: out of memory");
-        if (d->n_cprims) memcpy(np, d->cprims, (size_t)d->n_cprims * sizeof *np);
-        free(d->cprims);
-        d->cprims = np;
-        d->cap_cprims = cap;
-    }
+    lre_status gs = grow(d, (void **)&d->cprims, &d->cap_cprims, d->n_cprims, sizeof *d->cprims);
+    if (gs) return gs;
     cprim *q = &d->cprims[d->n_cprims];
     memset(q, 0, sizeof *q);
     q->kind = kind;

@@ -787,6 +787,92 @@ static void test_conv(int64_t C, int64_t H, int64_t W, int64_t KH, int64_t KW, i
 }
 
 
+/* The batched convolution entries (a backend that has them: the CPU's
+ * oneDNN primitives) against the double definition, for a batch of B
+ * images: forward with bias and with the fused ReLU, the data's gradient,
+ * the weights' and bias's gradients set and accumulated. */
+static void test_conv_direct(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int64_t K,
+                             int64_t S, int64_t PD, int64_t DL)
+{
+    lre_conv_geom g = {C, H, W, K, K, S, S, PD, PD, DL, DL, (H + 2 * PD - DL * (K - 1) - 1) / S + 1,
+                       (W + 2 * PD - DL * (K - 1) - 1) / S + 1};
+    if (!D.be->conv_direct || !D.be->conv_direct(D.st, B, O, &g)) return;
+    char nm[160];
+    snprintf(nm, sizeof nm, "conv (batched) %lld images %lldx%lldx%lld -> %lld, k%lld s%lld p%lld d%lld",
+             (long long)B, (long long)C, (long long)H, (long long)W, (long long)O, (long long)K,
+             (long long)S, (long long)PD, (long long)DL);
+    const int64_t KK = C * K * K, P = g.OH * g.OW, N = B * C * H * W, M = B * O * P;
+    float *x = rnd(N, -1, 1), *w = rnd(O * KK, -1, 1), *b = rnd(O, -1, 1), *dy = rnd(M, -1, 1);
+    float *dw0 = rnd(O * KK, -1, 1), *db0 = rnd(O, -1, 1);
+    double *wy = dalloc(M), *wr = dalloc(M), *wdx = dalloc(N), *wdw = dalloc(O * KK),
+           *wdb = dalloc(O), *wdwa = dalloc(O * KK), *wdba = dalloc(O);
+    for (int64_t n = 0; n < B; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < g.OH; oh++)
+                for (int64_t ow = 0; ow < g.OW; ow++) {
+                    const int64_t yi = ((n * O + o) * g.OH + oh) * g.OW + ow;
+                    double acc = b[o];
+                    for (int64_t c = 0; c < C; c++)
+                        for (int64_t kh = 0; kh < K; kh++)
+                            for (int64_t kw = 0; kw < K; kw++) {
+                                int64_t h = oh * S - PD + kh * DL, x_ = ow * S - PD + kw * DL;
+                                if (h < 0 || h >= H || x_ < 0 || x_ >= W) continue;
+                                const int64_t xi = ((n * C + c) * H + h) * W + x_,
+                                              wi = o * KK + (c * K + kh) * K + kw;
+                                acc += (double)w[wi] * x[xi];
+                                wdx[xi] += (double)w[wi] * dy[yi];
+                                wdw[wi] += (double)x[xi] * dy[yi];
+                            }
+                    wy[yi] = acc;
+                    wr[yi] = acc > 0 ? acc : 0;
+                    wdb[o] += dy[yi];
+                }
+    for (int64_t i = 0; i < O * KK; i++) wdwa[i] = wdw[i] + dw0[i];
+    for (int64_t i = 0; i < O; i++) wdba[i] = wdb[i] + db0[i];
+    dbuf dx = dnew(4, N, x), dwt = dnew(4, O * KK, w), dbias = dnew(4, O, b), ddy = dnew(4, M, dy);
+    dbuf dyo = dnew(4, M, NULL), dro = dnew(4, M, NULL), ddx = dnew(4, N, NULL);
+    dbuf ddw = dnew(4, O * KK, NULL), ddb = dnew(4, O, NULL), ddwa = dnew(4, O * KK, dw0),
+         ddba = dnew(4, O, db0);
+    ok(D.be->conv_forward(D.st, dyo.ptr, dx.ptr, dwt.ptr, dbias.ptr, B, O, &g, 0),
+       chk_name("%s: forward runs", nm));
+    ok(D.be->conv_forward(D.st, dro.ptr, dx.ptr, dwt.ptr, dbias.ptr, B, O, &g, 1),
+       chk_name("%s: forward with relu runs", nm));
+    ok(D.be->conv_backward_data(D.st, ddx.ptr, ddy.ptr, dwt.ptr, B, O, &g),
+       chk_name("%s: backward data runs", nm));
+    ok(D.be->conv_backward_weights(D.st, ddw.ptr, ddb.ptr, ddy.ptr, dx.ptr, B, O, &g, 0),
+       chk_name("%s: backward weights runs", nm));
+    ok(D.be->conv_backward_weights(D.st, ddwa.ptr, ddba.ptr, ddy.ptr, dx.ptr, B, O, &g, 1),
+       chk_name("%s: backward weights (accumulate) runs", nm));
+    float *gy = malloc(sizeof *gy * (size_t)M), *gr = malloc(sizeof *gr * (size_t)M);
+    float *gdx = malloc(sizeof *gdx * (size_t)N), *gdw = malloc(sizeof *gdw * (size_t)(O * KK));
+    float *gdb = malloc(sizeof *gdb * (size_t)O), *gdwa = malloc(sizeof *gdwa * (size_t)(O * KK));
+    float *gdba = malloc(sizeof *gdba * (size_t)O);
+    dget(&dyo, gy, nm);
+    dget(&dro, gr, nm);
+    dget(&ddx, gdx, nm);
+    dget(&ddw, gdw, nm);
+    dget(&ddb, gdb, nm);
+    dget(&ddwa, gdwa, nm);
+    dget(&ddba, gdba, nm);
+    chk_close(chk_name("%s: forward matches", nm), wy, gy, M, 1e-5, 1e-5);
+    chk_close(chk_name("%s: forward + relu matches", nm), wr, gr, M, 1e-5, 1e-5);
+    chk_close(chk_name("%s: data gradient matches", nm), wdx, gdx, N, 1e-5, 1e-5);
+    chk_close(chk_name("%s: weight gradient matches", nm), wdw, gdw, O * KK, 1e-4, 1e-5);
+    chk_close(chk_name("%s: bias gradient matches", nm), wdb, gdb, O, 1e-4, 1e-5);
+    chk_close(chk_name("%s: weight gradient accumulates", nm), wdwa, gdwa, O * KK, 1e-4, 1e-5);
+    chk_close(chk_name("%s: bias gradient accumulates", nm), wdba, gdba, O, 1e-4, 1e-5);
+    int relu_zero = 1;
+    for (int64_t i = 0; i < M; i++)
+        if (wy[i] < -1e-4 && !(gr[i] == 0.0f && !signbit(gr[i]))) relu_zero = 0;
+    CHECK(relu_zero, chk_name("%s: the fused relu gives +0 below zero", nm), "a -0 or a negative");
+    float *ptrs[] = {x, w, b, dy, dw0, db0, gy, gr, gdx, gdw, gdb, gdwa, gdba};
+    for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++) free(ptrs[i]);
+    double *dps[] = {wy, wr, wdx, wdw, wdb, wdwa, wdba};
+    for (size_t i = 0; i < sizeof dps / sizeof *dps; i++) free(dps[i]);
+    dbuf *bufs[] = {&dx, &dwt, &dbias, &ddy, &dyo, &dro, &ddx, &ddw, &ddb, &ddwa, &ddba};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) dfree(bufs[i]);
+}
+
 /* Pooling on the device against the definitions, over planes (a batch's
  * images times their channels): max with its indices, avg both ways, and
  * the gathers of their backwards (each pixel the sum, in window order, of
@@ -1021,6 +1107,9 @@ static void run_all(void)
     test_conv(1, 7, 7, 3, 3, 1, 2, 2, 1, 2, 1);
     test_conv(6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1); /* LeNet's second conv */
     test_conv(1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1); /* its first, on Fashion-MNIST */
+    test_conv_direct(5, 1, 28, 28, 6, 5, 1, 2, 1);  /* LeNet's first, batched */
+    test_conv_direct(4, 6, 14, 14, 16, 5, 1, 0, 1); /* its second */
+    test_conv_direct(3, 3, 9, 7, 4, 3, 2, 1, 2);    /* stride, padding, dilation */
     test_pool_entries(12, 28, 28, 2, 2, 0);         /* LeNet's: 2x2, stride 2 */
     test_pool_entries(3, 9, 7, 3, 2, 1);            /* overlapping, padded */
     test_pool_entries(2, 5, 5, 3, 1, 1);
