@@ -268,42 +268,47 @@ static lre_status cpu_linear_prepare(void *state, int64_t B, int64_t in, int64_t
 #ifdef LRE_WITH_DNNL
 /* oneDNN's convolution primitives serve a batch in one call (threaded,
  * no im2col), unless OpenBLAS is forced (LRE_CPU_GEMM=openblas: then the
- * im2col path below, as in a build without oneDNN). fp32 in every
- * precision. */
+ * im2col path below, as in a build without oneDNN). In bf16 precision
+ * they read bf16 as the GEMMs do. */
 static int cpu_conv_direct(void *state, int64_t B, int64_t O, const lre_conv_geom *g)
 {
     return CS(state)->provider != CPU_GEMM_OPENBLAS && lre_dnnl_conv_serves(B, O, g);
 }
 
+#define CONV_BF16(state) (CS(state)->precision == LRE_PRECISION_BF16)
+
 static lre_status cpu_conv_forward(void *state, float *y, const float *x, const float *w,
                                    const float *bias, int64_t B, int64_t O,
                                    const lre_conv_geom *g, int relu)
 {
-    return lre_dnnl_conv_forward(CS(state)->dnnl, y, x, w, bias, B, O, g, relu);
+    return lre_dnnl_conv_forward(CS(state)->dnnl, y, x, w, bias, B, O, g, relu, CONV_BF16(state));
 }
 
 static lre_status cpu_conv_backward_data(void *state, float *dx, const float *dy,
                                          const float *w, int64_t B, int64_t O,
                                          const lre_conv_geom *g)
 {
-    return lre_dnnl_conv_backward_data(CS(state)->dnnl, dx, dy, w, B, O, g);
+    return lre_dnnl_conv_backward_data(CS(state)->dnnl, dx, dy, w, B, O, g, CONV_BF16(state));
 }
 
 static lre_status cpu_conv_backward_weights(void *state, float *dw, float *db, const float *dy,
                                             const float *x, int64_t B, int64_t O,
                                             const lre_conv_geom *g, int accumulate)
 {
-    return lre_dnnl_conv_backward_weights(CS(state)->dnnl, dw, db, dy, x, B, O, g, accumulate);
+    return lre_dnnl_conv_backward_weights(CS(state)->dnnl, dw, db, dy, x, B, O, g, accumulate,
+                                          CONV_BF16(state));
 }
 
 static lre_status cpu_conv_prepare(void *state, int64_t B, int64_t O, const lre_conv_geom *g,
                                    int bias, int relu, int backward, int with_dx)
 {
     lre_dnnl *d = CS(state)->dnnl;
+    const int h = CONV_BF16(state);
     if (!cpu_conv_direct(state, B, O, g)) return LRE_OK;
-    lre_status s = lre_dnnl_conv_prepare(d, LRE_DNNL_CONV_FWD, B, O, g, bias, relu);
-    if (!s && backward) s = lre_dnnl_conv_prepare(d, LRE_DNNL_CONV_BWD_WEIGHTS, B, O, g, bias, 0);
-    if (!s && with_dx) s = lre_dnnl_conv_prepare(d, LRE_DNNL_CONV_BWD_DATA, B, O, g, 0, 0);
+    lre_status s = lre_dnnl_conv_prepare(d, LRE_DNNL_CONV_FWD, B, O, g, bias, relu, h);
+    if (!s && backward)
+        s = lre_dnnl_conv_prepare(d, LRE_DNNL_CONV_BWD_WEIGHTS, B, O, g, bias, 0, h);
+    if (!s && with_dx) s = lre_dnnl_conv_prepare(d, LRE_DNNL_CONV_BWD_DATA, B, O, g, 0, 0, h);
     return s;
 }
 #endif

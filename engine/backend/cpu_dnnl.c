@@ -53,7 +53,7 @@ typedef struct cprim {
     int kind;                      /* LRE_DNNL_CONV_FWD, _BWD_DATA, _BWD_WEIGHTS */
     int64_t B, O;
     lre_conv_geom g;
-    int bias, relu;
+    int bias, relu, bf16;          /* bf16: the inputs rounded to bf16 (fp32 sums) */
     dnnl_primitive_t p;
     carg a[3];                     /* src, weights, dst (or their diffs) */
     dnnl_memory_t mbias, ms;
@@ -472,7 +472,7 @@ static const int conv_any[3] = {
     [LRE_DNNL_CONV_BWD_WEIGHTS] = 1 | 2 | 4,
 };
 
-static lre_status make_cprim(lre_dnnl *d, cprim *q)
+static lre_status make_cprim(lre_dnnl *d, cprim *q, int bf16)
 {
     const lre_conv_geom *g = &q->g;
     dnnl_memory_desc_t user[3], want[3], biasd;
@@ -486,9 +486,14 @@ static lre_status make_cprim(lre_dnnl *d, cprim *q)
     const dnnl_format_tag_t tags[3] = {dnnl_nchw, dnnl_oihw, dnnl_nchw};
     int64_t *dims[3] = {ds, dw, dd};
     const int any = conv_any[q->kind];
+    /* bf16: what the convolution reads (the outputs stay fp32), rounded by
+     * the reorders that lay it out */
+    static const int reads[3] = {[LRE_DNNL_CONV_FWD] = 1 | 2, [LRE_DNNL_CONV_BWD_DATA] = 2 | 4,
+                                 [LRE_DNNL_CONV_BWD_WEIGHTS] = 1 | 4};
     for (int i = 0; i < 3; i++) {
+        const int half = bf16 && ((reads[q->kind] >> i) & 1);
         DN(d, dnnl_memory_desc_init_by_tag(&user[i], 4, dims[i], dnnl_f32, tags[i]));
-        DN(d, dnnl_memory_desc_init_by_tag(&want[i], 4, dims[i], dnnl_f32,
+        DN(d, dnnl_memory_desc_init_by_tag(&want[i], 4, dims[i], half ? dnnl_bf16 : dnnl_f32,
                                            (any >> i) & 1 ? dnnl_format_tag_any : tags[i]));
     }
     DN(d, dnnl_memory_desc_init_by_tag(&biasd, 1, db, dnnl_f32, dnnl_x));
@@ -581,12 +586,12 @@ static int same_geom(const lre_conv_geom *a, const lre_conv_geom *b)
 }
 
 static lre_status find_cprim(lre_dnnl *d, int kind, int64_t B, int64_t O,
-                             const lre_conv_geom *g, int bias, int relu, cprim **out)
+                             const lre_conv_geom *g, int bias, int relu, int bf16, cprim **out)
 {
     for (int i = 0; i < d->n_cprims; i++) {
         cprim *q = &d->cprims[i];
         if (q->kind == kind && q->B == B && q->O == O && q->bias == bias && q->relu == relu &&
-            same_geom(&q->g, g)) {
+            q->bf16 == bf16 && same_geom(&q->g, g)) {
             *out = q;
             return LRE_OK;
         }
@@ -601,7 +606,17 @@ static lre_status find_cprim(lre_dnnl *d, int kind, int64_t B, int64_t O,
     q->g = *g;
     q->bias = bias;
     q->relu = relu;
-    lre_status s = make_cprim(d, q);
+    q->bf16 = bf16;
+    lre_status s = make_cprim(d, q, bf16);
+    if (s && bf16) { /* no bf16 kernel for this one (a weights' gradient of one
+                      * input channel): it computes in fp32 */
+        cprim_free(q);
+        cprim k = *q;
+        memset(q, 0, sizeof *q);
+        q->kind = k.kind, q->B = k.B, q->O = k.O, q->g = k.g, q->bias = k.bias,
+        q->relu = k.relu, q->bf16 = k.bf16;
+        s = make_cprim(d, q, 0);
+    }
     if (s) {
         cprim_free(q);
         memset(q, 0, sizeof *q);
@@ -620,10 +635,10 @@ int lre_dnnl_conv_serves(int64_t B, int64_t O, const lre_conv_geom *g)
 }
 
 lre_status lre_dnnl_conv_prepare(lre_dnnl *d, int kind, int64_t B, int64_t O,
-                                 const lre_conv_geom *g, int bias, int relu)
+                                 const lre_conv_geom *g, int bias, int relu, int bf16)
 {
     cprim *q;
-    return find_cprim(d, kind, B, O, g, bias != 0, relu != 0, &q);
+    return find_cprim(d, kind, B, O, g, bias != 0, relu != 0, bf16 != 0, &q);
 }
 
 static lre_status run_reorder(lre_dnnl *d, carg *a)
@@ -662,27 +677,29 @@ static lre_status run_cprim(lre_dnnl *d, cprim *q, const void *src, const void *
 
 lre_status lre_dnnl_conv_forward(lre_dnnl *d, float *y, const float *x, const float *w,
                                  const float *bias, int64_t B, int64_t O,
-                                 const lre_conv_geom *g, int relu)
+                                 const lre_conv_geom *g, int relu, int bf16)
 {
     cprim *q;
-    lre_status s = find_cprim(d, LRE_DNNL_CONV_FWD, B, O, g, bias != NULL, relu != 0, &q);
+    lre_status s =
+        find_cprim(d, LRE_DNNL_CONV_FWD, B, O, g, bias != NULL, relu != 0, bf16 != 0, &q);
     return s ? s : run_cprim(d, q, x, w, bias, y);
 }
 
 lre_status lre_dnnl_conv_backward_data(lre_dnnl *d, float *dx, const float *dy, const float *w,
-                                       int64_t B, int64_t O, const lre_conv_geom *g)
+                                       int64_t B, int64_t O, const lre_conv_geom *g, int bf16)
 {
     cprim *q;
-    lre_status s = find_cprim(d, LRE_DNNL_CONV_BWD_DATA, B, O, g, 0, 0, &q);
+    lre_status s = find_cprim(d, LRE_DNNL_CONV_BWD_DATA, B, O, g, 0, 0, bf16 != 0, &q);
     return s ? s : run_cprim(d, q, dx, w, NULL, dy);
 }
 
 lre_status lre_dnnl_conv_backward_weights(lre_dnnl *d, float *dw, float *db, const float *dy,
                                           const float *x, int64_t B, int64_t O,
-                                          const lre_conv_geom *g, int accumulate)
+                                          const lre_conv_geom *g, int accumulate, int bf16)
 {
     cprim *q;
-    lre_status s = find_cprim(d, LRE_DNNL_CONV_BWD_WEIGHTS, B, O, g, db != NULL, 0, &q);
+    lre_status s =
+        find_cprim(d, LRE_DNNL_CONV_BWD_WEIGHTS, B, O, g, db != NULL, 0, bf16 != 0, &q);
     if (s) return s;
     if (!accumulate) return run_cprim(d, q, x, dw, db, dy);
     const int64_t nw = O * g->C * g->KH * g->KW;

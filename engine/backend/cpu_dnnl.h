@@ -53,22 +53,23 @@ lre_status lre_dnnl_prepare(lre_dnnl *d, int trans_a, int trans_b, int64_t M, in
 /* 2-D convolution with oneDNN's primitives, a batch of B images of g
  * (NCHW rows) with O output channels and OIHW weights, as lre_conv2d_*
  * computes it with im2col and GEMMs (not the same bits: another order of
- * the sums). A primitive per kind, batch size and geometry, made on first
- * use (or by lre_dnnl_conv_prepare) and kept. Forward: y = conv(x, w) +
- * bias (or none), then relu with `relu`. Backward data: dx = the input's
- * gradient. Backward weights: dw, db (NULL: none) = or (accumulate) +=
- * the sums over the batch. fp32. */
+ * the sums). A primitive per kind, batch size, geometry and precision,
+ * made on first use (or by lre_dnnl_conv_prepare) and kept. Forward: y =
+ * conv(x, w) + bias (or none), then relu with `relu`. Backward data: dx =
+ * the input's gradient. Backward weights: dw, db (NULL: none) = or
+ * (accumulate) += the sums over the batch. bf16: what each reads rounded
+ * to bfloat16 (nearest even), fp32 sums and outputs. */
 enum { LRE_DNNL_CONV_FWD, LRE_DNNL_CONV_BWD_DATA, LRE_DNNL_CONV_BWD_WEIGHTS };
 int lre_dnnl_conv_serves(int64_t B, int64_t O, const lre_conv_geom *g);
 lre_status lre_dnnl_conv_prepare(lre_dnnl *d, int kind, int64_t B, int64_t O,
-                                 const lre_conv_geom *g, int bias, int relu);
+                                 const lre_conv_geom *g, int bias, int relu, int bf16);
 lre_status lre_dnnl_conv_forward(lre_dnnl *d, float *y, const float *x, const float *w,
                                  const float *bias, int64_t B, int64_t O,
-                                 const lre_conv_geom *g, int relu);
+                                 const lre_conv_geom *g, int relu, int bf16);
 lre_status lre_dnnl_conv_backward_data(lre_dnnl *d, float *dx, const float *dy, const float *w,
-                                       int64_t B, int64_t O, const lre_conv_geom *g);
+                                       int64_t B, int64_t O, const lre_conv_geom *g, int bf16);
 lre_status lre_dnnl_conv_backward_weights(lre_dnnl *d, float *dw, float *db, const float *dy,
                                           const float *x, int64_t B, int64_t O,
-                                          const lre_conv_geom *g, int accumulate);
+                                          const lre_conv_geom *g, int accumulate, int bf16);
 
 #endif /* LRE_CPU_DNNL_H */

@@ -861,6 +861,22 @@ static void test_conv_direct(int64_t B, int64_t C, int64_t H, int64_t W, int64_t
     chk_close(chk_name("%s: bias gradient matches", nm), wdb, gdb, O, 1e-4, 1e-5);
     chk_close(chk_name("%s: weight gradient accumulates", nm), wdwa, gdwa, O * KK, 1e-4, 1e-5);
     chk_close(chk_name("%s: bias gradient accumulates", nm), wdba, gdba, O, 1e-4, 1e-5);
+    /* bf16 precision (where the backend has it): the forward reads bf16
+     * inputs: within bf16's rounding of the definition, and not fp32's bits */
+    lre_precision got = LRE_PRECISION_FP32;
+    if (D.be->set_precision &&
+        D.be->set_precision(D.st, LRE_PRECISION_BF16, &got) == LRE_OK &&
+        got == LRE_PRECISION_BF16) {
+        float *gh = malloc(sizeof *gh * (size_t)M);
+        ok(D.be->conv_forward(D.st, dyo.ptr, dx.ptr, dwt.ptr, dbias.ptr, B, O, &g, 0),
+           chk_name("%s: bf16 forward runs", nm));
+        dget(&dyo, gh, nm);
+        chk_close(chk_name("%s: bf16 forward within bf16's rounding", nm), wy, gh, M, 5e-2, 2e-2);
+        CHECK(memcmp(gh, gy, sizeof *gh * (size_t)M) != 0,
+              chk_name("%s: bf16 forward is not the fp32 one", nm), "the same bits");
+        free(gh);
+    }
+    if (D.be->set_precision) D.be->set_precision(D.st, LRE_PRECISION_FP32, &got);
     int relu_zero = 1;
     for (int64_t i = 0; i < M; i++)
         if (wy[i] < -1e-4 && !(gr[i] == 0.0f && !signbit(gr[i]))) relu_zero = 0;

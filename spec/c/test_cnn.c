@@ -303,6 +303,38 @@ static void test_devices(void)
     lre_dataset_release(d);
 }
 
+/* bf16 (where the device has it): the convolutions read bf16 as the
+ * matrix products do: the losses of 4 steps within bf16's rounding of
+ * fp32's, and not the same bits (the rounding happened). */
+static void test_bf16(void)
+{
+    chk_rng r = {12};
+    lre_dataset *d = images(&r, 64, 1, 12, 12, 5);
+    float l32[4], l16[4];
+    lre_precision eff = LRE_PRECISION_FP32;
+    for (int k = 0; k < 2; k++) {
+        lre_model *m = small_lenet();
+        lre_trainer_opts o = lre_trainer_opts_default();
+        o.batch_size = 32;
+        o.seed = 4;
+        o.precision = k ? LRE_PRECISION_BF16 : LRE_PRECISION_FP32;
+        lre_trainer *t = chk_trainer(ctx, m, d, &o);
+        if (k) eff = lre_trainer_precision(t, NULL);
+        for (int i = 0; i < 4; i++)
+            chk_must(ctx, lre_trainer_step(t, 1e-2, k ? &l16[i] : &l32[i]), "step");
+        lre_trainer_release(t);
+        lre_model_release(m);
+    }
+    lre_dataset_release(d);
+    if (eff != LRE_PRECISION_BF16) {
+        chk_skip("CNN in bf16", "this device runs bf16 as fp32");
+        return;
+    }
+    chk_close_ff("CNN in bf16: 4 step losses within 2% of fp32's", l32, l16, 4, 0, 2e-2);
+    CHECK(memcmp(l32, l16, sizeof l32) != 0, "CNN in bf16: not fp32's bits (bf16 was used)",
+          "the same losses");
+}
+
 /* save: PyTorch's names and shapes in the header, no bias where the conv2d
  * has none; load into a differently initialised copy: the same loss, bit
  * for bit. */
@@ -398,6 +430,7 @@ int main(void)
         test_devices();
         test_save_load();
         test_flatten_first();
+        test_bf16();
         lre_ctx_release(ctx);
     }
     free(cpu_params);
