@@ -137,6 +137,10 @@ describe("sequential models with image layers", function()
     local imgs = flat:reshape { 1, 8, 8 }
     fails("layer 4 (linear(64,2)) expects 64 features, gets 32 from layer 3 (flatten",
           lre.trainer, { model = m, data = imgs })
+    -- adaptive windows of any size: 8x8 maps to 3x3 (windows of 3 and 4 rows)
+    local ada = lre.nn.sequential { lre.nn.conv2d(1, 2, 3, { padding = 1 }),
+      lre.nn.adaptive_avg_pool2d(3), lre.nn.flatten(), lre.nn.linear(18, 2) }
+    assert.are.equal("lrengine.trainer", (tostring(lre.trainer { model = ada, data = imgs }):match("^lrengine%.trainer")))
     local big = lre.nn.sequential { lre.nn.conv2d(1, 2, 9), lre.nn.flatten(), lre.nn.linear(2, 2) }
     fails("larger than the padded input 8", lre.trainer, { model = big, data = imgs })
   end)

@@ -231,6 +231,16 @@ typedef struct lre_backend {
     lre_status (*avg_pool_backward)(void *state, float *dx, const float *dy,
                                     const lre_conv_geom *g, int count_include_pad);
 
+    /* Optional, both or none: adaptive average pooling (torch's
+     * AdaptiveAvgPool2d) over g->C planes of H×W to OH×OW (the other
+     * fields of g unused): output (i, j) the mean of rows
+     * [floor(i·H/OH), ceil((i+1)·H/OH)) and likewise columns; the backward
+     * gathers each pixel's windows' dy / their sizes in window order. */
+    lre_status (*adaptive_avg_pool_forward)(void *state, float *y, const float *x,
+                                            const lre_conv_geom *g);
+    lre_status (*adaptive_avg_pool_backward)(void *state, float *dx, const float *dy,
+                                             const lre_conv_geom *g);
+
     /* y (n) = f(x (n)); in place allowed */
     lre_status (*act_forward)(void *state, lre_act a, float param, float *y,
                               const float *x, int64_t n);

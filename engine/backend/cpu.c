@@ -529,6 +529,36 @@ static lre_status cpu_avg_pool_backward(void *state, float *dx, const float *dy,
     return LRE_OK;
 }
 
+static lre_status cpu_adaptive_avg_pool_forward(void *state, float *y, const float *x,
+                                                const lre_conv_geom *g)
+{
+    (void)state;
+    const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) POOL_PARALLEL(g)
+#endif
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++)
+                y[c * P + oh * g->OW + ow] = lre_adaptive_avg1(x + c * HW, g, oh, ow);
+    return LRE_OK;
+}
+
+static lre_status cpu_adaptive_avg_pool_backward(void *state, float *dx, const float *dy,
+                                                 const lre_conv_geom *g)
+{
+    (void)state;
+    const int64_t P = g->OH * g->OW, HW = g->H * g->W;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) POOL_PARALLEL(g)
+#endif
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t h = 0; h < g->H; h++)
+            for (int64_t w = 0; w < g->W; w++)
+                dx[c * HW + h * g->W + w] = lre_adaptive_avg_back1(dy + c * P, g, h, w);
+    return LRE_OK;
+}
+
 /* db (cols) (+)= Σ_rows dy (rows,cols) */
 static lre_status cpu_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
                                   int64_t cols, int accumulate)
@@ -899,6 +929,8 @@ const lre_backend lre_backend_cpu = {
     .conv_backward_weights = cpu_conv_backward_weights,
     .conv_prepare = cpu_conv_prepare,
 #endif
+    .adaptive_avg_pool_forward = cpu_adaptive_avg_pool_forward,
+    .adaptive_avg_pool_backward = cpu_adaptive_avg_pool_backward,
     .im2col = cpu_im2col,
     .col2im = cpu_col2im,
     .bias_rows_forward = cpu_bias_rows_forward,

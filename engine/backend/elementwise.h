@@ -285,6 +285,46 @@ LRE_EW float lre_avg_pool1(const float *x, const lre_conv_geom *g, int64_t oh, i
     return acc / lre_avg_pool_div(g, oh, ow, include_pad);
 }
 
+/* Adaptive average pooling (torch's AdaptiveAvgPool2d): output i of n
+ * over an input of size m averages [floor(i·m/n), ceil((i+1)·m/n)). */
+LRE_EW int64_t lre_adaptive_start(int64_t i, int64_t m, int64_t n) { return i * m / n; }
+LRE_EW int64_t lre_adaptive_end(int64_t i, int64_t m, int64_t n)
+{
+    return ((i + 1) * m + n - 1) / n;
+}
+
+/* The mean of adaptive window (oh, ow) over plane x (H·W): the sum in
+ * (h, w) order, divided by the window's size */
+LRE_EW float lre_adaptive_avg1(const float *x, const lre_conv_geom *g, int64_t oh, int64_t ow)
+{
+    const int64_t h0 = lre_adaptive_start(oh, g->H, g->OH), h1 = lre_adaptive_end(oh, g->H, g->OH);
+    const int64_t w0 = lre_adaptive_start(ow, g->W, g->OW), w1 = lre_adaptive_end(ow, g->W, g->OW);
+    float acc = 0.0f;
+    for (int64_t h = h0; h < h1; h++)
+        for (int64_t w = w0; w < w1; w++) acc += x[h * g->W + w];
+    return acc / (float)((h1 - h0) * (w1 - w0));
+}
+
+/* One input pixel (h, w) of the adaptive backward: each window holding it
+ * gives dy / its size, summed in window order. The windows holding h are
+ * oh = floor(h·OH/H) (the first whose end passes h: ends grow with oh) and
+ * those after it that start at or before h. */
+LRE_EW float lre_adaptive_avg_back1(const float *dy, const lre_conv_geom *g, int64_t h, int64_t w)
+{
+    float acc = 0.0f;
+    for (int64_t oh = h * g->OH / g->H; oh < g->OH && lre_adaptive_start(oh, g->H, g->OH) <= h;
+         oh++) {
+        const int64_t nh = lre_adaptive_end(oh, g->H, g->OH) - lre_adaptive_start(oh, g->H, g->OH);
+        for (int64_t ow = w * g->OW / g->W;
+             ow < g->OW && lre_adaptive_start(ow, g->W, g->OW) <= w; ow++) {
+            const int64_t nw =
+                lre_adaptive_end(ow, g->W, g->OW) - lre_adaptive_start(ow, g->W, g->OW);
+            acc += dy[oh * g->OW + ow] / (float)(nh * nw);
+        }
+    }
+    return acc;
+}
+
 /* One input pixel (h, w) of the avg-pool backward: each window holding it
  * gives dy / its divisor, summed in window order */
 LRE_EW float lre_avg_pool_back1(const float *dy, const lre_conv_geom *g, int64_t h, int64_t w,

@@ -306,6 +306,16 @@ lre_status lre_avg_pool2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor 
 lre_status lre_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const lre_tensor *dy,
                                    const lre_conv_geom *g, int count_include_pad);
 
+/* torch.nn.AdaptiveAvgPool2d: rows of C×H×W images (x (B, C·H·W)) to
+ * y (B, C·OH·OW), output (i, j) the mean of rows [floor(i·H/OH),
+ * ceil((i+1)·H/OH)) and likewise columns; only g's C, H, W, OH and OW are
+ * read. The backward writes dx (B, C·H·W), each pixel gathering its
+ * windows' dy / their sizes in window order. */
+lre_status lre_adaptive_avg_pool2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                                           const lre_conv_geom *g);
+lre_status lre_adaptive_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const lre_tensor *dy,
+                                            const lre_conv_geom *g);
+
 /* The gradients of lre_conv2d_forward: dw (O, C·KH·KW) and db (O, or NULL)
  * (+)= (accumulate) the sums over the batch, dx (B, C·H·W, or NULL) =
  * the input's; col as above. */
@@ -439,8 +449,7 @@ lre_status lre_model_add_conv2d(lre_model *m, int64_t in_channels, int64_t out_c
                                 const lre_window *w);
 lre_status lre_model_add_max_pool2d(lre_model *m, const lre_window *w);
 lre_status lre_model_add_avg_pool2d(lre_model *m, const lre_window *w);
-/* Output oh×ow; the input's H and W must be multiples of them (each
- * window then the same, as torch's adaptive windows are there). */
+/* Output oh×ow of any input size, as torch.nn.AdaptiveAvgPool2d. */
 lre_status lre_model_add_adaptive_avg_pool2d(lre_model *m, int64_t oh, int64_t ow);
 /* A row of any shape as a vector (no data moves). */
 lre_status lre_model_add_flatten(lre_model *m);

@@ -464,15 +464,15 @@ lre_status lre_model_set_input_shape(lre_model *m, int ndim, const int64_t *shap
         if (l->kind == LRE_LAYER_CONV2D && C != l->cin)
             return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) expects %" PRId64 " channels, "
                             "gets %" PRId64 " from %s", fn, i + 1, me, l->cin, C, src);
-        if (l->kind == LRE_LAYER_ADAPTIVE_AVG_POOL2D) {
-            if (H % l->aoh || W % l->aow)
-                return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) pools %" PRId64 "x%" PRId64
-                                " images (from %s) to %" PRId64 "x%" PRId64 ": only sizes that "
-                                "divide the input's are supported", fn, i + 1, me, H, W, src,
-                                l->aoh, l->aow);
-            w = lre_pool_window(1);
-            w.kh = w.sh = H / l->aoh;
-            w.kw = w.sw = W / l->aow;
+        if (l->kind == LRE_LAYER_ADAPTIVE_AVG_POOL2D) { /* windows of any size */
+            l->g = (lre_conv_geom){C, H, W, 0, 0, 0, 0, 0, 0, 1, 1, l->aoh, l->aow};
+            l->in = n;
+            nd = 3;
+            sh[0] = C, sh[1] = l->aoh, sh[2] = l->aow;
+            l->out = shape_count(nd, sh);
+            l->ndim = nd;
+            memcpy(l->shape, sh, sizeof sh);
+            continue;
         }
         if (lre_conv_geom_init(ctx, &l->g, C, H, W, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh,
                                w.dw) != LRE_OK) {

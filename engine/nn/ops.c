@@ -615,3 +615,52 @@ lre_status lre_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const lre_tenso
     return ctx->be->avg_pool_backward(ctx->be_state, lre_f32(dx), lre_cf32(dy), &p,
                                       count_include_pad != 0);
 }
+
+/* ------------------------------------------------------ adaptive pooling */
+
+/* Shapes of an adaptive pooling call: x (B, C·H·W), y (B, C·OH·OW), every
+ * size >= 1; the device can pool so. */
+static lre_status check_adaptive(lre_ctx *ctx, const char *fn, const lre_tensor *x,
+                                 const lre_tensor *y, const lre_conv_geom *g, const char *xname,
+                                 const char *yname)
+{
+    if (!g) return lre_fail(ctx, LRE_EINVAL, "%s: the geometry is NULL", fn);
+    if (!ctx->be->adaptive_avg_pool_forward || !ctx->be->adaptive_avg_pool_backward)
+        return lre_fail(ctx, LRE_EINVAL, "%s: the %s backend has no adaptive pooling", fn,
+                        ctx->be->name);
+    if (g->C < 1 || g->H < 1 || g->W < 1 || g->OH < 1 || g->OW < 1)
+        return lre_fail(ctx, LRE_EINVAL, "%s: %" PRId64 "x%" PRId64 "x%" PRId64 " images to %"
+                        PRId64 "x%" PRId64 ": every size must be >= 1", fn, g->C, g->H, g->W,
+                        g->OH, g->OW);
+    CHECK(check_tensor(ctx, fn, xname, x, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, yname, y, LRE_F32, 2));
+    if (x->shape[1] != g->C * g->H * g->W || y->shape[0] != x->shape[0] ||
+        y->shape[1] != g->C * g->OH * g->OW) {
+        shape_str sx, sy;
+        return lre_fail(ctx, LRE_ESHAPE,
+                        "%s: %s %s and %s %s do not fit %" PRId64 "x%" PRId64 "x%" PRId64
+                        " images pooled to %" PRId64 "x%" PRId64, fn, xname, DESC(x, sx), yname,
+                        DESC(y, sy), g->C, g->H, g->W, g->OH, g->OW);
+    }
+    return LRE_OK;
+}
+
+lre_status lre_adaptive_avg_pool2d_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor *x,
+                                           const lre_conv_geom *g)
+{
+    static const char fn[] = "lre_adaptive_avg_pool2d_forward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_adaptive(ctx, fn, x, y, g, "x", "y"));
+    lre_conv_geom p = planes(g, x->shape[0]);
+    return ctx->be->adaptive_avg_pool_forward(ctx->be_state, lre_f32(y), lre_cf32(x), &p);
+}
+
+lre_status lre_adaptive_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const lre_tensor *dy,
+                                            const lre_conv_geom *g)
+{
+    static const char fn[] = "lre_adaptive_avg_pool2d_backward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_adaptive(ctx, fn, dx, dy, g, "dx", "dy"));
+    lre_conv_geom p = planes(g, dx->shape[0]);
+    return ctx->be->adaptive_avg_pool_backward(ctx->be_state, lre_f32(dx), lre_cf32(dy), &p);
+}

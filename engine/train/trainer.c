@@ -556,8 +556,10 @@ static lre_status forward(lre_trainer *t, int pass)
             CHECK(lre_max_pool2d_forward(t->ctx, y, &ws->vaux[i], h, &l->g));
             break;
         case LRE_LAYER_AVG_POOL2D:
-        case LRE_LAYER_ADAPTIVE_AVG_POOL2D: /* no padding there: the divisor is the window */
             CHECK(lre_avg_pool2d_forward(t->ctx, y, h, &l->g, l->win.count_include_pad));
+            break;
+        case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
+            CHECK(lre_adaptive_avg_pool2d_forward(t->ctx, y, h, &l->g));
             break;
         default: /* flatten: its output is its input */
             break;
@@ -604,8 +606,10 @@ static lre_status backward(lre_trainer *t, int accumulate)
             CHECK(lre_max_pool2d_backward(t->ctx, din, dy, &ws->vaux[i], &l->g));
             break;
         case LRE_LAYER_AVG_POOL2D:
-        case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
             CHECK(lre_avg_pool2d_backward(t->ctx, din, dy, &l->g, l->win.count_include_pad));
+            break;
+        case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
+            CHECK(lre_adaptive_avg_pool2d_backward(t->ctx, din, dy, &l->g));
             break;
         default: /* flatten: its gradient is its input's */
             break;

@@ -889,6 +889,54 @@ static void test_conv_direct(int64_t B, int64_t C, int64_t H, int64_t W, int64_t
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) dfree(bufs[i]);
 }
 
+/* Adaptive average pooling on the device against its definition (windows
+ * [floor(i·H/OH), ceil((i+1)·H/OH))), the backward as the scatter of each
+ * window's dy / its size. */
+static void test_adaptive_entries(int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW)
+{
+    if (!D.be->adaptive_avg_pool_forward) return;
+    lre_conv_geom g = {C, H, W, 0, 0, 0, 0, 0, 0, 1, 1, OH, OW};
+    char nm[128];
+    snprintf(nm, sizeof nm, "adaptive pool %lld planes %lldx%lld -> %lldx%lld", (long long)C,
+             (long long)H, (long long)W, (long long)OH, (long long)OW);
+    const int64_t N = C * H * W, P = C * OH * OW;
+    float *x = rnd(N, -1, 1), *dy = rnd(P, -1, 1);
+    double *wy = dalloc(P), *wdx = dalloc(N);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < OH; i++)
+            for (int64_t j = 0; j < OW; j++) {
+                int64_t h0 = i * H / OH, h1 = ((i + 1) * H + OH - 1) / OH;
+                int64_t w0 = j * W / OW, w1 = ((j + 1) * W + OW - 1) / OW;
+                double n = (double)((h1 - h0) * (w1 - w0)), sum = 0;
+                const int64_t o = (c * OH + i) * OW + j;
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = w0; w < w1; w++) {
+                        sum += x[(c * H + h) * W + w];
+                        wdx[(c * H + h) * W + w] += dy[o] / n;
+                    }
+                wy[o] = sum / n;
+            }
+    dbuf dx = dnew(4, N, x), ddy = dnew(4, P, dy), dyo = dnew(4, P, NULL), ddx = dnew(4, N, NULL);
+    ok(D.be->adaptive_avg_pool_forward(D.st, dyo.ptr, dx.ptr, &g), chk_name("%s: runs", nm));
+    ok(D.be->adaptive_avg_pool_backward(D.st, ddx.ptr, ddy.ptr, &g),
+       chk_name("%s: backward runs", nm));
+    float *gy = malloc(sizeof *gy * (size_t)P), *gdx = malloc(sizeof *gdx * (size_t)N);
+    dget(&dyo, gy, nm);
+    dget(&ddx, gdx, nm);
+    chk_close(chk_name("%s: matches", nm), wy, gy, P, 1e-6, 1e-6);
+    chk_close(chk_name("%s: backward matches", nm), wdx, gdx, N, 1e-6, 1e-5);
+    free(x);
+    free(dy);
+    free(wy);
+    free(wdx);
+    free(gy);
+    free(gdx);
+    dfree(&dx);
+    dfree(&ddy);
+    dfree(&dyo);
+    dfree(&ddx);
+}
+
 /* Pooling on the device against the definitions, over planes (a batch's
  * images times their channels): max with its indices, avg both ways, and
  * the gathers of their backwards (each pixel the sum, in window order, of
@@ -1127,6 +1175,9 @@ static void run_all(void)
     test_conv_direct(4, 6, 14, 14, 16, 5, 1, 0, 1); /* its second */
     test_conv_direct(3, 3, 9, 7, 4, 3, 2, 1, 2);    /* stride, padding, dilation */
     test_pool_entries(12, 28, 28, 2, 2, 0);         /* LeNet's: 2x2, stride 2 */
+    test_adaptive_entries(6, 7, 7, 3, 3);           /* windows that overlap */
+    test_adaptive_entries(4, 8, 6, 1, 1);           /* global average */
+    test_adaptive_entries(2, 3, 5, 5, 7);           /* larger than the input */
     test_pool_entries(3, 9, 7, 3, 2, 1);            /* overlapping, padded */
     test_pool_entries(2, 5, 5, 3, 1, 1);
     for (int a = 0; a < LRE_ACT_COUNT; a++) {

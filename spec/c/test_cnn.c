@@ -137,9 +137,10 @@ static void test_build(void)
     CHECK(lre_model_in_features(m) == 121 && lre_model_out_features(m) == 2,
           "11x11 rows: 121 in, 2 out", "%lld in, %lld out", (long long)lre_model_in_features(m),
           (long long)lre_model_out_features(m));
-    chk_err(ctx, lre_model_set_input_shape(m, 2, s12), LRE_ESHAPE,
-            "adaptive_avg_pool2d(3) on 10x10 maps: refused, naming the layer and the sizes",
-            "layer 2", "10x10", "3x3", NOMSG);
+    chk_must(ctx, lre_model_set_input_shape(m, 2, s12),
+             "adaptive_avg_pool2d(3) on 10x10 maps (windows of 3 and 4, as torch's)");
+    CHECK(lre_model_layer_info(m, 1).out == 36, "adaptive_avg_pool2d(3) gives 4x3x3",
+          "%lld values", (long long)lre_model_layer_info(m, 1).out);
     lre_model_release(m);
 }
 

@@ -1019,6 +1019,87 @@ static void test_pool(void)
     for (size_t i = 0; i < 5; i++) lre_tensor_release(ts[i]);
 }
 
+/* ------------------------------------------------------ adaptive pooling */
+
+typedef struct adaptive_case {
+    lre_tensor *x, *y;
+    const lre_conv_geom *g;
+    const float *r;
+} adaptive_case;
+
+static double adaptive_loss(void *ud)
+{
+    adaptive_case *k = ud;
+    chk_must(ctx, lre_adaptive_avg_pool2d_forward(ctx, k->y, k->x, k->g), "adaptive (fd)");
+    return dot_rt(k->r, k->y);
+}
+
+/* torch's AdaptiveAvgPool2d: the forward against its definition in double
+ * (windows [floor(i·H/OH), ceil((i+1)·H/OH))), the backward against finite
+ * differences; sizes that divide, that do not, and an output larger than
+ * the input (windows that overlap) */
+static void test_adaptive(void)
+{
+    static const int64_t cases[][5] = {{2, 7, 5, 3, 2}, {1, 6, 6, 3, 3}, {3, 4, 3, 6, 4},
+                                       {2, 5, 5, 1, 1}};
+    const int64_t B = 2;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int64_t C = cases[ci][0], H = cases[ci][1], W = cases[ci][2], OH = cases[ci][3],
+                      OW = cases[ci][4];
+        lre_conv_geom g = {C, H, W, 0, 0, 0, 0, 0, 0, 1, 1, OH, OW};
+        const char *name = chk_name("adaptive_avg_pool2d %lldx%lldx%lld -> %lldx%lld",
+                                    (long long)C, (long long)H, (long long)W, (long long)OH,
+                                    (long long)OW);
+        char nm[120];
+        snprintf(nm, sizeof nm, "%s", name);
+        const int64_t IN = C * H * W, OUT = C * OH * OW;
+        lre_tensor *x = chk_t2(ctx, LRE_F32, B, IN), *y = chk_t2(ctx, LRE_F32, B, OUT);
+        lre_tensor *dx = chk_t2(ctx, LRE_F32, B, IN);
+        float *X = malloc(sizeof *X * (size_t)(B * IN)), *R = malloc(sizeof *R * (size_t)(B * OUT));
+        double *want = malloc(sizeof *want * (size_t)(B * OUT));
+        chk_fill(&rng, X, B * IN, -1, 1);
+        chk_fill(&rng, R, B * OUT, -1, 1);
+        for (int64_t n = 0; n < B * C; n++)
+            for (int64_t i = 0; i < OH; i++)
+                for (int64_t j = 0; j < OW; j++) {
+                    int64_t h0 = i * H / OH, h1 = ((i + 1) * H + OH - 1) / OH;
+                    int64_t w0 = j * W / OW, w1 = ((j + 1) * W + OW - 1) / OW;
+                    double sum = 0;
+                    for (int64_t h = h0; h < h1; h++)
+                        for (int64_t w = w0; w < w1; w++) sum += X[(n * H + h) * W + w];
+                    want[(n * OH + i) * OW + j] = sum / (double)((h1 - h0) * (w1 - w0));
+                }
+        chk_write(ctx, x, X);
+        chk_set_all(ctx, y, NAN);
+        chk_ok(ctx, lre_adaptive_avg_pool2d_forward(ctx, y, x, &g),
+               chk_name("%s: forward runs", nm));
+        float *Y = chk_download(ctx, y);
+        chk_close(chk_name("%s: forward vs the definition", nm), want, Y, B * OUT, 1e-6, 1e-6);
+        lre_tensor *dy = chk_t2(ctx, LRE_F32, B, OUT);
+        chk_write(ctx, dy, R);
+        chk_set_all(ctx, dx, NAN);
+        chk_ok(ctx, lre_adaptive_avg_pool2d_backward(ctx, dx, dy, &g),
+               chk_name("%s: backward runs", nm));
+        float *g_dx = chk_download(ctx, dx);
+        adaptive_case k = {x, y, &g, R};
+        chk_fd_tensor(chk_name("%s: dx vs finite differences", nm), ctx, x, 1, g_dx,
+                      adaptive_loss, &k, 0.25f, 2e-4, 1e-4);
+        free(g_dx);
+        free(Y);
+        free(X);
+        free(R);
+        free(want);
+        lre_tensor *ts[] = {x, y, dx, dy};
+        for (size_t i = 0; i < 4; i++) lre_tensor_release(ts[i]);
+    }
+    lre_conv_geom bad = {1, 4, 4, 0, 0, 0, 0, 0, 0, 1, 1, 0, 2};
+    lre_tensor *x = chk_t2(ctx, LRE_F32, 1, 16), *y = chk_t2(ctx, LRE_F32, 1, 2);
+    chk_err(ctx, lre_adaptive_avg_pool2d_forward(ctx, y, x, &bad), LRE_EINVAL,
+            "adaptive_avg_pool2d to 0x2 is refused, naming the sizes", "0x2", NULL);
+    lre_tensor_release(x);
+    lre_tensor_release(y);
+}
+
 int main(void)
 {
     CHK_FOR_EACH_DEVICE(dev)
@@ -1032,6 +1113,7 @@ int main(void)
         test_mse();
         test_conv2d();
         test_pool();
+        test_adaptive();
         test_mlp();
         lre_ctx_release(ctx);
         if (dev == LRE_DEVICE_CPU && !getenv("LRE_CPU_GEMM")) {

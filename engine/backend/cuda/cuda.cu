@@ -622,6 +622,48 @@ __global__ void avg_pool_backward_kernel(float *dx, const float *dy, lre_conv_ge
     }
 }
 
+__global__ void adaptive_avg_forward_kernel(float *y, const float *x, lre_conv_geom g)
+{
+    const int64_t P = g.OH * g.OW, n = g.C * P;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = e / P, p = e % P;
+        y[e] = lre_adaptive_avg1(x + c * g.H * g.W, &g, p / g.OW, p % g.OW);
+    }
+}
+
+__global__ void adaptive_avg_backward_kernel(float *dx, const float *dy, lre_conv_geom g)
+{
+    const int64_t P = g.OH * g.OW, HW = g.H * g.W, n = g.C * HW;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = e / HW, i = e % HW;
+        dx[e] = lre_adaptive_avg_back1(dy + c * P, &g, i / g.W, i % g.W);
+    }
+}
+
+lre_status cuda_adaptive_avg_pool_forward(void *state, float *y, const float *x,
+                                          const lre_conv_geom *g)
+{
+    cuda_state *s = ST(state);
+    int64_t n = g->C * g->OH * g->OW;
+    if (n == 0) return LRE_OK;
+    adaptive_avg_forward_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(y, x, *g);
+    LAUNCHED(s, "adaptive_avg_pool_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_adaptive_avg_pool_backward(void *state, float *dx, const float *dy,
+                                           const lre_conv_geom *g)
+{
+    cuda_state *s = ST(state);
+    int64_t n = g->C * g->H * g->W;
+    if (n == 0) return LRE_OK;
+    adaptive_avg_backward_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(dx, dy, *g);
+    LAUNCHED(s, "adaptive_avg_pool_backward");
+    return LRE_OK;
+}
+
 lre_status cuda_max_pool_forward(void *state, float *y, int32_t *idx, const float *x,
                                  const lre_conv_geom *g)
 {
@@ -1096,6 +1138,8 @@ lre_backend make_table()
     b.max_pool_backward = cuda_max_pool_backward;
     b.avg_pool_forward = cuda_avg_pool_forward;
     b.avg_pool_backward = cuda_avg_pool_backward;
+    b.adaptive_avg_pool_forward = cuda_adaptive_avg_pool_forward;
+    b.adaptive_avg_pool_backward = cuda_adaptive_avg_pool_backward;
     b.act_forward = cuda_act_forward;
     b.act_backward = cuda_act_backward;
     b.cross_entropy = cuda_cross_entropy;
