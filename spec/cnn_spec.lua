@@ -160,3 +160,34 @@ describe("sequential models with image layers", function()
     assert.is_true(t:accuracy(data) > 0.9)
   end)
 end)
+
+describe("layer_norm", function()
+  it("has torch's defaults, prints as the model describes it, refuses bad values", function()
+    local l = lre.nn.layer_norm(64)
+    assert.are.equal(64, l.normalized_shape)
+    assert.are.equal(1e-5, l.eps)
+    assert.is_true(l.elementwise_affine)
+    assert.are.equal("layer_norm(64)", tostring(l))
+    assert.are.equal("layer_norm(8,eps=0.001,elementwise_affine=false)",
+      tostring(lre.nn.layer_norm(8, { eps = 1e-3, elementwise_affine = false })))
+    fails("eps must be > 0", lre.nn.layer_norm, 8, { eps = 0 })
+    fails("unknown option 'affine'", lre.nn.layer_norm, 8, { affine = false })
+    fails("layer 3 layer_norm(32) normalises 32 values but layer 1 gives 16",
+      lre.nn.sequential, { lre.nn.linear(4, 16), lre.nn.relu(), lre.nn.layer_norm(32) })
+  end)
+
+  it("names its parameters as torch, and trains", function()
+    local m = lre.nn.sequential { lre.nn.linear(64, 16), lre.nn.layer_norm(16), lre.nn.relu(),
+      lre.nn.linear(16, 4) }
+    local names = {}
+    for _, p in ipairs(m:parameters()) do names[#names + 1] = p.name .. "[" .. table.concat(p.shape, ",") .. "]" end
+    assert.are.equal("0.weight[16,64] 0.bias[16] 1.weight[16] 1.bias[16] 3.weight[4,16] 3.bias[4]",
+      table.concat(names, " "))
+    local data = bands(64, 1, 8, 8, 4)
+    local t = lre.trainer { model = m, data = data, batch_size = 16, seed = 2,
+      optimizer = lre.optim.adam { lr = 1e-2 } }
+    local before = t:evaluate(data)
+    for _ = 1, 30 do t:step(1e-2) end
+    assert.is_true(t:evaluate(data) < 0.5 * before)
+  end)
+end)

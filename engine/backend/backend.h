@@ -241,6 +241,18 @@ typedef struct lre_backend {
     lre_status (*adaptive_avg_pool_backward)(void *state, float *dx, const float *dy,
                                              const lre_conv_geom *g);
 
+    /* Optional, both or none: torch's LayerNorm over `groups` groups of n
+     * values (x, y: groups·n): y = (x − mean)·rstd·w + b (w, b: n, or both
+     * NULL), mean and rstd (groups) kept; the backward writes dx and, with
+     * w, dw and db (+)= their sums over the groups (in group order). */
+    lre_status (*layer_norm_forward)(void *state, float *y, float *mean, float *rstd,
+                                     const float *x, const float *w, const float *b,
+                                     int64_t groups, int64_t n, float eps);
+    lre_status (*layer_norm_backward)(void *state, float *dx, float *dw, float *db,
+                                      const float *dy, const float *x, const float *mean,
+                                      const float *rstd, const float *w, int64_t groups,
+                                      int64_t n, int accumulate);
+
     /* y (n) = f(x (n)); in place allowed */
     lre_status (*act_forward)(void *state, lre_act a, float param, float *y,
                               const float *x, int64_t n);

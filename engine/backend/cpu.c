@@ -559,6 +559,38 @@ static lre_status cpu_adaptive_avg_pool_backward(void *state, float *dx, const f
     return LRE_OK;
 }
 
+static lre_status cpu_layer_norm_forward(void *state, float *y, float *mean, float *rstd,
+                                         const float *x, const float *w, const float *b,
+                                         int64_t groups, int64_t n, float eps)
+{
+    (void)state;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (groups > 1 && groups * n >= 65536)
+#endif
+    for (int64_t gi = 0; gi < groups; gi++)
+        lre_layer_norm1(y + gi * n, mean + gi, rstd + gi, x + gi * n, w, b, n, eps);
+    return LRE_OK;
+}
+
+static lre_status cpu_layer_norm_backward(void *state, float *dx, float *dw, float *db,
+                                          const float *dy, const float *x, const float *mean,
+                                          const float *rstd, const float *w, int64_t groups,
+                                          int64_t n, int accumulate)
+{
+    (void)state;
+    if (dx) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (groups > 1 && groups * n >= 65536)
+#endif
+        for (int64_t gi = 0; gi < groups; gi++)
+            lre_layer_norm_back1(dx + gi * n, dy + gi * n, x + gi * n, mean[gi], rstd[gi], w, n);
+    }
+    if (dw)
+        for (int64_t j = 0; j < n; j++)
+            lre_layer_norm_dparam1(dw, db, dy, x, mean, rstd, groups, n, j, accumulate);
+    return LRE_OK;
+}
+
 /* db (cols) (+)= Σ_rows dy (rows,cols) */
 static lre_status cpu_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
                                   int64_t cols, int accumulate)
@@ -929,6 +961,8 @@ const lre_backend lre_backend_cpu = {
     .conv_backward_weights = cpu_conv_backward_weights,
     .conv_prepare = cpu_conv_prepare,
 #endif
+    .layer_norm_forward = cpu_layer_norm_forward,
+    .layer_norm_backward = cpu_layer_norm_backward,
     .adaptive_avg_pool_forward = cpu_adaptive_avg_pool_forward,
     .adaptive_avg_pool_backward = cpu_adaptive_avg_pool_backward,
     .im2col = cpu_im2col,

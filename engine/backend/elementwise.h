@@ -285,6 +285,62 @@ LRE_EW float lre_avg_pool1(const float *x, const lre_conv_geom *g, int64_t oh, i
     return acc / lre_avg_pool_div(g, oh, ow, include_pad);
 }
 
+/* ---------------------------------------------------------- layer norm */
+
+/* One group x (n values) of torch's LayerNorm: mean and variance (biased)
+ * summed in order in double, y = (x − mean)·rstd·w + b (w and b NULL: no
+ * affine), rstd = 1/sqrt(var + eps); *mean and *rstd kept for the
+ * backward. */
+LRE_EW void lre_layer_norm1(float *y, float *mean, float *rstd, const float *x, const float *w,
+                            const float *b, int64_t n, float eps)
+{
+    double s = 0.0, q = 0.0;
+    for (int64_t j = 0; j < n; j++) s += x[j];
+    const double m = s / (double)n;
+    for (int64_t j = 0; j < n; j++) q += ((double)x[j] - m) * ((double)x[j] - m);
+    const float mf = (float)m, r = (float)(1.0 / sqrt(q / (double)n + (double)eps));
+    for (int64_t j = 0; j < n; j++) {
+        float v = (x[j] - mf) * r;
+        y[j] = w ? v * w[j] + b[j] : v;
+    }
+    *mean = mf;
+    *rstd = r;
+}
+
+/* dx of one group: with x̂ = (x − mean)·rstd and g = dy·w (dy without
+ * affine), dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), the means in double */
+LRE_EW void lre_layer_norm_back1(float *dx, const float *dy, const float *x, float mean,
+                                 float rstd, const float *w, int64_t n)
+{
+    double sg = 0.0, sgx = 0.0;
+    for (int64_t j = 0; j < n; j++) {
+        const float g = w ? dy[j] * w[j] : dy[j], xh = (x[j] - mean) * rstd;
+        sg += g;
+        sgx += (double)g * xh;
+    }
+    const float mg = (float)(sg / (double)n), mgx = (float)(sgx / (double)n);
+    for (int64_t j = 0; j < n; j++) {
+        const float g = w ? dy[j] * w[j] : dy[j], xh = (x[j] - mean) * rstd;
+        dx[j] = rstd * (g - mg - xh * mgx);
+    }
+}
+
+/* The affine gradients of feature j over `groups` groups, in group order:
+ * dw_j (+)= Σ dy·x̂, db_j (+)= Σ dy */
+LRE_EW void lre_layer_norm_dparam1(float *dw, float *db, const float *dy, const float *x,
+                                   const float *mean, const float *rstd, int64_t groups,
+                                   int64_t n, int64_t j, int accumulate)
+{
+    float aw = accumulate ? dw[j] : 0.0f, ab = accumulate ? db[j] : 0.0f;
+    for (int64_t gi = 0; gi < groups; gi++) {
+        const float d = dy[gi * n + j];
+        aw += d * ((x[gi * n + j] - mean[gi]) * rstd[gi]);
+        ab += d;
+    }
+    dw[j] = aw;
+    db[j] = ab;
+}
+
 /* Adaptive average pooling (torch's AdaptiveAvgPool2d): output i of n
  * over an input of size m averages [floor(i·m/n), ceil((i+1)·m/n)). */
 LRE_EW int64_t lre_adaptive_start(int64_t i, int64_t m, int64_t n) { return i * m / n; }

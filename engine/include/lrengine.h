@@ -316,6 +316,19 @@ lre_status lre_adaptive_avg_pool2d_forward(lre_ctx *ctx, lre_tensor *y, const lr
 lre_status lre_adaptive_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const lre_tensor *dy,
                                             const lre_conv_geom *g);
 
+/* torch.nn.LayerNorm over groups of the last n values of each row:
+ * x (B, k·n), y like x, mean and rstd (B, k) kept for the backward
+ * (rstd = 1/sqrt(var + eps), the variance biased, sums in double); w and
+ * b (n) the affine map, or both NULL. The backward writes dx (or NULL)
+ * and, with w, dw and db (+)= (accumulate) their sums over the groups. */
+lre_status lre_layer_norm_forward(lre_ctx *ctx, lre_tensor *y, lre_tensor *mean,
+                                  lre_tensor *rstd, const lre_tensor *x, const lre_tensor *w,
+                                  const lre_tensor *b, int64_t n, float eps);
+lre_status lre_layer_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
+                                   const lre_tensor *dy, const lre_tensor *x,
+                                   const lre_tensor *mean, const lre_tensor *rstd,
+                                   const lre_tensor *w, int64_t n, int accumulate);
+
 /* The gradients of lre_conv2d_forward: dw (O, C·KH·KW) and db (O, or NULL)
  * (+)= (accumulate) the sums over the batch, dx (B, C·H·W, or NULL) =
  * the input's; col as above. */
@@ -415,6 +428,7 @@ typedef enum lre_layer_kind {
     LRE_LAYER_AVG_POOL2D,
     LRE_LAYER_ADAPTIVE_AVG_POOL2D,
     LRE_LAYER_FLATTEN,
+    LRE_LAYER_LAYER_NORM,
     LRE_LAYER_COUNT
 } lre_layer_kind;
 
@@ -453,6 +467,10 @@ lre_status lre_model_add_avg_pool2d(lre_model *m, const lre_window *w);
 lre_status lre_model_add_adaptive_avg_pool2d(lre_model *m, int64_t oh, int64_t ow);
 /* A row of any shape as a vector (no data moves). */
 lre_status lre_model_add_flatten(lre_model *m);
+/* torch.nn.LayerNorm(n, eps, elementwise_affine): each row's last
+ * dimension (which must be n) normalised; with `affine` a weight (ones)
+ * and a bias (zeros) of n each. */
+lre_status lre_model_add_layer_norm(lre_model *m, int64_t n, float eps, int affine);
 /* Works out every layer's input and output shape for rows of `shape`
  * (ndim 1 to LRE_MAX_DIMS): LRE_ESHAPE, with the layer at fault named
  * ("layer 4 (linear(784,10)) expects 784 features, gets 1568 from layer 3
@@ -483,6 +501,9 @@ typedef struct lre_layer_info {
     int64_t in_channels, out_channels; /* conv2d */
     lre_window window;                 /* conv2d and pooling */
     int64_t out_h, out_w;              /* adaptive_avg_pool2d's output size */
+    int64_t norm_size;                 /* layer_norm: n */
+    float eps;                         /* layer_norm */
+    int affine;                        /* layer_norm: a weight and a bias */
 } lre_layer_info;
 lre_layer_info lre_model_layer_info(const lre_model *m, int i);
 /* One layer as lre_model_describe writes it ("conv2d(1,6,k=5,p=2)"). */

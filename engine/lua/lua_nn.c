@@ -67,7 +67,53 @@ typedef struct layerspec {
     lua_Integer cin, cout;    /* conv2d */
     lre_window win;           /* conv2d, max_pool2d, avg_pool2d */
     lua_Integer oh, ow;       /* adaptive_avg_pool2d */
+    lua_Integer norm_n;       /* layer_norm */
+    float eps;
+    int affine;
 } layerspec;
+
+/* layer_norm's description from the table at t (checked), into *s */
+static void readnorm(lua_State *L, int t, const char *fname, layerspec *s) {
+    s->kind = LRE_LAYER_LAYER_NORM;
+    s->norm_n = lrelua_optinteger(L, t, fname, "normalized_shape", 0);
+    if (s->norm_n < 1 || s->norm_n > INT32_MAX)
+        luaL_error(L, "%s: layer_norm needs normalized_shape in [1, 2^31)", fname);
+    lua_Number eps = lrelua_optnumber(L, t, fname, "eps", 1e-5);
+    if (!(eps > 0) || !isfinite(eps) || !((float)eps > 0.0f))
+        luaL_error(L, "%s: layer_norm's eps must be > 0 and finite, got %f", fname, eps);
+    s->eps = (float)eps;
+    s->affine = lrelua_optboolean(L, t, fname, "elementwise_affine", 1);
+}
+
+static void pushnorm(lua_State *L, const layerspec *s) {
+    newlayer(L, "layer_norm");
+    lua_pushinteger(L, s->norm_n);
+    lua_setfield(L, -2, "normalized_shape");
+    lua_pushnumber(L, lrelua_shortest(s->eps));
+    lua_setfield(L, -2, "eps");
+    lua_pushboolean(L, s->affine);
+    lua_setfield(L, -2, "elementwise_affine");
+}
+
+static const char *const norm_opts[] = {"eps", "elementwise_affine", NULL};
+
+/* lre.nn.layer_norm(n [, {eps =, elementwise_affine =}]) */
+static int nn_layer_norm(lua_State *L) {
+    lua_settop(L, 2);
+    lua_newtable(L);
+    lua_pushinteger(L, luaL_checkinteger(L, 1));
+    lua_setfield(L, 3, "normalized_shape");
+    if (lrelua_checkopts(L, 2, "layer_norm", norm_opts))
+        for (int k = 0; norm_opts[k]; k++) {
+            lua_getfield(L, 2, norm_opts[k]);
+            lua_setfield(L, 3, norm_opts[k]);
+        }
+    layerspec s;
+    memset(&s, 0, sizeof s);
+    readnorm(L, 3, "layer_norm", &s);
+    pushnorm(L, &s);
+    return 1;
+}
 
 /* The size pair at stack index idx: an integer n (n, n) or a list {h, w}
  * of integers, each at least `min`, into out. */
@@ -149,6 +195,9 @@ static void readimage(lua_State *L, int t, const char *fname, lre_layer_kind kin
         s->cout = lrelua_optinteger(L, t, fname, "out_channels", 0);
         if (s->cin < 1 || s->cout < 1 || s->cin > INT32_MAX || s->cout > INT32_MAX)
             luaL_error(L, "%s: conv2d needs in_channels and out_channels in [1, 2^31)", fname);
+        if (s->win.kh > INT32_MAX / s->win.kw ||
+            s->win.kh * s->win.kw > INT32_MAX / (int64_t)s->cin)
+            luaL_error(L, "%s: conv2d's in_channels x kernel_size is 2^31 or more", fname);
         s->win.bias = lrelua_optboolean(L, t, fname, "bias", 1);
     }
     if (kind == LRE_LAYER_AVG_POOL2D)
@@ -272,7 +321,10 @@ static int describe_image(lua_State *L) {
     int kind = image_kind(lua_tostring(L, -1));
     layerspec s;
     memset(&s, 0, sizeof s);
-    readimage(L, 1, "tostring", (lre_layer_kind)kind, &s);
+    if (kind < 0) /* layer_norm */
+        readnorm(L, 1, "tostring", &s);
+    else
+        readimage(L, 1, "tostring", (lre_layer_kind)kind, &s);
     lre_layer_info info;
     memset(&info, 0, sizeof info);
     info.kind = s.kind;
@@ -281,6 +333,9 @@ static int describe_image(lua_State *L) {
     info.window = s.win;
     info.out_h = s.oh;
     info.out_w = s.ow;
+    info.norm_size = s.norm_n;
+    info.eps = s.eps;
+    info.affine = s.affine;
     char buf[256];
     lua_pushstring(L, lre_layer_describe(&info, buf, sizeof buf));
     return 1;
@@ -299,7 +354,7 @@ static int layer_tostring(lua_State *L) {
     } else if (strcmp(type, "leaky_relu") == 0) {
         lua_getfield(L, 1, "negative_slope");
         lua_pushfstring(L, "leaky_relu(%s)", luaL_tolstring(L, -1, NULL));
-    } else if (image_kind(type) >= 0) {
+    } else if (image_kind(type) >= 0 || strcmp(type, "layer_norm") == 0) {
         lua_pushcfunction(L, describe_image);
         lua_pushvalue(L, 1);
         if (lua_pcall(L, 1, 1, 0) != LUA_OK) lua_pushstring(L, type); /* a malformed one */
@@ -336,6 +391,9 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
     if (kind >= 0) {
         readimage(L, t, fname, (lre_layer_kind)kind, s);
         pushimage(L, s);
+    } else if (strcmp(type, "layer_norm") == 0) {
+        readnorm(L, t, fname, s);
+        pushnorm(L, s);
     } else if (strcmp(type, "linear") == 0) {
         s->kind = LRE_LAYER_LINEAR;
         s->in = lrelua_optinteger(L, t, fname, "in_features", 0);
@@ -377,8 +435,8 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
         newlayer(L, "sigmoid");
     } else {
         luaL_error(L, "%s: unknown layer type '%s' (known: linear, conv2d, max_pool2d, "
-                      "avg_pool2d, adaptive_avg_pool2d, flatten, relu, leaky_relu, gelu, tanh, "
-                      "sigmoid)", fname, type);
+                      "avg_pool2d, adaptive_avg_pool2d, flatten, layer_norm, relu, leaky_relu, "
+                      "gelu, tanh, sigmoid)", fname, type);
     }
     lua_replace(L, t);   /* the copy takes the description's place */
     lua_settop(L, t);
@@ -417,6 +475,11 @@ static int nn_sequential(lua_State *L) {
             weights = 1;
         } else if (sp->kind == LRE_LAYER_FLATTEN) {
             lastconv = 0;
+        } else if (sp->kind == LRE_LAYER_LAYER_NORM) {
+            if (last && specs[last - 1].out != sp->norm_n)
+                return luaL_error(L, "sequential: layer %I layer_norm(%I) normalises %I values "
+                                     "but layer %I gives %I", i, sp->norm_n, sp->norm_n, last,
+                                  specs[last - 1].out);
         } else if (sp->kind != LRE_LAYER_ACT) {
             last = 0; /* pooling: the width depends on the image's size */
         }
@@ -443,6 +506,9 @@ static int nn_sequential(lua_State *L) {
         case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
             st = lre_model_add_adaptive_avg_pool2d(m, sp->oh, sp->ow);
             break;
+        case LRE_LAYER_LAYER_NORM:
+            st = lre_model_add_layer_norm(m, sp->norm_n, sp->eps, sp->affine);
+            break;
         default: st = lre_model_add_flatten(m); break;
         }
         if (st != LRE_OK) return lrelua_fail(L, box->ctx);
@@ -457,7 +523,11 @@ void lrelua_pushlayers(lua_State *L, lre_model *m) {
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lre_layer_info l = lre_model_layer_info(m, i);
-        if (l.kind != LRE_LAYER_LINEAR && l.kind != LRE_LAYER_ACT) {
+        if (l.kind == LRE_LAYER_LAYER_NORM) {
+            layerspec s = {.kind = l.kind, .norm_n = l.norm_size, .eps = l.eps,
+                           .affine = l.affine};
+            pushnorm(L, &s);
+        } else if (l.kind != LRE_LAYER_LINEAR && l.kind != LRE_LAYER_ACT) {
             layerspec s = {.kind = l.kind, .cin = l.in_channels, .cout = l.out_channels,
                            .win = l.window, .oh = l.out_h, .ow = l.out_w};
             pushimage(L, &s);
@@ -593,6 +663,8 @@ static int model_parameters(lua_State *L) {
             w[0] = l.out_channels, w[1] = l.in_channels, w[2] = l.window.kh, w[3] = l.window.kw;
             nw = 4;
             nb = l.window.bias ? l.out_channels : 0;
+        } else if (l.kind == LRE_LAYER_LAYER_NORM && l.affine) {
+            w[0] = l.norm_size, nw = 1, nb = l.norm_size;
         }
         for (int bias = 0; nw && bias <= (nb > 0); bias++) {
             lua_createtable(L, 0, 2);
@@ -647,6 +719,7 @@ static const luaL_Reg nnfuncs[] = {
     {"avg_pool2d", nn_avg_pool2d},
     {"adaptive_avg_pool2d", nn_adaptive_avg_pool2d},
     {"flatten", nn_flatten},
+    {"layer_norm", nn_layer_norm},
     {"relu", nn_relu},
     {"leaky_relu", nn_leaky_relu},
     {"gelu", nn_gelu},

@@ -8,9 +8,12 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn.h"
+
+#define LRE_TOO_MANY ((int64_t)INT32_MAX + 1) /* a count past what a row may hold */
 
 lre_status lre_model_new(lre_ctx *ctx, lre_model **out)
 {
@@ -56,7 +59,9 @@ static int64_t current_width(const lre_model *m)
     for (int i = m->n_layers - 1; i >= 0; i--) {
         const lre_layer *l = &m->layers[i];
         if (l->kind == LRE_LAYER_LINEAR) return l->out;
-        if (l->kind != LRE_LAYER_ACT && l->kind != LRE_LAYER_FLATTEN) return 0;
+        if (l->kind != LRE_LAYER_ACT && l->kind != LRE_LAYER_FLATTEN &&
+            l->kind != LRE_LAYER_LAYER_NORM)
+            return 0;
     }
     return 0;
 }
@@ -194,6 +199,9 @@ static lre_layer_info info_of(const lre_layer *l)
     info.window = l->win;
     info.out_h = l->aoh;
     info.out_w = l->aow;
+    info.norm_size = l->norm_n;
+    info.eps = l->eps;
+    info.affine = l->kind == LRE_LAYER_LAYER_NORM && l->wn > 0;
     return info;
 }
 
@@ -231,6 +239,16 @@ const char *lre_layer_describe(const lre_layer_info *l, char *buf, size_t n)
     case LRE_LAYER_FLATTEN:
         snprintf(buf, n, "flatten");
         break;
+    case LRE_LAYER_LAYER_NORM: {
+        char eps[40] = ""; /* torch's default eps is not written; else its shortest form */
+        for (int digits = 1; l->eps != 1e-5f && digits <= 9; digits++) {
+            snprintf(eps, sizeof eps, ",eps=%.*g", digits, (double)l->eps);
+            if ((float)strtod(eps + 5, NULL) == l->eps) break;
+        }
+        snprintf(buf, n, "layer_norm(%" PRId64 "%s%s)", l->norm_size, eps,
+                 l->affine ? "" : ",elementwise_affine=false");
+        break;
+    }
     default:
         snprintf(buf, n, "?");
         break;
@@ -303,7 +321,9 @@ lre_status lre_model_add_conv2d(lre_model *m, int64_t in_channels, int64_t out_c
                         fn, m->n_layers + 1, what);
     lre_status s = check_window(m, fn, what, LRE_LAYER_CONV2D, w);
     if (s) return s;
-    const int64_t K = in_channels * w->kh * w->kw;
+    const int64_t K = w->kh > INT32_MAX / w->kw || w->kh * w->kw > INT32_MAX / in_channels
+                          ? LRE_TOO_MANY
+                          : in_channels * w->kh * w->kw;
     if (K > INT32_MAX)
         return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d (%s): in_channels x kernel is more "
                         "than 2^31", fn, m->n_layers + 1, what);
@@ -360,13 +380,48 @@ lre_status lre_model_add_adaptive_avg_pool2d(lre_model *m, int64_t oh, int64_t o
     static const char fn[] = "lre_model_add_adaptive_avg_pool2d";
     if (!m) return LRE_EINVAL;
     if (oh < 1 || ow < 1 || oh > INT32_MAX || ow > INT32_MAX)
-        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d: output size %" PRId64 "x%" PRId64
-                        " must be at least 1", fn, m->n_layers + 1, oh, ow);
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d (adaptive_avg_pool2d): output size %"
+                        PRId64 "x%" PRId64 " must be in [1, 2^31)", fn, m->n_layers + 1, oh, ow);
     lre_layer *l = push_layer(m, fn);
     if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
     l->kind = LRE_LAYER_ADAPTIVE_AVG_POOL2D;
     l->aoh = oh;
     l->aow = ow;
+    m->n_layers++;
+    return LRE_OK;
+}
+
+lre_status lre_model_add_layer_norm(lre_model *m, int64_t n, float eps, int affine)
+{
+    static const char fn[] = "lre_model_add_layer_norm";
+    if (!m) return LRE_EINVAL;
+    if (n < 1 || n > INT32_MAX)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d: layer_norm(%" PRId64 "): the "
+                        "size must be in [1, 2^31)", fn, m->n_layers + 1, n);
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d: layer_norm(%" PRId64 "): eps %g "
+                        "must be > 0 and finite", fn, m->n_layers + 1, n, (double)eps);
+    char what[64];
+    snprintf(what, sizeof what, "layer_norm(%" PRId64 ")", n);
+    lre_status s = affine ? param_room(m, fn, what, n, n) : LRE_OK;
+    if (s) return s;
+    int64_t w = current_width(m);
+    if (w && w != n)
+        return lre_fail(m->ctx, LRE_ESHAPE, "%s: layer %d (%s) normalises %" PRId64 " values "
+                        "but the layer before gives %" PRId64, fn, m->n_layers + 1, what, n, w);
+    lre_layer *l = push_layer(m, fn);
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    l->kind = LRE_LAYER_LAYER_NORM;
+    l->norm_n = n;
+    l->eps = eps;
+    l->in = l->out = w;
+    if (affine) {
+        l->wn = l->bn = n;
+        l->fan_in = n;
+        l->w_ndim = 1;
+        l->w_shape[0] = n;
+        l->init_ones = 1;
+    }
     m->n_layers++;
     return LRE_OK;
 }
@@ -393,10 +448,16 @@ static const char *shape_text(char *buf, size_t n, int nd, const int64_t *sh)
     return buf;
 }
 
+/* The product of the sizes (each >= 1), saturated: LRE_TOO_MANY stands for
+ * any product past 2^31 - 1, so that no product of four sizes overflows. */
 static int64_t shape_count(int nd, const int64_t *sh)
 {
     int64_t n = 1;
-    for (int k = 0; k < nd; k++) n *= sh[k];
+    for (int k = 0; k < nd; k++) {
+        if (sh[k] > LRE_TOO_MANY / n) return LRE_TOO_MANY;
+        n *= sh[k];
+        if (n > INT32_MAX) return LRE_TOO_MANY;
+    }
     return n;
 }
 
@@ -417,13 +478,16 @@ lre_status lre_model_set_input_shape(lre_model *m, int ndim, const int64_t *shap
     int nd = ndim;
     int64_t sh[LRE_MAX_DIMS];
     memcpy(sh, shape, (size_t)ndim * sizeof *sh);
-    char src[240], me[200], dims[96], prev[200];
+    char src[240], me[200], dims[96], prev[200], dims_in[96];
+    if (shape_count(nd, sh) > INT32_MAX)
+        return lre_fail(ctx, LRE_ESHAPE, "%s: the input's rows (%s) have 2^31 values or more",
+                        fn, shape_text(dims_in, sizeof dims_in, nd, sh));
+    if (m->owner)
+        return lre_fail(ctx, LRE_ESTATE, "%s: the model belongs to a trainer, whose dataset "
+                        "gave it its input shape", fn);
     for (int i = 0; i < m->n_layers; i++) {
         lre_layer *l = &m->layers[i];
         const int64_t n = shape_count(nd, sh);
-        if (n > INT32_MAX)
-            return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d gives rows of %" PRId64 " values, "
-                            "more than 2^31", fn, i, n);
         layer_desc(l, me, sizeof me);
         shape_text(dims, sizeof dims, nd, sh);
         if (i == 0)
@@ -431,6 +495,7 @@ lre_status lre_model_set_input_shape(lre_model *m, int ndim, const int64_t *shap
         else
             snprintf(src, sizeof src, "layer %d (%s, rows of %s)", i,
                      layer_desc(&m->layers[i - 1], prev, sizeof prev), dims);
+        if (l->kind != LRE_LAYER_LINEAR) l->in = n; /* a linear's is its in_features */
         switch (l->kind) {
         case LRE_LAYER_LINEAR:
             if (n != l->in)
@@ -439,63 +504,58 @@ lre_status lre_model_set_input_shape(lre_model *m, int ndim, const int64_t *shap
                                 src);
             nd = 1;
             sh[0] = l->out;
-            continue;
-        case LRE_LAYER_ACT:
-            l->in = l->out = n;
-            continue;
+            break;
+        case LRE_LAYER_ACT: /* the shape stays */
+            break;
         case LRE_LAYER_FLATTEN:
-            l->in = l->out = n;
             nd = 1;
             sh[0] = n;
-            continue;
-        default:
+            break;
+        case LRE_LAYER_LAYER_NORM: /* torch: the last dimension is the one normalised */
+            if (sh[nd - 1] != l->norm_n)
+                return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) normalises the last %"
+                                PRId64 " values of a row, and gets rows of %s from %s (flatten "
+                                "first to normalise a whole row)", fn, i + 1, me, l->norm_n,
+                                dims, src);
+            break;
+        default: { /* an image layer */
+            if (nd != 2 && nd != 3)
+                return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) needs images, rows of "
+                                "CxHxW or HxW values, and gets rows of %s from %s%s", fn, i + 1,
+                                me, dims, i == 0 ? "the input" : src,
+                                i == 0 && nd == 1 ? " (give the data its image shape: "
+                                                    "ds:reshape{C, H, W} in Lua, "
+                                                    "lre_dataset_reshape in C)" : "");
+            const int64_t C = nd == 3 ? sh[0] : 1, H = sh[nd - 2], W = sh[nd - 1];
+            const lre_window w = l->win;
+            if (l->kind == LRE_LAYER_CONV2D && C != l->cin)
+                return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) expects %" PRId64
+                                " channels, gets %" PRId64 " from %s", fn, i + 1, me, l->cin, C,
+                                src);
+            if (l->kind == LRE_LAYER_ADAPTIVE_AVG_POOL2D) /* windows of any size */
+                l->g = (lre_conv_geom){C, H, W, 0, 0, 0, 0, 0, 0, 1, 1, l->aoh, l->aow};
+            else if (lre_conv_geom_init(ctx, &l->g, C, H, W, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw,
+                                        w.dh, w.dw) != LRE_OK) {
+                char why[300];
+                snprintf(why, sizeof why, "%s", lre_ctx_error(ctx));
+                return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) on %" PRId64 "x%" PRId64
+                                "x%" PRId64 " images from %s: %s", fn, i + 1, me, C, H, W, src,
+                                why);
+            }
+            nd = 3;
+            sh[0] = l->kind == LRE_LAYER_CONV2D ? l->cout : C;
+            sh[1] = l->g.OH;
+            sh[2] = l->g.OW;
             break;
         }
-        /* an image layer */
-        if (nd != 2 && nd != 3)
-            return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) needs images, rows of CxHxW "
-                            "or HxW values, and gets rows of %s from %s%s", fn, i + 1, me, dims,
-                            i == 0 ? "the input" : src,
-                            i == 0 && nd == 1 ? " (give the data its image shape: "
-                                                "ds:reshape{C, H, W} in Lua, "
-                                                "lre_dataset_reshape in C)" : "");
-        const int64_t C = nd == 3 ? sh[0] : 1, H = sh[nd - 2], W = sh[nd - 1];
-        lre_window w = l->win;
-        if (l->kind == LRE_LAYER_CONV2D && C != l->cin)
-            return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) expects %" PRId64 " channels, "
-                            "gets %" PRId64 " from %s", fn, i + 1, me, l->cin, C, src);
-        if (l->kind == LRE_LAYER_ADAPTIVE_AVG_POOL2D) { /* windows of any size */
-            l->g = (lre_conv_geom){C, H, W, 0, 0, 0, 0, 0, 0, 1, 1, l->aoh, l->aow};
-            l->in = n;
-            nd = 3;
-            sh[0] = C, sh[1] = l->aoh, sh[2] = l->aow;
-            l->out = shape_count(nd, sh);
-            l->ndim = nd;
-            memcpy(l->shape, sh, sizeof sh);
-            continue;
         }
-        if (lre_conv_geom_init(ctx, &l->g, C, H, W, w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh,
-                               w.dw) != LRE_OK) {
-            char why[300];
-            snprintf(why, sizeof why, "%s", lre_ctx_error(ctx));
-            return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) on %" PRId64 "x%" PRId64 "x%"
-                            PRId64 " images from %s: %s", fn, i + 1, me, C, H, W, src, why);
-        }
-        l->in = n;
-        nd = 3;
-        sh[0] = l->kind == LRE_LAYER_CONV2D ? l->cout : C;
-        sh[1] = l->g.OH;
-        sh[2] = l->g.OW;
         l->out = shape_count(nd, sh);
-        l->ndim = nd;
+        if (l->out > INT32_MAX)
+            return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) gives rows of %s: 2^31 values "
+                            "or more", fn, i + 1, me, shape_text(dims, sizeof dims, nd, sh));
+        l->ndim = nd; /* this layer's output shape */
         memcpy(l->shape, sh, sizeof sh);
     }
-    for (int i = 0; i < m->n_layers; i++) /* each layer's output shape, for the record */
-        if (m->layers[i].kind == LRE_LAYER_LINEAR || m->layers[i].kind == LRE_LAYER_ACT ||
-            m->layers[i].kind == LRE_LAYER_FLATTEN) {
-            m->layers[i].ndim = 1;
-            m->layers[i].shape[0] = m->layers[i].out;
-        }
     m->in_ndim = ndim;
     memcpy(m->in_shape, shape, (size_t)ndim * sizeof *shape);
     return LRE_OK;
@@ -506,10 +566,12 @@ static lre_status make_views(lre_model *m)
     for (int i = 0; i < m->n_layers; i++) {
         lre_layer *l = &m->layers[i];
         if (!lre_layer_has_params(l)) continue;
+        /* (out, in), or (O, C·KH·KW) for conv2d; a layer_norm's is 1-D */
         int64_t ws[2] = {l->w_shape[0], l->wn / l->w_shape[0]}, bs[1] = {l->bn};
+        const int wd = l->w_ndim == 1 ? 1 : 2;
         lre_status s;
-        if ((s = lre_tensor_view(&l->w, m->params, l->w_off, 2, ws)) ||
-            (s = lre_tensor_view(&l->dw, m->grads, l->w_off, 2, ws)))
+        if ((s = lre_tensor_view(&l->w, m->params, l->w_off, wd, ws)) ||
+            (s = lre_tensor_view(&l->dw, m->grads, l->w_off, wd, ws)))
             return s;
         if (l->bn && ((s = lre_tensor_view(&l->b, m->params, l->b_off, 1, bs)) ||
                       (s = lre_tensor_view(&l->db, m->grads, l->b_off, 1, bs))))
@@ -563,6 +625,11 @@ lre_status lre_model_init(lre_model *m, uint64_t seed)
     for (int i = 0; i < m->n_layers; i++) {
         lre_layer *l = &m->layers[i];
         if (!lre_layer_has_params(l)) continue;
+        if (l->init_ones) { /* nn.LayerNorm: weight 1, bias 0, nothing drawn */
+            for (int64_t k = 0; k < l->wn; k++) host[l->w_off + k] = 1.0f;
+            for (int64_t k = 0; k < l->bn; k++) host[l->b_off + k] = 0.0f;
+            continue;
+        }
         float bound = (float)(1.0 / sqrt((double)l->fan_in));
         for (int64_t k = 0; k < l->wn + l->bn; k++)
             host[l->w_off + k] = (2.0f * lre_rng_uniform(&rng) - 1.0f) * bound;
@@ -585,6 +652,7 @@ static lre_status add_like(lre_model *c, const lre_layer *l)
     case LRE_LAYER_AVG_POOL2D: return lre_model_add_avg_pool2d(c, &l->win);
     case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
         return lre_model_add_adaptive_avg_pool2d(c, l->aoh, l->aow);
+    case LRE_LAYER_LAYER_NORM: return lre_model_add_layer_norm(c, l->norm_n, l->eps, l->wn > 0);
     default: return lre_model_add_flatten(c);
     }
 }
@@ -625,7 +693,9 @@ int64_t lre_model_in_features(const lre_model *m)
     for (int i = 0; i < m->n_layers; i++) {
         const lre_layer *l = &m->layers[i];
         if (l->kind == LRE_LAYER_LINEAR) return l->in;
-        if (l->kind != LRE_LAYER_ACT && l->kind != LRE_LAYER_FLATTEN) return 0;
+        if (l->kind != LRE_LAYER_ACT && l->kind != LRE_LAYER_FLATTEN &&
+            l->kind != LRE_LAYER_LAYER_NORM)
+            return 0;
     }
     return 0;
 }

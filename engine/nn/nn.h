@@ -21,6 +21,10 @@ typedef struct lre_layer {
     int64_t cin, cout;        /* conv2d channels */
     lre_window win;           /* conv2d and pooling, as added */
     int64_t aoh, aow;         /* adaptive_avg_pool2d's output size */
+    int64_t norm_n;           /* layer_norm: the normalised size */
+    float eps;                /* layer_norm */
+    int init_ones;            /* the weight starts at 1 and the bias at 0
+                                 (layer_norm), not uniform */
     /* set by lre_model_set_input_shape */
     lre_conv_geom g;          /* conv2d and pooling: the window over the input */
     int ndim;                 /* the output row's shape */

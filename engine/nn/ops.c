@@ -664,3 +664,85 @@ lre_status lre_adaptive_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const 
     lre_conv_geom p = planes(g, dx->shape[0]);
     return ctx->be->adaptive_avg_pool_backward(ctx->be_state, lre_f32(dx), lre_cf32(dy), &p);
 }
+
+/* ------------------------------------------------------------ layer norm */
+
+/* Shapes of a layer-norm call: x (B, F) with F a multiple of n, y like x,
+ * mean and rstd (B, F/n), w and b (n) or both NULL; the device has it. */
+static lre_status check_layer_norm(lre_ctx *ctx, const char *fn, const lre_tensor *x,
+                                   const lre_tensor *y, const lre_tensor *mean,
+                                   const lre_tensor *rstd, const lre_tensor *w,
+                                   const lre_tensor *b, int64_t n, const char *yname)
+{
+    if (!ctx->be->layer_norm_forward || !ctx->be->layer_norm_backward)
+        return lre_fail(ctx, LRE_EINVAL, "%s: the %s backend has no layer norm", fn,
+                        ctx->be->name);
+    if (n < 1) return lre_fail(ctx, LRE_EINVAL, "%s: n %" PRId64 " must be >= 1", fn, n);
+    CHECK(check_tensor(ctx, fn, "x", x, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, yname, y, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "mean", mean, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "rstd", rstd, LRE_F32, 2));
+    if (!w != !b) return lre_fail(ctx, LRE_EINVAL, "%s: w and b go together", fn);
+    if (w) {
+        CHECK(check_tensor(ctx, fn, "w", w, LRE_F32, 1));
+        CHECK(check_tensor(ctx, fn, "b", b, LRE_F32, 1));
+    }
+    const int64_t B = x->shape[0], F = x->shape[1];
+    if (F % n || y->shape[0] != B || y->shape[1] != F || mean->shape[0] != B ||
+        mean->shape[1] != F / n || rstd->shape[0] != B || rstd->shape[1] != F / n ||
+        (w && (w->shape[0] != n || b->shape[0] != n))) {
+        shape_str sx, sy, sm;
+        return lre_fail(ctx, LRE_ESHAPE,
+                        "%s: x %s, %s %s, mean %s do not fit groups of %" PRId64
+                        " (x (B, k·%" PRId64 "), %s alike, mean and rstd (B, k), w and b (%"
+                        PRId64 "))", fn, DESC(x, sx), yname, DESC(y, sy), DESC(mean, sm), n, n,
+                        yname, n);
+    }
+    return LRE_OK;
+}
+
+lre_status lre_layer_norm_forward(lre_ctx *ctx, lre_tensor *y, lre_tensor *mean,
+                                  lre_tensor *rstd, const lre_tensor *x, const lre_tensor *w,
+                                  const lre_tensor *b, int64_t n, float eps)
+{
+    static const char fn[] = "lre_layer_norm_forward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_layer_norm(ctx, fn, x, y, mean, rstd, w, b, n, "y"));
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return lre_fail(ctx, LRE_EINVAL, "%s: eps %g must be > 0 and finite", fn, (double)eps);
+    const int64_t groups = x->shape[0] * (x->shape[1] / n);
+    return ctx->be->layer_norm_forward(ctx->be_state, lre_f32(y), lre_f32(mean), lre_f32(rstd),
+                                       lre_cf32(x), w ? lre_cf32(w) : NULL,
+                                       b ? lre_cf32(b) : NULL, groups, n, eps);
+}
+
+lre_status lre_layer_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
+                                   const lre_tensor *dy, const lre_tensor *x,
+                                   const lre_tensor *mean, const lre_tensor *rstd,
+                                   const lre_tensor *w, int64_t n, int accumulate)
+{
+    static const char fn[] = "lre_layer_norm_backward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_layer_norm(ctx, fn, x, dy, mean, rstd, dw, db, n, "dy"));
+    if (!w != !dw) return lre_fail(ctx, LRE_EINVAL, "%s: w and dw go together", fn);
+    if (w) {
+        CHECK(check_tensor(ctx, fn, "w", w, LRE_F32, 1));
+        if (w->shape[0] != n)
+            return lre_fail(ctx, LRE_ESHAPE, "%s: w has %" PRId64 " values, not n = %" PRId64,
+                            fn, w->shape[0], n);
+    }
+    if (dx) {
+        CHECK(check_tensor(ctx, fn, "dx", dx, LRE_F32, 2));
+        if (dx->shape[0] != x->shape[0] || dx->shape[1] != x->shape[1]) {
+            shape_str s1, s2;
+            return lre_fail(ctx, LRE_ESHAPE, "%s: dx %s must have x's shape %s", fn,
+                            DESC(dx, s1), DESC(x, s2));
+        }
+    }
+    const int64_t groups = x->shape[0] * (x->shape[1] / n);
+    return ctx->be->layer_norm_backward(ctx->be_state, dx ? lre_f32(dx) : NULL,
+                                        dw ? lre_f32(dw) : NULL, db ? lre_f32(db) : NULL,
+                                        lre_cf32(dy), lre_cf32(x), lre_cf32(mean),
+                                        lre_cf32(rstd), w ? lre_cf32(w) : NULL, groups, n,
+                                        accumulate);
+}

@@ -36,11 +36,13 @@ typedef struct lre_workspace {
     lre_tensor **dact;        /* n_layers gradients w.r.t. outputs (a flatten's
                                  alike; NULL where no gradient flows) */
     lre_tensor **aux;         /* per layer: max_pool2d's indices (rows, out) i32;
-                                 conv2d's im2col matrix, a view of col */
+                                 conv2d's im2col matrix, a view of col;
+                                 layer_norm's means (rows, groups) */
+    lre_tensor **aux2;        /* layer_norm's 1/std (rows, groups) */
     lre_tensor *col;          /* the conv2d layers' shared im2col workspace */
     /* row-limited views for a short batch (set per batch, no allocation) */
     lre_tensor vidx, vx, vy, vt;
-    lre_tensor *vact, *vdact, *vaux; /* arrays of n_layers tensor structs */
+    lre_tensor *vact, *vdact, *vaux, *vaux2; /* arrays of n_layers tensor structs */
 } lre_workspace;
 
 /* A captured pass over a dataset (evaluate or accuracy), replayed while

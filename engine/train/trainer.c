@@ -51,13 +51,16 @@ static void ws_free(lre_ctx *ctx, lre_workspace *ws, int n_layers)
     for (int i = 0; ws->act && i < n_layers; i++) lre_tensor_release(ws->act[i]);
     for (int i = 0; ws->dact && i < n_layers; i++) lre_tensor_release(ws->dact[i]);
     for (int i = 0; ws->aux && i < n_layers; i++) lre_tensor_release(ws->aux[i]);
+    for (int i = 0; ws->aux2 && i < n_layers; i++) lre_tensor_release(ws->aux2[i]);
     lre_tensor_release(ws->col);
     lre_free(ctx, ws->act, 0);
     lre_free(ctx, ws->dact, 0);
     lre_free(ctx, ws->aux, 0);
+    lre_free(ctx, ws->aux2, 0);
     lre_free(ctx, ws->vact, 0);
     lre_free(ctx, ws->vdact, 0);
     lre_free(ctx, ws->vaux, 0);
+    lre_free(ctx, ws->vaux2, 0);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -77,10 +80,13 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
     ws->act = lre_calloc(ctx, (size_t)L, sizeof *ws->act, "activations");
     ws->dact = lre_calloc(ctx, (size_t)L, sizeof *ws->dact, "activation gradients");
     ws->aux = lre_calloc(ctx, (size_t)L, sizeof *ws->aux, "layer workspaces");
+    ws->aux2 = lre_calloc(ctx, (size_t)L, sizeof *ws->aux2, "layer workspaces");
     ws->vact = lre_calloc(ctx, (size_t)L, sizeof *ws->vact, "activation views");
     ws->vdact = lre_calloc(ctx, (size_t)L, sizeof *ws->vdact, "activation views");
     ws->vaux = lre_calloc(ctx, (size_t)L, sizeof *ws->vaux, "workspace views");
-    if (!ws->act || !ws->dact || !ws->aux || !ws->vact || !ws->vdact || !ws->vaux)
+    ws->vaux2 = lre_calloc(ctx, (size_t)L, sizeof *ws->vaux2, "workspace views");
+    if (!ws->act || !ws->dact || !ws->aux || !ws->aux2 || !ws->vact || !ws->vdact ||
+        !ws->vaux || !ws->vaux2)
         return LRE_ENOMEM;
     int64_t xs[2] = {rows, in}, ys[1] = {rows}, ts[2] = {rows, target_dim ? target_dim : 1};
     CHECK(lre_tensor_new(ctx, &ws->x, LRE_F32, 2, xs));
@@ -101,6 +107,11 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
         CHECK(lre_tensor_new(ctx, &ws->dact[i], LRE_F32, 2, s));
         if (l->kind == LRE_LAYER_MAX_POOL2D)
             CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_I32, 2, s));
+        if (l->kind == LRE_LAYER_LAYER_NORM) { /* a mean and a 1/std per group */
+            int64_t gs[2] = {rows, l->out / l->norm_n};
+            CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_F32, 2, gs));
+            CHECK(lre_tensor_new(ctx, &ws->aux2[i], LRE_F32, 2, gs));
+        }
         if (l->kind == LRE_LAYER_CONV2D) {
             int64_t c[2];
             col_shape(l, c);
@@ -135,6 +146,7 @@ static int64_t workspace_rows(const lre_model *m, int64_t batch_size)
     for (int i = 0; i < m->n_layers; i++) {
         const lre_layer_kind k = m->layers[i].kind;
         if (k != LRE_LAYER_FLATTEN) width += (k == LRE_LAYER_MAX_POOL2D ? 3 : 2) * m->layers[i].out;
+        if (k == LRE_LAYER_LAYER_NORM) width += 2 * m->layers[i].out / m->layers[i].norm_n;
     }
     if (width * LRE_EVAL_ROWS * (int64_t)sizeof(float) > LRE_EVAL_BYTES) return batch_size;
     return LRE_EVAL_ROWS;
@@ -520,8 +532,10 @@ static void set_views(lre_trainer *t, int64_t n)
     for (int i = 0; i < t->model->n_layers; i++) {
         lre_tensor_set_rows(&ws->vact[i], ws->act[i], n);
         if (ws->dact[i]) lre_tensor_set_rows(&ws->vdact[i], ws->dact[i], n);
-        if (t->model->layers[i].kind == LRE_LAYER_MAX_POOL2D)
+        if (t->model->layers[i].kind == LRE_LAYER_MAX_POOL2D ||
+            t->model->layers[i].kind == LRE_LAYER_LAYER_NORM)
             lre_tensor_set_rows(&ws->vaux[i], ws->aux[i], n);
+        if (ws->aux2[i]) lre_tensor_set_rows(&ws->vaux2[i], ws->aux2[i], n);
     }
 }
 
@@ -560,6 +574,10 @@ static lre_status forward(lre_trainer *t, int pass)
             break;
         case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
             CHECK(lre_adaptive_avg_pool2d_forward(t->ctx, y, h, &l->g));
+            break;
+        case LRE_LAYER_LAYER_NORM:
+            CHECK(lre_layer_norm_forward(t->ctx, y, &ws->vaux[i], &ws->vaux2[i], h, l->w, l->b,
+                                         l->norm_n, l->eps));
             break;
         default: /* flatten: its output is its input */
             break;
@@ -610,6 +628,10 @@ static lre_status backward(lre_trainer *t, int accumulate)
             break;
         case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
             CHECK(lre_adaptive_avg_pool2d_backward(t->ctx, din, dy, &l->g));
+            break;
+        case LRE_LAYER_LAYER_NORM:
+            CHECK(lre_layer_norm_backward(t->ctx, din, l->dw, l->db, dy, in, &ws->vaux[i],
+                                          &ws->vaux2[i], l->w, l->norm_n, accumulate));
             break;
         default: /* flatten: its gradient is its input's */
             break;

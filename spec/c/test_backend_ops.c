@@ -937,6 +937,77 @@ static void test_adaptive_entries(int64_t C, int64_t H, int64_t W, int64_t OH, i
     dfree(&ddx);
 }
 
+/* Layer norm on the device against its definition in double: y, mean and
+ * 1/std of each group, dx, and dw, db accumulated onto what they held. */
+static void test_layer_norm_entries(int64_t groups, int64_t n, int affine)
+{
+    if (!D.be->layer_norm_forward) return;
+    char nm[96];
+    snprintf(nm, sizeof nm, "layer_norm %lld groups of %lld%s", (long long)groups, (long long)n,
+             affine ? ", affine" : "");
+    const int64_t N = groups * n;
+    float *x = rnd(N, -2, 2), *dy = rnd(N, -1, 1), *w = rnd(n, 0.5, 1.5), *b = rnd(n, -1, 1);
+    float *dw0 = rnd(n, -1, 1), *db0 = rnd(n, -1, 1);
+    double *wy = dalloc(N), *wm = dalloc(groups), *wr = dalloc(groups), *wdx = dalloc(N),
+           *wdw = dalloc(n), *wdb = dalloc(n);
+    for (int64_t j = 0; j < n; j++) wdw[j] = dw0[j], wdb[j] = db0[j];
+    for (int64_t g = 0; g < groups; g++) {
+        const float *xg = x + g * n, *dg = dy + g * n;
+        double m = 0, v = 0, sgd = 0, sgx = 0;
+        for (int64_t j = 0; j < n; j++) m += xg[j];
+        m /= (double)n;
+        for (int64_t j = 0; j < n; j++) v += (xg[j] - m) * (xg[j] - m);
+        v /= (double)n;
+        const double r = 1.0 / sqrt(v + 1e-5);
+        wm[g] = m, wr[g] = r;
+        for (int64_t j = 0; j < n; j++) {
+            const double h = (xg[j] - m) * r, gj = affine ? dg[j] * (double)w[j] : dg[j];
+            wy[g * n + j] = affine ? h * w[j] + b[j] : h;
+            sgd += gj;
+            sgx += gj * h;
+            wdw[j] += dg[j] * h;
+            wdb[j] += dg[j];
+        }
+        for (int64_t j = 0; j < n; j++) {
+            const double h = (xg[j] - m) * r, gj = affine ? dg[j] * (double)w[j] : dg[j];
+            wdx[g * n + j] = r * (gj - sgd / (double)n - h * sgx / (double)n);
+        }
+    }
+    dbuf dx_ = dnew(4, N, x), ddy = dnew(4, N, dy), dw_ = dnew(4, n, w), db_ = dnew(4, n, b);
+    dbuf dyo = dnew(4, N, NULL), dm = dnew(4, groups, NULL), dr = dnew(4, groups, NULL);
+    dbuf ddx = dnew(4, N, NULL), ddw = dnew(4, n, dw0), ddb = dnew(4, n, db0);
+    ok(D.be->layer_norm_forward(D.st, dyo.ptr, dm.ptr, dr.ptr, dx_.ptr, affine ? dw_.ptr : NULL,
+                                affine ? db_.ptr : NULL, groups, n, 1e-5f),
+       chk_name("%s: forward runs", nm));
+    ok(D.be->layer_norm_backward(D.st, ddx.ptr, affine ? ddw.ptr : NULL, affine ? ddb.ptr : NULL,
+                                 ddy.ptr, dx_.ptr, dm.ptr, dr.ptr, affine ? dw_.ptr : NULL,
+                                 groups, n, 1),
+       chk_name("%s: backward runs", nm));
+    float *gy = malloc(sizeof *gy * (size_t)N), *gm = malloc(sizeof *gm * (size_t)groups);
+    float *gr = malloc(sizeof *gr * (size_t)groups), *gdx = malloc(sizeof *gdx * (size_t)N);
+    float *gdw = malloc(sizeof *gdw * (size_t)n), *gdb = malloc(sizeof *gdb * (size_t)n);
+    dget(&dyo, gy, nm);
+    dget(&dm, gm, nm);
+    dget(&dr, gr, nm);
+    dget(&ddx, gdx, nm);
+    dget(&ddw, gdw, nm);
+    dget(&ddb, gdb, nm);
+    chk_close(chk_name("%s: y matches", nm), wy, gy, N, 1e-5, 1e-5);
+    chk_close(chk_name("%s: mean matches", nm), wm, gm, groups, 1e-6, 1e-6);
+    chk_close(chk_name("%s: 1/std matches", nm), wr, gr, groups, 1e-6, 1e-5);
+    chk_close(chk_name("%s: dx matches", nm), wdx, gdx, N, 1e-5, 1e-4);
+    if (affine) {
+        chk_close(chk_name("%s: dw (accumulated) matches", nm), wdw, gdw, n, 1e-4, 1e-5);
+        chk_close(chk_name("%s: db (accumulated) matches", nm), wdb, gdb, n, 1e-4, 1e-5);
+    }
+    float *fs[] = {x, dy, w, b, dw0, db0, gy, gm, gr, gdx, gdw, gdb};
+    for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) free(fs[i]);
+    double *ds[] = {wy, wm, wr, wdx, wdw, wdb};
+    for (size_t i = 0; i < sizeof ds / sizeof *ds; i++) free(ds[i]);
+    dbuf *bs[] = {&dx_, &ddy, &dw_, &db_, &dyo, &dm, &dr, &ddx, &ddw, &ddb};
+    for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) dfree(bs[i]);
+}
+
 /* Pooling on the device against the definitions, over planes (a batch's
  * images times their channels): max with its indices, avg both ways, and
  * the gathers of their backwards (each pixel the sum, in window order, of
@@ -1175,6 +1246,9 @@ static void run_all(void)
     test_conv_direct(4, 6, 14, 14, 16, 5, 1, 0, 1); /* its second */
     test_conv_direct(3, 3, 9, 7, 4, 3, 2, 1, 2);    /* stride, padding, dilation */
     test_pool_entries(12, 28, 28, 2, 2, 0);         /* LeNet's: 2x2, stride 2 */
+    test_layer_norm_entries(37, 64, 1);
+    test_layer_norm_entries(5, 3, 0);
+    test_layer_norm_entries(1, 1000, 1);
     test_adaptive_entries(6, 7, 7, 3, 3);           /* windows that overlap */
     test_adaptive_entries(4, 8, 6, 1, 1);           /* global average */
     test_adaptive_entries(2, 3, 5, 5, 7);           /* larger than the input */

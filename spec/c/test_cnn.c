@@ -125,12 +125,38 @@ static void test_build(void)
     chk_err(ctx, lre_model_add_avg_pool2d(m, &pw), LRE_EINVAL,
             "avg_pool2d with a dilation is refused", "no dilation", NOMSG);
     chk_err(ctx, lre_model_add_adaptive_avg_pool2d(m, 0, 1), LRE_EINVAL,
-            "adaptive_avg_pool2d(0) is refused", "at least 1", NOMSG);
+            "adaptive_avg_pool2d(0) is refused", "[1, 2^31)", NOMSG);
     CHECK(lre_model_num_layers(m) == 1, "refused layers are not added", "%d layers",
           lre_model_num_layers(m));
     chk_must(ctx, lre_model_add_adaptive_avg_pool2d(m, 3, 3), "adaptive_avg_pool2d(3)");
     chk_must(ctx, lre_model_add_flatten(m), "flatten");
     chk_must(ctx, lre_model_add_linear(m, 36, 2), "linear(36,2)");
+    /* sizes whose products would overflow: refused, not wrapped */
+    lre_model *big = NULL;
+    chk_must(ctx, lre_model_new(ctx, &big), "model");
+    lre_window huge = lre_conv_window(1 << 21);
+    chk_err(ctx, lre_model_add_conv2d(big, 1 << 22, 4, &huge), LRE_EINVAL,
+            "conv2d(2^22, 4, k=2^21): in_channels x kernel past 2^31 is refused", "2^31", NOMSG);
+    lre_window p20 = lre_conv_window(1);
+    p20.ph = p20.pw = 1 << 20;
+    chk_must(ctx, lre_model_add_conv2d(big, 1, 4096, &p20), "conv2d(1,4096,k=1,p=2^20)");
+    chk_err(ctx, lre_model_set_input_shape(big, 3, (int64_t[3]){1, 1, 1}), LRE_ESHAPE,
+            "a last layer of 4096x(2^21+1)^2 values per row is refused, naming it", "layer 1",
+            "2^31 values or more", NOMSG);
+    lre_model_release(big);
+    chk_must(ctx, lre_model_new(ctx, &big), "model");
+    chk_must(ctx, lre_model_add_act(big, LRE_ACT_RELU, 0), "relu");
+    chk_err(ctx, lre_model_set_input_shape(big, 4, (int64_t[4]){65536, 65536, 65536, 65536}),
+            LRE_ESHAPE, "an input of 65536^4 values is refused, not wrapped to 0",
+            "the input's rows", "65536x65536x65536x65536", NOMSG);
+    lre_model_release(big);
+    chk_must(ctx, lre_model_new(ctx, &big), "model");
+    chk_must(ctx, lre_model_add_adaptive_avg_pool2d(big, INT32_MAX, 1), "adaptive 2^31-1");
+    chk_err(ctx, lre_model_set_input_shape(big, 3, (int64_t[3]){4, 1, 1}), LRE_ESHAPE,
+            "adaptive_avg_pool2d(2^31-1) on 4 channels: 2^31 values or more, refused",
+            "layer 1", "2^31 values or more", NOMSG);
+    lre_model_release(big);
+
     static const int64_t s11[2] = {11, 11}, s12[2] = {12, 12};
     chk_must(ctx, lre_model_set_input_shape(m, 2, s11),
              "adaptive_avg_pool2d(3) on the 9x9 maps of 11x11 images");
@@ -384,6 +410,65 @@ static void test_save_load(void)
     lre_dataset_release(d);
 }
 
+/* layer_norm in a model: its shape rules, PyTorch's initialisation (weight
+ * 1, bias 0) and names, and every gradient of an MLP with it against
+ * finite differences of the engine's own loss. */
+static void test_layer_norm_model(void)
+{
+    lre_model *m = NULL;
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_must(ctx, lre_model_add_linear(m, 6, 8), "linear(6,8)");
+    chk_err(ctx, lre_model_add_layer_norm(m, 7, 1e-5f, 1), LRE_ESHAPE,
+            "layer_norm(7) after linear(6,8) is refused, naming both", "7", "8", NOMSG);
+    chk_err(ctx, lre_model_add_layer_norm(m, 8, 0.0f, 1), LRE_EINVAL,
+            "layer_norm with eps 0 is refused", "eps", NOMSG);
+    chk_must(ctx, lre_model_add_layer_norm(m, 8, 1e-5f, 1), "layer_norm(8)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_TANH, 0), "tanh");
+    chk_must(ctx, lre_model_add_layer_norm(m, 8, 1e-3f, 0), "layer_norm(8, no affine)");
+    chk_must(ctx, lre_model_add_linear(m, 8, 3), "linear(8,3)");
+    char d[256];
+    lre_model_describe(m, d, sizeof d);
+    CHECK(strcmp(d, "linear(6,8) layer_norm(8) tanh layer_norm(8,eps=0.001,"
+                    "elementwise_affine=false) linear(8,3)") == 0,
+          "layer_norm's description", "got \"%s\"", d);
+    CHECK(lre_model_num_params(m) == 6 * 8 + 8 + 16 + 8 * 3 + 3,
+          "layer_norm(8) has 16 parameters, without affine none", "%lld",
+          (long long)lre_model_num_params(m));
+    chk_rng r = {21};
+    lre_dataset *ds = chk_random_dataset(ctx, &r, 12, 6, 3);
+    lre_trainer_opts o = lre_trainer_opts_default();
+    o.optim = lre_optim_sgd_default();
+    o.batch_size = 12;
+    o.shuffle = 0;
+    lre_trainer *t = chk_trainer(ctx, m, ds, &o);
+    float *p = chk_params(ctx, m);
+    int init = 1;
+    for (int k = 0; k < 8; k++) init = init && p[56 + k] == 1.0f && p[64 + k] == 0.0f;
+    CHECK(init, "layer_norm starts as torch's: weight 1, bias 0", "weight[0] %g, bias[0] %g",
+          (double)p[56], (double)p[64]);
+    free(p);
+    float loss;
+    chk_ok(ctx, lre_trainer_step(t, 0.0, &loss), "layer_norm MLP: SGD step at lr=0");
+    float *g = chk_download(ctx, lre_model_grads(m));
+    eval_ud e = {t};
+    chk_fd_tensor("layer_norm MLP: every gradient vs finite differences of evaluate (f32, "
+                  "h=1e-2)", ctx, lre_model_params(m), 1, g, engine_loss, &e, 1e-2f, 1e-4, 1e-2);
+    free(g);
+    lre_trainer_release(t);
+    lre_model_release(m);
+    lre_dataset_release(ds);
+
+    /* on images: the last dimension is the one normalised */
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_must(ctx, lre_model_add_layer_norm(m, 28, 1e-5f, 1), "layer_norm(28)");
+    chk_must(ctx, lre_model_set_input_shape(m, 2, (int64_t[2]){28, 28}),
+             "layer_norm(28) on 28x28 rows (each image row)");
+    chk_err(ctx, lre_model_set_input_shape(m, 1, (int64_t[1]){784}), LRE_ESHAPE,
+            "layer_norm(28) on rows of 784: refused, naming both", "layer 1", "28", "784",
+            NOMSG);
+    lre_model_release(m);
+}
+
 /* A first layer without weights (flatten, then an MLP on 2-D rows), and
  * the clone of a trainer of a CNN. */
 static void test_flatten_first(void)
@@ -432,6 +517,7 @@ int main(void)
         test_save_load();
         test_flatten_first();
         test_bf16();
+        test_layer_norm_model();
         lre_ctx_release(ctx);
     }
     free(cpu_params);

@@ -1100,6 +1100,103 @@ static void test_adaptive(void)
     lre_tensor_release(y);
 }
 
+/* ------------------------------------------------------------ layer norm */
+
+typedef struct ln_case {
+    lre_tensor *x, *y, *mean, *rstd, *w, *b;
+    int64_t n;
+    const float *r;
+} ln_case;
+
+static double ln_loss(void *ud)
+{
+    ln_case *k = ud;
+    chk_must(ctx, lre_layer_norm_forward(ctx, k->y, k->mean, k->rstd, k->x, k->w, k->b, k->n,
+                                         1e-5f), "layer norm (fd)");
+    return dot_rt(k->r, k->y);
+}
+
+/* torch's LayerNorm: the forward against its definition in double, every
+ * gradient (dx, dw, db) against finite differences, accumulate adding;
+ * with and without the affine map, one group per row and three */
+static void test_layer_norm(void)
+{
+    static const int64_t cases[][3] = {{3, 1, 6}, {2, 3, 5}}; /* rows, groups per row, n */
+    for (size_t ci = 0; ci < 2; ci++)
+        for (int affine = 0; affine <= 1; affine++) {
+            const int64_t B = cases[ci][0], G = cases[ci][1], n = cases[ci][2], F = G * n;
+            char nm[96];
+            snprintf(nm, sizeof nm, "layer_norm rows %lld of %lldx%lld%s", (long long)B,
+                     (long long)G, (long long)n, affine ? ", affine" : "");
+            lre_tensor *x = chk_t2(ctx, LRE_F32, B, F), *y = chk_t2(ctx, LRE_F32, B, F);
+            lre_tensor *mean = chk_t2(ctx, LRE_F32, B, G), *rstd = chk_t2(ctx, LRE_F32, B, G);
+            lre_tensor *dx = chk_t2(ctx, LRE_F32, B, F), *dy = chk_t2(ctx, LRE_F32, B, F);
+            lre_tensor *w = affine ? chk_t1(ctx, LRE_F32, n) : NULL;
+            lre_tensor *b = affine ? chk_t1(ctx, LRE_F32, n) : NULL;
+            lre_tensor *dw = affine ? chk_t1(ctx, LRE_F32, n) : NULL;
+            lre_tensor *db = affine ? chk_t1(ctx, LRE_F32, n) : NULL;
+            float X[64], R[64], Wv[8], Bv[8];
+            chk_fill(&rng, X, B * F, -2, 2);
+            chk_fill(&rng, R, B * F, -1, 1);
+            chk_fill(&rng, Wv, n, 0.5, 1.5);
+            chk_fill(&rng, Bv, n, -0.5, 0.5);
+            chk_write(ctx, x, X);
+            chk_write(ctx, dy, R);
+            if (affine) {
+                chk_write(ctx, w, Wv);
+                chk_write(ctx, b, Bv);
+            }
+            double want[64];
+            for (int64_t gi = 0; gi < B * G; gi++) {
+                double m = 0, v = 0;
+                for (int64_t j = 0; j < n; j++) m += X[gi * n + j];
+                m /= (double)n;
+                for (int64_t j = 0; j < n; j++) v += (X[gi * n + j] - m) * (X[gi * n + j] - m);
+                v /= (double)n;
+                for (int64_t j = 0; j < n; j++) {
+                    double h = (X[gi * n + j] - m) / sqrt(v + 1e-5);
+                    want[gi * n + j] = affine ? h * Wv[j] + Bv[j] : h;
+                }
+            }
+            chk_ok(ctx, lre_layer_norm_forward(ctx, y, mean, rstd, x, w, b, n, 1e-5f),
+                   chk_name("%s: forward runs", nm));
+            float *Y = chk_download(ctx, y);
+            chk_close(chk_name("%s: forward vs the definition", nm), want, Y, B * F, 1e-5, 1e-5);
+            chk_ok(ctx, lre_layer_norm_backward(ctx, dx, dw, db, dy, x, mean, rstd, w, n, 0),
+                   chk_name("%s: backward runs", nm));
+            ln_case k = {x, y, mean, rstd, w, b, n, R};
+            float *gdx = chk_download(ctx, dx);
+            chk_fd_tensor(chk_name("%s: dx vs finite differences", nm), ctx, x, 1, gdx, ln_loss,
+                          &k, 1e-2f, 1e-3, 1e-2);
+            if (affine) {
+                float *gdw = chk_download(ctx, dw), *gdb = chk_download(ctx, db);
+                chk_fd_tensor(chk_name("%s: dw vs finite differences", nm), ctx, w, 1, gdw,
+                              ln_loss, &k, 1e-2f, 1e-3, 1e-2);
+                chk_fd_tensor(chk_name("%s: db vs finite differences", nm), ctx, b, 1, gdb,
+                              ln_loss, &k, 1e-2f, 1e-3, 1e-2);
+                chk_ok(ctx, lre_layer_norm_backward(ctx, NULL, dw, db, dy, x, mean, rstd, w, n, 1),
+                       chk_name("%s: backward accumulate runs", nm));
+                float *aw = chk_download(ctx, dw);
+                double w2[8];
+                for (int64_t j = 0; j < n; j++) w2[j] = 2.0 * gdw[j];
+                chk_close(chk_name("%s: accumulate doubles dw", nm), w2, aw, n, 1e-6, 1e-6);
+                free(aw);
+                free(gdw);
+                free(gdb);
+            }
+            free(gdx);
+            free(Y);
+            lre_tensor *ts[] = {x, y, mean, rstd, dx, dy, w, b, dw, db};
+            for (size_t i = 0; i < 10; i++) lre_tensor_release(ts[i]);
+        }
+    lre_tensor *x = chk_t2(ctx, LRE_F32, 2, 10), *y = chk_t2(ctx, LRE_F32, 2, 10);
+    lre_tensor *mean = chk_t2(ctx, LRE_F32, 2, 3), *rstd = chk_t2(ctx, LRE_F32, 2, 3);
+    chk_err(ctx, lre_layer_norm_forward(ctx, y, mean, rstd, x, NULL, NULL, 3, 1e-5f),
+            LRE_ESHAPE, "layer_norm: 10 values in groups of 3 is refused", "groups of 3", NULL);
+    lre_tensor *ts[] = {x, y, mean, rstd};
+    for (size_t i = 0; i < 4; i++) lre_tensor_release(ts[i]);
+}
+
 int main(void)
 {
     CHK_FOR_EACH_DEVICE(dev)
@@ -1114,6 +1211,7 @@ int main(void)
         test_conv2d();
         test_pool();
         test_adaptive();
+        test_layer_norm();
         test_mlp();
         lre_ctx_release(ctx);
         if (dev == LRE_DEVICE_CPU && !getenv("LRE_CPU_GEMM")) {

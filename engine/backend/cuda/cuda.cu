@@ -622,6 +622,67 @@ __global__ void avg_pool_backward_kernel(float *dx, const float *dy, lre_conv_ge
     }
 }
 
+/* layer norm: a thread per group (the forward and dx), a thread per
+ * feature (the affine gradients), each running elementwise.h's loop */
+__global__ void layer_norm_forward_kernel(float *y, float *mean, float *rstd, const float *x,
+                                          const float *w, const float *b, int64_t groups,
+                                          int64_t n, float eps)
+{
+    for (int64_t gi = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; gi < groups;
+         gi += (int64_t)gridDim.x * blockDim.x)
+        lre_layer_norm1(y + gi * n, mean + gi, rstd + gi, x + gi * n, w, b, n, eps);
+}
+
+__global__ void layer_norm_dx_kernel(float *dx, const float *dy, const float *x,
+                                     const float *mean, const float *rstd, const float *w,
+                                     int64_t groups, int64_t n)
+{
+    for (int64_t gi = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; gi < groups;
+         gi += (int64_t)gridDim.x * blockDim.x)
+        lre_layer_norm_back1(dx + gi * n, dy + gi * n, x + gi * n, mean[gi], rstd[gi], w, n);
+}
+
+__global__ void layer_norm_dparam_kernel(float *dw, float *db, const float *dy, const float *x,
+                                         const float *mean, const float *rstd, int64_t groups,
+                                         int64_t n, int accumulate)
+{
+    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < n;
+         j += (int64_t)gridDim.x * blockDim.x)
+        lre_layer_norm_dparam1(dw, db, dy, x, mean, rstd, groups, n, j, accumulate);
+}
+
+lre_status cuda_layer_norm_forward(void *state, float *y, float *mean, float *rstd,
+                                   const float *x, const float *w, const float *b,
+                                   int64_t groups, int64_t n, float eps)
+{
+    cuda_state *s = ST(state);
+    if (groups == 0) return LRE_OK;
+    layer_norm_forward_kernel<<<blocks_for(groups), THREADS, 0, s->stream>>>(y, mean, rstd, x, w,
+                                                                            b, groups, n, eps);
+    LAUNCHED(s, "layer_norm_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_layer_norm_backward(void *state, float *dx, float *dw, float *db,
+                                    const float *dy, const float *x, const float *mean,
+                                    const float *rstd, const float *w, int64_t groups, int64_t n,
+                                    int accumulate)
+{
+    cuda_state *s = ST(state);
+    if (dx && groups > 0) {
+        layer_norm_dx_kernel<<<blocks_for(groups), THREADS, 0, s->stream>>>(dx, dy, x, mean,
+                                                                           rstd, w, groups, n);
+        LAUNCHED(s, "layer_norm_backward (dx)");
+    }
+    if (dw && n > 0) {
+        layer_norm_dparam_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(dw, db, dy, x, mean,
+                                                                           rstd, groups, n,
+                                                                           accumulate);
+        LAUNCHED(s, "layer_norm_backward (dw, db)");
+    }
+    return LRE_OK;
+}
+
 __global__ void adaptive_avg_forward_kernel(float *y, const float *x, lre_conv_geom g)
 {
     const int64_t P = g.OH * g.OW, n = g.C * P;
@@ -1138,6 +1199,8 @@ lre_backend make_table()
     b.max_pool_backward = cuda_max_pool_backward;
     b.avg_pool_forward = cuda_avg_pool_forward;
     b.avg_pool_backward = cuda_avg_pool_backward;
+    b.layer_norm_forward = cuda_layer_norm_forward;
+    b.layer_norm_backward = cuda_layer_norm_backward;
     b.adaptive_avg_pool_forward = cuda_adaptive_avg_pool_forward;
     b.adaptive_avg_pool_backward = cuda_adaptive_avg_pool_backward;
     b.act_forward = cuda_act_forward;
