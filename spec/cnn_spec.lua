@@ -172,7 +172,7 @@ describe("layer_norm", function()
       tostring(lre.nn.layer_norm(8, { eps = 1e-3, elementwise_affine = false })))
     fails("eps must be > 0", lre.nn.layer_norm, 8, { eps = 0 })
     fails("unknown option 'affine'", lre.nn.layer_norm, 8, { affine = false })
-    fails("layer 3 layer_norm(32) normalises 32 values but layer 1 gives 16",
+    fails("layer 3 (layer_norm) expects 32 values but layer 1 gives 16",
       lre.nn.sequential, { lre.nn.linear(4, 16), lre.nn.relu(), lre.nn.layer_norm(32) })
   end)
 
@@ -189,5 +189,43 @@ describe("layer_norm", function()
     local before = t:evaluate(data)
     for _ = 1, 30 do t:step(1e-2) end
     assert.is_true(t:evaluate(data) < 0.5 * before)
+  end)
+end)
+
+describe("batch_norm1d and batch_norm2d", function()
+  it("have torch's defaults and names, and refuse bad values", function()
+    local b = lre.nn.batch_norm2d(8)
+    assert.are.equal(8, b.num_features)
+    assert.are.equal(0.1, b.momentum)
+    assert.is_true(b.affine)
+    assert.are.equal("batch_norm2d(8)", tostring(b))
+    assert.are.equal("batch_norm1d(4,momentum=0.01,affine=false)",
+      tostring(lre.nn.batch_norm1d(4, { momentum = 0.01, affine = false })))
+    fails("momentum must be in [0, 1]", lre.nn.batch_norm2d, 8, { momentum = 2 })
+    fails("unknown option 'track_running_stats'", lre.nn.batch_norm1d, 8,
+      { track_running_stats = false })
+    local m = lre.nn.sequential { lre.nn.conv2d(1, 4, 3), lre.nn.batch_norm2d(4), lre.nn.relu(),
+      lre.nn.flatten(), lre.nn.linear(144, 3) }
+    local names = {}
+    for _, p in ipairs(m:parameters()) do names[#names + 1] = p.name end
+    assert.are.equal("0.weight 0.bias 1.weight 1.bias 4.weight 4.bias", table.concat(names, " "))
+  end)
+
+  it("trains in train mode and evaluates on its running statistics; restore is exact", function()
+    local data = bands(64, 1, 8, 8, 4):reshape { 1, 8, 8 }
+    local m = lre.nn.sequential { lre.nn.conv2d(1, 4, 3, { padding = 1 }), lre.nn.batch_norm2d(4),
+      lre.nn.relu(), lre.nn.max_pool2d(2), lre.nn.flatten(), lre.nn.linear(64, 4) }
+    local t = lre.trainer { model = m, data = data, batch_size = 16, seed = 3,
+      optimizer = lre.optim.adam { lr = 1e-2 } }
+    local e0 = t:evaluate(data)
+    assert.are.equal(e0, t:evaluate(data)) -- evaluate changes nothing
+    local s = t:snapshot()
+    local a = {}
+    for i = 1, 20 do a[i] = t:step(1e-2) end
+    local ea = t:evaluate(data)
+    assert.is_true(ea < 0.5 * e0, ("%g -> %g"):format(e0, ea))
+    t:restore(s)
+    for i = 1, 20 do assert.are.equal(a[i], t:step(1e-2)) end
+    assert.are.equal(ea, t:evaluate(data))
   end)
 end)

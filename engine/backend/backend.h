@@ -253,6 +253,21 @@ typedef struct lre_backend {
                                       const float *rstd, const float *w, int64_t groups,
                                       int64_t n, int accumulate);
 
+    /* Optional, both or none: torch's BatchNorm over B rows of C channels
+     * of S values: the forward finds (training: the batch's, moving the
+     * running statistics when run_mean is not NULL; else the running ones)
+     * each channel's mean and rstd (C, kept for the backward) and writes
+     * y = (x − mean)·rstd·w + b (w, b: C, or NULL); the backward (of
+     * training) writes dx (or NULL) and, with dw, dw and db (+)= their sums. */
+    lre_status (*batch_norm_forward)(void *state, float *y, float *mean, float *rstd,
+                                     float *run_mean, float *run_var, const float *x,
+                                     const float *w, const float *b, int64_t B, int64_t C,
+                                     int64_t S, float eps, float momentum, int training);
+    lre_status (*batch_norm_backward)(void *state, float *dx, float *dw, float *db,
+                                      const float *dy, const float *x, const float *mean,
+                                      const float *rstd, const float *w, int64_t B, int64_t C,
+                                      int64_t S, int accumulate);
+
     /* y (n) = f(x (n)); in place allowed */
     lre_status (*act_forward)(void *state, lre_act a, float param, float *y,
                               const float *x, int64_t n);

@@ -591,6 +591,44 @@ static lre_status cpu_layer_norm_backward(void *state, float *dx, float *dw, flo
     return LRE_OK;
 }
 
+static lre_status cpu_batch_norm_forward(void *state, float *y, float *mean, float *rstd,
+                                         float *run_mean, float *run_var, const float *x,
+                                         const float *w, const float *b, int64_t B, int64_t C,
+                                         int64_t S, float eps, float momentum, int training)
+{
+    (void)state;
+    const int big = C > 1 && B * C * S >= 65536;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (big)
+#endif
+    for (int64_t c = 0; c < C; c++)
+        lre_batch_norm_stats1(mean, rstd, run_mean, run_var, x, B, C, S, c, eps, momentum,
+                              training);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (big)
+#endif
+    for (int64_t bc = 0; bc < B * C; bc++) {
+        const int64_t c = bc % C;
+        for (int64_t k = 0; k < S; k++)
+            y[bc * S + k] = lre_batch_norm1(x[bc * S + k], c, mean, rstd, w, b);
+    }
+    return LRE_OK;
+}
+
+static lre_status cpu_batch_norm_backward(void *state, float *dx, float *dw, float *db,
+                                          const float *dy, const float *x, const float *mean,
+                                          const float *rstd, const float *w, int64_t B,
+                                          int64_t C, int64_t S, int accumulate)
+{
+    (void)state;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (C > 1 && B * C * S >= 65536)
+#endif
+    for (int64_t c = 0; c < C; c++)
+        lre_batch_norm_back1(dx, dw, db, dy, x, mean, rstd, w, B, C, S, c, accumulate);
+    return LRE_OK;
+}
+
 /* db (cols) (+)= Σ_rows dy (rows,cols) */
 static lre_status cpu_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
                                   int64_t cols, int accumulate)
@@ -961,6 +999,8 @@ const lre_backend lre_backend_cpu = {
     .conv_backward_weights = cpu_conv_backward_weights,
     .conv_prepare = cpu_conv_prepare,
 #endif
+    .batch_norm_forward = cpu_batch_norm_forward,
+    .batch_norm_backward = cpu_batch_norm_backward,
     .layer_norm_forward = cpu_layer_norm_forward,
     .layer_norm_backward = cpu_layer_norm_backward,
     .adaptive_avg_pool_forward = cpu_adaptive_avg_pool_forward,

@@ -341,6 +341,81 @@ LRE_EW void lre_layer_norm_dparam1(float *dw, float *db, const float *dy, const 
     db[j] = ab;
 }
 
+/* ---------------------------------------------------------- batch norm
+ * x and y: B rows of C channels of S values each (C·S per row). */
+
+/* Channel c's normalisation: in training, the batch's mean and (biased)
+ * variance over its B·S values, summed in (row, position) order in double,
+ * and the running statistics moved by `momentum` (the variance unbiased,
+ * as torch); in evaluation, the running ones. mean[c] and rstd[c] =
+ * 1/sqrt(var + eps) are kept for the backward. */
+LRE_EW void lre_batch_norm_stats1(float *mean, float *rstd, float *run_mean, float *run_var,
+                                  const float *x, int64_t B, int64_t C, int64_t S, int64_t c,
+                                  float eps, float momentum, int training)
+{
+    if (!training) {
+        mean[c] = run_mean[c];
+        rstd[c] = (float)(1.0 / sqrt((double)run_var[c] + (double)eps));
+        return;
+    }
+    double s = 0.0, q = 0.0;
+    const int64_t n = B * S;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t k = 0; k < S; k++) s += x[(b * C + c) * S + k];
+    const double m = s / (double)n;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t k = 0; k < S; k++) {
+            const double d = (double)x[(b * C + c) * S + k] - m;
+            q += d * d;
+        }
+    const double var = q / (double)n;
+    mean[c] = (float)m;
+    rstd[c] = (float)(1.0 / sqrt(var + (double)eps));
+    if (run_mean) {
+        const double unbiased = n > 1 ? q / (double)(n - 1) : var;
+        run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * (float)m;
+        run_var[c] = (1.0f - momentum) * run_var[c] + momentum * (float)unbiased;
+    }
+}
+
+/* One value of y: (x − mean)·rstd·w + b of its channel (w NULL: no affine) */
+LRE_EW float lre_batch_norm1(float x, int64_t c, const float *mean, const float *rstd,
+                             const float *w, const float *b)
+{
+    const float v = (x - mean[c]) * rstd[c];
+    return w ? v * w[c] + b[c] : v;
+}
+
+/* Channel c's backward in training: with x̂ = (x − mean)·rstd, g = dy·w,
+ * sums over the B·S values in order (double): dw (+)= Σ dy·x̂, db (+)= Σ
+ * dy, and dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) (dx may be NULL) */
+LRE_EW void lre_batch_norm_back1(float *dx, float *dw, float *db, const float *dy,
+                                 const float *x, const float *mean, const float *rstd,
+                                 const float *w, int64_t B, int64_t C, int64_t S, int64_t c,
+                                 int accumulate)
+{
+    double sdy = 0.0, sdyx = 0.0;
+    const float m = mean[c], r = rstd[c], wc = w ? w[c] : 1.0f;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t k = 0; k < S; k++) {
+            const int64_t e = (b * C + c) * S + k;
+            sdy += dy[e];
+            sdyx += (double)dy[e] * ((x[e] - m) * r);
+        }
+    if (dw) {
+        dw[c] = (accumulate ? dw[c] : 0.0f) + (float)sdyx;
+        db[c] = (accumulate ? db[c] : 0.0f) + (float)sdy;
+    }
+    if (!dx) return;
+    const double n = (double)(B * S);
+    const float mg = (float)(wc * sdy / n), mgx = (float)(wc * sdyx / n);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t k = 0; k < S; k++) {
+            const int64_t e = (b * C + c) * S + k;
+            dx[e] = r * (dy[e] * wc - mg - ((x[e] - m) * r) * mgx);
+        }
+}
+
 /* Adaptive average pooling (torch's AdaptiveAvgPool2d): output i of n
  * over an input of size m averages [floor(i·m/n), ceil((i+1)·m/n)). */
 LRE_EW int64_t lre_adaptive_start(int64_t i, int64_t m, int64_t n) { return i * m / n; }

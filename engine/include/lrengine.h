@@ -329,6 +329,23 @@ lre_status lre_layer_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw,
                                    const lre_tensor *mean, const lre_tensor *rstd,
                                    const lre_tensor *w, int64_t n, int accumulate);
 
+/* torch.nn.BatchNorm1d/2d over x (B, C·S): C channels of S values per
+ * row (S = 1 for BatchNorm1d on vectors, H·W for BatchNorm2d). Training:
+ * each channel's mean and biased variance over its B·S values (sums in
+ * double), and the running statistics (C, or NULL) moved by momentum with
+ * the unbiased variance; evaluation: the running ones. mean and rstd (C)
+ * = the ones used, kept for the backward; w, b (C) the affine map or
+ * NULL. The backward (of training) writes dx (or NULL) and, with w, dw
+ * and db (+)= their sums. */
+lre_status lre_batch_norm_forward(lre_ctx *ctx, lre_tensor *y, lre_tensor *mean,
+                                  lre_tensor *rstd, lre_tensor *run_mean, lre_tensor *run_var,
+                                  const lre_tensor *x, const lre_tensor *w, const lre_tensor *b,
+                                  int64_t C, int64_t S, float eps, float momentum, int training);
+lre_status lre_batch_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
+                                   const lre_tensor *dy, const lre_tensor *x,
+                                   const lre_tensor *mean, const lre_tensor *rstd,
+                                   const lre_tensor *w, int64_t C, int64_t S, int accumulate);
+
 /* The gradients of lre_conv2d_forward: dw (O, C·KH·KW) and db (O, or NULL)
  * (+)= (accumulate) the sums over the batch, dx (B, C·H·W, or NULL) =
  * the input's; col as above. */
@@ -429,6 +446,7 @@ typedef enum lre_layer_kind {
     LRE_LAYER_ADAPTIVE_AVG_POOL2D,
     LRE_LAYER_FLATTEN,
     LRE_LAYER_LAYER_NORM,
+    LRE_LAYER_BATCH_NORM,
     LRE_LAYER_COUNT
 } lre_layer_kind;
 
@@ -471,6 +489,13 @@ lre_status lre_model_add_flatten(lre_model *m);
  * dimension (which must be n) normalised; with `affine` a weight (ones)
  * and a bias (zeros) of n each. */
 lre_status lre_model_add_layer_norm(lre_model *m, int64_t n, float eps, int affine);
+/* torch.nn.BatchNorm1d(c) (dims 1: rows of c values, or c×L) and
+ * BatchNorm2d(c) (dims 2: rows of c×H×W, or H×W as one channel), with
+ * eps, momentum and affine; running statistics (mean 0, variance 1 at
+ * init) moved by every training step and used by evaluate, and
+ * num_batches_tracked, carried by snapshots and checkpoints. */
+lre_status lre_model_add_batch_norm(lre_model *m, int dims, int64_t c, float eps,
+                                    float momentum, int affine);
 /* Works out every layer's input and output shape for rows of `shape`
  * (ndim 1 to LRE_MAX_DIMS): LRE_ESHAPE, with the layer at fault named
  * ("layer 4 (linear(784,10)) expects 784 features, gets 1568 from layer 3
@@ -501,9 +526,11 @@ typedef struct lre_layer_info {
     int64_t in_channels, out_channels; /* conv2d */
     lre_window window;                 /* conv2d and pooling */
     int64_t out_h, out_w;              /* adaptive_avg_pool2d's output size */
-    int64_t norm_size;                 /* layer_norm: n */
-    float eps;                         /* layer_norm */
-    int affine;                        /* layer_norm: a weight and a bias */
+    int64_t norm_size;                 /* layer_norm: n; batch_norm: channels */
+    float eps;                         /* layer_norm, batch_norm */
+    int affine;                        /* layer_norm, batch_norm: a weight and a bias */
+    float momentum;                    /* batch_norm */
+    int dims;                          /* batch_norm: 1 or 2 (BatchNorm1d, 2d) */
 } lre_layer_info;
 lre_layer_info lre_model_layer_info(const lre_model *m, int i);
 /* One layer as lre_model_describe writes it ("conv2d(1,6,k=5,p=2)"). */

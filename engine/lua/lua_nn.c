@@ -67,9 +67,10 @@ typedef struct layerspec {
     lua_Integer cin, cout;    /* conv2d */
     lre_window win;           /* conv2d, max_pool2d, avg_pool2d */
     lua_Integer oh, ow;       /* adaptive_avg_pool2d */
-    lua_Integer norm_n;       /* layer_norm */
-    float eps;
+    lua_Integer norm_n;       /* layer_norm: n; batch_norm: channels */
+    float eps, momentum;
     int affine;
+    int dims;                 /* batch_norm: 1 or 2 */
 } layerspec;
 
 /* layer_norm's description from the table at t (checked), into *s */
@@ -96,6 +97,58 @@ static void pushnorm(lua_State *L, const layerspec *s) {
 }
 
 static const char *const norm_opts[] = {"eps", "elementwise_affine", NULL};
+static const char *const bn_opts[] = {"eps", "momentum", "affine", NULL};
+
+/* batch_norm1d/2d's description from the table at t (checked) */
+static void readbn(lua_State *L, int t, const char *fname, int dims, layerspec *s) {
+    s->kind = LRE_LAYER_BATCH_NORM;
+    s->dims = dims;
+    s->norm_n = lrelua_optinteger(L, t, fname, "num_features", 0);
+    if (s->norm_n < 1 || s->norm_n > INT32_MAX)
+        luaL_error(L, "%s: batch_norm%dd needs num_features in [1, 2^31)", fname, dims);
+    lua_Number eps = lrelua_optnumber(L, t, fname, "eps", 1e-5);
+    lua_Number mom = lrelua_optnumber(L, t, fname, "momentum", 0.1);
+    if (!(eps > 0) || !isfinite(eps) || !((float)eps > 0.0f))
+        luaL_error(L, "%s: batch_norm%dd's eps must be > 0 and finite, got %f", fname, dims, eps);
+    if (!(mom >= 0 && mom <= 1))
+        luaL_error(L, "%s: batch_norm%dd's momentum must be in [0, 1], got %f", fname, dims, mom);
+    s->eps = (float)eps;
+    s->momentum = (float)mom;
+    s->affine = lrelua_optboolean(L, t, fname, "affine", 1);
+}
+
+static void pushbn(lua_State *L, const layerspec *s) {
+    newlayer(L, s->dims == 1 ? "batch_norm1d" : "batch_norm2d");
+    lua_pushinteger(L, s->norm_n);
+    lua_setfield(L, -2, "num_features");
+    lua_pushnumber(L, lrelua_shortest(s->eps));
+    lua_setfield(L, -2, "eps");
+    lua_pushnumber(L, lrelua_shortest(s->momentum));
+    lua_setfield(L, -2, "momentum");
+    lua_pushboolean(L, s->affine);
+    lua_setfield(L, -2, "affine");
+}
+
+static int batch_norm(lua_State *L, int dims) {
+    const char *fname = dims == 1 ? "batch_norm1d" : "batch_norm2d";
+    lua_settop(L, 2);
+    lua_newtable(L);
+    lua_pushinteger(L, luaL_checkinteger(L, 1));
+    lua_setfield(L, 3, "num_features");
+    if (lrelua_checkopts(L, 2, fname, bn_opts))
+        for (int k = 0; bn_opts[k]; k++) {
+            lua_getfield(L, 2, bn_opts[k]);
+            lua_setfield(L, 3, bn_opts[k]);
+        }
+    layerspec s;
+    memset(&s, 0, sizeof s);
+    readbn(L, 3, fname, dims, &s);
+    pushbn(L, &s);
+    return 1;
+}
+
+static int nn_batch_norm1d(lua_State *L) { return batch_norm(L, 1); }
+static int nn_batch_norm2d(lua_State *L) { return batch_norm(L, 2); }
 
 /* lre.nn.layer_norm(n [, {eps =, elementwise_affine =}]) */
 static int nn_layer_norm(lua_State *L) {
@@ -321,8 +374,11 @@ static int describe_image(lua_State *L) {
     int kind = image_kind(lua_tostring(L, -1));
     layerspec s;
     memset(&s, 0, sizeof s);
-    if (kind < 0) /* layer_norm */
+    const char *type = lua_tostring(L, -1);
+    if (kind < 0 && strcmp(type, "layer_norm") == 0)
         readnorm(L, 1, "tostring", &s);
+    else if (kind < 0)
+        readbn(L, 1, "tostring", type[10] == '1' ? 1 : 2, &s);
     else
         readimage(L, 1, "tostring", (lre_layer_kind)kind, &s);
     lre_layer_info info;
@@ -336,6 +392,8 @@ static int describe_image(lua_State *L) {
     info.norm_size = s.norm_n;
     info.eps = s.eps;
     info.affine = s.affine;
+    info.momentum = s.momentum;
+    info.dims = s.dims;
     char buf[256];
     lua_pushstring(L, lre_layer_describe(&info, buf, sizeof buf));
     return 1;
@@ -354,7 +412,8 @@ static int layer_tostring(lua_State *L) {
     } else if (strcmp(type, "leaky_relu") == 0) {
         lua_getfield(L, 1, "negative_slope");
         lua_pushfstring(L, "leaky_relu(%s)", luaL_tolstring(L, -1, NULL));
-    } else if (image_kind(type) >= 0 || strcmp(type, "layer_norm") == 0) {
+    } else if (image_kind(type) >= 0 || strcmp(type, "layer_norm") == 0 ||
+               strcmp(type, "batch_norm1d") == 0 || strcmp(type, "batch_norm2d") == 0) {
         lua_pushcfunction(L, describe_image);
         lua_pushvalue(L, 1);
         if (lua_pcall(L, 1, 1, 0) != LUA_OK) lua_pushstring(L, type); /* a malformed one */
@@ -394,6 +453,9 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
     } else if (strcmp(type, "layer_norm") == 0) {
         readnorm(L, t, fname, s);
         pushnorm(L, s);
+    } else if (strcmp(type, "batch_norm1d") == 0 || strcmp(type, "batch_norm2d") == 0) {
+        readbn(L, t, fname, type[10] == '1' ? 1 : 2, s);
+        pushbn(L, s);
     } else if (strcmp(type, "linear") == 0) {
         s->kind = LRE_LAYER_LINEAR;
         s->in = lrelua_optinteger(L, t, fname, "in_features", 0);
@@ -435,8 +497,8 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
         newlayer(L, "sigmoid");
     } else {
         luaL_error(L, "%s: unknown layer type '%s' (known: linear, conv2d, max_pool2d, "
-                      "avg_pool2d, adaptive_avg_pool2d, flatten, layer_norm, relu, leaky_relu, "
-                      "gelu, tanh, sigmoid)", fname, type);
+                      "avg_pool2d, adaptive_avg_pool2d, flatten, layer_norm, batch_norm1d, "
+                      "batch_norm2d, relu, leaky_relu, gelu, tanh, sigmoid)", fname, type);
     }
     lua_replace(L, t);   /* the copy takes the description's place */
     lua_settop(L, t);
@@ -475,11 +537,13 @@ static int nn_sequential(lua_State *L) {
             weights = 1;
         } else if (sp->kind == LRE_LAYER_FLATTEN) {
             lastconv = 0;
-        } else if (sp->kind == LRE_LAYER_LAYER_NORM) {
+        } else if (sp->kind == LRE_LAYER_LAYER_NORM ||
+                   (sp->kind == LRE_LAYER_BATCH_NORM && sp->dims == 1)) {
             if (last && specs[last - 1].out != sp->norm_n)
-                return luaL_error(L, "sequential: layer %I layer_norm(%I) normalises %I values "
-                                     "but layer %I gives %I", i, sp->norm_n, sp->norm_n, last,
-                                  specs[last - 1].out);
+                return luaL_error(L, "sequential: layer %I (%s) expects %I values but layer %I "
+                                     "gives %I", i, sp->kind == LRE_LAYER_LAYER_NORM ? "layer_norm"
+                                                                                   : "batch_norm1d",
+                                  sp->norm_n, last, specs[last - 1].out);
         } else if (sp->kind != LRE_LAYER_ACT) {
             last = 0; /* pooling: the width depends on the image's size */
         }
@@ -509,6 +573,10 @@ static int nn_sequential(lua_State *L) {
         case LRE_LAYER_LAYER_NORM:
             st = lre_model_add_layer_norm(m, sp->norm_n, sp->eps, sp->affine);
             break;
+        case LRE_LAYER_BATCH_NORM:
+            st = lre_model_add_batch_norm(m, sp->dims, sp->norm_n, sp->eps, sp->momentum,
+                                          sp->affine);
+            break;
         default: st = lre_model_add_flatten(m); break;
         }
         if (st != LRE_OK) return lrelua_fail(L, box->ctx);
@@ -523,10 +591,11 @@ void lrelua_pushlayers(lua_State *L, lre_model *m) {
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lre_layer_info l = lre_model_layer_info(m, i);
-        if (l.kind == LRE_LAYER_LAYER_NORM) {
+        if (l.kind == LRE_LAYER_LAYER_NORM || l.kind == LRE_LAYER_BATCH_NORM) {
             layerspec s = {.kind = l.kind, .norm_n = l.norm_size, .eps = l.eps,
-                           .affine = l.affine};
-            pushnorm(L, &s);
+                           .momentum = l.momentum, .affine = l.affine, .dims = l.dims};
+            if (l.kind == LRE_LAYER_LAYER_NORM) pushnorm(L, &s);
+            else pushbn(L, &s);
         } else if (l.kind != LRE_LAYER_LINEAR && l.kind != LRE_LAYER_ACT) {
             layerspec s = {.kind = l.kind, .cin = l.in_channels, .cout = l.out_channels,
                            .win = l.window, .oh = l.out_h, .ow = l.out_w};
@@ -663,7 +732,8 @@ static int model_parameters(lua_State *L) {
             w[0] = l.out_channels, w[1] = l.in_channels, w[2] = l.window.kh, w[3] = l.window.kw;
             nw = 4;
             nb = l.window.bias ? l.out_channels : 0;
-        } else if (l.kind == LRE_LAYER_LAYER_NORM && l.affine) {
+        } else if ((l.kind == LRE_LAYER_LAYER_NORM || l.kind == LRE_LAYER_BATCH_NORM) &&
+                   l.affine) {
             w[0] = l.norm_size, nw = 1, nb = l.norm_size;
         }
         for (int bias = 0; nw && bias <= (nb > 0); bias++) {
@@ -720,6 +790,8 @@ static const luaL_Reg nnfuncs[] = {
     {"adaptive_avg_pool2d", nn_adaptive_avg_pool2d},
     {"flatten", nn_flatten},
     {"layer_norm", nn_layer_norm},
+    {"batch_norm1d", nn_batch_norm1d},
+    {"batch_norm2d", nn_batch_norm2d},
     {"relu", nn_relu},
     {"leaky_relu", nn_leaky_relu},
     {"gelu", nn_gelu},

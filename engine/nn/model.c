@@ -43,7 +43,10 @@ void lre_model_release(lre_model *m)
         lre_tensor_release(l->b);
         lre_tensor_release(l->dw);
         lre_tensor_release(l->db);
+        lre_tensor_release(l->rm);
+        lre_tensor_release(l->rv);
     }
+    lre_tensor_release(m->buffers);
     lre_tensor_release(m->params);
     lre_tensor_release(m->grads);
     lre_free(ctx, m->layers, 0);
@@ -60,7 +63,8 @@ static int64_t current_width(const lre_model *m)
         const lre_layer *l = &m->layers[i];
         if (l->kind == LRE_LAYER_LINEAR) return l->out;
         if (l->kind != LRE_LAYER_ACT && l->kind != LRE_LAYER_FLATTEN &&
-            l->kind != LRE_LAYER_LAYER_NORM)
+            l->kind != LRE_LAYER_LAYER_NORM &&
+            !(l->kind == LRE_LAYER_BATCH_NORM && l->bn_dims == 1))
             return 0;
     }
     return 0;
@@ -201,8 +205,22 @@ static lre_layer_info info_of(const lre_layer *l)
     info.out_w = l->aow;
     info.norm_size = l->norm_n;
     info.eps = l->eps;
-    info.affine = l->kind == LRE_LAYER_LAYER_NORM && l->wn > 0;
+    info.affine = (l->kind == LRE_LAYER_LAYER_NORM || l->kind == LRE_LAYER_BATCH_NORM) &&
+                  l->wn > 0;
+    info.momentum = l->momentum;
+    info.dims = l->bn_dims;
     return info;
+}
+
+/* ",key=v" in v's shortest form that reads back as v, or "" when v is
+ * torch's default */
+static void opt_float(char *out, size_t n, const char *key, float v, float dflt)
+{
+    out[0] = '\0';
+    for (int digits = 1; v != dflt && digits <= 9; digits++) {
+        int k = snprintf(out, n, ",%s=%.*g", key, digits, (double)v);
+        if (k > 0 && (float)strtod(out + strlen(key) + 2, NULL) == v) break;
+    }
 }
 
 const char *lre_layer_describe(const lre_layer_info *l, char *buf, size_t n)
@@ -240,13 +258,18 @@ const char *lre_layer_describe(const lre_layer_info *l, char *buf, size_t n)
         snprintf(buf, n, "flatten");
         break;
     case LRE_LAYER_LAYER_NORM: {
-        char eps[40] = ""; /* torch's default eps is not written; else its shortest form */
-        for (int digits = 1; l->eps != 1e-5f && digits <= 9; digits++) {
-            snprintf(eps, sizeof eps, ",eps=%.*g", digits, (double)l->eps);
-            if ((float)strtod(eps + 5, NULL) == l->eps) break;
-        }
+        char eps[40];
+        opt_float(eps, sizeof eps, "eps", l->eps, 1e-5f);
         snprintf(buf, n, "layer_norm(%" PRId64 "%s%s)", l->norm_size, eps,
                  l->affine ? "" : ",elementwise_affine=false");
+        break;
+    }
+    case LRE_LAYER_BATCH_NORM: {
+        char eps[40], mom[40];
+        opt_float(eps, sizeof eps, "eps", l->eps, 1e-5f);
+        opt_float(mom, sizeof mom, "momentum", l->momentum, 0.1f);
+        snprintf(buf, n, "batch_norm%dd(%" PRId64 "%s%s%s)", l->dims, l->norm_size, eps, mom,
+                 l->affine ? "" : ",affine=false");
         break;
     }
     default:
@@ -426,6 +449,53 @@ lre_status lre_model_add_layer_norm(lre_model *m, int64_t n, float eps, int affi
     return LRE_OK;
 }
 
+lre_status lre_model_add_batch_norm(lre_model *m, int dims, int64_t c, float eps,
+                                    float momentum, int affine)
+{
+    static const char fn[] = "lre_model_add_batch_norm";
+    if (!m) return LRE_EINVAL;
+    if (dims != 1 && dims != 2)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d: dims %d is not 1 (BatchNorm1d) or 2 "
+                        "(BatchNorm2d)", fn, m->n_layers + 1, dims);
+    char what[64];
+    snprintf(what, sizeof what, "batch_norm%dd(%" PRId64 ")", dims, c);
+    if (c < 1 || c > INT32_MAX)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d (%s): the channels must be in [1, "
+                        "2^31)", fn, m->n_layers + 1, what);
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d (%s): eps %g must be > 0 and finite",
+                        fn, m->n_layers + 1, what, (double)eps);
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d (%s): momentum %g must be in [0, 1]",
+                        fn, m->n_layers + 1, what, (double)momentum);
+    lre_status s = affine ? param_room(m, fn, what, c, c) : LRE_OK;
+    if (s) return s;
+    int64_t w = current_width(m), ch = current_channels(m);
+    if (dims == 1 && w && w != c)
+        return lre_fail(m->ctx, LRE_ESHAPE, "%s: layer %d (%s) expects %" PRId64 " features, "
+                        "the layer before gives %" PRId64, fn, m->n_layers + 1, what, c, w);
+    if (dims == 2 && ch && ch != c)
+        return lre_fail(m->ctx, LRE_ESHAPE, "%s: layer %d (%s) expects %" PRId64 " channels, "
+                        "the conv2d before gives %" PRId64, fn, m->n_layers + 1, what, c, ch);
+    lre_layer *l = push_layer(m, fn);
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    l->kind = LRE_LAYER_BATCH_NORM;
+    l->norm_n = c;
+    l->eps = eps;
+    l->momentum = momentum;
+    l->bn_dims = dims;
+    l->in = l->out = dims == 1 ? w : 0;
+    if (affine) {
+        l->wn = l->bn = c;
+        l->fan_in = c;
+        l->w_ndim = 1;
+        l->w_shape[0] = c;
+        l->init_ones = 1;
+    }
+    m->n_layers++;
+    return LRE_OK;
+}
+
 lre_status lre_model_add_flatten(lre_model *m)
 {
     if (!m) return LRE_EINVAL;
@@ -511,6 +581,17 @@ lre_status lre_model_set_input_shape(lre_model *m, int ndim, const int64_t *shap
             nd = 1;
             sh[0] = n;
             break;
+        case LRE_LAYER_BATCH_NORM: { /* channels: the row's first size (one for H×W) */
+            const int64_t C = l->bn_dims == 1 ? sh[0] : nd == 3 ? sh[0] : 1;
+            const int ok = l->bn_dims == 1 ? nd <= 2 : (nd == 2 || nd == 3);
+            if (!ok || C != l->norm_n)
+                return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) expects rows of %s with %"
+                                PRId64 " channels, and gets rows of %s from %s", fn, i + 1, me,
+                                l->bn_dims == 1 ? "C or CxL values" : "CxHxW (or HxW) values",
+                                l->norm_n, dims, src);
+            l->bn_S = n / C;
+            break;
+        }
         case LRE_LAYER_LAYER_NORM: /* torch: the last dimension is the one normalised */
             if (sh[nd - 1] != l->norm_n)
                 return lre_fail(ctx, LRE_ESHAPE, "%s: layer %d (%s) normalises the last %"
@@ -577,6 +658,14 @@ static lre_status make_views(lre_model *m)
                       (s = lre_tensor_view(&l->db, m->grads, l->b_off, 1, bs))))
             return s;
     }
+    for (int i = 0; i < m->n_layers; i++) {
+        lre_layer *l = &m->layers[i];
+        if (l->kind != LRE_LAYER_BATCH_NORM) continue;
+        lre_status s;
+        if ((s = lre_tensor_view(&l->rm, m->buffers, l->buf_off, 1, &l->norm_n)) ||
+            (s = lre_tensor_view(&l->rv, m->buffers, l->buf_off + l->norm_n, 1, &l->norm_n)))
+            return s;
+    }
     return LRE_OK;
 }
 
@@ -599,9 +688,18 @@ static lre_status model_alloc(lre_model *m)
         return lre_fail(m->ctx, LRE_ESTATE, "model: it has no layer with parameters (a linear "
                         "or conv2d)");
     m->n_params = n;
+    int64_t nb = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == LRE_LAYER_BATCH_NORM) {
+            m->layers[i].buf_off = nb;
+            nb += 2 * m->layers[i].norm_n;
+        }
+    m->n_buffers = nb;
     lre_status s;
     if ((s = lre_tensor_new(m->ctx, &m->params, LRE_F32, 1, &n)) ||
-        (s = lre_tensor_new(m->ctx, &m->grads, LRE_F32, 1, &n)) || (s = make_views(m)))
+        (s = lre_tensor_new(m->ctx, &m->grads, LRE_F32, 1, &n)) ||
+        (nb && (s = lre_tensor_new(m->ctx, &m->buffers, LRE_F32, 1, &nb))) ||
+        (s = make_views(m)))
         return s;
     return LRE_OK;
 }
@@ -637,8 +735,29 @@ lre_status lre_model_init(lre_model *m, uint64_t seed)
     s = lre_tensor_from_host(m->params, host, bytes);
     lre_free(ctx, host, bytes);
     if (s) return s;
+    if ((s = lre_model_reset_buffers(m))) return s;
     m->initialized = true;
     return LRE_OK;
+}
+
+lre_status lre_model_reset_buffers(lre_model *m)
+{
+    if (!m->buffers) return LRE_OK;
+    size_t bytes = (size_t)m->n_buffers * sizeof(float);
+    float *host = lre_malloc(m->ctx, bytes, "running statistics");
+    if (!host) return LRE_ENOMEM;
+    for (int i = 0; i < m->n_layers; i++) { /* running mean 0, running variance 1 */
+        lre_layer *l = &m->layers[i];
+        if (l->kind != LRE_LAYER_BATCH_NORM) continue;
+        for (int64_t k = 0; k < l->norm_n; k++) {
+            host[l->buf_off + k] = 0.0f;
+            host[l->buf_off + l->norm_n + k] = 1.0f;
+        }
+        l->nbt = 0;
+    }
+    lre_status s = lre_tensor_from_host(m->buffers, host, bytes);
+    lre_free(m->ctx, host, bytes);
+    return s;
 }
 
 /* Appends a copy of layer l (as added) to c. */
@@ -653,6 +772,9 @@ static lre_status add_like(lre_model *c, const lre_layer *l)
     case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
         return lre_model_add_adaptive_avg_pool2d(c, l->aoh, l->aow);
     case LRE_LAYER_LAYER_NORM: return lre_model_add_layer_norm(c, l->norm_n, l->eps, l->wn > 0);
+    case LRE_LAYER_BATCH_NORM:
+        return lre_model_add_batch_norm(c, l->bn_dims, l->norm_n, l->eps, l->momentum,
+                                        l->wn > 0);
     default: return lre_model_add_flatten(c);
     }
 }
@@ -670,6 +792,10 @@ lre_status lre_model_clone(const lre_model *m, lre_model **out)
     /* the same values: allocated (and drawn, then overwritten) as the source's */
     if (!s && m->initialized && !(s = lre_model_init(c, 0)))
         s = lre_tensor_copy(c->params, m->params);
+    if (!s && m->initialized && m->buffers) { /* the running statistics too */
+        s = lre_tensor_copy(c->buffers, m->buffers);
+        for (int i = 0; i < m->n_layers; i++) c->layers[i].nbt = m->layers[i].nbt;
+    }
     if (s) {
         lre_model_release(c);
         return s;

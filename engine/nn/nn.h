@@ -21,8 +21,14 @@ typedef struct lre_layer {
     int64_t cin, cout;        /* conv2d channels */
     lre_window win;           /* conv2d and pooling, as added */
     int64_t aoh, aow;         /* adaptive_avg_pool2d's output size */
-    int64_t norm_n;           /* layer_norm: the normalised size */
-    float eps;                /* layer_norm */
+    int64_t norm_n;           /* layer_norm: the normalised size; batch_norm: channels */
+    float eps;                /* layer_norm, batch_norm */
+    float momentum;           /* batch_norm */
+    int bn_dims;              /* batch_norm: 1 or 2 */
+    int64_t bn_S;             /* batch_norm: values per channel per row (input shape) */
+    int64_t buf_off;          /* batch_norm: running_mean, then running_var, in buffers */
+    lre_tensor *rm, *rv;      /* views into buffers */
+    int64_t nbt;              /* batch_norm: num_batches_tracked */
     int init_ones;            /* the weight starts at 1 and the bias at 0
                                  (layer_norm), not uniform */
     /* set by lre_model_set_input_shape */
@@ -52,9 +58,15 @@ struct lre_model {
     lre_tensor *params;       /* (n_params) f32 */
     lre_tensor *grads;        /* (n_params) f32 */
     const void *owner;        /* the trainer that steps these parameters, or NULL */
+    int64_t n_buffers;        /* running statistics (f32), not trained */
+    lre_tensor *buffers;
     int in_ndim;              /* the input row shape (lre_model_set_input_shape); 0: not set */
     int64_t in_shape[LRE_MAX_DIMS];
 };
+
+/* Running statistics back to their start (batch_norm: mean 0, variance
+ * 1, num_batches_tracked 0). */
+lre_status lre_model_reset_buffers(lre_model *m);
 
 /* ----------------------------------------------------- optimizer state */
 

@@ -746,3 +746,91 @@ lre_status lre_layer_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw,
                                         lre_cf32(rstd), w ? lre_cf32(w) : NULL, groups, n,
                                         accumulate);
 }
+
+/* ------------------------------------------------------------ batch norm */
+
+/* Shapes of a batch-norm call: x and y (B, C·S), mean and rstd (C), the
+ * running statistics, w and b (C) or NULL in pairs; the device has it. */
+static lre_status check_batch_norm(lre_ctx *ctx, const char *fn, const lre_tensor *x,
+                                   const lre_tensor *y, const lre_tensor *mean,
+                                   const lre_tensor *rstd, const lre_tensor *w,
+                                   const lre_tensor *b, int64_t C, int64_t S, const char *yname)
+{
+    if (!ctx->be->batch_norm_forward || !ctx->be->batch_norm_backward)
+        return lre_fail(ctx, LRE_EINVAL, "%s: the %s backend has no batch norm", fn,
+                        ctx->be->name);
+    if (C < 1 || S < 1)
+        return lre_fail(ctx, LRE_EINVAL, "%s: %" PRId64 " channels of %" PRId64 " values: both "
+                        "must be >= 1", fn, C, S);
+    CHECK(check_tensor(ctx, fn, "x", x, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, yname, y, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "mean", mean, LRE_F32, 1));
+    CHECK(check_tensor(ctx, fn, "rstd", rstd, LRE_F32, 1));
+    if (!w != !b) return lre_fail(ctx, LRE_EINVAL, "%s: w and b go together", fn);
+    if (w) {
+        CHECK(check_tensor(ctx, fn, "w", w, LRE_F32, 1));
+        CHECK(check_tensor(ctx, fn, "b", b, LRE_F32, 1));
+    }
+    if (x->shape[1] != C * S || y->shape[0] != x->shape[0] || y->shape[1] != C * S ||
+        mean->shape[0] != C || rstd->shape[0] != C ||
+        (w && (w->shape[0] != C || b->shape[0] != C))) {
+        shape_str sx, sy;
+        return lre_fail(ctx, LRE_ESHAPE, "%s: x %s and %s %s do not fit %" PRId64 " channels of %"
+                        PRId64 " values (x (B, %" PRId64 "), mean, rstd, w, b (%" PRId64 "))",
+                        fn, DESC(x, sx), yname, DESC(y, sy), C, S, C * S, C);
+    }
+    return LRE_OK;
+}
+
+lre_status lre_batch_norm_forward(lre_ctx *ctx, lre_tensor *y, lre_tensor *mean,
+                                  lre_tensor *rstd, lre_tensor *run_mean, lre_tensor *run_var,
+                                  const lre_tensor *x, const lre_tensor *w, const lre_tensor *b,
+                                  int64_t C, int64_t S, float eps, float momentum, int training)
+{
+    static const char fn[] = "lre_batch_norm_forward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_batch_norm(ctx, fn, x, y, mean, rstd, w, b, C, S, "y"));
+    if (!run_mean != !run_var)
+        return lre_fail(ctx, LRE_EINVAL, "%s: run_mean and run_var go together", fn);
+    if (!training && !run_mean)
+        return lre_fail(ctx, LRE_EINVAL, "%s: evaluation needs the running statistics", fn);
+    if (run_mean) {
+        CHECK(check_tensor(ctx, fn, "run_mean", run_mean, LRE_F32, 1));
+        CHECK(check_tensor(ctx, fn, "run_var", run_var, LRE_F32, 1));
+        if (run_mean->shape[0] != C || run_var->shape[0] != C)
+            return lre_fail(ctx, LRE_ESHAPE, "%s: the running statistics must have %" PRId64
+                            " values", fn, C);
+    }
+    if (!(eps > 0.0f) || !isfinite(eps) || !(momentum >= 0.0f && momentum <= 1.0f))
+        return lre_fail(ctx, LRE_EINVAL, "%s: eps %g must be > 0 and momentum %g in [0, 1]", fn,
+                        (double)eps, (double)momentum);
+    if (training && x->shape[0] * S < 2)
+        return lre_fail(ctx, LRE_ESHAPE, "%s: a batch of %" PRId64 " x %" PRId64 " values per "
+                        "channel: training needs more than one (as torch)", fn, x->shape[0], S);
+    return ctx->be->batch_norm_forward(ctx->be_state, lre_f32(y), lre_f32(mean), lre_f32(rstd),
+                                       run_mean ? lre_f32(run_mean) : NULL,
+                                       run_var ? lre_f32(run_var) : NULL, lre_cf32(x),
+                                       w ? lre_cf32(w) : NULL, b ? lre_cf32(b) : NULL,
+                                       x->shape[0], C, S, eps, momentum, training != 0);
+}
+
+lre_status lre_batch_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw, lre_tensor *db,
+                                   const lre_tensor *dy, const lre_tensor *x,
+                                   const lre_tensor *mean, const lre_tensor *rstd,
+                                   const lre_tensor *w, int64_t C, int64_t S, int accumulate)
+{
+    static const char fn[] = "lre_batch_norm_backward";
+    if (!ctx) return LRE_EINVAL;
+    CHECK(check_batch_norm(ctx, fn, x, dy, mean, rstd, dw, db, C, S, "dy"));
+    if (!w != !dw) return lre_fail(ctx, LRE_EINVAL, "%s: w and dw go together", fn);
+    if (w && (check_tensor(ctx, fn, "w", w, LRE_F32, 1) || w->shape[0] != C))
+        return lre_fail(ctx, LRE_ESHAPE, "%s: w must have %" PRId64 " values", fn, C);
+    if (dx && (check_tensor(ctx, fn, "dx", dx, LRE_F32, 2) || dx->shape[0] != x->shape[0] ||
+               dx->shape[1] != x->shape[1]))
+        return lre_fail(ctx, LRE_ESHAPE, "%s: dx must have x's shape", fn);
+    return ctx->be->batch_norm_backward(ctx->be_state, dx ? lre_f32(dx) : NULL,
+                                        dw ? lre_f32(dw) : NULL, db ? lre_f32(db) : NULL,
+                                        lre_cf32(dy), lre_cf32(x), lre_cf32(mean),
+                                        lre_cf32(rstd), w ? lre_cf32(w) : NULL, x->shape[0], C,
+                                        S, accumulate);
+}

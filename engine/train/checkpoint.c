@@ -244,6 +244,23 @@ static lre_status build_header(lre_trainer *t, const char *path, char **json)
             }
         }
 
+    /* batch norm's running statistics and num_batches_tracked, as torch's
+     * state_dict names them (buffers, after the optimizer's state) */
+    for (int i = 0; ok && i < m->n_layers; i++) {
+        const lre_layer *L = &m->layers[i];
+        if (L->kind != LRE_LAYER_BATCH_NORM) continue;
+        uint64_t cb = (uint64_t)L->norm_n * 4;
+        snprintf(name, sizeof name, "%d.running_mean", i);
+        ok = add_tensor_entry(root, name, "F32", 1, &L->norm_n, pos, pos + cb);
+        pos += cb;
+        snprintf(name, sizeof name, "%d.running_var", i);
+        ok = ok && add_tensor_entry(root, name, "F32", 1, &L->norm_n, pos, pos + cb);
+        pos += cb;
+        snprintf(name, sizeof name, "%d.num_batches_tracked", i);
+        ok = ok && add_tensor_entry(root, name, "I64", 0, NULL, pos, pos + 8);
+        pos += 8;
+    }
+
     char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!text)
@@ -282,6 +299,7 @@ typedef struct save_job {
     const float *host;        /* parameters, then each optimizer buffer */
     size_t stride;
     int nbuf;
+    const float *stats;       /* the running statistics (model->buffers), or NULL */
 } save_job;
 
 static int write_checkpoint(FILE *f, void *ud)
@@ -306,6 +324,15 @@ static int write_checkpoint(FILE *f, void *ud)
                 if (write_f32(f, j->host + j->stride * (size_t)k + L->b_off, (size_t)L->bn))
                     return -1;
         }
+    for (int i = 0; i < j->m->n_layers; i++) {
+        const lre_layer *L = &j->m->layers[i];
+        if (L->kind != LRE_LAYER_BATCH_NORM) continue;
+        uint8_t n8[8];
+        lre_st_put_le64(n8, (uint64_t)L->nbt);
+        if (write_f32(f, j->stats + L->buf_off, (size_t)(2 * L->norm_n)) ||
+            fwrite(n8, 1, 8, f) != 8)
+            return -1;
+    }
     return 0;
 }
 
@@ -330,7 +357,8 @@ lre_status lre_trainer_save(lre_trainer *t, const char *path)
     size_t np = (size_t)m->n_params, stride = np ? np : 1;
     int nbuf = t->opt.n;
     size_t hostn = stride * sizeof(float) * (size_t)(1 + nbuf);
-    float *host = lre_malloc(ctx, hostn, "save: host copy");
+    float *host = lre_malloc(ctx, hostn, "save: host copy"), *stats = NULL;
+    size_t statn = (size_t)m->n_buffers * sizeof(float);
     if (!host) {
         cJSON_free(json);
         return LRE_ENOMEM;
@@ -340,13 +368,21 @@ lre_status lre_trainer_save(lre_trainer *t, const char *path)
         if ((s = lre_tensor_to_host(t->opt.buf[k], host + stride * (size_t)(1 + k),
                                     np * sizeof(float))) != LRE_OK)
             goto out;
+    if (m->buffers) {
+        if (!(stats = lre_malloc(ctx, statn, "save: running statistics"))) {
+            s = LRE_ENOMEM;
+            goto out;
+        }
+        if ((s = lre_tensor_to_host(m->buffers, stats, statn)) != LRE_OK) goto out;
+    }
     size_t jn = strlen(json);
     save_job job = {json, jn, (jn + 7) / 8 * 8 /* spaces: data 8-byte aligned */, t->steps,
-                    m, host, stride, nbuf};
+                    m, host, stride, nbuf, stats};
     char err[LRE_ERRMSG_SIZE - 16];
     if (lre_write_file_with(path, write_checkpoint, &job, err, sizeof err) != 0)
         s = lre_fail(ctx, LRE_EIO, "save: %s", err);
 out:
+    lre_free(ctx, stats, statn);
     lre_free(ctx, host, hostn);
     cJSON_free(json);
     return s;
@@ -498,6 +534,10 @@ static int expected_name(const lre_model *m, const lre_optim_state *opt, int ver
         i = i * 10 + (*p - '0');
         if (i >= m->n_layers) return 0;
     }
+    if (!optim && m->layers[i].kind == LRE_LAYER_BATCH_NORM &&
+        (strcmp(p, ".running_mean") == 0 || strcmp(p, ".running_var") == 0 ||
+         strcmp(p, ".num_batches_tracked") == 0))
+        return 1;
     if (!lre_layer_has_params(&m->layers[i])) return 0;
     if (strncmp(p, ".weight", 7) == 0)
         p += 7;
@@ -644,6 +684,17 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
             }
         }
     }
+    for (int i = 0; i < m->n_layers; i++) { /* batch norm's running statistics */
+        const lre_layer *L = &m->layers[i];
+        if (L->kind != LRE_LAYER_BATCH_NORM) continue;
+        snprintf(name, sizeof name, "%d.running_mean", i);
+        if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 1, &L->norm_n, NULL))) return s;
+        snprintf(name, sizeof name, "%d.running_var", i);
+        if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 1, &L->norm_n, NULL))) return s;
+        snprintf(name, sizeof name, "%d.num_batches_tracked", i);
+        if ((s = expect_tensor(ctx, path, f, name, "model", "I64", 0, NULL, NULL))) return s;
+        n_expected += 3;
+    }
     if (f->n_tensors != n_expected) /* names are unique, so there are extras */
         for (size_t k = 0; k < f->n_tensors; k++)
             if (!expected_name(m, opt, version, f->tensors[k].name))
@@ -683,19 +734,60 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
                          (s = decode_f32(ctx, path, ts2, bufs[1])) != LRE_OK))
         return s;
 
+    /* The running statistics, decoded into a host copy of the buffers
+     * (freed before returning) and their counts checked. */
+    float *stats = NULL;
+    size_t statn = (size_t)m->n_buffers * sizeof(float);
+    int64_t *nbts = NULL;
+    if (m->buffers) {
+        stats = lre_malloc(ctx, statn, "load: running statistics");
+        nbts = lre_calloc(ctx, (size_t)m->n_layers, sizeof *nbts, "load: counts");
+        if (!stats || !nbts) {
+            s = LRE_ENOMEM;
+            goto stats_out;
+        }
+        for (int i = 0; i < m->n_layers; i++) {
+            const lre_layer *L = &m->layers[i];
+            if (L->kind != LRE_LAYER_BATCH_NORM) continue;
+            snprintf(name, sizeof name, "%d.running_mean", i);
+            if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), stats + L->buf_off)))
+                goto stats_out;
+            snprintf(name, sizeof name, "%d.running_var", i);
+            if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name),
+                                stats + L->buf_off + L->norm_n)))
+                goto stats_out;
+            snprintf(name, sizeof name, "%d.num_batches_tracked", i);
+            uint64_t v = lre_st_get_le64(lre_safetensors_find(f, name)->data);
+            if (v > INT64_MAX) {
+                s = LOADFAIL(LRE_EFORMAT, "tensor %s is negative (%" PRId64 ")", path, name,
+                             (int64_t)v);
+                goto stats_out;
+            }
+            nbts[i] = (int64_t)v;
+        }
+    }
+
     /* Apply. On the CPU nothing below can fail; on a device a failed copy
      * is reported (and the trainer may then hold part of the file). */
     size_t nb = (size_t)m->n_params * sizeof(float);
-    if ((s = lre_tensor_from_host(m->params, params, nb)) != LRE_OK) return s;
+    if ((s = lre_tensor_from_host(m->params, params, nb)) != LRE_OK) goto stats_out;
     for (int k = 0; k < opt->n; k++)
-        if ((s = lre_tensor_from_host(opt->buf[k], bufs[k], nb)) != LRE_OK) return s;
+        if ((s = lre_tensor_from_host(opt->buf[k], bufs[k], nb)) != LRE_OK) goto stats_out;
+    if (m->buffers) {
+        if ((s = lre_tensor_from_host(m->buffers, stats, statn)) != LRE_OK) goto stats_out;
+        for (int i = 0; i < m->n_layers; i++) m->layers[i].nbt = nbts[i];
+    }
     t->steps = (int64_t)steps;
     t->seed = seed;
     t->batcher.seed = seed;
     t->batcher.epoch = (int64_t)epoch;
     t->batcher.cursor = (int64_t)cursor;
     lre_batcher_permute(&t->batcher);
-    return LRE_OK;
+    s = LRE_OK;
+stats_out:
+    lre_free(ctx, stats, statn);
+    lre_free(ctx, nbts, 0);
+    return s;
 }
 
 lre_status lre_trainer_load(lre_trainer *t, const char *path)

@@ -1,6 +1,7 @@
 /*
- * snapshot.c — in-memory snapshots of a trainer: parameters, optimizer
- * state and step count, and the batch position (seed, epoch, cursor; the
+ * snapshot.c — in-memory snapshots of a trainer: parameters, running
+ * statistics (batch norm's, with num_batches_tracked), optimizer state and
+ * step count, and the batch position (seed, epoch, cursor; the
  * epoch's order is a pure function of them). Parameters and optimizer
  * buffers are copied device to device (they never cross to the host), and
  * only the buffers the optimizer uses exist. Restoring then stepping gives
@@ -30,6 +31,16 @@ lre_status lre_trainer_snapshot(lre_trainer *t, lre_snapshot **out)
         (st = lre_optim_state_copy(&s->opt, &t->opt)))
         goto fail;
     s->n_params = np;
+    if (m->buffers && ((st = lre_tensor_new(ctx, &s->buffers, LRE_F32, 1, &m->n_buffers)) ||
+                       (st = lre_tensor_copy(s->buffers, m->buffers))))
+        goto fail;
+    s->n_layers = m->n_layers;
+    s->nbt = lre_malloc(ctx, (size_t)m->n_layers * sizeof *s->nbt, "snapshot");
+    if (!s->nbt) {
+        st = LRE_ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < m->n_layers; i++) s->nbt[i] = m->layers[i].nbt;
     lre_model_describe(m, s->arch, sizeof s->arch);
     s->optim_kind = t->optim.kind;
     s->steps = t->steps;
@@ -68,8 +79,11 @@ lre_status lre_trainer_restore(lre_trainer *t, const lre_snapshot *s)
                         " is beyond this trainer's %" PRId64 " rows", s->cursor, t->batcher.n);
     lre_status st;
     if ((st = lre_tensor_copy(t->model->params, s->params)) ||
-        (st = lre_optim_state_copy(&t->opt, &s->opt)))
+        (st = lre_optim_state_copy(&t->opt, &s->opt)) ||
+        (s->buffers && (st = lre_tensor_copy(t->model->buffers, s->buffers))))
         return st;
+    for (int i = 0; i < s->n_layers && i < t->model->n_layers; i++)
+        t->model->layers[i].nbt = s->nbt[i];
     t->model->initialized = true;
     t->steps = s->steps;
     int reorder = t->batcher.seed != s->seed || t->batcher.epoch != s->epoch;
@@ -86,6 +100,8 @@ void lre_snapshot_release(lre_snapshot *s)
     if (!s) return;
     lre_ctx *ctx = s->ctx;
     lre_tensor_release(s->params);
+    lre_tensor_release(s->buffers);
+    lre_free(ctx, s->nbt, 0);
     lre_optim_state_free(&s->opt);
     lre_free(ctx, s, sizeof *s);
     lre_ctx_release(ctx);

@@ -93,6 +93,9 @@ struct lre_snapshot {
     char arch[512];           /* lre_model_describe of the model */
     lre_optim_kind optim_kind;
     lre_tensor *params;       /* device copies, taken and put back device to device */
+    lre_tensor *buffers;      /* the running statistics (batch norm), or NULL */
+    int n_layers;
+    int64_t *nbt;             /* (n_layers) each layer's num_batches_tracked */
     lre_optim_state opt;
     int64_t steps;
     uint64_t seed;

@@ -107,6 +107,10 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
         CHECK(lre_tensor_new(ctx, &ws->dact[i], LRE_F32, 2, s));
         if (l->kind == LRE_LAYER_MAX_POOL2D)
             CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_I32, 2, s));
+        if (l->kind == LRE_LAYER_BATCH_NORM) { /* a mean and a 1/std per channel */
+            CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_F32, 1, &l->norm_n));
+            CHECK(lre_tensor_new(ctx, &ws->aux2[i], LRE_F32, 1, &l->norm_n));
+        }
         if (l->kind == LRE_LAYER_LAYER_NORM) { /* a mean and a 1/std per group */
             int64_t gs[2] = {rows, l->out / l->norm_n};
             CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_F32, 2, gs));
@@ -241,6 +245,30 @@ static lre_status prepare_gemms(lre_trainer *t)
     return LRE_OK;
 }
 
+/* A batch_norm that trains on micro-batches with one value per channel
+ * fails (torch: "Expected more than 1 value per channel when training"):
+ * refused here, naming the layer, rather than at the step that has it. */
+static lre_status check_batch_norm_rows(lre_trainer *t, lre_dataset *d,
+                                        const lre_trainer_opts *o, const char *fn)
+{
+    const lre_model *m = t->model;
+    const int64_t tail = o->drop_last ? 0 : d->n % o->batch_size,
+                  least = d->n < o->batch_size ? d->n : tail ? tail : o->batch_size;
+    for (int i = 0; i < m->n_layers; i++) {
+        const lre_layer *l = &m->layers[i];
+        if (l->kind != LRE_LAYER_BATCH_NORM || least * l->bn_S > 1) continue;
+        char me[96];
+        snprintf(me, sizeof me, "batch_norm%dd(%" PRId64 ")", l->bn_dims, l->norm_n);
+        return lre_fail(t->ctx, LRE_EINVAL,
+                        "%s: layer %d (%s) would train on a batch of one value per channel "
+                        "(%s); batch norm needs more: a larger batch_size%s", fn, i + 1, me,
+                        least == o->batch_size ? "batch_size 1"
+                                               : "the epoch's last batch has one row",
+                        least == o->batch_size ? "" : ", or drop_last");
+    }
+    return LRE_OK;
+}
+
 /* ------------------------------------------------------------ create */
 
 lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lre_dataset *data,
@@ -316,6 +344,7 @@ lre_status lre_trainer_new(lre_ctx *ctx, lre_trainer **out, lre_model *model, lr
     if (!s) s = lre_model_set_input_shape(model, lre_dataset_row_ndim(data), data->row_ndim ?
                                           data->row_shape : data->rows->row_shape);
     if (!s) s = check_data(t, data, fn);
+    if (!s) s = check_batch_norm_rows(t, data, &o, fn);
     if (!s && !model->initialized) s = lre_model_init(model, o.seed);
     if (s) goto fail;
     if ((s = lre_optim_state_init(ctx, &t->opt, &o.optim, model->n_params))) goto fail;
@@ -535,7 +564,8 @@ static void set_views(lre_trainer *t, int64_t n)
         if (t->model->layers[i].kind == LRE_LAYER_MAX_POOL2D ||
             t->model->layers[i].kind == LRE_LAYER_LAYER_NORM)
             lre_tensor_set_rows(&ws->vaux[i], ws->aux[i], n);
-        if (ws->aux2[i]) lre_tensor_set_rows(&ws->vaux2[i], ws->aux2[i], n);
+        if (t->model->layers[i].kind == LRE_LAYER_LAYER_NORM)
+            lre_tensor_set_rows(&ws->vaux2[i], ws->aux2[i], n);
     }
 }
 
@@ -578,6 +608,11 @@ static lre_status forward(lre_trainer *t, int pass)
         case LRE_LAYER_LAYER_NORM:
             CHECK(lre_layer_norm_forward(t->ctx, y, &ws->vaux[i], &ws->vaux2[i], h, l->w, l->b,
                                          l->norm_n, l->eps));
+            break;
+        case LRE_LAYER_BATCH_NORM: /* a step trains; a pass evaluates (running statistics) */
+            CHECK(lre_batch_norm_forward(t->ctx, y, ws->aux[i], ws->aux2[i], l->rm, l->rv, h,
+                                         l->w, l->b, l->norm_n, l->bn_S, l->eps, l->momentum,
+                                         !pass));
             break;
         default: /* flatten: its output is its input */
             break;
@@ -632,6 +667,10 @@ static lre_status backward(lre_trainer *t, int accumulate)
         case LRE_LAYER_LAYER_NORM:
             CHECK(lre_layer_norm_backward(t->ctx, din, l->dw, l->db, dy, in, &ws->vaux[i],
                                           &ws->vaux2[i], l->w, l->norm_n, accumulate));
+            break;
+        case LRE_LAYER_BATCH_NORM:
+            CHECK(lre_batch_norm_backward(t->ctx, din, l->dw, l->db, dy, in, ws->aux[i],
+                                          ws->aux2[i], l->w, l->norm_n, l->bn_S, accumulate));
             break;
         default: /* flatten: its gradient is its input's */
             break;
@@ -723,6 +762,8 @@ lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss)
     double total = 0.0;
     for (int k = 0; k < K; k++) total += (double)ws->loss_host[k];
     t->steps++;
+    for (int i = 0; i < t->model->n_layers; i++) /* one per training forward, as torch */
+        if (t->model->layers[i].kind == LRE_LAYER_BATCH_NORM) t->model->layers[i].nbt += K;
     *loss = (float)(total / K);
     return LRE_OK;
 }

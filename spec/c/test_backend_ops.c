@@ -1008,6 +1008,91 @@ static void test_layer_norm_entries(int64_t groups, int64_t n, int affine)
     for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) dfree(bs[i]);
 }
 
+/* Batch norm on the device against its definition in double: training
+ * (the batch's statistics, the running ones moved) and evaluation, and the
+ * backward (dx, and dw, db accumulated onto what they held). */
+static void test_batch_norm_entries(int64_t B, int64_t C, int64_t S)
+{
+    if (!D.be->batch_norm_forward) return;
+    char nm[96];
+    snprintf(nm, sizeof nm, "batch_norm %lld rows of %lldx%lld", (long long)B, (long long)C,
+             (long long)S);
+    const int64_t N = B * C * S;
+    float *x = rnd(N, -2, 2), *dy = rnd(N, -1, 1), *w = rnd(C, 0.5, 1.5), *b = rnd(C, -1, 1);
+    float *rm = rnd(C, -0.5, 0.5), *rv = rnd(C, 0.5, 2), *dw0 = rnd(C, -1, 1), *db0 = rnd(C, -1, 1);
+    double *wy = dalloc(N), *we = dalloc(N), *wrm = dalloc(C), *wrv = dalloc(C), *wdx = dalloc(N),
+           *wdw = dalloc(C), *wdb = dalloc(C);
+    const double n = (double)(B * S);
+    for (int64_t c = 0; c < C; c++) {
+        double m = 0, v = 0, sdy = 0, sdyx = 0;
+        for (int64_t i = 0; i < B; i++)
+            for (int64_t k = 0; k < S; k++) m += x[(i * C + c) * S + k];
+        m /= n;
+        for (int64_t i = 0; i < B; i++)
+            for (int64_t k = 0; k < S; k++) {
+                const double d = x[(i * C + c) * S + k] - m;
+                v += d * d;
+            }
+        const double r = 1.0 / sqrt(v / n + 1e-5);
+        wrm[c] = 0.9 * rm[c] + 0.1 * m;
+        wrv[c] = 0.9 * rv[c] + 0.1 * v / (n - 1);
+        for (int64_t i = 0; i < B; i++)
+            for (int64_t k = 0; k < S; k++) {
+                const int64_t e = (i * C + c) * S + k;
+                const double h = (x[e] - m) * r;
+                wy[e] = h * w[c] + b[c];
+                we[e] = (x[e] - rm[c]) / sqrt(rv[c] + 1e-5) * w[c] + b[c];
+                sdy += dy[e];
+                sdyx += dy[e] * h;
+            }
+        wdw[c] = dw0[c] + sdyx;
+        wdb[c] = db0[c] + sdy;
+        for (int64_t i = 0; i < B; i++)
+            for (int64_t k = 0; k < S; k++) {
+                const int64_t e = (i * C + c) * S + k;
+                const double h = (x[e] - m) * r;
+                wdx[e] = r * (dy[e] * w[c] - w[c] * sdy / n - h * w[c] * sdyx / n);
+            }
+    }
+    dbuf dx_ = dnew(4, N, x), ddy = dnew(4, N, dy), dw_ = dnew(4, C, w), db_ = dnew(4, C, b);
+    dbuf drm = dnew(4, C, rm), drv = dnew(4, C, rv), dm = dnew(4, C, NULL), dr = dnew(4, C, NULL);
+    dbuf dye = dnew(4, N, NULL), dyt = dnew(4, N, NULL), ddx = dnew(4, N, NULL);
+    dbuf ddw = dnew(4, C, dw0), ddb = dnew(4, C, db0);
+    ok(D.be->batch_norm_forward(D.st, dye.ptr, dm.ptr, dr.ptr, drm.ptr, drv.ptr, dx_.ptr,
+                                dw_.ptr, db_.ptr, B, C, S, 1e-5f, 0.1f, 0),
+       chk_name("%s: eval forward runs", nm));
+    ok(D.be->batch_norm_forward(D.st, dyt.ptr, dm.ptr, dr.ptr, drm.ptr, drv.ptr, dx_.ptr,
+                                dw_.ptr, db_.ptr, B, C, S, 1e-5f, 0.1f, 1),
+       chk_name("%s: training forward runs", nm));
+    ok(D.be->batch_norm_backward(D.st, ddx.ptr, ddw.ptr, ddb.ptr, ddy.ptr, dx_.ptr, dm.ptr,
+                                 dr.ptr, dw_.ptr, B, C, S, 1),
+       chk_name("%s: backward runs", nm));
+    float *ge = malloc(sizeof *ge * (size_t)N), *gt = malloc(sizeof *gt * (size_t)N);
+    float *gdx = malloc(sizeof *gdx * (size_t)N), *grm = malloc(sizeof *grm * (size_t)C);
+    float *grv = malloc(sizeof *grv * (size_t)C), *gdw = malloc(sizeof *gdw * (size_t)C);
+    float *gdb = malloc(sizeof *gdb * (size_t)C);
+    dget(&dye, ge, nm);
+    dget(&dyt, gt, nm);
+    dget(&ddx, gdx, nm);
+    dget(&drm, grm, nm);
+    dget(&drv, grv, nm);
+    dget(&ddw, gdw, nm);
+    dget(&ddb, gdb, nm);
+    chk_close(chk_name("%s: evaluation matches", nm), we, ge, N, 1e-5, 1e-5);
+    chk_close(chk_name("%s: training matches", nm), wy, gt, N, 1e-5, 1e-5);
+    chk_close(chk_name("%s: running mean matches", nm), wrm, grm, C, 1e-6, 1e-5);
+    chk_close(chk_name("%s: running variance matches", nm), wrv, grv, C, 1e-6, 1e-5);
+    chk_close(chk_name("%s: dx matches", nm), wdx, gdx, N, 1e-5, 1e-4);
+    chk_close(chk_name("%s: dw (accumulated) matches", nm), wdw, gdw, C, 1e-4, 1e-5);
+    chk_close(chk_name("%s: db (accumulated) matches", nm), wdb, gdb, C, 1e-4, 1e-5);
+    float *fs[] = {x, dy, w, b, rm, rv, dw0, db0, ge, gt, gdx, grm, grv, gdw, gdb};
+    for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) free(fs[i]);
+    double *ds[] = {wy, we, wrm, wrv, wdx, wdw, wdb};
+    for (size_t i = 0; i < sizeof ds / sizeof *ds; i++) free(ds[i]);
+    dbuf *bs[] = {&dx_, &ddy, &dw_, &db_, &drm, &drv, &dm, &dr, &dye, &dyt, &ddx, &ddw, &ddb};
+    for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) dfree(bs[i]);
+}
+
 /* Pooling on the device against the definitions, over planes (a batch's
  * images times their channels): max with its indices, avg both ways, and
  * the gathers of their backwards (each pixel the sum, in window order, of
@@ -1246,6 +1331,8 @@ static void run_all(void)
     test_conv_direct(4, 6, 14, 14, 16, 5, 1, 0, 1); /* its second */
     test_conv_direct(3, 3, 9, 7, 4, 3, 2, 1, 2);    /* stride, padding, dilation */
     test_pool_entries(12, 28, 28, 2, 2, 0);         /* LeNet's: 2x2, stride 2 */
+    test_batch_norm_entries(32, 16, 1);             /* BatchNorm1d */
+    test_batch_norm_entries(8, 6, 49);              /* BatchNorm2d on 7x7 */
     test_layer_norm_entries(37, 64, 1);
     test_layer_norm_entries(5, 3, 0);
     test_layer_norm_entries(1, 1000, 1);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "nn/nn.h"
 
 #define NOMSG ((char *)NULL)
 
@@ -469,6 +470,139 @@ static void test_layer_norm_model(void)
     lre_model_release(m);
 }
 
+/* batch norm in a model: training moves the running statistics and
+ * evaluate does not; a snapshot and its restore carry them (and
+ * num_batches_tracked) so that the steps after a restore repeat bit for
+ * bit; save and load carry them under torch's names; a batch of one value
+ * per channel is refused when the trainer is made. */
+static lre_model *bn_net(void)
+{
+    lre_model *m = NULL;
+    lre_window c = lre_conv_window(3), p = lre_pool_window(2);
+    c.ph = c.pw = 1;
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_must(ctx, lre_model_add_conv2d(m, 1, 4, &c), "conv2d");
+    chk_must(ctx, lre_model_add_batch_norm(m, 2, 4, 1e-5f, 0.1f, 1), "batch_norm2d(4)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_RELU, 0), "relu");
+    chk_must(ctx, lre_model_add_max_pool2d(m, &p), "max_pool2d");
+    chk_must(ctx, lre_model_add_flatten(m), "flatten");
+    chk_must(ctx, lre_model_add_linear(m, 36, 8), "linear(36,8)");
+    chk_must(ctx, lre_model_add_batch_norm(m, 1, 8, 1e-3f, 0.2f, 0), "batch_norm1d(8)");
+    chk_must(ctx, lre_model_add_linear(m, 8, 3), "linear(8,3)");
+    return m;
+}
+
+static void test_batch_norm_model(void)
+{
+    chk_rng r = {31};
+    lre_dataset *d = images(&r, 40, 1, 6, 6, 3);
+    lre_model *m = bn_net();
+    char desc[256];
+    lre_model_describe(m, desc, sizeof desc);
+    CHECK(strcmp(desc, "conv2d(1,4,k=3,p=1) batch_norm2d(4) relu max_pool2d(k=2) flatten "
+                       "linear(36,8) batch_norm1d(8,eps=0.001,momentum=0.2,affine=false) "
+                       "linear(8,3)") == 0,
+          "batch norm's description", "got \"%s\"", desc);
+    lre_trainer_opts o = lre_trainer_opts_default();
+    o.batch_size = 8;
+    o.seed = 6;
+    lre_trainer *t = chk_trainer(ctx, m, d, &o);
+    lre_model *mm = lre_trainer_model(t);
+    float *b0 = chk_download(ctx, mm->buffers);
+    CHECK(b0[0] == 0.0f && b0[4] == 1.0f && mm->layers[1].nbt == 0,
+          "running statistics start at mean 0, variance 1, no batches", "mean %g var %g",
+          (double)b0[0], (double)b0[4]);
+    float loss, e1, e2;
+    chk_must(ctx, lre_trainer_evaluate(t, d, &e1), "evaluate");
+    float *b1 = chk_download(ctx, mm->buffers);
+    chk_bits("evaluate leaves the running statistics alone", b0, b1, mm->n_buffers);
+    chk_must(ctx, lre_trainer_step(t, 1e-2, &loss), "step");
+    float *b2 = chk_download(ctx, mm->buffers);
+    CHECK(memcmp(b1, b2, sizeof *b1 * (size_t)mm->n_buffers) != 0 && mm->layers[1].nbt == 1 &&
+              mm->layers[6].nbt == 1,
+          "a step moves the running statistics and counts the batch", "nbt %lld",
+          (long long)mm->layers[1].nbt);
+    lre_snapshot *snap = NULL;
+    chk_must(ctx, lre_trainer_snapshot(t, &snap), "snapshot");
+    float a[4], b[4];
+    for (int i = 0; i < 4; i++) chk_must(ctx, lre_trainer_step(t, 1e-2, &a[i]), "step");
+    chk_must(ctx, lre_trainer_evaluate(t, d, &e1), "evaluate");
+    float *ba = chk_download(ctx, mm->buffers);
+    chk_ok(ctx, lre_trainer_restore(t, snap), "restore");
+    CHECK(mm->layers[1].nbt == 1, "restore puts num_batches_tracked back", "%lld",
+          (long long)mm->layers[1].nbt);
+    for (int i = 0; i < 4; i++) chk_must(ctx, lre_trainer_step(t, 1e-2, &b[i]), "step");
+    chk_must(ctx, lre_trainer_evaluate(t, d, &e2), "evaluate");
+    float *bb = chk_download(ctx, mm->buffers);
+    chk_bits("batch norm: the 4 steps after a restore repeat bit for bit", a, b, 4);
+    chk_bits("batch norm: and so do the running statistics", ba, bb, mm->n_buffers);
+    CHECK(e1 == e2, "batch norm: and evaluate's loss", "%.9g vs %.9g", (double)e1, (double)e2);
+    lre_snapshot_release(snap);
+
+    /* save, then load into a fresh trainer of the same net */
+    char path[] = "/tmp/lre_test_bn_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) chk_fatal("mkstemp", "cannot make a temporary file");
+    close(fd);
+    chk_ok(ctx, lre_trainer_save(t, path), "batch norm: save");
+    FILE *f = fopen(path, "rb");
+    char head[8192] = "";
+    size_t got = f ? fread(head, 1, sizeof head - 1, f) : 0;
+    if (f) fclose(f);
+    head[got] = '\0';
+    const char *h = got > 8 ? head + 8 : "";
+    CHECK(strstr(h, "\"1.running_mean\":{\"dtype\":\"F32\",\"shape\":[4]") &&
+              strstr(h, "\"1.running_var\":{\"dtype\":\"F32\",\"shape\":[4]") &&
+              strstr(h, "\"1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[]") &&
+              strstr(h, "\"6.running_mean\"") && !strstr(h, "\"6.weight\""),
+          "batch norm: the file has torch's buffer names (num_batches_tracked an I64 scalar)",
+          "header: %.800s", h);
+    lre_model *m2 = bn_net();
+    lre_trainer *t2 = chk_trainer(ctx, m2, d, &o);
+    chk_ok(ctx, lre_trainer_load(t2, path), "batch norm: load");
+    float *bl = chk_download(ctx, lre_trainer_model(t2)->buffers);
+    chk_bits("batch norm: load restores the running statistics", bb, bl, mm->n_buffers);
+    CHECK(lre_trainer_model(t2)->layers[6].nbt == 5, "batch norm: and num_batches_tracked",
+          "%lld", (long long)lre_trainer_model(t2)->layers[6].nbt);
+    float e3;
+    chk_must(ctx, lre_trainer_evaluate(t2, d, &e3), "evaluate");
+    CHECK(e3 == e2, "batch norm: the loaded trainer evaluates the same", "%.9g vs %.9g",
+          (double)e3, (double)e2);
+    remove(path);
+    free(b0);
+    free(b1);
+    free(b2);
+    free(ba);
+    free(bb);
+    free(bl);
+    lre_trainer_release(t2);
+    lre_model_release(m2);
+    lre_trainer_release(t);
+    lre_model_release(m);
+
+    /* one value per channel: refused when made, not at the step */
+    lre_model *m3 = NULL;
+    chk_must(ctx, lre_model_new(ctx, &m3), "model");
+    chk_must(ctx, lre_model_add_linear(m3, 36, 4), "linear");
+    chk_must(ctx, lre_model_add_batch_norm(m3, 1, 4, 1e-5f, 0.1f, 1), "batch_norm1d(4)");
+    lre_trainer *t3 = NULL;
+    lre_trainer_opts o3 = o;
+    o3.batch_size = 13; /* 40 rows: the last batch has one */
+    lre_dataset *flat = NULL;
+    chk_must(ctx, lre_dataset_reshape(d, &flat, 1, (int64_t[1]){36}), "flat");
+    chk_err(ctx, lre_trainer_new(ctx, &t3, m3, flat, &o3), LRE_EINVAL,
+            "batch_norm1d with a last batch of one row is refused at creation, naming the layer",
+            "layer 2", "batch_norm1d(4)", "drop_last", NOMSG);
+    o3.drop_last = 1;
+    chk_ok(ctx, lre_trainer_new(ctx, &t3, m3, flat, &o3), "with drop_last it is made");
+    chk_err(ctx, lre_model_add_batch_norm(m3, 3, 4, 1e-5f, 0.1f, 1), LRE_EINVAL,
+            "batch norm of 3 dims is refused", "dims 3", NOMSG);
+    lre_trainer_release(t3);
+    lre_model_release(m3);
+    lre_dataset_release(flat);
+    lre_dataset_release(d);
+}
+
 /* A first layer without weights (flatten, then an MLP on 2-D rows), and
  * the clone of a trainer of a CNN. */
 static void test_flatten_first(void)
@@ -518,6 +652,7 @@ int main(void)
         test_flatten_first();
         test_bf16();
         test_layer_norm_model();
+        test_batch_norm_model();
         lre_ctx_release(ctx);
     }
     free(cpu_params);

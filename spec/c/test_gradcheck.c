@@ -1197,6 +1197,112 @@ static void test_layer_norm(void)
     for (size_t i = 0; i < 4; i++) lre_tensor_release(ts[i]);
 }
 
+/* ------------------------------------------------------------ batch norm */
+
+typedef struct bn_case {
+    lre_tensor *x, *y, *mean, *rstd, *w, *b;
+    int64_t C, S;
+    const float *r;
+} bn_case;
+
+static double bn_loss(void *ud)
+{
+    bn_case *k = ud;
+    chk_must(ctx, lre_batch_norm_forward(ctx, k->y, k->mean, k->rstd, NULL, NULL, k->x, k->w,
+                                         k->b, k->C, k->S, 1e-5f, 0.1f, 1), "batch norm (fd)");
+    return dot_rt(k->r, k->y);
+}
+
+/* torch's BatchNorm in training: y against its definition in double, the
+ * running statistics moved as torch moves them (unbiased variance), dx,
+ * dw and db against finite differences; in evaluation, y from the running
+ * statistics. BatchNorm1d (S = 1) and 2d (S = H·W). */
+static void test_batch_norm(void)
+{
+    static const int64_t cases[][3] = {{6, 4, 1}, {3, 2, 5}}; /* rows, channels, S */
+    for (size_t ci = 0; ci < 2; ci++) {
+        const int64_t B = cases[ci][0], C = cases[ci][1], S = cases[ci][2], N = B * C * S;
+        char nm[96];
+        snprintf(nm, sizeof nm, "batch_norm %lld rows of %lldx%lld", (long long)B, (long long)C,
+                 (long long)S);
+        lre_tensor *x = chk_t2(ctx, LRE_F32, B, C * S), *y = chk_t2(ctx, LRE_F32, B, C * S);
+        lre_tensor *dx = chk_t2(ctx, LRE_F32, B, C * S), *dy = chk_t2(ctx, LRE_F32, B, C * S);
+        lre_tensor *mean = chk_t1(ctx, LRE_F32, C), *rstd = chk_t1(ctx, LRE_F32, C);
+        lre_tensor *rm = chk_t1(ctx, LRE_F32, C), *rv = chk_t1(ctx, LRE_F32, C);
+        lre_tensor *w = chk_t1(ctx, LRE_F32, C), *b = chk_t1(ctx, LRE_F32, C);
+        lre_tensor *dw = chk_t1(ctx, LRE_F32, C), *db = chk_t1(ctx, LRE_F32, C);
+        float X[64], R[64], Wv[8], Bv[8], RM[8], RV[8];
+        chk_fill(&rng, X, N, -2, 2);
+        chk_fill(&rng, R, N, -1, 1);
+        chk_fill(&rng, Wv, C, 0.5, 1.5);
+        chk_fill(&rng, Bv, C, -0.5, 0.5);
+        chk_fill(&rng, RM, C, -0.5, 0.5);
+        chk_fill(&rng, RV, C, 0.5, 2);
+        chk_write(ctx, x, X);
+        chk_write(ctx, dy, R);
+        chk_write(ctx, w, Wv);
+        chk_write(ctx, b, Bv);
+        chk_write(ctx, rm, RM);
+        chk_write(ctx, rv, RV);
+        double want[64], wrm[8], wrv[8], weval[64];
+        for (int64_t c = 0; c < C; c++) {
+            double m = 0, v = 0;
+            for (int64_t i = 0; i < B; i++)
+                for (int64_t k = 0; k < S; k++) m += X[(i * C + c) * S + k];
+            m /= (double)(B * S);
+            for (int64_t i = 0; i < B; i++)
+                for (int64_t k = 0; k < S; k++)
+                    v += (X[(i * C + c) * S + k] - m) * (X[(i * C + c) * S + k] - m);
+            const double var = v / (double)(B * S), unb = v / (double)(B * S - 1);
+            wrm[c] = 0.9 * RM[c] + 0.1 * m;
+            wrv[c] = 0.9 * RV[c] + 0.1 * unb;
+            for (int64_t i = 0; i < B; i++)
+                for (int64_t k = 0; k < S; k++) {
+                    const int64_t e = (i * C + c) * S + k;
+                    want[e] = (X[e] - m) / sqrt(var + 1e-5) * Wv[c] + Bv[c];
+                    weval[e] = (X[e] - RM[c]) / sqrt(RV[c] + 1e-5) * Wv[c] + Bv[c];
+                }
+        }
+        chk_err(ctx, lre_batch_norm_forward(ctx, y, mean, rstd, NULL, NULL, x, w, b, C, S, 1e-5f,
+                                            0.1f, 0), LRE_EINVAL,
+                "batch_norm: evaluation without running statistics is refused", "running",
+                NULL);
+        chk_ok(ctx, lre_batch_norm_forward(ctx, y, mean, rstd, rm, rv, x, w, b, C, S, 1e-5f,
+                                           0.1f, 0), chk_name("%s: eval forward runs", nm));
+        float *Ye = chk_download(ctx, y);
+        chk_close(chk_name("%s: evaluation uses the running statistics", nm), weval, Ye, N,
+                  1e-5, 1e-5);
+        chk_ok(ctx, lre_batch_norm_forward(ctx, y, mean, rstd, rm, rv, x, w, b, C, S, 1e-5f,
+                                           0.1f, 1), chk_name("%s: training forward runs", nm));
+        float *Y = chk_download(ctx, y), *Rm = chk_download(ctx, rm), *Rv = chk_download(ctx, rv);
+        chk_close(chk_name("%s: training forward vs the definition", nm), want, Y, N, 1e-5, 1e-5);
+        chk_close(chk_name("%s: running mean moved by momentum 0.1", nm), wrm, Rm, C, 1e-6, 1e-6);
+        chk_close(chk_name("%s: running variance moved (unbiased)", nm), wrv, Rv, C, 1e-6, 1e-6);
+        chk_ok(ctx, lre_batch_norm_backward(ctx, dx, dw, db, dy, x, mean, rstd, w, C, S, 0),
+               chk_name("%s: backward runs", nm));
+        float *gdx = chk_download(ctx, dx), *gdw = chk_download(ctx, dw), *gdb = chk_download(ctx, db);
+        bn_case k = {x, y, mean, rstd, w, b, C, S, R};
+        chk_fd_tensor(chk_name("%s: dx vs finite differences", nm), ctx, x, 1, gdx, bn_loss, &k,
+                      1e-2f, 1e-3, 1e-2);
+        chk_fd_tensor(chk_name("%s: dw vs finite differences", nm), ctx, w, 1, gdw, bn_loss, &k,
+                      1e-2f, 1e-3, 1e-2);
+        chk_fd_tensor(chk_name("%s: db vs finite differences", nm), ctx, b, 1, gdb, bn_loss, &k,
+                      1e-2f, 1e-3, 1e-2);
+        float *fs[] = {Ye, Y, Rm, Rv, gdx, gdw, gdb};
+        for (size_t i = 0; i < 7; i++) free(fs[i]);
+        lre_tensor *ts[] = {x, y, dx, dy, mean, rstd, rm, rv, w, b, dw, db};
+        for (size_t i = 0; i < 12; i++) lre_tensor_release(ts[i]);
+    }
+    lre_tensor *x = chk_t2(ctx, LRE_F32, 1, 3), *y = chk_t2(ctx, LRE_F32, 1, 3);
+    lre_tensor *mean = chk_t1(ctx, LRE_F32, 3), *rstd = chk_t1(ctx, LRE_F32, 3);
+    chk_err(ctx, lre_batch_norm_forward(ctx, y, mean, rstd, NULL, NULL, x, NULL, NULL, 3, 1, 1e-5f,
+                                        0.1f, 1), LRE_ESHAPE,
+            "batch_norm: training on one value per channel is refused, as torch", "more than one",
+            NULL);
+    lre_tensor *ts[] = {x, y, mean, rstd};
+    for (size_t i = 0; i < 4; i++) lre_tensor_release(ts[i]);
+}
+
 int main(void)
 {
     CHK_FOR_EACH_DEVICE(dev)
@@ -1212,6 +1318,7 @@ int main(void)
         test_pool();
         test_adaptive();
         test_layer_norm();
+        test_batch_norm();
         test_mlp();
         lre_ctx_release(ctx);
         if (dev == LRE_DEVICE_CPU && !getenv("LRE_CPU_GEMM")) {

@@ -622,6 +622,68 @@ __global__ void avg_pool_backward_kernel(float *dx, const float *dy, lre_conv_ge
     }
 }
 
+/* batch norm: a thread per channel for the statistics and the backward,
+ * a thread per value for y */
+__global__ void batch_norm_stats_kernel(float *mean, float *rstd, float *run_mean,
+                                        float *run_var, const float *x, int64_t B, int64_t C,
+                                        int64_t S, float eps, float momentum, int training)
+{
+    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C;
+         c += (int64_t)gridDim.x * blockDim.x)
+        lre_batch_norm_stats1(mean, rstd, run_mean, run_var, x, B, C, S, c, eps, momentum,
+                              training);
+}
+
+__global__ void batch_norm_apply_kernel(float *y, const float *x, const float *mean,
+                                        const float *rstd, const float *w, const float *b,
+                                        int64_t n, int64_t C, int64_t S)
+{
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x)
+        y[e] = lre_batch_norm1(x[e], (e / S) % C, mean, rstd, w, b);
+}
+
+__global__ void batch_norm_backward_kernel(float *dx, float *dw, float *db, const float *dy,
+                                           const float *x, const float *mean,
+                                           const float *rstd, const float *w, int64_t B,
+                                           int64_t C, int64_t S, int accumulate)
+{
+    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C;
+         c += (int64_t)gridDim.x * blockDim.x)
+        lre_batch_norm_back1(dx, dw, db, dy, x, mean, rstd, w, B, C, S, c, accumulate);
+}
+
+lre_status cuda_batch_norm_forward(void *state, float *y, float *mean, float *rstd,
+                                   float *run_mean, float *run_var, const float *x,
+                                   const float *w, const float *b, int64_t B, int64_t C,
+                                   int64_t S, float eps, float momentum, int training)
+{
+    cuda_state *s = ST(state);
+    if (C == 0) return LRE_OK;
+    batch_norm_stats_kernel<<<blocks_for(C), THREADS, 0, s->stream>>>(
+        mean, rstd, run_mean, run_var, x, B, C, S, eps, momentum, training);
+    LAUNCHED(s, "batch_norm_forward (statistics)");
+    const int64_t n = B * C * S;
+    if (n == 0) return LRE_OK;
+    batch_norm_apply_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(y, x, mean, rstd, w, b, n,
+                                                                      C, S);
+    LAUNCHED(s, "batch_norm_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_batch_norm_backward(void *state, float *dx, float *dw, float *db,
+                                    const float *dy, const float *x, const float *mean,
+                                    const float *rstd, const float *w, int64_t B, int64_t C,
+                                    int64_t S, int accumulate)
+{
+    cuda_state *s = ST(state);
+    if (C == 0) return LRE_OK;
+    batch_norm_backward_kernel<<<blocks_for(C), THREADS, 0, s->stream>>>(
+        dx, dw, db, dy, x, mean, rstd, w, B, C, S, accumulate);
+    LAUNCHED(s, "batch_norm_backward");
+    return LRE_OK;
+}
+
 /* layer norm: a thread per group (the forward and dx), a thread per
  * feature (the affine gradients), each running elementwise.h's loop */
 __global__ void layer_norm_forward_kernel(float *y, float *mean, float *rstd, const float *x,
@@ -1199,6 +1261,8 @@ lre_backend make_table()
     b.max_pool_backward = cuda_max_pool_backward;
     b.avg_pool_forward = cuda_avg_pool_forward;
     b.avg_pool_backward = cuda_avg_pool_backward;
+    b.batch_norm_forward = cuda_batch_norm_forward;
+    b.batch_norm_backward = cuda_batch_norm_backward;
     b.layer_norm_forward = cuda_layer_norm_forward;
     b.layer_norm_backward = cuda_layer_norm_backward;
     b.adaptive_avg_pool_forward = cuda_adaptive_avg_pool_forward;
