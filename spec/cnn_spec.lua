@@ -229,3 +229,32 @@ describe("batch_norm1d and batch_norm2d", function()
     assert.are.equal(ea, t:evaluate(data))
   end)
 end)
+
+describe("dropout", function()
+  it("has torch's default, prints as the model describes it, refuses p outside [0, 1)", function()
+    assert.are.equal(0.5, lre.nn.dropout().p)
+    assert.are.equal("dropout(0.25)", tostring(lre.nn.dropout(0.25)))
+    fails("p must be in [0, 1)", lre.nn.dropout, 1)
+    fails("p must be in [0, 1)", lre.nn.dropout, -0.1)
+    fails("dropout's p must be in [0, 1)", lre.nn.sequential,
+      { lre.nn.linear(2, 2), { type = "dropout", p = 1.5 } })
+    local m = lre.nn.sequential { lre.nn.linear(4, 8), lre.nn.dropout(0.2), lre.nn.linear(8, 2) }
+    assert.are.equal("linear(4,8) dropout(0.2) linear(8,2)", m:describe())
+  end)
+
+  it("a saved trainer resumes the same dropout masks", function()
+    local data = bands(64, 1, 4, 4, 2)
+    local function make()
+      return lre.trainer { model = lre.nn.sequential { lre.nn.linear(16, 32), lre.nn.relu(),
+        lre.nn.dropout(0.5), lre.nn.linear(32, 2) }, data = data, batch_size = 8, seed = 9 }
+    end
+    local a = make()
+    for _ = 1, 3 do a:step(1e-2) end
+    local path = os.tmpname()
+    a:save(path)
+    local b = make()
+    b:load(path)
+    os.remove(path)
+    for _ = 1, 4 do assert.are.equal(a:step(1e-2), b:step(1e-2)) end
+  end)
+end)

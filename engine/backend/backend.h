@@ -268,6 +268,14 @@ typedef struct lre_backend {
                                       const float *rstd, const float *w, int64_t B, int64_t C,
                                       int64_t S, int accumulate);
 
+    /* Optional: dropout of n values: mask[e] = lre_dropout_mask1(rng[0] ^
+     * salt, rng[1], e, threshold, scale) and y = x·mask; rng (the seed and
+     * the micro-batch's serial) is read from device memory, so a captured
+     * step replays with the values of its turn. */
+    lre_status (*dropout_forward)(void *state, float *y, float *mask, const float *x, int64_t n,
+                                  const uint64_t *rng, uint64_t salt, uint32_t threshold,
+                                  float scale);
+
     /* y (n) = f(x (n)); in place allowed */
     lre_status (*act_forward)(void *state, lre_act a, float param, float *y,
                               const float *x, int64_t n);

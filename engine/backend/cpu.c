@@ -629,6 +629,22 @@ static lre_status cpu_batch_norm_backward(void *state, float *dx, float *dw, flo
     return LRE_OK;
 }
 
+static lre_status cpu_dropout_forward(void *state, float *y, float *mask, const float *x,
+                                      int64_t n, const uint64_t *rng, uint64_t salt,
+                                      uint32_t threshold, float scale)
+{
+    (void)state;
+    const uint64_t key = rng[0] ^ salt, sr = rng[1];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= 65536)
+#endif
+    for (int64_t e = 0; e < n; e++) {
+        mask[e] = lre_dropout_mask1(key, sr, (uint64_t)e, threshold, scale);
+        y[e] = x[e] * mask[e];
+    }
+    return LRE_OK;
+}
+
 /* db (cols) (+)= Σ_rows dy (rows,cols) */
 static lre_status cpu_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
                                   int64_t cols, int accumulate)
@@ -999,6 +1015,7 @@ const lre_backend lre_backend_cpu = {
     .conv_backward_weights = cpu_conv_backward_weights,
     .conv_prepare = cpu_conv_prepare,
 #endif
+    .dropout_forward = cpu_dropout_forward,
     .batch_norm_forward = cpu_batch_norm_forward,
     .batch_norm_backward = cpu_batch_norm_backward,
     .layer_norm_forward = cpu_layer_norm_forward,

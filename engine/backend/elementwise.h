@@ -341,6 +341,46 @@ LRE_EW void lre_layer_norm_dparam1(float *dw, float *db, const float *dy, const 
     db[j] = ab;
 }
 
+/* ------------------------------------------------------------ random */
+
+/* Philox4x32-10 (Salmon, Moraes, Dror, Shaw, SC'11): block `counter` of
+ * stream `key`, a pure function of the two, the same on every device (the
+ * core's lre_philox4x32_10 is this). */
+LRE_EW void lre_philox(uint64_t key, uint64_t counter, uint32_t out[4])
+{
+    uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = 0, c3 = 0;
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int round = 0; round < 10; round++) {
+        if (round > 0) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        const uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        const uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
+        const uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+        const uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+/* Dropout of value e of a micro-batch: kept when the e-th 32-bit draw of
+ * block (serial << 32 | e / 4) of stream `key` is at least `threshold`
+ * (p·2^32), then scaled by 1/(1 − p); the mask keeps that factor (or 0). */
+LRE_EW float lre_dropout_mask1(uint64_t key, uint64_t serial, uint64_t e, uint32_t threshold,
+                               float scale)
+{
+    uint32_t r[4];
+    lre_philox(key, (serial << 32) | (e >> 2), r);
+    return r[e & 3] >= threshold ? scale : 0.0f;
+}
+
 /* ---------------------------------------------------------- batch norm
  * x and y: B rows of C channels of S values each (C·S per row). */
 

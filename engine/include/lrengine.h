@@ -447,6 +447,7 @@ typedef enum lre_layer_kind {
     LRE_LAYER_FLATTEN,
     LRE_LAYER_LAYER_NORM,
     LRE_LAYER_BATCH_NORM,
+    LRE_LAYER_DROPOUT,
     LRE_LAYER_COUNT
 } lre_layer_kind;
 
@@ -496,6 +497,12 @@ lre_status lre_model_add_layer_norm(lre_model *m, int64_t n, float eps, int affi
  * num_batches_tracked, carried by snapshots and checkpoints. */
 lre_status lre_model_add_batch_norm(lre_model *m, int dims, int64_t c, float eps,
                                     float momentum, int affine);
+/* torch.nn.Dropout(p), p in [0, 1): in a step each value is kept with
+ * probability 1 − p and scaled by 1/(1 − p), the masks drawn from Philox
+ * keyed by the trainer's seed and its dropout position (which snapshots
+ * and checkpoints carry: a seed replays its masks); evaluate passes the
+ * values through. */
+lre_status lre_model_add_dropout(lre_model *m, float p);
 /* Works out every layer's input and output shape for rows of `shape`
  * (ndim 1 to LRE_MAX_DIMS): LRE_ESHAPE, with the layer at fault named
  * ("layer 4 (linear(784,10)) expects 784 features, gets 1568 from layer 3

@@ -36,6 +36,16 @@ static int nn_linear(lua_State *L) {
 }
 
 static int nn_relu(lua_State *L) { newlayer(L, "relu"); return 1; }
+
+/* lre.nn.dropout([p = 0.5]) */
+static int nn_dropout(lua_State *L) {
+    lua_Number p = luaL_optnumber(L, 1, 0.5);
+    luaL_argcheck(L, p >= 0 && p < 1 && (float)p < 1.0f, 1, "p must be in [0, 1)");
+    newlayer(L, "dropout");
+    lua_pushnumber(L, lrelua_shortest((float)p));
+    lua_setfield(L, -2, "p");
+    return 1;
+}
 static int nn_tanh(lua_State *L) { newlayer(L, "tanh"); return 1; }
 static int nn_sigmoid(lua_State *L) { newlayer(L, "sigmoid"); return 1; }
 
@@ -412,6 +422,9 @@ static int layer_tostring(lua_State *L) {
     } else if (strcmp(type, "leaky_relu") == 0) {
         lua_getfield(L, 1, "negative_slope");
         lua_pushfstring(L, "leaky_relu(%s)", luaL_tolstring(L, -1, NULL));
+    } else if (strcmp(type, "dropout") == 0) {
+        lua_getfield(L, 1, "p");
+        lua_pushfstring(L, "dropout(%s)", luaL_tolstring(L, -1, NULL));
     } else if (image_kind(type) >= 0 || strcmp(type, "layer_norm") == 0 ||
                strcmp(type, "batch_norm1d") == 0 || strcmp(type, "batch_norm2d") == 0) {
         lua_pushcfunction(L, describe_image);
@@ -456,6 +469,15 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
     } else if (strcmp(type, "batch_norm1d") == 0 || strcmp(type, "batch_norm2d") == 0) {
         readbn(L, t, fname, type[10] == '1' ? 1 : 2, s);
         pushbn(L, s);
+    } else if (strcmp(type, "dropout") == 0) {
+        lua_Number p = lrelua_optnumber(L, t, fname, "p", 0.5);
+        if (!(p >= 0 && p < 1 && (float)p < 1.0f))
+            luaL_error(L, "%s: dropout's p must be in [0, 1), got %f", fname, p);
+        s->kind = LRE_LAYER_DROPOUT;
+        s->param = (float)p;
+        lua_pushcfunction(L, nn_dropout);
+        lua_pushnumber(L, p);
+        lua_call(L, 1, 1);
     } else if (strcmp(type, "linear") == 0) {
         s->kind = LRE_LAYER_LINEAR;
         s->in = lrelua_optinteger(L, t, fname, "in_features", 0);
@@ -498,7 +520,7 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
     } else {
         luaL_error(L, "%s: unknown layer type '%s' (known: linear, conv2d, max_pool2d, "
                       "avg_pool2d, adaptive_avg_pool2d, flatten, layer_norm, batch_norm1d, "
-                      "batch_norm2d, relu, leaky_relu, gelu, tanh, sigmoid)", fname, type);
+                      "batch_norm2d, dropout, relu, leaky_relu, gelu, tanh, sigmoid)", fname, type);
     }
     lua_replace(L, t);   /* the copy takes the description's place */
     lua_settop(L, t);
@@ -544,7 +566,7 @@ static int nn_sequential(lua_State *L) {
                                      "gives %I", i, sp->kind == LRE_LAYER_LAYER_NORM ? "layer_norm"
                                                                                    : "batch_norm1d",
                                   sp->norm_n, last, specs[last - 1].out);
-        } else if (sp->kind != LRE_LAYER_ACT) {
+        } else if (sp->kind != LRE_LAYER_ACT && sp->kind != LRE_LAYER_DROPOUT) {
             last = 0; /* pooling: the width depends on the image's size */
         }
         lua_rawseti(L, 3, i);
@@ -577,6 +599,7 @@ static int nn_sequential(lua_State *L) {
             st = lre_model_add_batch_norm(m, sp->dims, sp->norm_n, sp->eps, sp->momentum,
                                           sp->affine);
             break;
+        case LRE_LAYER_DROPOUT: st = lre_model_add_dropout(m, sp->param); break;
         default: st = lre_model_add_flatten(m); break;
         }
         if (st != LRE_OK) return lrelua_fail(L, box->ctx);
@@ -600,6 +623,10 @@ void lrelua_pushlayers(lua_State *L, lre_model *m) {
             layerspec s = {.kind = l.kind, .cin = l.in_channels, .cout = l.out_channels,
                            .win = l.window, .oh = l.out_h, .ow = l.out_w};
             pushimage(L, &s);
+        } else if (l.kind == LRE_LAYER_DROPOUT) {
+            newlayer(L, "dropout");
+            lua_pushnumber(L, lrelua_shortest(l.param));
+            lua_setfield(L, -2, "p");
         } else if (l.kind == LRE_LAYER_LINEAR) {
             newlayer(L, "linear");
             lua_pushinteger(L, (lua_Integer)l.in);
@@ -790,6 +817,7 @@ static const luaL_Reg nnfuncs[] = {
     {"adaptive_avg_pool2d", nn_adaptive_avg_pool2d},
     {"flatten", nn_flatten},
     {"layer_norm", nn_layer_norm},
+    {"dropout", nn_dropout},
     {"batch_norm1d", nn_batch_norm1d},
     {"batch_norm2d", nn_batch_norm2d},
     {"relu", nn_relu},

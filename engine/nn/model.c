@@ -63,7 +63,7 @@ static int64_t current_width(const lre_model *m)
         const lre_layer *l = &m->layers[i];
         if (l->kind == LRE_LAYER_LINEAR) return l->out;
         if (l->kind != LRE_LAYER_ACT && l->kind != LRE_LAYER_FLATTEN &&
-            l->kind != LRE_LAYER_LAYER_NORM &&
+            l->kind != LRE_LAYER_LAYER_NORM && l->kind != LRE_LAYER_DROPOUT &&
             !(l->kind == LRE_LAYER_BATCH_NORM && l->bn_dims == 1))
             return 0;
     }
@@ -198,6 +198,7 @@ static lre_layer_info info_of(const lre_layer *l)
         info.act = l->act;
         if (l->act == LRE_ACT_LEAKY_RELU) info.param = l->act_param;
     }
+    if (l->kind == LRE_LAYER_DROPOUT) info.param = l->act_param;
     info.in_channels = l->cin;
     info.out_channels = l->cout;
     info.window = l->win;
@@ -262,6 +263,12 @@ const char *lre_layer_describe(const lre_layer_info *l, char *buf, size_t n)
         opt_float(eps, sizeof eps, "eps", l->eps, 1e-5f);
         snprintf(buf, n, "layer_norm(%" PRId64 "%s%s)", l->norm_size, eps,
                  l->affine ? "" : ",elementwise_affine=false");
+        break;
+    }
+    case LRE_LAYER_DROPOUT: {
+        char p[40];
+        opt_float(p, sizeof p, "p", l->param, -1.0f);
+        snprintf(buf, n, "dropout(%s)", p + 3);
         break;
     }
     case LRE_LAYER_BATCH_NORM: {
@@ -496,6 +503,22 @@ lre_status lre_model_add_batch_norm(lre_model *m, int dims, int64_t c, float eps
     return LRE_OK;
 }
 
+lre_status lre_model_add_dropout(lre_model *m, float p)
+{
+    static const char fn[] = "lre_model_add_dropout";
+    if (!m) return LRE_EINVAL;
+    if (!(p >= 0.0f && p < 1.0f))
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d: dropout p %g must be in [0, 1)", fn,
+                        m->n_layers + 1, (double)p);
+    lre_layer *l = push_layer(m, fn);
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    l->kind = LRE_LAYER_DROPOUT;
+    l->act_param = p;
+    l->in = l->out = current_width(m);
+    m->n_layers++;
+    return LRE_OK;
+}
+
 lre_status lre_model_add_flatten(lre_model *m)
 {
     if (!m) return LRE_EINVAL;
@@ -576,6 +599,7 @@ lre_status lre_model_set_input_shape(lre_model *m, int ndim, const int64_t *shap
             sh[0] = l->out;
             break;
         case LRE_LAYER_ACT: /* the shape stays */
+        case LRE_LAYER_DROPOUT:
             break;
         case LRE_LAYER_FLATTEN:
             nd = 1;
@@ -772,6 +796,7 @@ static lre_status add_like(lre_model *c, const lre_layer *l)
     case LRE_LAYER_ADAPTIVE_AVG_POOL2D:
         return lre_model_add_adaptive_avg_pool2d(c, l->aoh, l->aow);
     case LRE_LAYER_LAYER_NORM: return lre_model_add_layer_norm(c, l->norm_n, l->eps, l->wn > 0);
+    case LRE_LAYER_DROPOUT: return lre_model_add_dropout(c, l->act_param);
     case LRE_LAYER_BATCH_NORM:
         return lre_model_add_batch_norm(c, l->bn_dims, l->norm_n, l->eps, l->momentum,
                                         l->wn > 0);
@@ -820,7 +845,7 @@ int64_t lre_model_in_features(const lre_model *m)
         const lre_layer *l = &m->layers[i];
         if (l->kind == LRE_LAYER_LINEAR) return l->in;
         if (l->kind != LRE_LAYER_ACT && l->kind != LRE_LAYER_FLATTEN &&
-            l->kind != LRE_LAYER_LAYER_NORM)
+            l->kind != LRE_LAYER_LAYER_NORM && l->kind != LRE_LAYER_DROPOUT)
             return 0;
     }
     return 0;

@@ -64,6 +64,13 @@ struct lre_model {
     int64_t in_shape[LRE_MAX_DIMS];
 };
 
+/* Dropout through the backend: mask (like x) = each value's keep factor
+ * (0 or 1/(1 − p)) from rng (device memory: the seed and the micro-batch's
+ * serial) and salt (the layer), y = x·mask. Run again on dy with the same
+ * rng and salt it gives the backward (the same mask). */
+lre_status lre_dropout_dev(lre_ctx *ctx, lre_tensor *y, lre_tensor *mask, const lre_tensor *x,
+                           float p, const uint64_t *rng, uint64_t salt);
+
 /* Running statistics back to their start (batch_norm: mean 0, variance
  * 1, num_batches_tracked 0). */
 lre_status lre_model_reset_buffers(lre_model *m);

@@ -834,3 +834,26 @@ lre_status lre_batch_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw,
                                         lre_cf32(rstd), w ? lre_cf32(w) : NULL, x->shape[0], C,
                                         S, accumulate);
 }
+
+/* --------------------------------------------------------------- dropout */
+
+lre_status lre_dropout_dev(lre_ctx *ctx, lre_tensor *y, lre_tensor *mask, const lre_tensor *x,
+                           float p, const uint64_t *rng, uint64_t salt)
+{
+    static const char fn[] = "dropout";
+    if (!ctx) return LRE_EINVAL;
+    if (!ctx->be->dropout_forward)
+        return lre_fail(ctx, LRE_EINVAL, "%s: the %s backend has no dropout", fn, ctx->be->name);
+    if (!(p >= 0.0f && p < 1.0f))
+        return lre_fail(ctx, LRE_EINVAL, "%s: p %g must be in [0, 1)", fn, (double)p);
+    CHECK(check_tensor(ctx, fn, "x", x, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "y", y, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "mask", mask, LRE_F32, 2));
+    const int64_t n = lre_tensor_numel(x);
+    if (lre_tensor_numel(y) != n || lre_tensor_numel(mask) != n)
+        return lre_fail(ctx, LRE_ESHAPE, "%s: x, y and mask must have the same size", fn);
+    const double t = (double)p * 4294967296.0;
+    const uint32_t threshold = t >= 4294967295.0 ? 4294967295u : (uint32_t)t;
+    return ctx->be->dropout_forward(ctx->be_state, lre_f32(y), lre_f32(mask), lre_cf32(x), n, rng,
+                                    salt, threshold, 1.0f / (1.0f - p));
+}

@@ -215,6 +215,7 @@ static lre_status build_header(lre_trainer *t, const char *path, char **json)
     ok = ok && add_fmt(md, "seed", "%" PRIu64, t->batcher.seed);
     ok = ok && add_fmt(md, "epoch", "%" PRId64, t->batcher.epoch);
     ok = ok && add_fmt(md, "cursor", "%" PRId64, t->batcher.cursor);
+    ok = ok && add_fmt(md, "dropout_position", "%" PRId64, t->rng_pos);
     ok = ok && add_fmt(md, "batch_size", "%" PRId64, t->batch_size);
     ok = ok && add_fmt(md, "accumulation_steps", "%d", t->accumulation_steps);
     ok = ok && add_fmt(md, "shuffle", "%d", t->batcher.shuffle ? 1 : 0);
@@ -632,6 +633,10 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
         (s = meta_int(ctx, path, f, "epoch", INT64_MAX, &epoch)) != LRE_OK ||
         (s = meta_int(ctx, path, f, "cursor", INT64_MAX, &cursor)) != LRE_OK)
         return s;
+    uint64_t rng_pos = 0; /* dropout's position: absent from files before dropout */
+    if (lre_safetensors_meta(f, "dropout_position") &&
+        (s = meta_int(ctx, path, f, "dropout_position", INT64_MAX, &rng_pos)) != LRE_OK)
+        return s;
     if ((int64_t)cursor > t->batcher.n)
         return LOADFAIL(LRE_EFORMAT, "cursor %" PRIu64 " lies past the end of the trainer's "
                         "dataset (%" PRId64 " rows)", path, cursor, t->batcher.n);
@@ -782,6 +787,7 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
     t->batcher.seed = seed;
     t->batcher.epoch = (int64_t)epoch;
     t->batcher.cursor = (int64_t)cursor;
+    t->rng_pos = (int64_t)rng_pos;
     lre_batcher_permute(&t->batcher);
     s = LRE_OK;
 stats_out:

@@ -47,6 +47,7 @@ lre_status lre_trainer_snapshot(lre_trainer *t, lre_snapshot **out)
     s->seed = t->batcher.seed;
     s->epoch = t->batcher.epoch;
     s->cursor = t->batcher.cursor;
+    s->rng_pos = t->rng_pos;
     *out = s;
     return LRE_OK;
 fail:
@@ -86,6 +87,7 @@ lre_status lre_trainer_restore(lre_trainer *t, const lre_snapshot *s)
         t->model->layers[i].nbt = s->nbt[i];
     t->model->initialized = true;
     t->steps = s->steps;
+    t->rng_pos = s->rng_pos;
     int reorder = t->batcher.seed != s->seed || t->batcher.epoch != s->epoch;
     t->batcher.seed = s->seed;
     t->seed = s->seed;

@@ -21,6 +21,8 @@ typedef struct lre_workspace {
     int64_t *idx_host;        /* the step's row indices (the batcher's), pinned */
     lre_tensor *idx;          /* (idx_cap) i64: the same on the device */
     int64_t *nrows;           /* (idx_cap) rows of each micro-batch of the step */
+    uint64_t *rng_host;       /* (2 per micro-batch) the seed and the dropout serial, pinned */
+    lre_tensor *rng_dev;      /* the same on the device, where dropout reads them */
     /* losses and counts of a step or a pass, left on the device and read
      * back once (out_cap entries; the host side pinned) */
     int64_t out_cap;
@@ -71,6 +73,9 @@ struct lre_trainer {
     int64_t steps;            /* optimizer steps taken */
     int first_param;          /* the first layer with parameters: no gradient
                                  flows below it */
+    int64_t rng_pos;          /* dropout: micro-batches drawn so far (the serial of
+                                 the next), carried by snapshots and checkpoints */
+    int cur_k;                /* the micro-batch a step's forward runs */
     lre_optim_state opt;      /* the buffers the optimizer uses, n_params each */
     lre_batcher batcher;
     lre_workspace ws;
@@ -100,6 +105,7 @@ struct lre_snapshot {
     int64_t steps;
     uint64_t seed;
     int64_t epoch, cursor;
+    int64_t rng_pos;
 };
 
 

@@ -41,6 +41,8 @@ static void ws_free(lre_ctx *ctx, lre_workspace *ws, int n_layers)
     lre_pinned_free(ctx, ws->idx_host);
     lre_tensor_release(ws->idx);
     lre_free(ctx, ws->nrows, 0);
+    lre_pinned_free(ctx, ws->rng_host);
+    lre_tensor_release(ws->rng_dev);
     lre_tensor_release(ws->losses);
     lre_tensor_release(ws->counts);
     lre_pinned_free(ctx, ws->loss_host);
@@ -107,6 +109,8 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
         CHECK(lre_tensor_new(ctx, &ws->dact[i], LRE_F32, 2, s));
         if (l->kind == LRE_LAYER_MAX_POOL2D)
             CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_I32, 2, s));
+        if (l->kind == LRE_LAYER_DROPOUT) /* the step's keep factors */
+            CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_F32, 2, s));
         if (l->kind == LRE_LAYER_BATCH_NORM) { /* a mean and a 1/std per channel */
             CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_F32, 1, &l->norm_n));
             CHECK(lre_tensor_new(ctx, &ws->aux2[i], LRE_F32, 1, &l->norm_n));
@@ -409,6 +413,7 @@ lre_status lre_trainer_clone(lre_trainer *t, lre_trainer **out, const lre_traine
         c->seed = t->batcher.seed;
         c->batcher.epoch = t->batcher.epoch;
         c->batcher.cursor = t->batcher.cursor;
+        c->rng_pos = t->rng_pos;
         lre_batcher_permute(&c->batcher);
     }
     if (s) {
@@ -471,13 +476,19 @@ static lre_status ensure_step_space(lre_trainer *t, int K)
     lre_pinned_free(ctx, ws->idx_host);
     lre_tensor_release(ws->idx);
     lre_free(ctx, ws->nrows, 0);
+    lre_pinned_free(ctx, ws->rng_host);
+    lre_tensor_release(ws->rng_dev);
     ws->idx_cap = 0;
     ws->idx = NULL;
+    ws->rng_dev = NULL;
     ws->idx_host = lre_pinned_alloc(ctx, (size_t)need * sizeof *ws->idx_host, "batch indices");
     ws->nrows = lre_malloc(ctx, (size_t)K * sizeof *ws->nrows, "micro-batch sizes");
+    ws->rng_host = lre_pinned_alloc(ctx, (size_t)(2 * K) * sizeof *ws->rng_host, "dropout");
     lre_free(ctx, t->tail_ns, 0);
     t->tail_ns = lre_calloc(ctx, (size_t)K, sizeof *t->tail_ns, "micro-batch sizes");
-    if (!ws->idx_host || !ws->nrows || !t->tail_ns) return LRE_ENOMEM;
+    if (!ws->idx_host || !ws->nrows || !ws->rng_host || !t->tail_ns) return LRE_ENOMEM;
+    int64_t two_k = 2 * (int64_t)K;
+    CHECK(lre_tensor_new(ctx, &ws->rng_dev, LRE_I64, 1, &two_k));
     CHECK(lre_tensor_new(ctx, &ws->idx, LRE_I64, 1, &need));
     ws->idx_cap = need;
     return LRE_OK;
@@ -562,11 +573,24 @@ static void set_views(lre_trainer *t, int64_t n)
         lre_tensor_set_rows(&ws->vact[i], ws->act[i], n);
         if (ws->dact[i]) lre_tensor_set_rows(&ws->vdact[i], ws->dact[i], n);
         if (t->model->layers[i].kind == LRE_LAYER_MAX_POOL2D ||
-            t->model->layers[i].kind == LRE_LAYER_LAYER_NORM)
+            t->model->layers[i].kind == LRE_LAYER_LAYER_NORM ||
+            t->model->layers[i].kind == LRE_LAYER_DROPOUT)
             lre_tensor_set_rows(&ws->vaux[i], ws->aux[i], n);
         if (t->model->layers[i].kind == LRE_LAYER_LAYER_NORM)
             lre_tensor_set_rows(&ws->vaux2[i], ws->aux2[i], n);
     }
+}
+
+/* Dropout's seed and serial for the micro-batch a step runs (device
+ * memory, uploaded by step_body), and layer i's stream within it. */
+static const uint64_t *dropout_rng(lre_trainer *t)
+{
+    return (const uint64_t *)lre_tensor_data(t->ws.rng_dev) + 2 * t->cur_k;
+}
+
+static uint64_t dropout_salt(int i)
+{
+    return ((uint64_t)i + 1) * 0x9E3779B97F4A7C15ull;
 }
 
 /* The forward pass; `pass` (no backward follows): a linear layer and the
@@ -608,6 +632,13 @@ static lre_status forward(lre_trainer *t, int pass)
         case LRE_LAYER_LAYER_NORM:
             CHECK(lre_layer_norm_forward(t->ctx, y, &ws->vaux[i], &ws->vaux2[i], h, l->w, l->b,
                                          l->norm_n, l->eps));
+            break;
+        case LRE_LAYER_DROPOUT: /* a pass lets the values through */
+            if (pass)
+                CHECK(lre_tensor_copy(y, h));
+            else
+                CHECK(lre_dropout_dev(t->ctx, y, &ws->vaux[i], h, l->act_param,
+                                      dropout_rng(t), dropout_salt(i)));
             break;
         case LRE_LAYER_BATCH_NORM: /* a step trains; a pass evaluates (running statistics) */
             CHECK(lre_batch_norm_forward(t->ctx, y, ws->aux[i], ws->aux2[i], l->rm, l->rv, h,
@@ -668,6 +699,10 @@ static lre_status backward(lre_trainer *t, int accumulate)
             CHECK(lre_layer_norm_backward(t->ctx, din, l->dw, l->db, dy, in, &ws->vaux[i],
                                           &ws->vaux2[i], l->w, l->norm_n, accumulate));
             break;
+        case LRE_LAYER_DROPOUT: /* the same mask again, on dy */
+            CHECK(lre_dropout_dev(t->ctx, din, &ws->vaux[i], dy, l->act_param, dropout_rng(t),
+                                  dropout_salt(i)));
+            break;
         case LRE_LAYER_BATCH_NORM:
             CHECK(lre_batch_norm_backward(t->ctx, din, l->dw, l->db, dy, in, ws->aux[i],
                                           ws->aux2[i], l->w, l->norm_n, l->bn_S, accumulate));
@@ -697,8 +732,13 @@ static lre_status step_body(lre_trainer *t, const void *argp)
     lre_workspace *ws = &t->ws;
     const int64_t bs = t->batch_size;
     float *losses = lre_f32(ws->losses);
+    /* dropout's seed and serials go up with the indices (pinned: a captured
+     * step copies what the host wrote for its turn) */
+    CHECK(lre_tensor_from_host(ws->rng_dev, ws->rng_host,
+                               (size_t)(2 * a->K) * sizeof *ws->rng_host));
     for (int k = 0; k < a->K; k++) {
         int64_t n = ws->nrows[k];
+        t->cur_k = k;
         lre_tensor_set_row_range(&ws->vidx, ws->idx, k * bs, n);
         CHECK(lre_tensor_from_host(&ws->vidx, ws->idx_host + k * bs, (size_t)n * sizeof(int64_t)));
         CHECK(lre_dataset_gather_rows(t->data, &ws->vidx, 0, n, ws->x, ws->y, ws->t));
@@ -739,6 +779,10 @@ lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss)
         full = full && ws->nrows[k] == t->batch_size;
     }
     lre_optim_scalars_stage(ctx, &t->optim, lr, t->steps + 1);
+    for (int k = 0; k < K; k++) {
+        ws->rng_host[2 * k] = t->seed;
+        ws->rng_host[2 * k + 1] = (uint64_t)(t->rng_pos + k);
+    }
     const step_arg a = {K, 1.0f / (float)K};
     if (full) {
         if (t->step_k != K) {
@@ -762,6 +806,7 @@ lre_status lre_trainer_step(lre_trainer *t, double lr, float *loss)
     double total = 0.0;
     for (int k = 0; k < K; k++) total += (double)ws->loss_host[k];
     t->steps++;
+    t->rng_pos += K;
     for (int i = 0; i < t->model->n_layers; i++) /* one per training forward, as torch */
         if (t->model->layers[i].kind == LRE_LAYER_BATCH_NORM) t->model->layers[i].nbt += K;
     *loss = (float)(total / K);
@@ -883,6 +928,7 @@ lre_status lre_trainer_reinit(lre_trainer *t, uint64_t seed)
     CHECK(lre_model_init(t->model, seed));
     CHECK(lre_optim_state_zero(&t->opt));
     t->steps = 0;
+    t->rng_pos = 0;
     return LRE_OK;
 }
 
@@ -893,6 +939,7 @@ lre_status lre_trainer_reseed(lre_trainer *t, uint64_t seed)
     t->batcher.seed = seed;
     t->batcher.epoch = 0;
     t->batcher.cursor = 0;
+    t->rng_pos = 0; /* dropout's masks start again, from the new seed */
     lre_batcher_permute(&t->batcher);
     return LRE_OK;
 }

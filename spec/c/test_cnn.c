@@ -603,6 +603,97 @@ static void test_batch_norm_model(void)
     lre_dataset_release(d);
 }
 
+/* dropout: the mask's rate and scaling, the same mask for the same seed,
+ * serial and layer and another otherwise; in a trainer: p = 0 gives the
+ * steps of the net without it, the same seed replays the same losses,
+ * another seed does not, a restore repeats the steps after it bit for bit,
+ * and evaluate lets the values through. */
+static void test_dropout(void)
+{
+    const int64_t n = 200000;
+    lre_tensor *x = chk_t2(ctx, LRE_F32, 1, n), *y = chk_t2(ctx, LRE_F32, 1, n);
+    lre_tensor *mask = chk_t2(ctx, LRE_F32, 1, n), *rng = chk_t1(ctx, LRE_I64, 4);
+    chk_set_all(ctx, x, 2.0f);
+    uint64_t r[4] = {7, 100, 7, 101};
+    chk_write(ctx, rng, r);
+    const uint64_t *dev = (const uint64_t *)lre_tensor_data(rng);
+    chk_must(ctx, lre_dropout_dev(ctx, y, mask, x, 0.3f, dev, 11), "dropout");
+    float *m1 = chk_download(ctx, mask), *y1 = chk_download(ctx, y);
+    int64_t zeros = 0, bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (m1[i] == 0.0f) zeros++;
+        else if (m1[i] != 1.0f / 0.7f) bad++;
+        if (y1[i] != 2.0f * m1[i]) bad++;
+    }
+    const double rate = (double)zeros / (double)n; /* sd of the rate: ~0.001 */
+    CHECK(fabs(rate - 0.3) < 0.005 && bad == 0,
+          "dropout(0.3): 30% dropped (within 5 sd), the rest scaled by 1/0.7, y = x·mask",
+          "rate %.4f, %lld bad values", rate, (long long)bad);
+    chk_must(ctx, lre_dropout_dev(ctx, y, mask, x, 0.3f, dev, 11), "dropout again");
+    float *m2 = chk_download(ctx, mask);
+    chk_bits("dropout: the same seed, serial and layer give the same mask", m1, m2, n);
+    chk_must(ctx, lre_dropout_dev(ctx, y, mask, x, 0.3f, dev + 2, 11), "next serial");
+    float *m3 = chk_download(ctx, mask);
+    chk_must(ctx, lre_dropout_dev(ctx, y, mask, x, 0.3f, dev, 12), "another layer");
+    float *m4 = chk_download(ctx, mask);
+    CHECK(memcmp(m1, m3, sizeof *m1 * (size_t)n) != 0 && memcmp(m1, m4, sizeof *m1 * (size_t)n),
+          "dropout: another serial or another layer gives another mask", "the same bits");
+    chk_err(ctx, lre_dropout_dev(ctx, y, mask, x, 1.0f, dev, 1), LRE_EINVAL,
+            "dropout with p 1 is refused", "[0, 1)", NOMSG);
+    free(m1);
+    free(y1);
+    free(m2);
+    free(m3);
+    free(m4);
+    lre_tensor *ts[] = {x, y, mask, rng};
+    for (int i = 0; i < 4; i++) lre_tensor_release(ts[i]);
+
+    chk_rng rr = {41};
+    lre_dataset *d = chk_random_dataset(ctx, &rr, 48, 10, 3);
+    float l[5][5];
+    const float ps[5] = {0.0f, -1.0f, 0.5f, 0.5f, 0.5f}; /* -1: no dropout layer */
+    const uint64_t seeds[5] = {1, 1, 1, 2, 1};
+    for (int k = 0; k < 5; k++) {
+        lre_model *m = NULL;
+        chk_must(ctx, lre_model_new(ctx, &m), "model");
+        chk_must(ctx, lre_model_add_linear(m, 10, 16), "linear");
+        chk_must(ctx, lre_model_add_act(m, LRE_ACT_RELU, 0), "relu");
+        if (ps[k] >= 0) chk_must(ctx, lre_model_add_dropout(m, ps[k]), "dropout");
+        chk_must(ctx, lre_model_add_linear(m, 16, 3), "linear");
+        chk_must(ctx, lre_model_init(m, 5), "init"); /* the same weights for every k */
+        lre_trainer_opts o = lre_trainer_opts_default();
+        o.batch_size = 8;
+        o.seed = seeds[k];
+        o.shuffle = 0; /* the same batches for every seed: only the masks differ */
+        lre_trainer *t = chk_trainer(ctx, m, d, &o);
+        for (int i = 0; i < 5; i++) chk_must(ctx, lre_trainer_step(t, 1e-2, &l[k][i]), "step");
+        if (k == 2) { /* evaluate: no dropout, so the same twice; restore: exact */
+            float e1, e2, a[3], b[3];
+            chk_must(ctx, lre_trainer_evaluate(t, d, &e1), "evaluate");
+            chk_must(ctx, lre_trainer_evaluate(t, d, &e2), "evaluate");
+            CHECK(e1 == e2, "dropout: evaluate lets the values through (the same loss twice)",
+                  "%g vs %g", (double)e1, (double)e2);
+            lre_snapshot *snap = NULL;
+            chk_must(ctx, lre_trainer_snapshot(t, &snap), "snapshot");
+            for (int i = 0; i < 3; i++) chk_must(ctx, lre_trainer_step(t, 1e-2, &a[i]), "step");
+            chk_must(ctx, lre_trainer_restore(t, snap), "restore");
+            for (int i = 0; i < 3; i++) chk_must(ctx, lre_trainer_step(t, 1e-2, &b[i]), "step");
+            chk_bits("dropout: the steps after a restore repeat bit for bit (the masks too)", a,
+                     b, 3);
+            lre_snapshot_release(snap);
+        }
+        lre_trainer_release(t);
+        lre_model_release(m);
+    }
+    chk_bits("dropout(0): the steps of the net without it", l[1], l[0], 5);
+    CHECK(memcmp(l[2], l[1], sizeof l[1]) != 0, "dropout(0.5) changes the steps",
+          "the same losses");
+    CHECK(memcmp(l[3], l[2], sizeof l[2]) != 0, "another seed draws other masks (the same "
+          "batches)", "the same losses");
+    chk_bits("the same seed replays the same masks: the same losses", l[2], l[4], 5);
+    lre_dataset_release(d);
+}
+
 /* A first layer without weights (flatten, then an MLP on 2-D rows), and
  * the clone of a trainer of a CNN. */
 static void test_flatten_first(void)
@@ -653,6 +744,7 @@ int main(void)
         test_bf16();
         test_layer_norm_model();
         test_batch_norm_model();
+        test_dropout();
         lre_ctx_release(ctx);
     }
     free(cpu_params);

@@ -622,6 +622,30 @@ __global__ void avg_pool_backward_kernel(float *dx, const float *dy, lre_conv_ge
     }
 }
 
+__global__ void dropout_kernel(float *y, float *mask, const float *x, int64_t n,
+                               const uint64_t *rng, uint64_t salt, uint32_t threshold, float scale)
+{
+    const uint64_t key = rng[0] ^ salt, sr = rng[1];
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
+        const float m = lre_dropout_mask1(key, sr, (uint64_t)e, threshold, scale);
+        mask[e] = m;
+        y[e] = x[e] * m;
+    }
+}
+
+lre_status cuda_dropout_forward(void *state, float *y, float *mask, const float *x, int64_t n,
+                                const uint64_t *rng, uint64_t salt, uint32_t threshold,
+                                float scale)
+{
+    cuda_state *s = ST(state);
+    if (n == 0) return LRE_OK;
+    dropout_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(y, mask, x, n, rng, salt,
+                                                             threshold, scale);
+    LAUNCHED(s, "dropout_forward");
+    return LRE_OK;
+}
+
 /* batch norm: a thread per channel for the statistics and the backward,
  * a thread per value for y */
 __global__ void batch_norm_stats_kernel(float *mean, float *rstd, float *run_mean,
@@ -1261,6 +1285,7 @@ lre_backend make_table()
     b.max_pool_backward = cuda_max_pool_backward;
     b.avg_pool_forward = cuda_avg_pool_forward;
     b.avg_pool_backward = cuda_avg_pool_backward;
+    b.dropout_forward = cuda_dropout_forward;
     b.batch_norm_forward = cuda_batch_norm_forward;
     b.batch_norm_backward = cuda_batch_norm_backward;
     b.layer_norm_forward = cuda_layer_norm_forward;
