@@ -5,7 +5,7 @@
 -- Runs the user's range test (../shared/seeds: 784-256-256-10 ReLU MLP, or
 -- with MODEL "lenet" the issue's LeNet-style CNN on the 28x28 images: conv
 -- 1->6 k5 pad 2, relu, max-pool 2; conv 6->16 k5, relu, max-pool 2; flatten;
--- linear 400->120->84->10,
+-- linear 400->120->84->10; with "bn" a conv / batch-norm net,
 -- Adam with weight decay 1e-2, batch 128, exp 1e-7 -> 500, validation loss
 -- every step, diverge_th 5) on the first n_train Fashion-MNIST training rows
 -- and the first n_val test rows, with shuffle = false so that the batches are
@@ -18,21 +18,21 @@
 --   lrengine.json     the result (lrs, smoothed, train_losses, val_losses,
 --                     suggestions.steepest, ...)
 --
---   build/lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet]
+--   build/lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet|bn]
 --   /tmp/refenv/bin/python scripts/compare_torch.py OUTDIR
 local lre = require "lrengine"
 local finder = require "lrengine.finder"
 
 local outdir = arg and arg[1]
 if not outdir or outdir == "" then
-  io.stderr:write("usage: lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet]\n")
+  io.stderr:write("usage: lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet|bn]\n")
   os.exit(2)
 end
 local function int_arg(i, default) return math.tointeger(tonumber(arg[i] or "")) or default end
 local num_iter, n_train, n_val = int_arg(2, 100), int_arg(3, 12000), int_arg(4, 2000)
 local which = arg[5] or "mlp"
-if which ~= "mlp" and which ~= "lenet" then
-  io.stderr:write("compare_torch.lua: MODEL is mlp or lenet, not '" .. which .. "'\n")
+if which ~= "mlp" and which ~= "lenet" and which ~= "bn" then
+  io.stderr:write("compare_torch.lua: MODEL is mlp, lenet or bn, not '" .. which .. "'\n")
   os.exit(2)
 end
 assert(os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'"), "cannot create " .. outdir)
@@ -42,7 +42,15 @@ assert(os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'"), "cannot cre
 local train = lre.data.fashion_mnist("train"):scale(1 / 255):subset(n_train)
 local val = lre.data.fashion_mnist("test"):scale(1 / 255):subset(n_val)
 
-local model = which == "mlp" and lre.nn.sequential {
+local models = {}
+-- the batch-norm net: conv 1->8 k3 pad 1, batch_norm2d, relu, max-pool 2,
+-- flatten, linear 1568->10 (steps in train mode, the validation curve in
+-- eval mode on the running statistics, as torch-lr-finder)
+models.bn = lre.nn.sequential {
+  lre.nn.conv2d(1, 8, 3, { padding = 1 }), lre.nn.batch_norm2d(8), lre.nn.relu(),
+  lre.nn.max_pool2d(2), lre.nn.flatten(), lre.nn.linear(8 * 14 * 14, 10),
+}
+local model = which == "bn" and models.bn or which == "mlp" and lre.nn.sequential {
   lre.nn.linear(784, 256), lre.nn.relu(),
   lre.nn.linear(256, 256), lre.nn.relu(),
   lre.nn.linear(256, 10),

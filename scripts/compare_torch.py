@@ -83,7 +83,7 @@ def idx(path):
 def dataset(split, n):
     """The first n rows, in file order, scaled as lrengine's scale(1/255)."""
     x = idx(f"{DATA}/{split}-images-idx3-ubyte.gz")[:n]
-    x = x.reshape(n, 1, 28, 28) if MODEL == "lenet" else x.reshape(n, -1)
+    x = x.reshape(n, 1, 28, 28) if MODEL in ("lenet", "bn") else x.reshape(n, -1)
     y = idx(f"{DATA}/{split}-labels-idx1-ubyte.gz")[:n]
     x = torch.from_numpy(x.astype(np.float32) * np.float32(1 / 255))
     return TensorDataset(x, torch.from_numpy(y.astype(np.int64)))
@@ -93,7 +93,10 @@ MODEL = "mlp"  # or "lenet", as lrengine's half recorded (compare.model)
 
 
 def model_from(path):
-    if MODEL == "lenet":  # the issue's LeNet-style net; the same state_dict names as ours
+    if MODEL == "bn":  # conv / batch norm: running statistics in the state_dict too
+        m = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 14 * 14, 10))
+    elif MODEL == "lenet":  # the issue's LeNet-style net; the same state_dict names as ours
         m = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                           nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
@@ -187,11 +190,13 @@ def main():
             x, y = batches[k % len(batches)]
             for g in opt.param_groups:
                 g["lr"] = float(lr)
+            model.train()  # batch norm: the batch's statistics, running ones moved
             opt.zero_grad()
             loss = crit(model(x.to(dtype)), y)
             loss.backward()
             opt.step()
             tr.append(loss.item())
+            model.eval()  # the running statistics, as torch-lr-finder's evaluate
             with torch.no_grad():
                 va.append(crit(model(vx), vy).item())
         return np.array(tr), np.array(va)
