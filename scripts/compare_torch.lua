@@ -18,21 +18,21 @@
 --   lrengine.json     the result (lrs, smoothed, train_losses, val_losses,
 --                     suggestions.steepest, ...)
 --
---   build/lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet|bn]
+--   build/lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet|bn|resnet]
 --   /tmp/refenv/bin/python scripts/compare_torch.py OUTDIR
 local lre = require "lrengine"
 local finder = require "lrengine.finder"
 
 local outdir = arg and arg[1]
 if not outdir or outdir == "" then
-  io.stderr:write("usage: lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet|bn]\n")
+  io.stderr:write("usage: lrengine scripts/compare_torch.lua OUTDIR [num_iter] [n_train] [n_val] [mlp|lenet|bn|resnet]\n")
   os.exit(2)
 end
 local function int_arg(i, default) return math.tointeger(tonumber(arg[i] or "")) or default end
 local num_iter, n_train, n_val = int_arg(2, 100), int_arg(3, 12000), int_arg(4, 2000)
 local which = arg[5] or "mlp"
-if which ~= "mlp" and which ~= "lenet" and which ~= "bn" then
-  io.stderr:write("compare_torch.lua: MODEL is mlp, lenet or bn, not '" .. which .. "'\n")
+if which ~= "mlp" and which ~= "lenet" and which ~= "bn" and which ~= "resnet" then
+  io.stderr:write("compare_torch.lua: MODEL is mlp, lenet, bn or resnet, not '" .. which .. "'\n")
   os.exit(2)
 end
 assert(os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'"), "cannot create " .. outdir)
@@ -50,7 +50,27 @@ models.bn = lre.nn.sequential {
   lre.nn.conv2d(1, 8, 3, { padding = 1 }), lre.nn.batch_norm2d(8), lre.nn.relu(),
   lre.nn.max_pool2d(2), lre.nn.flatten(), lre.nn.linear(8 * 14 * 14, 10),
 }
-local model = which == "bn" and models.bn or which == "mlp" and lre.nn.sequential {
+-- the small ResNet of examples/fashion_mnist_resnet.lua (two residual
+-- blocks with batch norm, the second with a strided shortcut)
+do
+  local nn = lre.nn
+  local function cb(cin, cout, stride)
+    return nn.conv2d(cin, cout, 3, { padding = 1, stride = stride, bias = false }),
+      nn.batch_norm2d(cout)
+  end
+  local c1, b1 = cb(8, 8, 1)
+  local c2, b2 = cb(8, 8, 1)
+  local c3, b3 = cb(8, 16, 2)
+  local c4, b4 = cb(16, 16, 1)
+  models.resnet = nn.sequential {
+    nn.conv2d(1, 8, 3, { padding = 1, bias = false }), nn.batch_norm2d(8), nn.relu(),
+    nn.residual { c1, b1, nn.relu(), c2, b2 }, nn.relu(),
+    nn.residual { c3, b3, nn.relu(), c4, b4,
+      shortcut = { nn.conv2d(8, 16, 1, { stride = 2, bias = false }), nn.batch_norm2d(16) } },
+    nn.relu(), nn.adaptive_avg_pool2d(1), nn.flatten(), nn.linear(16, 10),
+  }
+end
+local model = models[which] or which == "mlp" and lre.nn.sequential {
   lre.nn.linear(784, 256), lre.nn.relu(),
   lre.nn.linear(256, 256), lre.nn.relu(),
   lre.nn.linear(256, 10),

@@ -83,17 +83,45 @@ def idx(path):
 def dataset(split, n):
     """The first n rows, in file order, scaled as lrengine's scale(1/255)."""
     x = idx(f"{DATA}/{split}-images-idx3-ubyte.gz")[:n]
-    x = x.reshape(n, 1, 28, 28) if MODEL in ("lenet", "bn") else x.reshape(n, -1)
+    x = x.reshape(n, 1, 28, 28) if MODEL in ("lenet", "bn", "resnet") else x.reshape(n, -1)
     y = idx(f"{DATA}/{split}-labels-idx1-ubyte.gz")[:n]
     x = torch.from_numpy(x.astype(np.float32) * np.float32(1 / 255))
     return TensorDataset(x, torch.from_numpy(y.astype(np.int64)))
 
 
-MODEL = "mlp"  # or "lenet", as lrengine's half recorded (compare.model)
+MODEL = "mlp"  # or "lenet", "bn", "resnet", as lrengine's half recorded (compare.model)
+
+
+class Residual(nn.Module):
+    """lrengine's residual block: y = f(x) + x, or f(x) + shortcut(x), its
+    layers named as lrengine names them (4.0.weight, 4.shortcut.0.weight)."""
+
+    def __init__(self, *layers, shortcut=None):
+        super().__init__()
+        for j, layer in enumerate(layers):
+            self.add_module(str(j), layer)
+        self.n = len(layers)
+        self.shortcut = nn.Sequential(*shortcut) if shortcut else None
+
+    def forward(self, x):
+        h = x
+        for j in range(self.n):
+            h = getattr(self, str(j))(h)
+        return h + (self.shortcut(x) if self.shortcut is not None else x)
 
 
 def model_from(path):
-    if MODEL == "bn":  # conv / batch norm: running statistics in the state_dict too
+    def cb(cin, cout, stride=1):
+        return [nn.Conv2d(cin, cout, 3, padding=1, stride=stride, bias=False), nn.BatchNorm2d(cout)]
+
+    if MODEL == "resnet":  # examples/fashion_mnist_resnet.lua's
+        m = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                          Residual(*cb(8, 8), nn.ReLU(), *cb(8, 8)), nn.ReLU(),
+                          Residual(*cb(8, 16, 2), nn.ReLU(), *cb(16, 16),
+                                   shortcut=[nn.Conv2d(8, 16, 1, stride=2, bias=False),
+                                             nn.BatchNorm2d(16)]),
+                          nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+    elif MODEL == "bn":  # conv / batch norm: running statistics in the state_dict too
         m = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 14 * 14, 10))
     elif MODEL == "lenet":  # the issue's LeNet-style net; the same state_dict names as ours

@@ -258,3 +258,41 @@ describe("dropout", function()
     for _ = 1, 4 do assert.are.equal(a:step(1e-2), b:step(1e-2)) end
   end)
 end)
+
+describe("residual", function()
+  it("describes its blocks and names their parameters as torch's nesting", function()
+    local b = lre.nn.residual { lre.nn.conv2d(4, 4, 3, { padding = 1 }), lre.nn.relu() }
+    assert.are.equal("residual{conv2d(4,4,k=3,p=1) relu}", tostring(b))
+    local m = lre.nn.sequential {
+      lre.nn.conv2d(1, 4, 3, { padding = 1 }), b,
+      lre.nn.residual { lre.nn.conv2d(4, 8, 3, { padding = 1, stride = 2 }),
+        shortcut = { lre.nn.conv2d(4, 8, 1, { stride = 2, bias = false }) } },
+      lre.nn.adaptive_avg_pool2d(1), lre.nn.flatten(), lre.nn.linear(8, 4) }
+    assert.are.equal("conv2d(1,4,k=3,p=1) residual{conv2d(4,4,k=3,p=1) relu} "
+      .. "residual{conv2d(4,8,k=3,s=2,p=1);shortcut{conv2d(4,8,k=1,s=2,bias=false)}} "
+      .. "adaptive_avg_pool2d(1) flatten linear(8,4)", m:describe())
+    local names = {}
+    for _, p in ipairs(m:parameters()) do names[#names + 1] = p.name end
+    assert.are.equal("0.weight 0.bias 1.0.weight 1.0.bias 2.0.weight 2.0.bias 2.shortcut.0.weight "
+      .. "5.weight 5.bias", table.concat(names, " "))
+    assert.are.equal(6, #m:layers())
+    local data = bands(64, 1, 8, 8, 4):reshape { 1, 8, 8 }
+    local t = lre.trainer { model = m, data = data, batch_size = 16, seed = 4,
+      optimizer = lre.optim.adam { lr = 1e-2 } }
+    local before = t:evaluate(data)
+    for _ = 1, 30 do t:step(1e-2) end
+    assert.is_true(t:evaluate(data) < 0.5 * before)
+  end)
+
+  it("refuses what torch would not build or run, naming it", function()
+    fails("residual blocks do not nest", lre.nn.residual,
+      { lre.nn.residual { lre.nn.relu() } })
+    fails("the block has no layers", lre.nn.residual, {})
+    fails("shortcut must be a list of layers", lre.nn.residual, { lre.nn.relu(), shortcut = {} })
+    fails("no flatten inside", lre.nn.sequential,
+      { lre.nn.linear(2, 2), lre.nn.residual { lre.nn.flatten() } })
+    local m = lre.nn.sequential { lre.nn.linear(4, 4), lre.nn.residual { lre.nn.linear(4, 2) } }
+    fails("residual block 1 adds its branch's rows of 2 to its input's rows of 4", lre.trainer,
+      { model = m, data = bands(8, 1, 2, 2, 2) })
+  end)
+end)

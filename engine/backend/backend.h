@@ -276,6 +276,10 @@ typedef struct lre_backend {
                                   const uint64_t *rng, uint64_t salt, uint32_t threshold,
                                   float scale);
 
+    /* Optional: y (n) = a + b (a residual block's sum, and its gradients
+     * meeting at the block's input). NULL: no residual blocks. */
+    lre_status (*add)(void *state, float *y, const float *a, const float *b, int64_t n);
+
     /* y (n) = f(x (n)); in place allowed */
     lre_status (*act_forward)(void *state, lre_act a, float param, float *y,
                               const float *x, int64_t n);

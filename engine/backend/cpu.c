@@ -645,6 +645,14 @@ static lre_status cpu_dropout_forward(void *state, float *y, float *mask, const 
     return LRE_OK;
 }
 
+static lre_status cpu_add(void *state, float *y, const float *a, const float *b, int64_t n)
+{
+    (void)state;
+    LRE_SIMD
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    return LRE_OK;
+}
+
 /* db (cols) (+)= Σ_rows dy (rows,cols) */
 static lre_status cpu_bias_add_backward(void *state, float *db, const float *dy, int64_t rows,
                                   int64_t cols, int accumulate)
@@ -1016,6 +1024,7 @@ const lre_backend lre_backend_cpu = {
     .conv_prepare = cpu_conv_prepare,
 #endif
     .dropout_forward = cpu_dropout_forward,
+    .add = cpu_add,
     .batch_norm_forward = cpu_batch_norm_forward,
     .batch_norm_backward = cpu_batch_norm_backward,
     .layer_norm_forward = cpu_layer_norm_forward,

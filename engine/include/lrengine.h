@@ -448,6 +448,9 @@ typedef enum lre_layer_kind {
     LRE_LAYER_LAYER_NORM,
     LRE_LAYER_BATCH_NORM,
     LRE_LAYER_DROPOUT,
+    LRE_LAYER_RESIDUAL,     /* a residual block's start (its input goes on unchanged) */
+    LRE_LAYER_SHORTCUT,     /* its shortcut's start (from the block's input) */
+    LRE_LAYER_RESIDUAL_END, /* its end: the branch's output + the shortcut's (or the input) */
     LRE_LAYER_COUNT
 } lre_layer_kind;
 
@@ -503,6 +506,20 @@ lre_status lre_model_add_batch_norm(lre_model *m, int dims, int64_t c, float eps
  * and checkpoints carry: a seed replays its masks); evaluate passes the
  * values through. */
 lre_status lre_model_add_dropout(lre_model *m, float p);
+/* A residual block, y = f(x) + x or f(x) + shortcut(x), as one layer of
+ * torch's nn.Sequential: lre_model_begin_residual, f's layers, optionally
+ * lre_model_begin_shortcut and the shortcut's layers, then
+ * lre_model_end_residual. Its parameters are named as a module whose
+ * children are f's layers ("4.0.weight", "4.2.bias") and a Sequential
+ * "shortcut" ("4.shortcut.0.weight"). Blocks do not nest; f and a
+ * shortcut have at least one layer; the two sides' shapes must agree
+ * (checked with the input shape). */
+lre_status lre_model_begin_residual(lre_model *m);
+lre_status lre_model_begin_shortcut(lre_model *m);
+lre_status lre_model_end_residual(lre_model *m);
+/* Layer i's name in torch's state_dict ("3", "4.0", "4.shortcut.1"), to
+ * which ".weight", ".bias", ".running_mean", ... are appended. */
+const char *lre_model_layer_name(const lre_model *m, int i);
 /* Works out every layer's input and output shape for rows of `shape`
  * (ndim 1 to LRE_MAX_DIMS): LRE_ESHAPE, with the layer at fault named
  * ("layer 4 (linear(784,10)) expects 784 features, gets 1568 from layer 3

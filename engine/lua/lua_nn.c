@@ -425,6 +425,35 @@ static int layer_tostring(lua_State *L) {
     } else if (strcmp(type, "dropout") == 0) {
         lua_getfield(L, 1, "p");
         lua_pushfstring(L, "dropout(%s)", luaL_tolstring(L, -1, NULL));
+    } else if (strcmp(type, "residual") == 0) { /* as model:describe() writes it */
+        int base = lua_gettop(L), sc = lua_getfield(L, 1, "shortcut") == LUA_TTABLE ? base + 1 : 0;
+        int parts = 0;
+        lua_pushliteral(L, "residual{");
+        parts++;
+        for (int part = 0; part < (sc ? 2 : 1); part++) {
+            int t = part ? sc : 1;
+            if (part) {
+                lua_pushliteral(L, ";shortcut{");
+                parts++;
+            }
+            lua_Integer len = luaL_len(L, t);
+            for (lua_Integer j = 1; j <= len; j++) {
+                if (j > 1) {
+                    lua_pushliteral(L, " ");
+                    parts++;
+                }
+                lua_geti(L, t, j);
+                luaL_tolstring(L, -1, NULL);
+                lua_remove(L, -2);
+                parts++;
+            }
+            if (part) {
+                lua_pushliteral(L, "}");
+                parts++;
+            }
+        }
+        lua_pushliteral(L, "}");
+        lua_concat(L, parts + 1);
     } else if (image_kind(type) >= 0 || strcmp(type, "layer_norm") == 0 ||
                strcmp(type, "batch_norm1d") == 0 || strcmp(type, "batch_norm2d") == 0) {
         lua_pushcfunction(L, describe_image);
@@ -443,20 +472,21 @@ static int layer_tostring(lua_State *L) {
 
 /* Reads the description at the top of the stack (list item `i`) into *s
  * and pushes a normalised copy of it (what model:layers() returns). */
-static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
+static void readlayer_at(lua_State *L, const char *where, layerspec *s) {
     int t = lua_gettop(L);
     if (lua_type(L, t) != LUA_TTABLE) {
         if (lua_type(L, t) == LUA_TFUNCTION)
-            luaL_error(L, "sequential: layer %I is a function; call it to make a layer "
-                          "(lre.nn.relu(), not lre.nn.relu)", i);
-        luaL_error(L, "sequential: layer %I is %s, expected a layer from lre.nn", i,
-                   lrelua_typephrase(L, t));
+            luaL_error(L, "%s is a function; call it to make a layer (lre.nn.relu(), not "
+                          "lre.nn.relu)", where);
+        luaL_error(L, "%s is %s, expected a layer from lre.nn", where, lrelua_typephrase(L, t));
     }
     if (lua_getfield(L, t, "type") != LUA_TSTRING)
-        luaL_error(L, "sequential: layer %I has no 'type' (make layers with lre.nn.linear, "
-                      "lre.nn.relu, ...)", i);
+        luaL_error(L, "%s has no 'type' (make layers with lre.nn.linear, lre.nn.relu, ...)",
+                   where);
     const char *type = lua_tostring(L, -1);
-    const char *fname = lua_pushfstring(L, "sequential: layer %I", i);
+    if (strcmp(type, "residual") == 0)
+        luaL_error(L, "%s: residual blocks do not nest", where);
+    const char *fname = lua_pushstring(L, where);
     memset(s, 0, sizeof *s);
     s->kind = LRE_LAYER_ACT;
     int kind = image_kind(type);
@@ -526,46 +556,155 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
     lua_settop(L, t);
 }
 
+static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
+    const char *where = lua_pushfstring(L, "sequential: layer %I", i);
+    lua_insert(L, -2); /* keep it below the description */
+    readlayer_at(L, where, s);
+    lua_remove(L, -2);
+}
+
+/* The normalised residual block of the description at the top (its
+ * layers and its optional shortcut, each read as readlayer_at reads a
+ * layer) replaces it; with specs, the block's flat layers are written
+ * there (start, its layers, [shortcut start, its layers], end) and their
+ * count returned. */
+static int readresidual(lua_State *L, const char *where, layerspec *specs) {
+    int t = lua_gettop(L), n = 0;
+    lua_createtable(L, 0, 2);
+    int out = lua_gettop(L);
+    lua_pushliteral(L, "residual");
+    lua_setfield(L, out, "type");
+    luaL_setmetatable(L, LRELUA_LAYER);
+    if (specs) specs[n].kind = LRE_LAYER_RESIDUAL;
+    n++;
+    lua_Integer len = luaL_len(L, t);
+    if (len < 1) luaL_error(L, "%s (residual): the block has no layers", where);
+    for (lua_Integer j = 1; j <= len; j++) {
+        const char *w = lua_pushfstring(L, "%s (residual), its layer %I", where, j);
+        lua_geti(L, t, j);
+        layerspec tmp, *sp = specs ? &specs[n] : &tmp;
+        readlayer_at(L, w, sp);
+        lua_rawseti(L, out, j);
+        lua_pop(L, 1);
+        n++;
+    }
+    if (lua_getfield(L, t, "shortcut") != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TTABLE || luaL_len(L, -1) < 1)
+            luaL_error(L, "%s (residual): shortcut must be a list of layers (at least one)",
+                       where);
+        int sc = lua_gettop(L);
+        if (specs) specs[n].kind = LRE_LAYER_SHORTCUT;
+        n++;
+        lua_Integer sl = luaL_len(L, sc);
+        lua_createtable(L, (int)sl, 0);
+        for (lua_Integer j = 1; j <= sl; j++) {
+            const char *w = lua_pushfstring(L, "%s (residual), its shortcut's layer %I", where, j);
+            lua_geti(L, sc, j);
+            layerspec tmp, *sp = specs ? &specs[n] : &tmp;
+            readlayer_at(L, w, sp);
+            lua_rawseti(L, -3, j);
+            lua_pop(L, 1);
+            n++;
+        }
+        lua_setfield(L, out, "shortcut");
+    }
+    lua_pop(L, 1);
+    if (specs) specs[n].kind = LRE_LAYER_RESIDUAL_END;
+    n++;
+    lua_replace(L, t);
+    lua_settop(L, t);
+    return n;
+}
+
+/* Is the value at idx a residual block's description? */
+static int isresidual(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TTABLE) return 0;
+    lua_getfield(L, idx, "type");
+    int r = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "residual") == 0;
+    lua_pop(L, 1);
+    return r;
+}
+
+/* lre.nn.residual{layer, ..., shortcut = {layer, ...}} -> its description */
+static int nn_residual(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_pushvalue(L, 1);
+    readresidual(L, "residual", NULL);
+    return 1;
+}
+
 /* lre.nn.sequential{layer, ...} -> model */
 static int nn_sequential(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_Integer n = luaL_len(L, 1);
     if (n < 1) return luaL_error(L, "sequential: the list of layers is empty");
     if (n > 4096) return luaL_error(L, "sequential: %I layers is too many", n);
-    layerspec *specs = (layerspec *)lua_newuserdatauv(L, (size_t)n * sizeof *specs, 0);
-    lua_createtable(L, (int)n, 0);                       /* the layer list: 3 */
-    lua_Integer last = 0, lastconv = 0, weights = 0; /* the last linear, conv2d */
+    /* the flat layers: a residual block is its start, layers and end */
+    lua_Integer flat = 0;
     for (lua_Integer i = 1; i <= n; i++) {
-        layerspec *sp = &specs[i - 1];
         lua_geti(L, 1, i);
+        if (isresidual(L, -1)) {
+            flat += 2 + luaL_len(L, -1);
+            if (lua_getfield(L, -1, "shortcut") == LUA_TTABLE) flat += 1 + luaL_len(L, -1);
+            lua_pop(L, 1);
+        } else {
+            flat++;
+        }
+        lua_pop(L, 1);
+        if (flat > 4096) return luaL_error(L, "sequential: %I layers is too many", flat);
+    }
+    layerspec *specs = (layerspec *)lua_newuserdatauv(L, (size_t)flat * sizeof *specs, 0);
+    memset(specs, 0, (size_t)flat * sizeof *specs);
+    lua_createtable(L, (int)n, 0);                       /* the layer list: 3 */
+    lua_Integer last = 0, lastconv = 0, weights = 0, lastf = 0, lastcf = 0;
+    lua_Integer f = 0; /* flat layers so far */
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        if (isresidual(L, -1)) {
+            const char *where = lua_pushfstring(L, "sequential: layer %I", i);
+            lua_insert(L, -2);
+            int k = readresidual(L, where, specs + f);
+            for (int q = 0; q < k; q++)
+                if (specs[f + q].kind == LRE_LAYER_LINEAR || specs[f + q].kind == LRE_LAYER_CONV2D)
+                    weights = 1;
+            f += k;
+            last = lastconv = 0; /* shapes across a block: checked with the input's */
+            lua_rawseti(L, 3, i);
+            lua_pop(L, 1);
+            continue;
+        }
+        layerspec *sp = &specs[f++];
         readlayer(L, i, sp);
+        /* last, lastconv: the top-level numbers of the last linear and
+         * conv2d; lastf, lastcf: their flat places */
         if (sp->kind == LRE_LAYER_LINEAR) {
-            if (last && specs[last - 1].out != sp->in) {
+            if (last && specs[lastf].out != sp->in) {
                 lua_pushfstring(L, "linear(%I,%I)", sp->in, sp->out);
                 return luaL_error(L, "sequential: layer %I %s expects %I inputs but layer %I "
                                      "gives %I", i, lua_tostring(L, -1), sp->in,
-                                  last, specs[last - 1].out);
+                                  last, specs[lastf].out);
             }
-            last = i;
+            last = i, lastf = f - 1;
             lastconv = 0;
             weights = 1;
         } else if (sp->kind == LRE_LAYER_CONV2D) {
-            if (lastconv && specs[lastconv - 1].cout != sp->cin)
+            if (lastconv && specs[lastcf].cout != sp->cin)
                 return luaL_error(L, "sequential: layer %I conv2d expects %I channels but "
                                      "layer %I (conv2d) gives %I", i, sp->cin, lastconv,
-                                  specs[lastconv - 1].cout);
-            lastconv = i;
+                                  specs[lastcf].cout);
+            lastconv = i, lastcf = f - 1;
             last = 0;
             weights = 1;
         } else if (sp->kind == LRE_LAYER_FLATTEN) {
             lastconv = 0;
         } else if (sp->kind == LRE_LAYER_LAYER_NORM ||
                    (sp->kind == LRE_LAYER_BATCH_NORM && sp->dims == 1)) {
-            if (last && specs[last - 1].out != sp->norm_n)
+            if (last && specs[lastf].out != sp->norm_n)
                 return luaL_error(L, "sequential: layer %I (%s) expects %I values but layer %I "
                                      "gives %I", i, sp->kind == LRE_LAYER_LAYER_NORM ? "layer_norm"
                                                                                    : "batch_norm1d",
-                                  sp->norm_n, last, specs[last - 1].out);
+                                  sp->norm_n, last, specs[lastf].out);
         } else if (sp->kind != LRE_LAYER_ACT && sp->kind != LRE_LAYER_DROPOUT) {
             last = 0; /* pooling: the width depends on the image's size */
         }
@@ -580,7 +719,7 @@ static int nn_sequential(lua_State *L) {
     lre_model *m = NULL;
     if (lre_model_new(box->ctx, &m) != LRE_OK) return lrelua_fail(L, box->ctx);
     box->p = m;
-    for (lua_Integer i = 0; i < n; i++) {
+    for (lua_Integer i = 0; i < flat; i++) {
         const layerspec *sp = &specs[i];
         lre_status st;
         switch (sp->kind) {
@@ -600,6 +739,9 @@ static int nn_sequential(lua_State *L) {
                                           sp->affine);
             break;
         case LRE_LAYER_DROPOUT: st = lre_model_add_dropout(m, sp->param); break;
+        case LRE_LAYER_RESIDUAL: st = lre_model_begin_residual(m); break;
+        case LRE_LAYER_SHORTCUT: st = lre_model_begin_shortcut(m); break;
+        case LRE_LAYER_RESIDUAL_END: st = lre_model_end_residual(m); break;
         default: st = lre_model_add_flatten(m); break;
         }
         if (st != LRE_OK) return lrelua_fail(L, box->ctx);
@@ -612,8 +754,29 @@ static int nn_sequential(lua_State *L) {
 void lrelua_pushlayers(lua_State *L, lre_model *m) {
     int n = lre_model_num_layers(m);
     lua_createtable(L, n, 0);
+    int list = lua_gettop(L), top = 0, block = 0, side = 0, k = 0; /* the open block's list */
     for (int i = 0; i < n; i++) {
         lre_layer_info l = lre_model_layer_info(m, i);
+        if (l.kind == LRE_LAYER_RESIDUAL) { /* {type = "residual", layers..., shortcut = {...}} */
+            newlayer(L, "residual");
+            block = side = lua_gettop(L);
+            k = 0;
+            continue;
+        }
+        if (l.kind == LRE_LAYER_SHORTCUT) {
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, block, "shortcut");
+            side = lua_gettop(L);
+            k = 0;
+            continue;
+        }
+        if (l.kind == LRE_LAYER_RESIDUAL_END) {
+            lua_settop(L, block);
+            lua_rawseti(L, list, ++top);
+            block = 0;
+            continue;
+        }
         if (l.kind == LRE_LAYER_LAYER_NORM || l.kind == LRE_LAYER_BATCH_NORM) {
             layerspec s = {.kind = l.kind, .norm_n = l.norm_size, .eps = l.eps,
                            .momentum = l.momentum, .affine = l.affine, .dims = l.dims};
@@ -644,7 +807,10 @@ void lrelua_pushlayers(lua_State *L, lre_model *m) {
         } else {
             newlayer(L, lre_act_name(l.act));
         }
-        lua_rawseti(L, -2, i + 1);
+        if (block)
+            lua_rawseti(L, side, ++k);
+        else
+            lua_rawseti(L, list, ++top);
     }
 }
 
@@ -765,7 +931,7 @@ static int model_parameters(lua_State *L) {
         }
         for (int bias = 0; nw && bias <= (nb > 0); bias++) {
             lua_createtable(L, 0, 2);
-            lua_pushfstring(L, "%d.%s", i, bias ? "bias" : "weight");
+            lua_pushfstring(L, "%s.%s", lre_model_layer_name(m, i), bias ? "bias" : "weight");
             lua_setfield(L, -2, "name");
             if (bias) pushshape(L, 1, &nb);
             else pushshape(L, (int)nw, w);
@@ -818,6 +984,7 @@ static const luaL_Reg nnfuncs[] = {
     {"flatten", nn_flatten},
     {"layer_norm", nn_layer_norm},
     {"dropout", nn_dropout},
+    {"residual", nn_residual},
     {"batch_norm1d", nn_batch_norm1d},
     {"batch_norm2d", nn_batch_norm2d},
     {"relu", nn_relu},

@@ -22,6 +22,7 @@ lre_status lre_model_new(lre_ctx *ctx, lre_model **out)
     lre_model *m = lre_calloc(ctx, 1, sizeof *m, "model");
     if (!m) return LRE_ENOMEM;
     m->refcount = 1;
+    m->open_res = -1;
     m->ctx = ctx;
     lre_ctx_retain(ctx);
     *out = m;
@@ -88,6 +89,13 @@ static lre_layer *push_layer(lre_model *m, const char *fn)
     }
     lre_layer *l = &m->layers[m->n_layers];
     memset(l, 0, sizeof *l);
+    /* its state_dict name: the Sequential's index, or inside a residual
+     * block the block's and its own within the branch */
+    if (m->open_res < 0)
+        snprintf(l->pname, sizeof l->pname, "%d", m->top++);
+    else
+        snprintf(l->pname, sizeof l->pname, "%d.%s%d", m->block_top,
+                 m->in_shortcut ? "shortcut." : "", m->inner++);
     m->in_ndim = 0; /* the shapes are worked out again */
     return l;
 }
@@ -265,6 +273,15 @@ const char *lre_layer_describe(const lre_layer_info *l, char *buf, size_t n)
                  l->affine ? "" : ",elementwise_affine=false");
         break;
     }
+    case LRE_LAYER_RESIDUAL:
+        snprintf(buf, n, "residual");
+        break;
+    case LRE_LAYER_SHORTCUT:
+        snprintf(buf, n, "shortcut");
+        break;
+    case LRE_LAYER_RESIDUAL_END:
+        snprintf(buf, n, "residual end");
+        break;
     case LRE_LAYER_DROPOUT: {
         char p[40];
         opt_float(p, sizeof p, "p", l->param, -1.0f);
@@ -331,7 +348,9 @@ static int64_t current_channels(const lre_model *m)
     for (int i = m->n_layers - 1; i >= 0; i--) {
         const lre_layer *l = &m->layers[i];
         if (l->kind == LRE_LAYER_CONV2D) return l->cout;
-        if (l->kind == LRE_LAYER_LINEAR || l->kind == LRE_LAYER_FLATTEN) return 0;
+        if (l->kind == LRE_LAYER_LINEAR || l->kind == LRE_LAYER_FLATTEN ||
+            l->kind >= LRE_LAYER_RESIDUAL)
+            return 0;
     }
     return 0;
 }
@@ -365,6 +384,7 @@ lre_status lre_model_add_conv2d(lre_model *m, int64_t in_channels, int64_t out_c
                         in_channels, c);
     lre_layer *l = push_layer(m, fn);
     if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    memcpy(tmp.pname, l->pname, sizeof tmp.pname); /* push_layer named it */
     *l = tmp;
     l->wn = out_channels * K;
     l->bn = w->bias ? out_channels : 0;
@@ -390,6 +410,7 @@ static lre_status add_pool(lre_model *m, lre_layer_kind kind, const lre_window *
     if (s) return s;
     lre_layer *l = push_layer(m, fn);
     if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    memcpy(tmp.pname, l->pname, sizeof tmp.pname); /* push_layer named it */
     *l = tmp;
     m->n_layers++;
     return LRE_OK;
@@ -519,9 +540,85 @@ lre_status lre_model_add_dropout(lre_model *m, float p)
     return LRE_OK;
 }
 
+lre_status lre_model_begin_residual(lre_model *m)
+{
+    static const char fn[] = "lre_model_begin_residual";
+    if (!m) return LRE_EINVAL;
+    if (m->open_res >= 0)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d: residual block %s is still open "
+                        "(blocks do not nest)", fn, m->n_layers + 1, m->layers[m->open_res].pname);
+    lre_layer *l = push_layer(m, fn);
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    l->kind = LRE_LAYER_RESIDUAL;
+    l->res_a = -1;
+    m->block_top = m->top - 1;
+    l->in = l->out = current_width(m);
+    m->open_res = m->n_layers++;
+    m->in_shortcut = 0;
+    m->inner = 0;
+    return LRE_OK;
+}
+
+lre_status lre_model_begin_shortcut(lre_model *m)
+{
+    static const char fn[] = "lre_model_begin_shortcut";
+    if (!m) return LRE_EINVAL;
+    if (m->open_res < 0 || m->in_shortcut)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d: %s", fn, m->n_layers + 1,
+                        m->open_res < 0 ? "a shortcut belongs in a residual block (none is open)"
+                                        : "the block already has its shortcut");
+    if (m->open_res == m->n_layers - 1)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: residual block %s has no layers before its "
+                        "shortcut", fn, m->layers[m->open_res].pname);
+    lre_layer *l = push_layer(m, fn);
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    m->inner--; /* the marker takes no index */
+    snprintf(l->pname, sizeof l->pname, "%d.shortcut", m->block_top);
+    l->kind = LRE_LAYER_SHORTCUT;
+    m->layers[m->open_res].res_a = m->n_layers;
+    m->n_layers++;
+    m->in_shortcut = 1;
+    m->inner = 0;
+    return LRE_OK;
+}
+
+lre_status lre_model_end_residual(lre_model *m)
+{
+    static const char fn[] = "lre_model_end_residual";
+    if (!m) return LRE_EINVAL;
+    if (m->open_res < 0)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: layer %d: no residual block is open", fn,
+                        m->n_layers + 1);
+    const int b = m->open_res, sc = m->layers[b].res_a, last = m->n_layers - 1;
+    if (last == b || last == sc)
+        return lre_fail(m->ctx, LRE_EINVAL, "%s: residual block %s: its %s has no layers", fn,
+                        m->layers[b].pname, last == b ? "branch" : "shortcut");
+    lre_layer *l = push_layer(m, fn);
+    if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
+    m->inner--;
+    snprintf(l->pname, sizeof l->pname, "%d", m->block_top);
+    l->kind = LRE_LAYER_RESIDUAL_END;
+    l->res_a = sc >= 0 ? sc - 1 : last; /* the branch's last layer */
+    l->res_b = sc >= 0 ? last : b;      /* the shortcut's last, or the block's input */
+    m->layers[b].res_b = m->n_layers;
+    m->n_layers++;
+    m->open_res = -1;
+    m->in_shortcut = 0;
+    return LRE_OK;
+}
+
+const char *lre_model_layer_name(const lre_model *m, int i)
+{
+    return (m && i >= 0 && i < m->n_layers) ? m->layers[i].pname : NULL;
+}
+
 lre_status lre_model_add_flatten(lre_model *m)
 {
     if (!m) return LRE_EINVAL;
+    if (m->open_res >= 0)
+        return lre_fail(m->ctx, LRE_EINVAL, "lre_model_add_flatten: layer %d: a residual block "
+                        "keeps its input's shape: no flatten inside (block %s)",
+                        m->n_layers + 1, m->layers[m->open_res].pname);
     lre_layer *l = push_layer(m, "lre_model_add_flatten");
     if (!l) return m->initialized ? LRE_ESTATE : LRE_ENOMEM;
     l->kind = LRE_LAYER_FLATTEN;
@@ -601,6 +698,39 @@ lre_status lre_model_set_input_shape(lre_model *m, int ndim, const int64_t *shap
         case LRE_LAYER_ACT: /* the shape stays */
         case LRE_LAYER_DROPOUT:
             break;
+        case LRE_LAYER_RESIDUAL: /* the block's input, kept for its other side */
+            l->res_nd = nd;
+            memcpy(l->res_sh, sh, sizeof sh);
+            break;
+        case LRE_LAYER_SHORTCUT: { /* from the block's input again */
+            const lre_layer *b = &m->layers[i - 1];
+            int bi = i - 1;
+            while (m->layers[bi].kind != LRE_LAYER_RESIDUAL) bi--;
+            b = &m->layers[bi];
+            nd = (int)b->res_nd;
+            memcpy(sh, b->res_sh, sizeof sh);
+            l->in = shape_count(nd, sh);
+            break;
+        }
+        case LRE_LAYER_RESIDUAL_END: { /* the branch's output + the other side's */
+            const lre_layer *fa = &m->layers[l->res_a], *fb = &m->layers[l->res_b];
+            const int nb = fb->kind == LRE_LAYER_RESIDUAL ? (int)fb->res_nd : fb->ndim;
+            const int64_t *sb = fb->kind == LRE_LAYER_RESIDUAL ? fb->res_sh : fb->shape;
+            char da[96], db2[96];
+            shape_text(da, sizeof da, fa->ndim, fa->shape);
+            shape_text(db2, sizeof db2, nb, sb);
+            if (fa->ndim != nb || memcmp(fa->shape, sb, (size_t)nb * sizeof *sb) != 0)
+                return lre_fail(ctx, LRE_ESHAPE, "%s: residual block %s adds its branch's rows "
+                                "of %s to %s rows of %s: %s", fn, l->pname, da,
+                                fb->kind == LRE_LAYER_RESIDUAL ? "its input's" : "its shortcut's",
+                                db2, fb->kind == LRE_LAYER_RESIDUAL
+                                         ? "without a shortcut the branch must keep the input's "
+                                           "shape (add shortcut = {...} to change it)"
+                                         : "the two sides must give the same shape");
+            nd = fa->ndim;
+            memcpy(sh, fa->shape, sizeof sh);
+            break;
+        }
         case LRE_LAYER_FLATTEN:
             nd = 1;
             sh[0] = n;
@@ -699,6 +829,9 @@ static lre_status model_alloc(lre_model *m)
     if (m->params) return LRE_OK;
     if (m->n_layers == 0)
         return lre_fail(m->ctx, LRE_ESTATE, "model: it has no layers");
+    if (m->open_res >= 0)
+        return lre_fail(m->ctx, LRE_ESTATE, "model: residual block %s is not closed "
+                        "(lre_model_end_residual)", m->layers[m->open_res].pname);
     int64_t n = 0;
     for (int i = 0; i < m->n_layers; i++) {
         lre_layer *l = &m->layers[i];
@@ -797,6 +930,9 @@ static lre_status add_like(lre_model *c, const lre_layer *l)
         return lre_model_add_adaptive_avg_pool2d(c, l->aoh, l->aow);
     case LRE_LAYER_LAYER_NORM: return lre_model_add_layer_norm(c, l->norm_n, l->eps, l->wn > 0);
     case LRE_LAYER_DROPOUT: return lre_model_add_dropout(c, l->act_param);
+    case LRE_LAYER_RESIDUAL: return lre_model_begin_residual(c);
+    case LRE_LAYER_SHORTCUT: return lre_model_begin_shortcut(c);
+    case LRE_LAYER_RESIDUAL_END: return lre_model_end_residual(c);
     case LRE_LAYER_BATCH_NORM:
         return lre_model_add_batch_norm(c, l->bn_dims, l->norm_n, l->eps, l->momentum,
                                         l->wn > 0);
@@ -870,9 +1006,22 @@ const char *lre_model_describe(const lre_model *m, char *buf, size_t n)
     buf[0] = '\0';
     size_t len = 0;
     char one[200];
-    for (int i = 0; i < m->n_layers && len < n; i++)
-        len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? " " : "",
-                                layer_desc(&m->layers[i], one, sizeof one));
+    int open = 0; /* after "{": no space before the next layer */
+    for (int i = 0; i < m->n_layers && len < n; i++) {
+        const lre_layer *l = &m->layers[i];
+        const char *sep = i && !open ? " " : "";
+        open = l->kind == LRE_LAYER_RESIDUAL || l->kind == LRE_LAYER_SHORTCUT;
+        if (l->kind == LRE_LAYER_RESIDUAL)
+            len += (size_t)snprintf(buf + len, n - len, "%sresidual{", sep);
+        else if (l->kind == LRE_LAYER_SHORTCUT)
+            len += (size_t)snprintf(buf + len, n - len, ";shortcut{");
+        else if (l->kind == LRE_LAYER_RESIDUAL_END)
+            len += (size_t)snprintf(buf + len, n - len, "%s",
+                                    m->layers[l->res_b].kind == LRE_LAYER_RESIDUAL ? "}" : "}}");
+        else
+            len += (size_t)snprintf(buf + len, n - len, "%s%s", sep,
+                                    layer_desc(l, one, sizeof one));
+    }
     return buf;
 }
 

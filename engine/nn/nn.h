@@ -29,6 +29,10 @@ typedef struct lre_layer {
     int64_t buf_off;          /* batch_norm: running_mean, then running_var, in buffers */
     lre_tensor *rm, *rv;      /* views into buffers */
     int64_t nbt;              /* batch_norm: num_batches_tracked */
+    char pname[48];           /* the state_dict name ("3", "4.0", "4.shortcut.1") */
+    int res_a, res_b;         /* residual end: the two layers it adds; residual
+                                 start: its shortcut marker (or -1) and its end */
+    int64_t res_nd, res_sh[LRE_MAX_DIMS]; /* resolution: the block input's shape */
     int init_ones;            /* the weight starts at 1 and the bias at 0
                                  (layer_norm), not uniform */
     /* set by lre_model_set_input_shape */
@@ -58,6 +62,11 @@ struct lre_model {
     lre_tensor *params;       /* (n_params) f32 */
     lre_tensor *grads;        /* (n_params) f32 */
     const void *owner;        /* the trainer that steps these parameters, or NULL */
+    int top;                  /* the next top-level (nn.Sequential) index */
+    int open_res;             /* the open residual block's start layer, or -1 */
+    int in_shortcut;          /* adding to the open block's shortcut */
+    int inner;                /* the next index inside the open block's side */
+    int block_top;            /* the open block's own index in the Sequential */
     int64_t n_buffers;        /* running statistics (f32), not trained */
     lre_tensor *buffers;
     int in_ndim;              /* the input row shape (lre_model_set_input_shape); 0: not set */
@@ -70,6 +79,9 @@ struct lre_model {
  * rng and salt it gives the backward (the same mask). */
 lre_status lre_dropout_dev(lre_ctx *ctx, lre_tensor *y, lre_tensor *mask, const lre_tensor *x,
                            float p, const uint64_t *rng, uint64_t salt);
+
+/* y = a + b, element by element (tensors of the same size). */
+lre_status lre_add_dev(lre_ctx *ctx, lre_tensor *y, const lre_tensor *a, const lre_tensor *b);
 
 /* Running statistics back to their start (batch_norm: mean 0, variance
  * 1, num_batches_tracked 0). */

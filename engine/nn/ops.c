@@ -857,3 +857,21 @@ lre_status lre_dropout_dev(lre_ctx *ctx, lre_tensor *y, lre_tensor *mask, const 
     return ctx->be->dropout_forward(ctx->be_state, lre_f32(y), lre_f32(mask), lre_cf32(x), n, rng,
                                     salt, threshold, 1.0f / (1.0f - p));
 }
+
+/* ------------------------------------------------------------------ add */
+
+lre_status lre_add_dev(lre_ctx *ctx, lre_tensor *y, const lre_tensor *a, const lre_tensor *b)
+{
+    static const char fn[] = "add";
+    if (!ctx) return LRE_EINVAL;
+    if (!ctx->be->add)
+        return lre_fail(ctx, LRE_EINVAL, "%s: the %s backend cannot add (no residual blocks)",
+                        fn, ctx->be->name);
+    CHECK(check_tensor(ctx, fn, "y", y, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "a", a, LRE_F32, 2));
+    CHECK(check_tensor(ctx, fn, "b", b, LRE_F32, 2));
+    const int64_t n = lre_tensor_numel(y);
+    if (lre_tensor_numel(a) != n || lre_tensor_numel(b) != n)
+        return lre_fail(ctx, LRE_ESHAPE, "%s: y, a and b must have the same size", fn);
+    return ctx->be->add(ctx->be_state, lre_f32(y), lre_cf32(a), lre_cf32(b), n);
+}

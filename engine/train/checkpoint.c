@@ -124,13 +124,13 @@ static lre_status check_layer_offsets(lre_ctx *ctx, const lre_model *m, int i, c
 
 /* A tensor's name: "<i>.weight", or "optim.<i>.weight.exp_avg" when buf is
  * an optimizer buffer's name. */
-#define PNAME_MAX 64
-static void param_name(char *out, int layer, const char *which, const char *buf)
+#define PNAME_MAX 128
+static void param_name(char *out, const char *layer, const char *which, const char *buf)
 {
     if (buf)
-        snprintf(out, PNAME_MAX, "optim.%d.%s.%s", layer, which, buf);
+        snprintf(out, PNAME_MAX, "optim.%s.%s.%s", layer, which, buf);
     else
-        snprintf(out, PNAME_MAX, "%d.%s", layer, which);
+        snprintf(out, PNAME_MAX, "%s.%s", layer, which);
 }
 
 /* ---------------------------------------------------------------- save */
@@ -234,12 +234,12 @@ static lre_status build_header(lre_trainer *t, const char *path, char **json)
             uint64_t wb = (uint64_t)L->wn * 4, bb = (uint64_t)L->bn * 4;
             int nb = pass == 0 ? 1 : t->opt.n;
             for (int k = 0; ok && k < nb; k++) {
-                param_name(name, i, "weight", pass ? t->opt.name[k] : NULL);
+                param_name(name, m->layers[i].pname, "weight", pass ? t->opt.name[k] : NULL);
                 ok = add_tensor_entry(root, name, "F32", L->w_ndim, L->w_shape, pos, pos + wb);
                 pos += wb;
             }
             for (int k = 0; ok && L->bn && k < nb; k++) {
-                param_name(name, i, "bias", pass ? t->opt.name[k] : NULL);
+                param_name(name, m->layers[i].pname, "bias", pass ? t->opt.name[k] : NULL);
                 ok = add_tensor_entry(root, name, "F32", 1, &L->bn, pos, pos + bb);
                 pos += bb;
             }
@@ -251,13 +251,13 @@ static lre_status build_header(lre_trainer *t, const char *path, char **json)
         const lre_layer *L = &m->layers[i];
         if (L->kind != LRE_LAYER_BATCH_NORM) continue;
         uint64_t cb = (uint64_t)L->norm_n * 4;
-        snprintf(name, sizeof name, "%d.running_mean", i);
+        snprintf(name, sizeof name, "%s.running_mean", m->layers[i].pname);
         ok = add_tensor_entry(root, name, "F32", 1, &L->norm_n, pos, pos + cb);
         pos += cb;
-        snprintf(name, sizeof name, "%d.running_var", i);
+        snprintf(name, sizeof name, "%s.running_var", m->layers[i].pname);
         ok = ok && add_tensor_entry(root, name, "F32", 1, &L->norm_n, pos, pos + cb);
         pos += cb;
-        snprintf(name, sizeof name, "%d.num_batches_tracked", i);
+        snprintf(name, sizeof name, "%s.num_batches_tracked", m->layers[i].pname);
         ok = ok && add_tensor_entry(root, name, "I64", 0, NULL, pos, pos + 8);
         pos += 8;
     }
@@ -521,35 +521,27 @@ static lre_status decode_f32(lre_ctx *ctx, const char *path, const lre_st_tensor
 static int expected_name(const lre_model *m, const lre_optim_state *opt, int version,
                          const char *name)
 {
-    const char *p = name;
-    int optim = 0;
-    if (strncmp(p, "optim.", 6) == 0) {
-        if (version == 1) return strcmp(p + 6, "state1") == 0 || strcmp(p + 6, "state2") == 0;
-        if (strcmp(name, STEP_NAME) == 0) return 1;
-        optim = 1;
-        p += 6;
+    if (version == 1 && strncmp(name, "optim.", 6) == 0)
+        return strcmp(name + 6, "state1") == 0 || strcmp(name + 6, "state2") == 0;
+    if (version == 2 && strcmp(name, STEP_NAME) == 0) return 1;
+    char want[PNAME_MAX];
+    for (int i = 0; i < m->n_layers; i++) { /* every name this model writes */
+        const lre_layer *L = &m->layers[i];
+        if (L->kind == LRE_LAYER_BATCH_NORM) {
+            static const char *const bufs[] = {"running_mean", "running_var",
+                                               "num_batches_tracked"};
+            for (int k = 0; k < 3; k++) {
+                snprintf(want, sizeof want, "%s.%s", L->pname, bufs[k]);
+                if (strcmp(name, want) == 0) return 1;
+            }
+        }
+        if (!lre_layer_has_params(L)) continue;
+        for (int which = 0; which < (L->bn ? 2 : 1); which++)
+            for (int k = -1; k < (version == 2 ? opt->n : 0); k++) {
+                param_name(want, L->pname, which ? "bias" : "weight", k < 0 ? NULL : opt->name[k]);
+                if (strcmp(name, want) == 0) return 1;
+            }
     }
-    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9')) return 0;
-    long i = 0;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        i = i * 10 + (*p - '0');
-        if (i >= m->n_layers) return 0;
-    }
-    if (!optim && m->layers[i].kind == LRE_LAYER_BATCH_NORM &&
-        (strcmp(p, ".running_mean") == 0 || strcmp(p, ".running_var") == 0 ||
-         strcmp(p, ".num_batches_tracked") == 0))
-        return 1;
-    if (!lre_layer_has_params(&m->layers[i])) return 0;
-    if (strncmp(p, ".weight", 7) == 0)
-        p += 7;
-    else if (m->layers[i].bn && strncmp(p, ".bias", 5) == 0)
-        p += 5;
-    else
-        return 0;
-    if (!optim) return *p == '\0';
-    if (*p++ != '.') return 0;
-    for (int k = 0; k < opt->n; k++)
-        if (strcmp(p, opt->name[k]) == 0) return 1;
     return 0;
 }
 
@@ -576,7 +568,7 @@ static lre_status check_sgd_momentum(lre_trainer *t, const char *path, const lre
         for (int i = 0; i < m->n_layers; i++)
             if (lre_layer_has_params(&m->layers[i])) {
                 char name[PNAME_MAX];
-                param_name(name, i, "weight", t->opt.name[0]);
+                param_name(name, m->layers[i].pname, "weight", t->opt.name[0]);
                 return LOADFAIL(LRE_EFORMAT, "tensor %s is missing: the file was saved by SGD "
                                 "without momentum, the trainer's SGD uses momentum %g", path,
                                 name, (double)t->optim.momentum);
@@ -649,13 +641,13 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
         const lre_layer *L = &m->layers[i];
         if (!lre_layer_has_params(L)) continue;
         if ((s = check_layer_offsets(ctx, m, i, "load")) != LRE_OK) return s;
-        param_name(name, i, "weight", NULL);
+        param_name(name, m->layers[i].pname, "weight", NULL);
         if ((s = expect_tensor(ctx, path, f, name, "model", "F32", L->w_ndim, L->w_shape,
                                NULL)))
             return s;
         n_expected += 1;
         if (!L->bn) continue;
-        param_name(name, i, "bias", NULL);
+        param_name(name, m->layers[i].pname, "bias", NULL);
         if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 1, &L->bn, NULL))) return s;
         n_expected += 1;
     }
@@ -676,13 +668,13 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
             const lre_layer *L = &m->layers[i];
             if (!lre_layer_has_params(L)) continue;
             for (int k = 0; k < opt->n; k++) {
-                param_name(name, i, "weight", opt->name[k]);
+                param_name(name, m->layers[i].pname, "weight", opt->name[k]);
                 if ((s = expect_tensor(ctx, path, f, name, "optimizer", "F32", L->w_ndim,
                                        L->w_shape, NULL)))
                     return s;
                 n_expected += 1;
                 if (!L->bn) continue;
-                param_name(name, i, "bias", opt->name[k]);
+                param_name(name, m->layers[i].pname, "bias", opt->name[k]);
                 if ((s = expect_tensor(ctx, path, f, name, "optimizer", "F32", 1, &L->bn, NULL)))
                     return s;
                 n_expected += 1;
@@ -692,11 +684,11 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
     for (int i = 0; i < m->n_layers; i++) { /* batch norm's running statistics */
         const lre_layer *L = &m->layers[i];
         if (L->kind != LRE_LAYER_BATCH_NORM) continue;
-        snprintf(name, sizeof name, "%d.running_mean", i);
+        snprintf(name, sizeof name, "%s.running_mean", m->layers[i].pname);
         if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 1, &L->norm_n, NULL))) return s;
-        snprintf(name, sizeof name, "%d.running_var", i);
+        snprintf(name, sizeof name, "%s.running_var", m->layers[i].pname);
         if ((s = expect_tensor(ctx, path, f, name, "model", "F32", 1, &L->norm_n, NULL))) return s;
-        snprintf(name, sizeof name, "%d.num_batches_tracked", i);
+        snprintf(name, sizeof name, "%s.num_batches_tracked", m->layers[i].pname);
         if ((s = expect_tensor(ctx, path, f, name, "model", "I64", 0, NULL, NULL))) return s;
         n_expected += 3;
     }
@@ -724,11 +716,11 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
         for (int k = -1; k < (version == 2 ? opt->n : 0); k++) {
             float *dst = k < 0 ? params : bufs[k];
             const char *bn = k < 0 ? NULL : opt->name[k];
-            param_name(name, i, "weight", bn);
+            param_name(name, m->layers[i].pname, "weight", bn);
             if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), dst + L->w_off)))
                 return s;
             if (!L->bn) continue;
-            param_name(name, i, "bias", bn);
+            param_name(name, m->layers[i].pname, "bias", bn);
             if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), dst + L->b_off)))
                 return s;
         }
@@ -754,14 +746,14 @@ static lre_status load_checked(lre_trainer *t, const char *path, const lre_st_fi
         for (int i = 0; i < m->n_layers; i++) {
             const lre_layer *L = &m->layers[i];
             if (L->kind != LRE_LAYER_BATCH_NORM) continue;
-            snprintf(name, sizeof name, "%d.running_mean", i);
+            snprintf(name, sizeof name, "%s.running_mean", m->layers[i].pname);
             if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name), stats + L->buf_off)))
                 goto stats_out;
-            snprintf(name, sizeof name, "%d.running_var", i);
+            snprintf(name, sizeof name, "%s.running_var", m->layers[i].pname);
             if ((s = decode_f32(ctx, path, lre_safetensors_find(f, name),
                                 stats + L->buf_off + L->norm_n)))
                 goto stats_out;
-            snprintf(name, sizeof name, "%d.num_batches_tracked", i);
+            snprintf(name, sizeof name, "%s.num_batches_tracked", m->layers[i].pname);
             uint64_t v = lre_st_get_le64(lre_safetensors_find(f, name)->data);
             if (v > INT64_MAX) {
                 s = LOADFAIL(LRE_EFORMAT, "tensor %s is negative (%" PRId64 ")", path, name,

@@ -105,8 +105,30 @@ static lre_status ws_alloc(lre_ctx *ctx, lre_workspace *ws, const lre_model *m, 
             continue;
         }
         int64_t s[2] = {rows, l->out};
+        if (l->kind == LRE_LAYER_RESIDUAL || l->kind == LRE_LAYER_SHORTCUT) {
+            /* the block's input, seen again (a shortcut's: the block start's);
+             * the gradient its side sends back has a buffer of its own */
+            int from = l->kind == LRE_LAYER_RESIDUAL ? i - 1 : i - 1;
+            while (l->kind == LRE_LAYER_SHORTCUT && m->layers[from].kind != LRE_LAYER_RESIDUAL)
+                from--;
+            ws->act[i] = from >= 0 ? ws->act[from] : ws->x;
+            lre_tensor_retain(ws->act[i]);
+            CHECK(lre_tensor_new(ctx, &ws->dact[i], LRE_F32, 2, s));
+            continue;
+        }
         CHECK(lre_tensor_new(ctx, &ws->act[i], LRE_F32, 2, s));
         CHECK(lre_tensor_new(ctx, &ws->dact[i], LRE_F32, 2, s));
+        if (l->kind == LRE_LAYER_RESIDUAL_END) {
+            /* the block's output gradient is the gradient of both its sides'
+             * outputs: one buffer for the three */
+            for (int k = 0; k < 2; k++) {
+                int side = k ? l->res_b : l->res_a;
+                if (m->layers[side].kind == LRE_LAYER_RESIDUAL) continue; /* the input */
+                lre_tensor_release(ws->dact[side]);
+                ws->dact[side] = ws->dact[i];
+                lre_tensor_retain(ws->dact[i]);
+            }
+        }
         if (l->kind == LRE_LAYER_MAX_POOL2D)
             CHECK(lre_tensor_new(ctx, &ws->aux[i], LRE_I32, 2, s));
         if (l->kind == LRE_LAYER_DROPOUT) /* the step's keep factors */
@@ -174,6 +196,7 @@ static lre_status check_data(lre_trainer *t, lre_dataset *d, const char *fn)
                         "%s: the data has %" PRId64 " features per row but the model (%s) takes "
                         "%" PRId64, fn, d->rows->features,
                         lre_model_describe(m, arch, sizeof arch), in);
+    if (!out) return LRE_OK; /* the outputs are known once the input shape is */
     if (t->loss.kind == LRE_LOSS_CROSS_ENTROPY) {
         if (!d->rows->labels)
             return lre_fail(ctx, LRE_EINVAL,
@@ -633,6 +656,9 @@ static lre_status forward(lre_trainer *t, int pass)
             CHECK(lre_layer_norm_forward(t->ctx, y, &ws->vaux[i], &ws->vaux2[i], h, l->w, l->b,
                                          l->norm_n, l->eps));
             break;
+        case LRE_LAYER_RESIDUAL_END:
+            CHECK(lre_add_dev(t->ctx, y, &ws->vact[l->res_a], &ws->vact[l->res_b]));
+            break;
         case LRE_LAYER_DROPOUT: /* a pass lets the values through */
             if (pass)
                 CHECK(lre_tensor_copy(y, h));
@@ -699,6 +725,11 @@ static lre_status backward(lre_trainer *t, int accumulate)
             CHECK(lre_layer_norm_backward(t->ctx, din, l->dw, l->db, dy, in, &ws->vaux[i],
                                           &ws->vaux2[i], l->w, l->norm_n, accumulate));
             break;
+        case LRE_LAYER_RESIDUAL: { /* the branch's gradient + the shortcut's (or dy) */
+            const int other = l->res_a >= 0 ? l->res_a : l->res_b;
+            CHECK(lre_add_dev(t->ctx, din, dy, &ws->vdact[other]));
+            break;
+        }
         case LRE_LAYER_DROPOUT: /* the same mask again, on dy */
             CHECK(lre_dropout_dev(t->ctx, din, &ws->vaux[i], dy, l->act_param, dropout_rng(t),
                                   dropout_salt(i)));

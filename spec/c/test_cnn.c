@@ -694,6 +694,105 @@ static void test_dropout(void)
     lre_dataset_release(d);
 }
 
+/* residual blocks: what is refused and when; the names torch gives the
+ * nested parameters; every gradient of a net with an identity block and a
+ * block with a shortcut against finite differences of the engine's loss;
+ * save and load. */
+static void test_residual(void)
+{
+    lre_model *m = NULL;
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_err(ctx, lre_model_begin_shortcut(m), LRE_EINVAL, "a shortcut outside a block is refused",
+            "none is open", NOMSG);
+    chk_err(ctx, lre_model_end_residual(m), LRE_EINVAL, "an end without a block is refused",
+            "no residual block is open", NOMSG);
+    chk_must(ctx, lre_model_add_linear(m, 6, 6), "linear(6,6)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_TANH, 0), "tanh");
+    chk_must(ctx, lre_model_begin_residual(m), "residual");
+    chk_err(ctx, lre_model_begin_residual(m), LRE_EINVAL, "blocks do not nest", "nest", NOMSG);
+    chk_err(ctx, lre_model_end_residual(m), LRE_EINVAL, "an empty branch is refused",
+            "branch has no layers", NOMSG);
+    chk_must(ctx, lre_model_add_linear(m, 6, 6), "linear(6,6)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_TANH, 0), "tanh");
+    chk_err(ctx, lre_model_add_flatten(m), LRE_EINVAL, "flatten inside a block is refused",
+            "no flatten inside", NOMSG);
+    chk_must(ctx, lre_model_end_residual(m), "end");
+    chk_must(ctx, lre_model_begin_residual(m), "residual");
+    chk_must(ctx, lre_model_add_linear(m, 6, 4), "linear(6,4)");
+    chk_must(ctx, lre_model_add_act(m, LRE_ACT_SIGMOID, 0), "sigmoid");
+    chk_must(ctx, lre_model_begin_shortcut(m), "shortcut");
+    chk_must(ctx, lre_model_add_linear(m, 6, 4), "shortcut linear(6,4)");
+    chk_must(ctx, lre_model_end_residual(m), "end");
+    chk_must(ctx, lre_model_add_linear(m, 4, 3), "linear(4,3)");
+    char d[400];
+    lre_model_describe(m, d, sizeof d);
+    CHECK(strcmp(d, "linear(6,6) tanh residual{linear(6,6) tanh} residual{linear(6,4) sigmoid;"
+                    "shortcut{linear(6,4)}} linear(4,3)") == 0,
+          "residual blocks' description", "got \"%s\"", d);
+    static const char *const names[] = {"0", "1", "2", "2.0", "2.1", "2", "3", "3.0", "3.1",
+                                        "3.shortcut", "3.shortcut.0", "3", "4"};
+    int named = lre_model_num_layers(m) == 13;
+    for (int i = 0; named && i < 13; i++) named = strcmp(lre_model_layer_name(m, i), names[i]) == 0;
+    CHECK(named, "layer names follow torch's nesting (2.0, 3.shortcut.0)", "layer 10 is %s",
+          lre_model_layer_name(m, 10));
+    chk_rng r = {61};
+    lre_dataset *ds = chk_random_dataset(ctx, &r, 12, 6, 3);
+    lre_trainer_opts o = lre_trainer_opts_default();
+    o.optim = lre_optim_sgd_default();
+    o.batch_size = 12;
+    o.shuffle = 0;
+    lre_trainer *t = chk_trainer(ctx, m, ds, &o);
+    float loss;
+    chk_ok(ctx, lre_trainer_step(t, 0.0, &loss), "residual net: SGD step at lr=0");
+    float *g = chk_download(ctx, lre_model_grads(m));
+    eval_ud e = {t};
+    chk_fd_tensor("residual net: every gradient vs finite differences of evaluate (f32, h=1e-2)",
+                  ctx, lre_model_params(m), 1, g, engine_loss, &e, 1e-2f, 1e-4, 1e-2);
+    free(g);
+    char path[] = "/tmp/lre_test_res_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) chk_fatal("mkstemp", "cannot make a temporary file");
+    close(fd);
+    chk_ok(ctx, lre_trainer_save(t, path), "residual net: save");
+    FILE *f = fopen(path, "rb");
+    char head[8192] = "";
+    size_t got = f ? fread(head, 1, sizeof head - 1, f) : 0;
+    if (f) fclose(f);
+    head[got] = '\0';
+    const char *hj = got > 8 ? head + 8 : ""; /* past the header's length */
+    CHECK(strstr(hj, "\"2.0.weight\"") && strstr(hj, "\"3.shortcut.0.bias\"") &&
+              strstr(hj, "\"4.weight\"") && !strstr(hj, "\"3.weight\""),
+          "residual net: the file names the nested parameters as torch", "header: %.600s",
+          head + 8);
+    lre_model *m2 = NULL;
+    chk_must(ctx, lre_model_clone(m, &m2), "clone");
+    chk_must(ctx, lre_model_init(m2, 99), "other weights");
+    lre_trainer *t2 = chk_trainer(ctx, m2, ds, &o);
+    chk_ok(ctx, lre_trainer_load(t2, path), "residual net: load");
+    float e1, e2;
+    chk_must(ctx, lre_trainer_evaluate(t, ds, &e1), "evaluate");
+    chk_must(ctx, lre_trainer_evaluate(t2, ds, &e2), "evaluate");
+    CHECK(e1 == e2, "residual net: loaded, the same loss", "%g vs %g", (double)e1, (double)e2);
+    remove(path);
+    lre_trainer_release(t2);
+    lre_model_release(m2);
+    lre_trainer_release(t);
+    lre_model_release(m);
+    lre_dataset_release(ds);
+
+    /* a block that changes the shape without a shortcut: refused with the input shape */
+    chk_must(ctx, lre_model_new(ctx, &m), "model");
+    chk_must(ctx, lre_model_begin_residual(m), "residual");
+    chk_must(ctx, lre_model_add_linear(m, 6, 4), "linear(6,4)");
+    chk_err(ctx, lre_model_init(m, 1), LRE_ESTATE, "an unclosed block is refused at init",
+            "not closed", NOMSG);
+    chk_must(ctx, lre_model_end_residual(m), "end");
+    chk_err(ctx, lre_model_set_input_shape(m, 1, (int64_t[1]){6}), LRE_ESHAPE,
+            "residual{linear(6,4)} on 6 values: refused, naming the block and both shapes",
+            "residual block 0", "rows of 4", "rows of 6", "shortcut", NOMSG);
+    lre_model_release(m);
+}
+
 /* A first layer without weights (flatten, then an MLP on 2-D rows), and
  * the clone of a trainer of a CNN. */
 static void test_flatten_first(void)
@@ -745,6 +844,7 @@ int main(void)
         test_layer_norm_model();
         test_batch_norm_model();
         test_dropout();
+        test_residual();
         lre_ctx_release(ctx);
     }
     free(cpu_params);

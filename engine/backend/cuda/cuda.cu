@@ -622,6 +622,22 @@ __global__ void avg_pool_backward_kernel(float *dx, const float *dy, lre_conv_ge
     }
 }
 
+__global__ void add_kernel(float *y, const float *a, const float *b, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = a[i] + b[i];
+}
+
+lre_status cuda_add(void *state, float *y, const float *a, const float *b, int64_t n)
+{
+    cuda_state *s = ST(state);
+    if (n == 0) return LRE_OK;
+    add_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(y, a, b, n);
+    LAUNCHED(s, "add");
+    return LRE_OK;
+}
+
 __global__ void dropout_kernel(float *y, float *mask, const float *x, int64_t n,
                                const uint64_t *rng, uint64_t salt, uint32_t threshold, float scale)
 {
@@ -1286,6 +1302,7 @@ lre_backend make_table()
     b.avg_pool_forward = cuda_avg_pool_forward;
     b.avg_pool_backward = cuda_avg_pool_backward;
     b.dropout_forward = cuda_dropout_forward;
+    b.add = cuda_add;
     b.batch_norm_forward = cuda_batch_norm_forward;
     b.batch_norm_backward = cuda_batch_norm_backward;
     b.layer_norm_forward = cuda_layer_norm_forward;
