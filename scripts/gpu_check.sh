@@ -558,7 +558,8 @@ cat >"$WORK/run/range_test.lua" <<'EOF'
 -- gpu_check.sh's range test: the user's sweep (784-256-256-10 ReLU MLP, Adam
 -- with weight decay 1e-2, batch 128, exp 1e-7 -> 500, the validation loss at
 -- every step) on the bundle's Fashion-MNIST subset, on `--device`'s device;
--- MODEL lenet: the LeNet-style CNN of examples/fashion_mnist_cnn.lua.
+-- MODEL lenet: the LeNet-style CNN of examples/fashion_mnist_cnn.lua; resnet:
+-- the small ResNet of examples/fashion_mnist_resnet.lua (batch norm, residual).
 --   lrengine --device D range_test.lua OUT.json NUM_ITER [N_VAL [MODEL]]
 --   lrengine range_test.lua --compare A.json B.json
 local lre = require "lrengine"
@@ -581,7 +582,22 @@ local out, num_iter, n_val = arg[1], math.tointeger(tonumber(arg[2] or "")) or 1
 local train = lre.data.fashion_mnist("train"):scale(1 / 255)
 local val = lre.data.fashion_mnist("test"):scale(1 / 255)
 if n_val then val = val:subset(n_val) end
-local model = arg[4] == "lenet" and lre.nn.sequential {
+local nn = lre.nn
+local function cb(cin, cout, stride)
+  return nn.conv2d(cin, cout, 3, { padding = 1, stride = stride, bias = false }), nn.batch_norm2d(cout)
+end
+local c1, b1 = cb(8, 8, 1)
+local c2, b2 = cb(8, 8, 1)
+local c3, b3 = cb(8, 16, 2)
+local c4, b4 = cb(16, 16, 1)
+local resnet = arg[4] == "resnet" and nn.sequential { -- examples/fashion_mnist_resnet.lua's
+  nn.conv2d(1, 8, 3, { padding = 1, bias = false }), nn.batch_norm2d(8), nn.relu(),
+  nn.residual { c1, b1, nn.relu(), c2, b2 }, nn.relu(),
+  nn.residual { c3, b3, nn.relu(), c4, b4,
+    shortcut = { nn.conv2d(8, 16, 1, { stride = 2, bias = false }), nn.batch_norm2d(16) } },
+  nn.relu(), nn.adaptive_avg_pool2d(1), nn.flatten(), nn.linear(16, 10),
+}
+local model = resnet or arg[4] == "lenet" and lre.nn.sequential {
   lre.nn.conv2d(1, 6, 5, { padding = 2 }), lre.nn.relu(), lre.nn.max_pool2d(2),
   lre.nn.conv2d(6, 16, 5), lre.nn.relu(), lre.nn.max_pool2d(2),
   lre.nn.flatten(),
@@ -656,20 +672,25 @@ if [ "$MODE" = cuda ]; then
         # pooling kernels in the step's graph), 60 steps on 2000 validation
         # rows: its curves must agree for the first 10 steps (past a loss
         # minimum, training amplifies rounding: compare_torch.py lenet)
-        for dev in cpu cuda; do
-            bx 150 "$WORK/logs/range_lenet_$dev.txt" "$B/bin/lrengine" --device "$dev" -q \
-                "$WORK/run/range_test.lua" "$WORK/results/range_lenet_$dev.json" 60 2000 lenet ||
-                fail "LeNet range test on $dev: exit status $?"
-            say "lenet $dev: $(grep '^RANGE ' "$WORK/logs/range_lenet_$dev.txt" | sed 's/^RANGE //')"
+        # and the small ResNet (batch norm in train and eval mode, residual
+        # blocks, the add kernel), the same way
+        for net in lenet resnet; do
+            for dev in cpu cuda; do
+                bx 150 "$WORK/logs/range_${net}_$dev.txt" "$B/bin/lrengine" --device "$dev" -q \
+                    "$WORK/run/range_test.lua" "$WORK/results/range_${net}_$dev.json" 60 2000 \
+                    "$net" || fail "$net range test on $dev: exit status $?"
+                say "$net $dev: $(grep '^RANGE ' "$WORK/logs/range_${net}_$dev.txt" | sed 's/^RANGE //')"
+            done
+            bx 60 "$WORK/logs/range_${net}_compare.txt" "$B/bin/lrengine" -q \
+                "$WORK/run/range_test.lua" --compare "$WORK/results/range_${net}_cuda.json" \
+                "$WORK/results/range_${net}_cpu.json"
+            net_cmp=$(grep '^COMPARE ' "$WORK/logs/range_${net}_compare.txt" | sed 's/^COMPARE //')
+            say "$net loss curves, cuda against cpu: ${net_cmp:-none}"
+            first=$(sed -n 's/.*first_step_rel_over_1e-3=\([0-9a-z]*\).*/\1/p' <<<"$net_cmp")
+            if [ -z "$first" ] || { [ "$first" != none ] && [ "$first" -le 10 ]; }; then
+                fail "$net: cuda's loss curve departs from the cpu's in the first 10 steps ($net_cmp)"
+            fi
         done
-        bx 60 "$WORK/logs/range_lenet_compare.txt" "$B/bin/lrengine" -q "$WORK/run/range_test.lua" \
-            --compare "$WORK/results/range_lenet_cuda.json" "$WORK/results/range_lenet_cpu.json"
-        lenet_cmp=$(grep '^COMPARE ' "$WORK/logs/range_lenet_compare.txt" | sed 's/^COMPARE //')
-        say "LeNet loss curves, cuda against cpu: ${lenet_cmp:-none}"
-        first=$(sed -n 's/.*first_step_rel_over_1e-3=\([0-9a-z]*\).*/\1/p' <<<"$lenet_cmp")
-        if [ -z "$first" ] || { [ "$first" != none ] && [ "$first" -le 10 ]; }; then
-            fail "LeNet: cuda's loss curve departs from the cpu's in the first 10 steps ($lenet_cmp)"
-        fi
     elif [ "${RT[cpu.rc]:-1}" = 0 ] && [ "${RT[cuda.rc]:-1}" = 0 ]; then
         agree=0
         fail "steepest suggestion missing (cpu '${ic:-none}', cuda '${ig:-none}')"

@@ -598,6 +598,7 @@ static lre_status cpu_batch_norm_forward(void *state, float *y, float *mean, flo
 {
     (void)state;
     const int big = C > 1 && B * C * S >= 65536;
+    (void)big; /* a build without OpenMP */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (big)
 #endif

@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "backend/backend.h"
+#include "backend/elementwise.h"
 
 /* ------------------------------------------------------------ device */
 
@@ -1093,6 +1094,42 @@ static void test_batch_norm_entries(int64_t B, int64_t C, int64_t S)
     for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) dfree(bs[i]);
 }
 
+/* dropout's masks on the device are elementwise.h's draws, bit for bit
+ * (the seed and the serial read from device memory), and y = x·mask;
+ * add is a + b. */
+static void test_dropout_add_entries(int64_t n)
+{
+    if (!D.be->dropout_forward || !D.be->add) return;
+    char nm[64];
+    snprintf(nm, sizeof nm, "dropout/add of %lld", (long long)n);
+    float *x = rnd(n, -1, 1), *b = rnd(n, -1, 1);
+    uint64_t rng[2] = {12345, 678};
+    const uint32_t threshold = (uint32_t)(0.25 * 4294967296.0);
+    dbuf dx = dnew(4, n, x), db = dnew(4, n, b), dr = dnew(8, 2, rng), dy = dnew(4, n, NULL),
+         dm = dnew(4, n, NULL), ds = dnew(4, n, NULL);
+    ok(D.be->dropout_forward(D.st, dy.ptr, dm.ptr, dx.ptr, n, dr.ptr, 99, threshold,
+                             1.0f / 0.75f), chk_name("%s: dropout runs", nm));
+    ok(D.be->add(D.st, ds.ptr, dx.ptr, db.ptr, n), chk_name("%s: add runs", nm));
+    float *gy = malloc(sizeof *gy * (size_t)n), *gm = malloc(sizeof *gm * (size_t)n);
+    float *gs = malloc(sizeof *gs * (size_t)n), *wm = malloc(sizeof *wm * (size_t)n);
+    float *wy = malloc(sizeof *wy * (size_t)n), *ws = malloc(sizeof *ws * (size_t)n);
+    dget(&dy, gy, nm);
+    dget(&dm, gm, nm);
+    dget(&ds, gs, nm);
+    for (int64_t e = 0; e < n; e++) {
+        wm[e] = lre_dropout_mask1(rng[0] ^ 99, rng[1], (uint64_t)e, threshold, 1.0f / 0.75f);
+        wy[e] = x[e] * wm[e];
+        ws[e] = x[e] + b[e];
+    }
+    chk_bits(chk_name("%s: the masks are elementwise.h's draws", nm), wm, gm, n);
+    chk_bits(chk_name("%s: y = x * mask", nm), wy, gy, n);
+    chk_bits(chk_name("%s: add", nm), ws, gs, n);
+    float *fs[] = {x, b, gy, gm, gs, wm, wy, ws};
+    for (size_t i = 0; i < 8; i++) free(fs[i]);
+    dbuf *bs[] = {&dx, &db, &dr, &dy, &dm, &ds};
+    for (size_t i = 0; i < 6; i++) dfree(bs[i]);
+}
+
 /* Pooling on the device against the definitions, over planes (a batch's
  * images times their channels): max with its indices, avg both ways, and
  * the gathers of their backwards (each pixel the sum, in window order, of
@@ -1331,6 +1368,7 @@ static void run_all(void)
     test_conv_direct(4, 6, 14, 14, 16, 5, 1, 0, 1); /* its second */
     test_conv_direct(3, 3, 9, 7, 4, 3, 2, 1, 2);    /* stride, padding, dilation */
     test_pool_entries(12, 28, 28, 2, 2, 0);         /* LeNet's: 2x2, stride 2 */
+    test_dropout_add_entries(100003);
     test_batch_norm_entries(32, 16, 1);             /* BatchNorm1d */
     test_batch_norm_entries(8, 6, 49);              /* BatchNorm2d on 7x7 */
     test_layer_norm_entries(37, 64, 1);
