@@ -296,3 +296,31 @@ describe("residual", function()
       { model = m, data = bands(8, 1, 2, 2, 2) })
   end)
 end)
+
+describe("layers after review", function()
+  it("a step after lowering accumulation_steps, a clone's layer list, a residual's tostring", function()
+    local data = bands(8, 1, 2, 2, 2)
+    local t = lre.trainer { model = lre.nn.sequential { lre.nn.linear(4, 4), lre.nn.dropout(0.5),
+      lre.nn.linear(4, 2) }, data = data, batch_size = 2 }
+    t:accumulation_steps(2)
+    t:step(1e-3)
+    t:accumulation_steps(1)
+    assert.is_number(t:step(1e-3))
+    local layers = t:clone():model():layers()
+    assert.are.equal("dropout", layers[2].type)
+    assert.are.equal("dropout(0.5)", tostring(layers[2]))
+    local plain = setmetatable({ type = "residual" }, getmetatable(lre.nn.relu()))
+    for i = 1, 200 do plain[i] = i end
+    assert.are.equal("residual{1 2 3", tostring(plain):sub(1, 14))
+  end)
+
+  it("restore refuses a snapshot of another model with as many parameters", function()
+    local data = bands(8, 1, 2, 2, 2)
+    local a = lre.trainer { model = lre.nn.sequential { lre.nn.linear(4, 2),
+      lre.nn.batch_norm1d(2, { affine = false }) }, data = data, batch_size = 4 }
+    local b = lre.trainer { model = lre.nn.sequential { lre.nn.linear(4, 2), lre.nn.dropout(0.5) },
+      data = data, batch_size = 4 }
+    fails("restore: the snapshot is of model", b.restore, b, a:snapshot())
+    fails("restore: the snapshot is of model", a.restore, a, b:snapshot())
+  end)
+end)

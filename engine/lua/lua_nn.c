@@ -426,34 +426,32 @@ static int layer_tostring(lua_State *L) {
         lua_getfield(L, 1, "p");
         lua_pushfstring(L, "dropout(%s)", luaL_tolstring(L, -1, NULL));
     } else if (strcmp(type, "residual") == 0) { /* as model:describe() writes it */
-        int base = lua_gettop(L), sc = lua_getfield(L, 1, "shortcut") == LUA_TTABLE ? base + 1 : 0;
-        int parts = 0;
-        lua_pushliteral(L, "residual{");
-        parts++;
+        int sc = lua_getfield(L, 1, "shortcut") == LUA_TTABLE ? lua_gettop(L) : 0;
+        lua_pushliteral(L, "residual{"); /* the string so far, at the top */
         for (int part = 0; part < (sc ? 2 : 1); part++) {
             int t = part ? sc : 1;
             if (part) {
                 lua_pushliteral(L, ";shortcut{");
-                parts++;
+                lua_concat(L, 2);
             }
-            lua_Integer len = luaL_len(L, t);
+            lua_Integer len = (lua_Integer)lua_rawlen(L, t);
             for (lua_Integer j = 1; j <= len; j++) {
                 if (j > 1) {
                     lua_pushliteral(L, " ");
-                    parts++;
+                    lua_concat(L, 2);
                 }
-                lua_geti(L, t, j);
+                lua_rawgeti(L, t, j);
                 luaL_tolstring(L, -1, NULL);
                 lua_remove(L, -2);
-                parts++;
+                lua_concat(L, 2);
             }
             if (part) {
                 lua_pushliteral(L, "}");
-                parts++;
+                lua_concat(L, 2);
             }
         }
         lua_pushliteral(L, "}");
-        lua_concat(L, parts + 1);
+        lua_concat(L, 2);
     } else if (image_kind(type) >= 0 || strcmp(type, "layer_norm") == 0 ||
                strcmp(type, "batch_norm1d") == 0 || strcmp(type, "batch_norm2d") == 0) {
         lua_pushcfunction(L, describe_image);
@@ -568,13 +566,19 @@ static void readlayer(lua_State *L, lua_Integer i, layerspec *s) {
  * layer) replaces it; with specs, the block's flat layers are written
  * there (start, its layers, [shortcut start, its layers], end) and their
  * count returned. */
-static int readresidual(lua_State *L, const char *where, layerspec *specs) {
+static int readresidual(lua_State *L, const char *where, layerspec *specs, lua_Integer cap) {
     int t = lua_gettop(L), n = 0;
     lua_createtable(L, 0, 2);
     int out = lua_gettop(L);
     lua_pushliteral(L, "residual");
     lua_setfield(L, out, "type");
     luaL_setmetatable(L, LRELUA_LAYER);
+#define ROOM()                                                                          \
+    do {                                                                                \
+        if (specs && n >= cap)                                                          \
+            luaL_error(L, "%s (residual): the block changed while it was read", where); \
+    } while (0)
+    ROOM();
     if (specs) specs[n].kind = LRE_LAYER_RESIDUAL;
     n++;
     lua_Integer len = luaL_len(L, t);
@@ -582,6 +586,7 @@ static int readresidual(lua_State *L, const char *where, layerspec *specs) {
     for (lua_Integer j = 1; j <= len; j++) {
         const char *w = lua_pushfstring(L, "%s (residual), its layer %I", where, j);
         lua_geti(L, t, j);
+        ROOM();
         layerspec tmp, *sp = specs ? &specs[n] : &tmp;
         readlayer_at(L, w, sp);
         lua_rawseti(L, out, j);
@@ -593,6 +598,7 @@ static int readresidual(lua_State *L, const char *where, layerspec *specs) {
             luaL_error(L, "%s (residual): shortcut must be a list of layers (at least one)",
                        where);
         int sc = lua_gettop(L);
+        ROOM();
         if (specs) specs[n].kind = LRE_LAYER_SHORTCUT;
         n++;
         lua_Integer sl = luaL_len(L, sc);
@@ -600,6 +606,7 @@ static int readresidual(lua_State *L, const char *where, layerspec *specs) {
         for (lua_Integer j = 1; j <= sl; j++) {
             const char *w = lua_pushfstring(L, "%s (residual), its shortcut's layer %I", where, j);
             lua_geti(L, sc, j);
+            ROOM();
             layerspec tmp, *sp = specs ? &specs[n] : &tmp;
             readlayer_at(L, w, sp);
             lua_rawseti(L, -3, j);
@@ -609,8 +616,10 @@ static int readresidual(lua_State *L, const char *where, layerspec *specs) {
         lua_setfield(L, out, "shortcut");
     }
     lua_pop(L, 1);
+    ROOM();
     if (specs) specs[n].kind = LRE_LAYER_RESIDUAL_END;
     n++;
+#undef ROOM
     lua_replace(L, t);
     lua_settop(L, t);
     return n;
@@ -630,7 +639,7 @@ static int nn_residual(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     lua_pushvalue(L, 1);
-    readresidual(L, "residual", NULL);
+    readresidual(L, "residual", NULL, 0);
     return 1;
 }
 
@@ -645,9 +654,12 @@ static int nn_sequential(lua_State *L) {
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, 1, i);
         if (isresidual(L, -1)) {
-            flat += 2 + luaL_len(L, -1);
-            if (lua_getfield(L, -1, "shortcut") == LUA_TTABLE) flat += 1 + luaL_len(L, -1);
+            lua_Integer a = luaL_len(L, -1), b = 0;
+            if (lua_getfield(L, -1, "shortcut") == LUA_TTABLE) b = 1 + luaL_len(L, -1);
             lua_pop(L, 1);
+            if (a < 0 || a > 4096 || b < 0 || b > 4097)
+                return luaL_error(L, "sequential: layer %I (residual) has %I layers", i, a + b);
+            flat += 2 + a + b;
         } else {
             flat++;
         }
@@ -664,7 +676,7 @@ static int nn_sequential(lua_State *L) {
         if (isresidual(L, -1)) {
             const char *where = lua_pushfstring(L, "sequential: layer %I", i);
             lua_insert(L, -2);
-            int k = readresidual(L, where, specs + f);
+            int k = readresidual(L, where, specs + f, flat - f);
             for (int q = 0; q < k; q++)
                 if (specs[f + q].kind == LRE_LAYER_LINEAR || specs[f + q].kind == LRE_LAYER_CONV2D)
                     weights = 1;
@@ -782,14 +794,14 @@ void lrelua_pushlayers(lua_State *L, lre_model *m) {
                            .momentum = l.momentum, .affine = l.affine, .dims = l.dims};
             if (l.kind == LRE_LAYER_LAYER_NORM) pushnorm(L, &s);
             else pushbn(L, &s);
-        } else if (l.kind != LRE_LAYER_LINEAR && l.kind != LRE_LAYER_ACT) {
-            layerspec s = {.kind = l.kind, .cin = l.in_channels, .cout = l.out_channels,
-                           .win = l.window, .oh = l.out_h, .ow = l.out_w};
-            pushimage(L, &s);
         } else if (l.kind == LRE_LAYER_DROPOUT) {
             newlayer(L, "dropout");
             lua_pushnumber(L, lrelua_shortest(l.param));
             lua_setfield(L, -2, "p");
+        } else if (l.kind != LRE_LAYER_LINEAR && l.kind != LRE_LAYER_ACT) {
+            layerspec s = {.kind = l.kind, .cin = l.in_channels, .cout = l.out_channels,
+                           .win = l.window, .oh = l.out_h, .ow = l.out_w};
+            pushimage(L, &s);
         } else if (l.kind == LRE_LAYER_LINEAR) {
             newlayer(L, "linear");
             lua_pushinteger(L, (lua_Integer)l.in);

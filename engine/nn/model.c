@@ -1000,29 +1000,46 @@ int64_t lre_model_num_params(const lre_model *m)
     return n;
 }
 
+/* Layer i's piece of the description (its separator included), into one. */
+static const char *describe_piece(const lre_model *m, int i, int *open, char *one, size_t n)
+{
+    const lre_layer *l = &m->layers[i];
+    const char *sep = i && !*open ? " " : ""; /* after "{": no space */
+    char d[200];
+    *open = l->kind == LRE_LAYER_RESIDUAL || l->kind == LRE_LAYER_SHORTCUT;
+    if (l->kind == LRE_LAYER_RESIDUAL)
+        snprintf(one, n, "%sresidual{", sep);
+    else if (l->kind == LRE_LAYER_SHORTCUT)
+        snprintf(one, n, ";shortcut{");
+    else if (l->kind == LRE_LAYER_RESIDUAL_END)
+        snprintf(one, n, "%s", m->layers[l->res_b].kind == LRE_LAYER_RESIDUAL ? "}" : "}}");
+    else
+        snprintf(one, n, "%s%s", sep, layer_desc(l, d, sizeof d));
+    return one;
+}
+
 const char *lre_model_describe(const lre_model *m, char *buf, size_t n)
 {
     if (!buf || !n) return buf;
     buf[0] = '\0';
     size_t len = 0;
-    char one[200];
-    int open = 0; /* after "{": no space before the next layer */
-    for (int i = 0; i < m->n_layers && len < n; i++) {
-        const lre_layer *l = &m->layers[i];
-        const char *sep = i && !open ? " " : "";
-        open = l->kind == LRE_LAYER_RESIDUAL || l->kind == LRE_LAYER_SHORTCUT;
-        if (l->kind == LRE_LAYER_RESIDUAL)
-            len += (size_t)snprintf(buf + len, n - len, "%sresidual{", sep);
-        else if (l->kind == LRE_LAYER_SHORTCUT)
-            len += (size_t)snprintf(buf + len, n - len, ";shortcut{");
-        else if (l->kind == LRE_LAYER_RESIDUAL_END)
-            len += (size_t)snprintf(buf + len, n - len, "%s",
-                                    m->layers[l->res_b].kind == LRE_LAYER_RESIDUAL ? "}" : "}}");
-        else
-            len += (size_t)snprintf(buf + len, n - len, "%s%s", sep,
-                                    layer_desc(l, one, sizeof one));
-    }
+    char one[256];
+    int open = 0;
+    for (int i = 0; i < m->n_layers && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s",
+                                describe_piece(m, i, &open, one, sizeof one));
     return buf;
+}
+
+uint64_t lre_model_arch_hash(const lre_model *m)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a over lre_model_describe's text */
+    char one[256];
+    int open = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        for (const char *c = describe_piece(m, i, &open, one, sizeof one); *c; c++)
+            h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    return h;
 }
 
 lre_tensor *lre_model_params(lre_model *m) { return m ? m->params : NULL; }

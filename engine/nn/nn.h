@@ -83,6 +83,10 @@ lre_status lre_dropout_dev(lre_ctx *ctx, lre_tensor *y, lre_tensor *mask, const 
 /* y = a + b, element by element (tensors of the same size). */
 lre_status lre_add_dev(lre_ctx *ctx, lre_tensor *y, const lre_tensor *a, const lre_tensor *b);
 
+/* A 64-bit hash of lre_model_describe's text, computed without it (no
+ * allocation): what a snapshot's restore compares, whatever the length. */
+uint64_t lre_model_arch_hash(const lre_model *m);
+
 /* Running statistics back to their start (batch_norm: mean 0, variance
  * 1, num_batches_tracked 0). */
 lre_status lre_model_reset_buffers(lre_model *m);

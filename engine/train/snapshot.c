@@ -42,6 +42,7 @@ lre_status lre_trainer_snapshot(lre_trainer *t, lre_snapshot **out)
     }
     for (int i = 0; i < m->n_layers; i++) s->nbt[i] = m->layers[i].nbt;
     lre_model_describe(m, s->arch, sizeof s->arch);
+    s->arch_hash = lre_model_arch_hash(m);
     s->optim_kind = t->optim.kind;
     s->steps = t->steps;
     s->seed = t->batcher.seed;
@@ -62,13 +63,19 @@ lre_status lre_trainer_restore(lre_trainer *t, const lre_snapshot *s)
     if (!s) return lre_fail(ctx, LRE_EINVAL, "restore: snapshot is NULL");
     if (s->ctx != ctx)
         return lre_fail(ctx, LRE_EINVAL, "restore: the snapshot belongs to another context");
-    char arch[sizeof s->arch];
-    lre_model_describe(t->model, arch, sizeof arch);
-    if (s->n_params != t->model->n_params || strcmp(arch, s->arch) != 0)
+    const lre_model *m = t->model;
+    const int same = s->n_params == m->n_params && s->n_layers == m->n_layers &&
+                     !s->buffers == !m->buffers &&
+                     (!s->buffers || lre_tensor_numel(s->buffers) == m->n_buffers) &&
+                     s->arch_hash == lre_model_arch_hash(m);
+    if (!same) {
+        char arch[sizeof s->arch];
+        lre_model_describe(m, arch, sizeof arch);
         return lre_fail(ctx, LRE_ESHAPE,
-                        "restore: the snapshot is of model %s (%" PRId64
-                        " parameters), this trainer's model is %s (%" PRId64 ")",
-                        s->arch, s->n_params, arch, t->model->n_params);
+                        "restore: the snapshot is of model %.300s (%" PRId64
+                        " parameters), this trainer's model is %.300s (%" PRId64 ")",
+                        s->arch, s->n_params, arch, m->n_params);
+    }
     if (s->optim_kind != t->optim.kind || s->opt.n != t->opt.n)
         return lre_fail(ctx, LRE_EINVAL,
                         "restore: the snapshot holds %s state (%d buffers), this trainer uses "
@@ -83,8 +90,7 @@ lre_status lre_trainer_restore(lre_trainer *t, const lre_snapshot *s)
         (st = lre_optim_state_copy(&t->opt, &s->opt)) ||
         (s->buffers && (st = lre_tensor_copy(t->model->buffers, s->buffers))))
         return st;
-    for (int i = 0; i < s->n_layers && i < t->model->n_layers; i++)
-        t->model->layers[i].nbt = s->nbt[i];
+    for (int i = 0; i < s->n_layers; i++) t->model->layers[i].nbt = s->nbt[i];
     t->model->initialized = true;
     t->steps = s->steps;
     t->rng_pos = s->rng_pos;

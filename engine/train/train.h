@@ -43,7 +43,7 @@ typedef struct lre_workspace {
     lre_tensor **aux2;        /* layer_norm's 1/std (rows, groups) */
     lre_tensor *col;          /* the conv2d layers' shared im2col workspace */
     /* row-limited views for a short batch (set per batch, no allocation) */
-    lre_tensor vidx, vx, vy, vt;
+    lre_tensor vidx, vx, vy, vt, vrng;
     lre_tensor *vact, *vdact, *vaux, *vaux2; /* arrays of n_layers tensor structs */
 } lre_workspace;
 
@@ -95,7 +95,8 @@ struct lre_trainer {
 struct lre_snapshot {
     lre_ctx *ctx;
     int64_t n_params;
-    char arch[512];           /* lre_model_describe of the model */
+    char arch[512];           /* lre_model_describe of the model (for messages) */
+    uint64_t arch_hash;       /* lre_model_arch_hash: the whole of it, compared */
     lre_optim_kind optim_kind;
     lre_tensor *params;       /* device copies, taken and put back device to device */
     lre_tensor *buffers;      /* the running statistics (batch norm), or NULL */

@@ -175,7 +175,9 @@ static int64_t workspace_rows(const lre_model *m, int64_t batch_size)
                                                  gradients, max pooling's indices */
     for (int i = 0; i < m->n_layers; i++) {
         const lre_layer_kind k = m->layers[i].kind;
-        if (k != LRE_LAYER_FLATTEN) width += (k == LRE_LAYER_MAX_POOL2D ? 3 : 2) * m->layers[i].out;
+        if (k != LRE_LAYER_FLATTEN) /* max pooling's indices, dropout's masks: a third */
+            width += (k == LRE_LAYER_MAX_POOL2D || k == LRE_LAYER_DROPOUT ? 3 : 2) *
+                     m->layers[i].out;
         if (k == LRE_LAYER_LAYER_NORM) width += 2 * m->layers[i].out / m->layers[i].norm_n;
     }
     if (width * LRE_EVAL_ROWS * (int64_t)sizeof(float) > LRE_EVAL_BYTES) return batch_size;
@@ -506,7 +508,7 @@ static lre_status ensure_step_space(lre_trainer *t, int K)
     ws->rng_dev = NULL;
     ws->idx_host = lre_pinned_alloc(ctx, (size_t)need * sizeof *ws->idx_host, "batch indices");
     ws->nrows = lre_malloc(ctx, (size_t)K * sizeof *ws->nrows, "micro-batch sizes");
-    ws->rng_host = lre_pinned_alloc(ctx, (size_t)(2 * K) * sizeof *ws->rng_host, "dropout");
+    ws->rng_host = lre_pinned_alloc(ctx, (size_t)2 * (size_t)K * sizeof *ws->rng_host, "dropout");
     lre_free(ctx, t->tail_ns, 0);
     t->tail_ns = lre_calloc(ctx, (size_t)K, sizeof *t->tail_ns, "micro-batch sizes");
     if (!ws->idx_host || !ws->nrows || !ws->rng_host || !t->tail_ns) return LRE_ENOMEM;
@@ -765,8 +767,9 @@ static lre_status step_body(lre_trainer *t, const void *argp)
     float *losses = lre_f32(ws->losses);
     /* dropout's seed and serials go up with the indices (pinned: a captured
      * step copies what the host wrote for its turn) */
-    CHECK(lre_tensor_from_host(ws->rng_dev, ws->rng_host,
-                               (size_t)(2 * a->K) * sizeof *ws->rng_host));
+    lre_tensor_set_row_range(&ws->vrng, ws->rng_dev, 0, (int64_t)2 * a->K);
+    CHECK(lre_tensor_from_host(&ws->vrng, ws->rng_host,
+                               (size_t)2 * (size_t)a->K * sizeof *ws->rng_host));
     for (int k = 0; k < a->K; k++) {
         int64_t n = ws->nrows[k];
         t->cur_k = k;
