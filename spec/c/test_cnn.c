@@ -171,6 +171,25 @@ static void test_build(void)
     lre_model_release(m);
 }
 
+/* A temporary path (the file made, empty): fatal on failure. */
+static void temp_path(char *path)
+{
+    int fd = mkstemp(path);
+    if (fd < 0) chk_fatal("mkstemp", "cannot make a temporary file");
+    close(fd);
+}
+
+/* The JSON header of the safetensors file at path (past its 8-byte length),
+ * its first n - 1 bytes, into buf. */
+static const char *file_header(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(buf, 1, n - 1, f) : 0;
+    if (f) fclose(f);
+    buf[got] = '\0';
+    return got > 8 ? buf + 8 : "";
+}
+
 /* ------------------------------------------------------------ numbers */
 
 /* rows of C×H×W in [-1, 1), labels in [0, classes) */
@@ -378,17 +397,10 @@ static void test_save_load(void)
     lre_trainer *t2 = chk_trainer(ctx, m2, d, &o);
     float loss, a = NAN, b = NAN;
     chk_must(ctx, lre_trainer_step(t, 1e-2, &loss), "step");
-    char path[] = "/tmp/lre_test_cnn_XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) chk_fatal("mkstemp", "cannot make a temporary file");
-    close(fd);
+    char path[] = "/tmp/lre_test_cnn_XXXXXX", head[4096];
+    temp_path(path);
     chk_ok(ctx, lre_trainer_save(t, path), "CNN: save");
-    FILE *f = fopen(path, "rb");
-    char head[4096] = "";
-    size_t got = f ? fread(head, 1, sizeof head - 1, f) : 0;
-    if (f) fclose(f);
-    head[got] = '\0';
-    const char *h = got > 8 ? head + 8 : "";
+    const char *h = file_header(path, head, sizeof head);
     CHECK(strstr(h, "\"0.weight\":{\"dtype\":\"F32\",\"shape\":[4,1,3,3]") &&
               strstr(h, "\"0.bias\":{\"dtype\":\"F32\",\"shape\":[4]") &&
               strstr(h, "\"3.weight\":{\"dtype\":\"F32\",\"shape\":[6,4,3,3]") &&
@@ -540,17 +552,10 @@ static void test_batch_norm_model(void)
     lre_snapshot_release(snap);
 
     /* save, then load into a fresh trainer of the same net */
-    char path[] = "/tmp/lre_test_bn_XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) chk_fatal("mkstemp", "cannot make a temporary file");
-    close(fd);
+    char path[] = "/tmp/lre_test_bn_XXXXXX", head[8192];
+    temp_path(path);
     chk_ok(ctx, lre_trainer_save(t, path), "batch norm: save");
-    FILE *f = fopen(path, "rb");
-    char head[8192] = "";
-    size_t got = f ? fread(head, 1, sizeof head - 1, f) : 0;
-    if (f) fclose(f);
-    head[got] = '\0';
-    const char *h = got > 8 ? head + 8 : "";
+    const char *h = file_header(path, head, sizeof head);
     CHECK(strstr(h, "\"1.running_mean\":{\"dtype\":\"F32\",\"shape\":[4]") &&
               strstr(h, "\"1.running_var\":{\"dtype\":\"F32\",\"shape\":[4]") &&
               strstr(h, "\"1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[]") &&
@@ -749,17 +754,10 @@ static void test_residual(void)
     chk_fd_tensor("residual net: every gradient vs finite differences of evaluate (f32, h=1e-2)",
                   ctx, lre_model_params(m), 1, g, engine_loss, &e, 1e-2f, 1e-4, 1e-2);
     free(g);
-    char path[] = "/tmp/lre_test_res_XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) chk_fatal("mkstemp", "cannot make a temporary file");
-    close(fd);
+    char path[] = "/tmp/lre_test_res_XXXXXX", head[8192];
+    temp_path(path);
     chk_ok(ctx, lre_trainer_save(t, path), "residual net: save");
-    FILE *f = fopen(path, "rb");
-    char head[8192] = "";
-    size_t got = f ? fread(head, 1, sizeof head - 1, f) : 0;
-    if (f) fclose(f);
-    head[got] = '\0';
-    const char *hj = got > 8 ? head + 8 : ""; /* past the header's length */
+    const char *hj = file_header(path, head, sizeof head);
     CHECK(strstr(hj, "\"2.0.weight\"") && strstr(hj, "\"3.shortcut.0.bias\"") &&
               strstr(hj, "\"4.weight\"") && !strstr(hj, "\"3.weight\""),
           "residual net: the file names the nested parameters as torch", "header: %.600s",
