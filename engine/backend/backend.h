@@ -268,6 +268,15 @@ typedef struct lre_backend {
                                       const float *rstd, const float *w, int64_t B, int64_t C,
                                       int64_t S, int accumulate);
 
+    /* Optional (NULL: nothing to ready): what the norm entries above will
+     * need for these sizes, made now so that a step allocates nothing:
+     * layer norm's forward (and, with `backward`, its backward), batch
+     * norm's training forward. */
+    lre_status (*layer_norm_prepare)(void *state, int64_t groups, int64_t n, int affine,
+                                     float eps, int backward);
+    lre_status (*batch_norm_prepare)(void *state, int64_t B, int64_t C, int64_t S, int affine,
+                                     float eps);
+
     /* Optional: dropout of n values: mask[e] = lre_dropout_mask1(rng[0] ^
      * salt, rng[1], e, threshold, scale) and y = x·mask; rng (the seed and
      * the micro-batch's serial) is read from device memory, so a captured

@@ -559,10 +559,42 @@ static lre_status cpu_adaptive_avg_pool_backward(void *state, float *dx, const f
     return LRE_OK;
 }
 
+#ifdef LRE_WITH_DNNL
+/* Does oneDNN's primitive serve this normalisation (the table in
+ * cpu_dnnl.c: layer norm, and batch norm's training forward on vectors,
+ * S = 1; every batch norm forward when oneDNN is forced,
+ * LRE_CPU_GEMM=onednn), or the C loops (the rest; everything with
+ * LRE_CPU_GEMM=openblas, as in a build without oneDNN)? Either computes
+ * in fp32 in every precision, as PyTorch's autocast keeps layer norm. */
+#define NORM_ON_DNNL(state, a, b, c)                                                      \
+    (CS(state)->provider != CPU_GEMM_OPENBLAS && lre_dnnl_norm_serves(a, b, c))
+#define BN_ON_DNNL(state, a, b, c)                                                        \
+    (NORM_ON_DNNL(state, a, b, c) && (CS(state)->provider == CPU_GEMM_ONEDNN || (c) == 1))
+
+static lre_status cpu_layer_norm_prepare(void *state, int64_t groups, int64_t n, int affine,
+                                         float eps, int backward)
+{
+    if (!NORM_ON_DNNL(state, groups, n, 1)) return LRE_OK;
+    return lre_dnnl_norm_prepare(CS(state)->dnnl, 0, groups, n, 1, affine, eps, backward);
+}
+
+static lre_status cpu_batch_norm_prepare(void *state, int64_t B, int64_t C, int64_t S,
+                                         int affine, float eps)
+{
+    if (!BN_ON_DNNL(state, B, C, S)) return LRE_OK;
+    return lre_dnnl_norm_prepare(CS(state)->dnnl, 1, B, C, S, affine, eps, 0);
+}
+#endif
+
 static lre_status cpu_layer_norm_forward(void *state, float *y, float *mean, float *rstd,
                                          const float *x, const float *w, const float *b,
                                          int64_t groups, int64_t n, float eps)
 {
+#ifdef LRE_WITH_DNNL
+    if (NORM_ON_DNNL(state, groups, n, 1))
+        return lre_dnnl_layer_norm_forward(CS(state)->dnnl, y, mean, rstd, x, w, b, groups, n,
+                                           eps);
+#endif
     (void)state;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (groups > 1 && groups * n >= 65536)
@@ -577,6 +609,11 @@ static lre_status cpu_layer_norm_backward(void *state, float *dx, float *dw, flo
                                           const float *rstd, const float *w, int64_t groups,
                                           int64_t n, int accumulate)
 {
+#ifdef LRE_WITH_DNNL
+    if (dx && NORM_ON_DNNL(state, groups, n, 1)) /* without dx: the loops below */
+        return lre_dnnl_layer_norm_backward(CS(state)->dnnl, dx, dw, db, dy, x, mean, rstd, w,
+                                            groups, n, accumulate);
+#endif
     (void)state;
     if (dx) {
 #ifdef _OPENMP
@@ -596,6 +633,11 @@ static lre_status cpu_batch_norm_forward(void *state, float *y, float *mean, flo
                                          const float *w, const float *b, int64_t B, int64_t C,
                                          int64_t S, float eps, float momentum, int training)
 {
+#ifdef LRE_WITH_DNNL
+    if (training && BN_ON_DNNL(state, B, C, S))
+        return lre_dnnl_batch_norm_train(CS(state)->dnnl, y, mean, rstd, run_mean, run_var, x,
+                                         w, b, B, C, S, eps, momentum);
+#endif
     (void)state;
     const int big = C > 1 && B * C * S >= 65536;
     (void)big; /* a build without OpenMP */
@@ -1039,6 +1081,10 @@ const lre_backend lre_backend_cpu = {
     .add = cpu_add,
     .batch_norm_forward = cpu_batch_norm_forward,
     .batch_norm_backward = cpu_batch_norm_backward,
+#ifdef LRE_WITH_DNNL
+    .layer_norm_prepare = cpu_layer_norm_prepare,
+    .batch_norm_prepare = cpu_batch_norm_prepare,
+#endif
     .layer_norm_forward = cpu_layer_norm_forward,
     .layer_norm_backward = cpu_layer_norm_backward,
     .adaptive_avg_pool_forward = cpu_adaptive_avg_pool_forward,

@@ -72,4 +72,25 @@ lre_status lre_dnnl_conv_backward_weights(lre_dnnl *d, float *dw, float *db, con
                                           const float *x, int64_t B, int64_t O,
                                           const lre_conv_geom *g, int accumulate, int bf16);
 
+/* Layer norm (forward and backward) and batch norm's training forward
+ * with oneDNN's normalisation primitives, the entries of backend.h with
+ * their arguments (a: groups or B, b: n or C, c: 1 or S); not the same
+ * bits as the C loops (oneDNN sums in float, vectorised). A primitive per
+ * kind, shape, affine and eps, made on first use or by
+ * lre_dnnl_norm_prepare (batch: batch norm; backward: layer norm's too). */
+int lre_dnnl_norm_serves(int64_t a, int64_t b, int64_t c);
+lre_status lre_dnnl_norm_prepare(lre_dnnl *d, int batch, int64_t a, int64_t b, int64_t c,
+                                 int affine, float eps, int backward);
+lre_status lre_dnnl_layer_norm_forward(lre_dnnl *d, float *y, float *mean, float *rstd,
+                                       const float *x, const float *w, const float *b,
+                                       int64_t groups, int64_t n, float eps);
+lre_status lre_dnnl_layer_norm_backward(lre_dnnl *d, float *dx, float *dw, float *db,
+                                        const float *dy, const float *x, const float *mean,
+                                        const float *rstd, const float *w, int64_t groups,
+                                        int64_t n, int accumulate);
+lre_status lre_dnnl_batch_norm_train(lre_dnnl *d, float *y, float *mean, float *rstd,
+                                     float *run_mean, float *run_var, const float *x,
+                                     const float *w, const float *b, int64_t B, int64_t C,
+                                     int64_t S, float eps, float momentum);
+
 #endif /* LRE_CPU_DNNL_H */

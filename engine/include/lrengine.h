@@ -318,9 +318,11 @@ lre_status lre_adaptive_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const 
 
 /* torch.nn.LayerNorm over groups of the last n values of each row:
  * x (B, k·n), y like x, mean and rstd (B, k) kept for the backward
- * (rstd = 1/sqrt(var + eps), the variance biased, sums in double); w and
- * b (n) the affine map, or both NULL. The backward writes dx (or NULL)
- * and, with w, dw and db (+)= (accumulate) their sums over the groups. */
+ * (rstd = 1/sqrt(var + eps), the variance biased); w and b (n) the affine
+ * map, or both NULL. The backward writes dx (or NULL) and, with w, dw and
+ * db (+)= (accumulate) their sums over the groups. The CPU runs oneDNN's
+ * layer-norm primitives (float sums, vectorised) where built with it, else
+ * (and with LRE_CPU_GEMM=openblas) loops summing in order in double. */
 lre_status lre_layer_norm_forward(lre_ctx *ctx, lre_tensor *y, lre_tensor *mean,
                                   lre_tensor *rstd, const lre_tensor *x, const lre_tensor *w,
                                   const lre_tensor *b, int64_t n, float eps);
@@ -331,8 +333,9 @@ lre_status lre_layer_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw,
 
 /* torch.nn.BatchNorm1d/2d over x (B, C·S): C channels of S values per
  * row (S = 1 for BatchNorm1d on vectors, H·W for BatchNorm2d). Training:
- * each channel's mean and biased variance over its B·S values (sums in
- * double), and the running statistics (C, or NULL) moved by momentum with
+ * each channel's mean and biased variance over its B·S values (on a CPU
+ * with oneDNN its batch-norm primitive, float sums; else sums in double),
+ * and the running statistics (C, or NULL) moved by momentum with
  * the unbiased variance; evaluation: the running ones. mean and rstd (C)
  * = the ones used, kept for the backward; w, b (C) the affine map or
  * NULL. The backward (of training) writes dx (or NULL) and, with w, dw

@@ -148,6 +148,15 @@ lre_status lre_conv2d_relu_forward(lre_ctx *ctx, lre_tensor *y, const lre_tensor
 lre_status lre_conv2d_prepare(lre_ctx *ctx, int64_t B, const lre_conv_geom *g, int64_t O,
                               int bias, int relu, int backward, int with_dx);
 
+/* Readies the device for a layer norm over `groups` groups of n (with
+ * `backward`, its backward too) and a batch norm's training forward over B
+ * rows of C channels of S values: oneDNN primitives on the CPU, nothing
+ * elsewhere. */
+lre_status lre_layer_norm_prepare(lre_ctx *ctx, int64_t groups, int64_t n, int affine, float eps,
+                                  int backward);
+lre_status lre_batch_norm_prepare(lre_ctx *ctx, int64_t B, int64_t C, int64_t S, int affine,
+                                  float eps);
+
 /* lre_cross_entropy, lre_mse and lre_count_correct for the trainer: the
  * result stays on the device (loss_dev, correct_dev: device memory) and
  * nothing waits, so a captured step can run them; the labels come from a

@@ -747,6 +747,20 @@ lre_status lre_layer_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw,
                                         accumulate);
 }
 
+lre_status lre_layer_norm_prepare(lre_ctx *ctx, int64_t groups, int64_t n, int affine, float eps,
+                                  int backward)
+{
+    if (groups < 1 || !ctx->be->layer_norm_prepare) return LRE_OK;
+    return ctx->be->layer_norm_prepare(ctx->be_state, groups, n, affine, eps, backward);
+}
+
+lre_status lre_batch_norm_prepare(lre_ctx *ctx, int64_t B, int64_t C, int64_t S, int affine,
+                                  float eps)
+{
+    if (B < 1 || !ctx->be->batch_norm_prepare) return LRE_OK;
+    return ctx->be->batch_norm_prepare(ctx->be_state, B, C, S, affine, eps);
+}
+
 /* ------------------------------------------------------------ batch norm */
 
 /* Shapes of a batch-norm call: x and y (B, C·S), mean and rstd (C), the

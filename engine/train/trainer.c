@@ -241,9 +241,9 @@ static int relu_follows(const lre_model *m, int i)
            m->layers[i + 1].act == LRE_ACT_RELU;
 }
 
-/* Readies the backend for every GEMM the trainer's steps and its passes
- * over its own data will run (full and short micro-batches, evaluate's
- * chunks), in the trainer's precision: the first step then creates nothing
+/* Readies the backend for every GEMM (and oneDNN normalisation) the
+ * trainer's steps and its passes over its own data will run (full and
+ * short micro-batches, evaluate's chunks), in the trainer's precision: the first step then creates nothing
  * a later one would not. A pass over another dataset may still prepare its
  * last chunk's shape on its first call. */
 static lre_status prepare_gemms(lre_trainer *t)
@@ -263,6 +263,18 @@ static lre_status prepare_gemms(lre_trainer *t)
                 CHECK(lre_conv2d_prepare(ctx, pass_rows[k], &l->g, l->cout, l->bn > 0,
                                          relu_follows(t->model, i), 0, 0));
             }
+        if (l->kind == LRE_LAYER_LAYER_NORM)
+            for (int k = 0; k < 2; k++) {
+                const int64_t per_row = l->in / l->norm_n;
+                CHECK(lre_layer_norm_prepare(ctx, step_rows[k] * per_row, l->norm_n, l->wn > 0,
+                                             l->eps, 1));
+                CHECK(lre_layer_norm_prepare(ctx, pass_rows[k] * per_row, l->norm_n, l->wn > 0,
+                                             l->eps, 0));
+            }
+        if (l->kind == LRE_LAYER_BATCH_NORM) /* a pass evaluates: running statistics */
+            for (int k = 0; k < 2; k++)
+                CHECK(lre_batch_norm_prepare(ctx, step_rows[k], l->norm_n, l->bn_S, l->wn > 0,
+                                             l->eps));
         if (l->kind != LRE_LAYER_LINEAR) continue;
         for (int k = 0; k < 2; k++) { /* backward: dx for all but the first layer with weights */
             CHECK(lre_linear_prepare(ctx, step_rows[k], l->in, l->out, 1, i > t->first_param,

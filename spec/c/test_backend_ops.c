@@ -944,8 +944,8 @@ static void test_layer_norm_entries(int64_t groups, int64_t n, int affine)
 {
     if (!D.be->layer_norm_forward) return;
     char nm[96];
-    snprintf(nm, sizeof nm, "layer_norm %lld groups of %lld%s", (long long)groups, (long long)n,
-             affine ? ", affine" : "");
+    snprintf(nm, sizeof nm, "layer_norm %lld groups of %lld%s%s", (long long)groups,
+             (long long)n, affine ? ", affine" : "", GEMM_MODE);
     const int64_t N = groups * n;
     float *x = rnd(N, -2, 2), *dy = rnd(N, -1, 1), *w = rnd(n, 0.5, 1.5), *b = rnd(n, -1, 1);
     float *dw0 = rnd(n, -1, 1), *db0 = rnd(n, -1, 1);
@@ -1016,8 +1016,8 @@ static void test_batch_norm_entries(int64_t B, int64_t C, int64_t S)
 {
     if (!D.be->batch_norm_forward) return;
     char nm[96];
-    snprintf(nm, sizeof nm, "batch_norm %lld rows of %lldx%lld", (long long)B, (long long)C,
-             (long long)S);
+    snprintf(nm, sizeof nm, "batch_norm %lld rows of %lldx%lld%s", (long long)B, (long long)C,
+             (long long)S, GEMM_MODE);
     const int64_t N = B * C * S;
     float *x = rnd(N, -2, 2), *dy = rnd(N, -1, 1), *w = rnd(C, 0.5, 1.5), *b = rnd(C, -1, 1);
     float *rm = rnd(C, -0.5, 0.5), *rv = rnd(C, 0.5, 2), *dw0 = rnd(C, -1, 1), *db0 = rnd(C, -1, 1);
@@ -1304,6 +1304,19 @@ static void test_bf16_threads(void)
 }
 #endif
 
+/* The normalisation entries: on the CPU, oneDNN's primitives (with it)
+ * or the C loops (LRE_CPU_GEMM=openblas, or DNNL=0). */
+static void run_norms(void)
+{
+    test_batch_norm_entries(32, 16, 1);             /* BatchNorm1d */
+    test_batch_norm_entries(8, 6, 49);              /* BatchNorm2d on 7x7 */
+    test_batch_norm_entries(2, 3, 1);               /* two values a channel */
+    test_layer_norm_entries(37, 64, 1);
+    test_layer_norm_entries(5, 3, 0);
+    test_layer_norm_entries(1, 1000, 1);
+    test_layer_norm_entries(300, 17, 1);            /* sizes not a vector's */
+}
+
 /* The gemm cases again under each GEMM provider of the CPU (the table's
  * choice ran with the rest) and in each reduced precision the device has. */
 static void run_gemm_variants(lre_device d)
@@ -1318,6 +1331,7 @@ static void run_gemm_variants(lre_device d)
             unsetenv("LRE_CPU_GEMM");
             GEMM_MODE = i == 0 ? " [openblas]" : " [onednn]";
             run_gemms();
+            run_norms(); /* the C loops under openblas, oneDNN's primitives else */
         }
         if (D.be->shutdown) D.be->shutdown(D.st);
         backend_init();
@@ -1369,11 +1383,7 @@ static void run_all(void)
     test_conv_direct(3, 3, 9, 7, 4, 3, 2, 1, 2);    /* stride, padding, dilation */
     test_pool_entries(12, 28, 28, 2, 2, 0);         /* LeNet's: 2x2, stride 2 */
     test_dropout_add_entries(100003);
-    test_batch_norm_entries(32, 16, 1);             /* BatchNorm1d */
-    test_batch_norm_entries(8, 6, 49);              /* BatchNorm2d on 7x7 */
-    test_layer_norm_entries(37, 64, 1);
-    test_layer_norm_entries(5, 3, 0);
-    test_layer_norm_entries(1, 1000, 1);
+    run_norms();
     test_adaptive_entries(6, 7, 7, 3, 3);           /* windows that overlap */
     test_adaptive_entries(4, 8, 6, 1, 1);           /* global average */
     test_adaptive_entries(2, 3, 5, 5, 7);           /* larger than the input */

@@ -729,7 +729,7 @@ static void conv_ref(const lre_conv_geom *g, int64_t B, int64_t O, const float *
  * dw, db) against central finite differences of the engine's own forward
  * (conv2d is linear in each input, so any step is exact up to rounding),
  * over strides, padding, dilation and a 1×1 kernel; accumulate adds. */
-static const char *conv_path = ""; /* which of the CPU's convolutions, in the names */
+static const char *conv_path = ""; /* which of the CPU's kernels, in the names */
 
 static void test_conv2d(void)
 {
@@ -1126,8 +1126,8 @@ static void test_layer_norm(void)
         for (int affine = 0; affine <= 1; affine++) {
             const int64_t B = cases[ci][0], G = cases[ci][1], n = cases[ci][2], F = G * n;
             char nm[96];
-            snprintf(nm, sizeof nm, "layer_norm rows %lld of %lldx%lld%s", (long long)B,
-                     (long long)G, (long long)n, affine ? ", affine" : "");
+            snprintf(nm, sizeof nm, "layer_norm rows %lld of %lldx%lld%s%s", (long long)B,
+                     (long long)G, (long long)n, affine ? ", affine" : "", conv_path);
             lre_tensor *x = chk_t2(ctx, LRE_F32, B, F), *y = chk_t2(ctx, LRE_F32, B, F);
             lre_tensor *mean = chk_t2(ctx, LRE_F32, B, G), *rstd = chk_t2(ctx, LRE_F32, B, G);
             lre_tensor *dx = chk_t2(ctx, LRE_F32, B, F), *dy = chk_t2(ctx, LRE_F32, B, F);
@@ -1223,8 +1223,8 @@ static void test_batch_norm(void)
     for (size_t ci = 0; ci < 2; ci++) {
         const int64_t B = cases[ci][0], C = cases[ci][1], S = cases[ci][2], N = B * C * S;
         char nm[96];
-        snprintf(nm, sizeof nm, "batch_norm %lld rows of %lldx%lld", (long long)B, (long long)C,
-                 (long long)S);
+        snprintf(nm, sizeof nm, "batch_norm %lld rows of %lldx%lld%s", (long long)B,
+                 (long long)C, (long long)S, conv_path);
         lre_tensor *x = chk_t2(ctx, LRE_F32, B, C * S), *y = chk_t2(ctx, LRE_F32, B, C * S);
         lre_tensor *dx = chk_t2(ctx, LRE_F32, B, C * S), *dy = chk_t2(ctx, LRE_F32, B, C * S);
         lre_tensor *mean = chk_t1(ctx, LRE_F32, C), *rstd = chk_t1(ctx, LRE_F32, C);
@@ -1329,6 +1329,9 @@ int main(void)
             ctx = chk_ctx_on(dev, 1);
             conv_path = " (im2col, LRE_CPU_GEMM=openblas)";
             test_conv2d();
+            conv_path = " (C loops, LRE_CPU_GEMM=openblas)";
+            test_layer_norm();
+            test_batch_norm();
             conv_path = "";
             lre_ctx_release(ctx);
             unsetenv("LRE_CPU_GEMM");

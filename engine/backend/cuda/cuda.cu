@@ -662,129 +662,6 @@ lre_status cuda_dropout_forward(void *state, float *y, float *mask, const float 
     return LRE_OK;
 }
 
-/* batch norm: a thread per channel for the statistics and the backward,
- * a thread per value for y */
-__global__ void batch_norm_stats_kernel(float *mean, float *rstd, float *run_mean,
-                                        float *run_var, const float *x, int64_t B, int64_t C,
-                                        int64_t S, float eps, float momentum, int training)
-{
-    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C;
-         c += (int64_t)gridDim.x * blockDim.x)
-        lre_batch_norm_stats1(mean, rstd, run_mean, run_var, x, B, C, S, c, eps, momentum,
-                              training);
-}
-
-__global__ void batch_norm_apply_kernel(float *y, const float *x, const float *mean,
-                                        const float *rstd, const float *w, const float *b,
-                                        int64_t n, int64_t C, int64_t S)
-{
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
-         e += (int64_t)gridDim.x * blockDim.x)
-        y[e] = lre_batch_norm1(x[e], (e / S) % C, mean, rstd, w, b);
-}
-
-__global__ void batch_norm_backward_kernel(float *dx, float *dw, float *db, const float *dy,
-                                           const float *x, const float *mean,
-                                           const float *rstd, const float *w, int64_t B,
-                                           int64_t C, int64_t S, int accumulate)
-{
-    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C;
-         c += (int64_t)gridDim.x * blockDim.x)
-        lre_batch_norm_back1(dx, dw, db, dy, x, mean, rstd, w, B, C, S, c, accumulate);
-}
-
-lre_status cuda_batch_norm_forward(void *state, float *y, float *mean, float *rstd,
-                                   float *run_mean, float *run_var, const float *x,
-                                   const float *w, const float *b, int64_t B, int64_t C,
-                                   int64_t S, float eps, float momentum, int training)
-{
-    cuda_state *s = ST(state);
-    if (C == 0) return LRE_OK;
-    batch_norm_stats_kernel<<<blocks_for(C), THREADS, 0, s->stream>>>(
-        mean, rstd, run_mean, run_var, x, B, C, S, eps, momentum, training);
-    LAUNCHED(s, "batch_norm_forward (statistics)");
-    const int64_t n = B * C * S;
-    if (n == 0) return LRE_OK;
-    batch_norm_apply_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(y, x, mean, rstd, w, b, n,
-                                                                      C, S);
-    LAUNCHED(s, "batch_norm_forward");
-    return LRE_OK;
-}
-
-lre_status cuda_batch_norm_backward(void *state, float *dx, float *dw, float *db,
-                                    const float *dy, const float *x, const float *mean,
-                                    const float *rstd, const float *w, int64_t B, int64_t C,
-                                    int64_t S, int accumulate)
-{
-    cuda_state *s = ST(state);
-    if (C == 0) return LRE_OK;
-    batch_norm_backward_kernel<<<blocks_for(C), THREADS, 0, s->stream>>>(
-        dx, dw, db, dy, x, mean, rstd, w, B, C, S, accumulate);
-    LAUNCHED(s, "batch_norm_backward");
-    return LRE_OK;
-}
-
-/* layer norm: a thread per group (the forward and dx), a thread per
- * feature (the affine gradients), each running elementwise.h's loop */
-__global__ void layer_norm_forward_kernel(float *y, float *mean, float *rstd, const float *x,
-                                          const float *w, const float *b, int64_t groups,
-                                          int64_t n, float eps)
-{
-    for (int64_t gi = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; gi < groups;
-         gi += (int64_t)gridDim.x * blockDim.x)
-        lre_layer_norm1(y + gi * n, mean + gi, rstd + gi, x + gi * n, w, b, n, eps);
-}
-
-__global__ void layer_norm_dx_kernel(float *dx, const float *dy, const float *x,
-                                     const float *mean, const float *rstd, const float *w,
-                                     int64_t groups, int64_t n)
-{
-    for (int64_t gi = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; gi < groups;
-         gi += (int64_t)gridDim.x * blockDim.x)
-        lre_layer_norm_back1(dx + gi * n, dy + gi * n, x + gi * n, mean[gi], rstd[gi], w, n);
-}
-
-__global__ void layer_norm_dparam_kernel(float *dw, float *db, const float *dy, const float *x,
-                                         const float *mean, const float *rstd, int64_t groups,
-                                         int64_t n, int accumulate)
-{
-    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < n;
-         j += (int64_t)gridDim.x * blockDim.x)
-        lre_layer_norm_dparam1(dw, db, dy, x, mean, rstd, groups, n, j, accumulate);
-}
-
-lre_status cuda_layer_norm_forward(void *state, float *y, float *mean, float *rstd,
-                                   const float *x, const float *w, const float *b,
-                                   int64_t groups, int64_t n, float eps)
-{
-    cuda_state *s = ST(state);
-    if (groups == 0) return LRE_OK;
-    layer_norm_forward_kernel<<<blocks_for(groups), THREADS, 0, s->stream>>>(y, mean, rstd, x, w,
-                                                                            b, groups, n, eps);
-    LAUNCHED(s, "layer_norm_forward");
-    return LRE_OK;
-}
-
-lre_status cuda_layer_norm_backward(void *state, float *dx, float *dw, float *db,
-                                    const float *dy, const float *x, const float *mean,
-                                    const float *rstd, const float *w, int64_t groups, int64_t n,
-                                    int accumulate)
-{
-    cuda_state *s = ST(state);
-    if (dx && groups > 0) {
-        layer_norm_dx_kernel<<<blocks_for(groups), THREADS, 0, s->stream>>>(dx, dy, x, mean,
-                                                                           rstd, w, groups, n);
-        LAUNCHED(s, "layer_norm_backward (dx)");
-    }
-    if (dw && n > 0) {
-        layer_norm_dparam_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(dw, db, dy, x, mean,
-                                                                           rstd, groups, n,
-                                                                           accumulate);
-        LAUNCHED(s, "layer_norm_backward (dw, db)");
-    }
-    return LRE_OK;
-}
-
 __global__ void adaptive_avg_forward_kernel(float *y, const float *x, lre_conv_geom g)
 {
     const int64_t P = g.OH * g.OW, n = g.C * P;
@@ -952,6 +829,221 @@ __global__ void finish_sum(float *out, const double *part, int64_t n, double div
     for (int64_t i = threadIdx.x; i < n; i += RED) acc += part[i];
     double t = block_sum(acc, sh);
     if (threadIdx.x == 0) *out = (float)(t / div);
+}
+
+/* ---------------------------------------------------------- batch norm
+ * Training: a block per channel (RED threads striding over its B·S values,
+ * sums in double combined by block_sum's fixed tree), so the statistics
+ * and the backward's sums are the C loops' to rounding, not the same bits.
+ * Evaluation: a thread per channel reads the running statistics. y: a
+ * thread per value. */
+
+/* value i of channel c's B·S values */
+__device__ inline int64_t bn_at(int64_t i, int64_t c, int64_t C, int64_t S)
+{
+    return (i / S * C + c) * S + i % S;
+}
+
+__global__ void batch_norm_stats_kernel(float *mean, float *rstd, float *run_mean,
+                                        float *run_var, const float *x, int64_t B, int64_t C,
+                                        int64_t S, float eps, float momentum)
+{
+    __shared__ double sh[RED];
+    const int64_t c = blockIdx.x, n = B * S;
+    double acc = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += RED) acc += x[bn_at(i, c, C, S)];
+    const double m = block_sum(acc, sh) / (double)n;
+    acc = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += RED) {
+        const double d = (double)x[bn_at(i, c, C, S)] - m;
+        acc += d * d;
+    }
+    const double q = block_sum(acc, sh);
+    if (threadIdx.x != 0) return;
+    const double var = q / (double)n;
+    mean[c] = (float)m;
+    rstd[c] = (float)(1.0 / sqrt(var + (double)eps));
+    if (run_mean) {
+        const double unbiased = n > 1 ? q / (double)(n - 1) : var;
+        run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * (float)m;
+        run_var[c] = (1.0f - momentum) * run_var[c] + momentum * (float)unbiased;
+    }
+}
+
+__global__ void batch_norm_eval_stats_kernel(float *mean, float *rstd, float *run_mean,
+                                             float *run_var, const float *x, int64_t B,
+                                             int64_t C, int64_t S, float eps)
+{
+    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C;
+         c += (int64_t)gridDim.x * blockDim.x)
+        lre_batch_norm_stats1(mean, rstd, run_mean, run_var, x, B, C, S, c, eps, 0.0f, 0);
+}
+
+__global__ void batch_norm_apply_kernel(float *y, const float *x, const float *mean,
+                                        const float *rstd, const float *w, const float *b,
+                                        int64_t n, int64_t C, int64_t S)
+{
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x)
+        y[e] = lre_batch_norm1(x[e], (e / S) % C, mean, rstd, w, b);
+}
+
+/* lre_batch_norm_back1's formulas, a block per channel */
+__global__ void batch_norm_backward_kernel(float *dx, float *dw, float *db, const float *dy,
+                                           const float *x, const float *mean,
+                                           const float *rstd, const float *w, int64_t B,
+                                           int64_t C, int64_t S, int accumulate)
+{
+    __shared__ double sh[RED];
+    const int64_t c = blockIdx.x, n = B * S;
+    const float m = mean[c], r = rstd[c], wc = w ? w[c] : 1.0f;
+    double a1 = 0.0, a2 = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += RED) {
+        const int64_t e = bn_at(i, c, C, S);
+        a1 += dy[e];
+        a2 += (double)dy[e] * ((x[e] - m) * r);
+    }
+    const double sdy = block_sum(a1, sh), sdyx = block_sum(a2, sh);
+    if (dw && threadIdx.x == 0) {
+        dw[c] = (accumulate ? dw[c] : 0.0f) + (float)sdyx;
+        db[c] = (accumulate ? db[c] : 0.0f) + (float)sdy;
+    }
+    if (!dx) return;
+    const float mg = (float)(wc * sdy / (double)n), mgx = (float)(wc * sdyx / (double)n);
+    for (int64_t i = threadIdx.x; i < n; i += RED) {
+        const int64_t e = bn_at(i, c, C, S);
+        dx[e] = r * (dy[e] * wc - mg - ((x[e] - m) * r) * mgx);
+    }
+}
+
+lre_status cuda_batch_norm_forward(void *state, float *y, float *mean, float *rstd,
+                                   float *run_mean, float *run_var, const float *x,
+                                   const float *w, const float *b, int64_t B, int64_t C,
+                                   int64_t S, float eps, float momentum, int training)
+{
+    cuda_state *s = ST(state);
+    if (C == 0) return LRE_OK;
+    if (training && C > INT_MAX)
+        return lre_backend_fail(s->env, LRE_EINVAL, "batch_norm: too many channels");
+    if (training)
+        batch_norm_stats_kernel<<<(unsigned)C, RED, 0, s->stream>>>(mean, rstd, run_mean, run_var,
+                                                                   x, B, C, S, eps, momentum);
+    else
+        batch_norm_eval_stats_kernel<<<blocks_for(C), THREADS, 0, s->stream>>>(
+            mean, rstd, run_mean, run_var, x, B, C, S, eps);
+    LAUNCHED(s, "batch_norm_forward (statistics)");
+    const int64_t n = B * C * S;
+    if (n == 0) return LRE_OK;
+    batch_norm_apply_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(y, x, mean, rstd, w, b, n,
+                                                                      C, S);
+    LAUNCHED(s, "batch_norm_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_batch_norm_backward(void *state, float *dx, float *dw, float *db,
+                                    const float *dy, const float *x, const float *mean,
+                                    const float *rstd, const float *w, int64_t B, int64_t C,
+                                    int64_t S, int accumulate)
+{
+    cuda_state *s = ST(state);
+    if (C == 0) return LRE_OK;
+    if (C > INT_MAX) return lre_backend_fail(s->env, LRE_EINVAL, "batch_norm: too many channels");
+    batch_norm_backward_kernel<<<(unsigned)C, RED, 0, s->stream>>>(dx, dw, db, dy, x, mean, rstd,
+                                                                  w, B, C, S, accumulate);
+    LAUNCHED(s, "batch_norm_backward");
+    return LRE_OK;
+}
+
+/* ---------------------------------------------------------- layer norm
+ * A block per group for the forward and dx (RED threads striding over its
+ * n values, sums in double combined by block_sum); a thread per feature
+ * for the affine gradients (adjacent threads read adjacent values),
+ * running elementwise.h's loop in group order. */
+__global__ void layer_norm_forward_kernel(float *y, float *mean, float *rstd, const float *x,
+                                          const float *w, const float *b, int64_t n, float eps)
+{
+    __shared__ double sh[RED];
+    const int64_t gi = blockIdx.x;
+    const float *xg = x + gi * n;
+    double acc = 0.0;
+    for (int64_t j = threadIdx.x; j < n; j += RED) acc += xg[j];
+    const double m = block_sum(acc, sh) / (double)n;
+    acc = 0.0;
+    for (int64_t j = threadIdx.x; j < n; j += RED) acc += ((double)xg[j] - m) * ((double)xg[j] - m);
+    const double q = block_sum(acc, sh);
+    const float mf = (float)m, r = (float)(1.0 / sqrt(q / (double)n + (double)eps));
+    for (int64_t j = threadIdx.x; j < n; j += RED) {
+        const float v = (xg[j] - mf) * r;
+        y[gi * n + j] = w ? v * w[j] + b[j] : v;
+    }
+    if (threadIdx.x == 0) {
+        mean[gi] = mf;
+        rstd[gi] = r;
+    }
+}
+
+/* lre_layer_norm_back1's formulas, a block per group */
+__global__ void layer_norm_dx_kernel(float *dx, const float *dy, const float *x,
+                                     const float *mean, const float *rstd, const float *w,
+                                     int64_t n)
+{
+    __shared__ double sh[RED];
+    const int64_t gi = blockIdx.x, o = gi * n;
+    const float m = mean[gi], r = rstd[gi];
+    double a1 = 0.0, a2 = 0.0;
+    for (int64_t j = threadIdx.x; j < n; j += RED) {
+        const float g = w ? dy[o + j] * w[j] : dy[o + j], xh = (x[o + j] - m) * r;
+        a1 += g;
+        a2 += (double)g * xh;
+    }
+    const float mg = (float)(block_sum(a1, sh) / (double)n);
+    const float mgx = (float)(block_sum(a2, sh) / (double)n);
+    for (int64_t j = threadIdx.x; j < n; j += RED) {
+        const float g = w ? dy[o + j] * w[j] : dy[o + j], xh = (x[o + j] - m) * r;
+        dx[o + j] = r * (g - mg - xh * mgx);
+    }
+}
+
+__global__ void layer_norm_dparam_kernel(float *dw, float *db, const float *dy, const float *x,
+                                         const float *mean, const float *rstd, int64_t groups,
+                                         int64_t n, int accumulate)
+{
+    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < n;
+         j += (int64_t)gridDim.x * blockDim.x)
+        lre_layer_norm_dparam1(dw, db, dy, x, mean, rstd, groups, n, j, accumulate);
+}
+
+lre_status cuda_layer_norm_forward(void *state, float *y, float *mean, float *rstd,
+                                   const float *x, const float *w, const float *b,
+                                   int64_t groups, int64_t n, float eps)
+{
+    cuda_state *s = ST(state);
+    if (groups == 0) return LRE_OK;
+    if (groups > INT_MAX) return lre_backend_fail(s->env, LRE_EINVAL, "layer_norm: too many groups");
+    layer_norm_forward_kernel<<<(unsigned)groups, RED, 0, s->stream>>>(y, mean, rstd, x, w, b, n,
+                                                                      eps);
+    LAUNCHED(s, "layer_norm_forward");
+    return LRE_OK;
+}
+
+lre_status cuda_layer_norm_backward(void *state, float *dx, float *dw, float *db,
+                                    const float *dy, const float *x, const float *mean,
+                                    const float *rstd, const float *w, int64_t groups, int64_t n,
+                                    int accumulate)
+{
+    cuda_state *s = ST(state);
+    if (groups > INT_MAX) return lre_backend_fail(s->env, LRE_EINVAL, "layer_norm: too many groups");
+    if (dx && groups > 0) {
+        layer_norm_dx_kernel<<<(unsigned)groups, RED, 0, s->stream>>>(dx, dy, x, mean, rstd, w, n);
+        LAUNCHED(s, "layer_norm_backward (dx)");
+    }
+    if (dw && n > 0) {
+        layer_norm_dparam_kernel<<<blocks_for(n), THREADS, 0, s->stream>>>(dw, db, dy, x, mean,
+                                                                           rstd, groups, n,
+                                                                           accumulate);
+        LAUNCHED(s, "layer_norm_backward (dw, db)");
+    }
+    return LRE_OK;
 }
 
 /* ------------------------------------------------------- cross-entropy */
