@@ -833,6 +833,10 @@ int64_t lre_trainer_steps(const lre_trainer *t);   /* optimizer steps taken */
 int64_t lre_trainer_epoch(const lre_trainer *t);
 int64_t lre_trainer_cursor(const lre_trainer *t);  /* rows consumed this epoch */
 int64_t lre_trainer_batch_size(const lre_trainer *t);
+/* Optimizer steps in one pass over the training data: its batches (the
+ * last short one counted unless drop_last) over accumulation_steps,
+ * rounded up. */
+int64_t lre_trainer_steps_per_epoch(const lre_trainer *t);
 int lre_trainer_accumulation_steps(const lre_trainer *t);
 /* Micro-batches per step from now on (>= 1); no buffer depends on it.
  * pytorch-lr-finder's range_test(accumulation_steps=) sets it for a test. */

@@ -270,6 +270,11 @@ static int trainer_steps(lua_State *L) {
     return 1;
 }
 
+static int trainer_steps_per_epoch(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)lre_trainer_steps_per_epoch(checktrainer(L)));
+    return 1;
+}
+
 static int trainer_epoch(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)lre_trainer_epoch(checktrainer(L)));
     return 1;
@@ -413,6 +418,7 @@ static const luaL_Reg trainer_methods[] = {
     {"reseed", trainer_reseed},
     {"steps", trainer_steps},
     {"epoch", trainer_epoch},
+    {"steps_per_epoch", trainer_steps_per_epoch},
     {"cursor", trainer_cursor},
     {"batch_size", trainer_batch_size},
     {"accumulation_steps", trainer_accumulation_steps},

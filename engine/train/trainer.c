@@ -994,6 +994,12 @@ int64_t lre_trainer_steps(const lre_trainer *t) { return t->steps; }
 int64_t lre_trainer_epoch(const lre_trainer *t) { return t->batcher.epoch; }
 int64_t lre_trainer_cursor(const lre_trainer *t) { return t->batcher.cursor; }
 int64_t lre_trainer_batch_size(const lre_trainer *t) { return t->batch_size; }
+int64_t lre_trainer_steps_per_epoch(const lre_trainer *t)
+{
+    const int64_t n = t->data->n, bs = t->batch_size, k = t->accumulation_steps;
+    const int64_t batches = t->batcher.drop_last ? n / bs : (n + bs - 1) / bs;
+    return (batches + k - 1) / k;
+}
 int lre_trainer_accumulation_steps(const lre_trainer *t) { return t->accumulation_steps; }
 
 lre_status lre_trainer_set_accumulation_steps(lre_trainer *t, int k)

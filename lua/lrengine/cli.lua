@@ -334,6 +334,9 @@ function M.report(result, json_path, order, plot_path)
   io.write(string.format("stopped: %s after %d of %d steps (%s curve)\n", result.stop_reason,
     #result.lrs, result.config.num_iter or #result.lrs, result.curve or "?"))
   io.write(M.format_suggestions(result, order), "\n")
+  if result.verification then
+    io.write(require("lrengine.verify").format(result.verification), "\n")
+  end
   if json_path then io.write("result: ", json_path, "\n") end
   if plot_path then io.write("plot: ", plot_path, "\n") end
 end

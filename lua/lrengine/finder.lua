@@ -39,6 +39,11 @@ lrengine.finder — the learning-rate range test (Smith, arXiv 1506.01186).
                                 -- is built with them; a key that names no
                                 -- heuristic in `suggest` is an error
     on_step = fn(state),        -- called after each step (progress, logging)
+    verify = { epochs = 1 },    -- then train each suggestion (and 1/3x, 3x the
+                                -- chosen one) from the same state for that
+                                -- budget: finder.verify's options
+                                -- (lrengine.verify), its record in
+                                -- result.verification
     keep_state = false,         -- true: leave the trainer where the test ended
     repeats = 1,                -- k > 1: k tests with different batch orders
     reinit = false,             -- with repeats: also a new initialisation each run
@@ -100,7 +105,7 @@ local VALID = {
   stop = true, stop_opts = true, accumulation_steps = true, curve = true, suggest = true,
   suggest_opts = true, on_step = true, keep_state = true, repeats = true, reinit = true,
   save = true,
-  seed = true, progress = true, preset = true,
+  seed = true, progress = true, preset = true, verify = true,
 }
 M.OPTIONS = VALID
 
@@ -501,6 +506,18 @@ local function validate(opts)
   if o.reinit and not method(o.trainer, "reinit") then
     fail("reinit = true needs a trainer with a 'reinit' method", 2)
   end
+  if o.verify ~= nil then
+    if type(o.verify) ~= "table" then
+      fail("verify must be a table of verify's options ({epochs = 1}, ...), got " .. type(o.verify), 2)
+    end
+    for _, k in ipairs { "trainer", "result", "val" } do
+      if o.verify[k] ~= nil then
+        fail(string.format("verify.%s: the range test's own %s is used", k, k), 2)
+      end
+    end
+    -- its options are checked now, not after the test
+    checked("verify", require("lrengine.verify").check, o.verify, o.trainer, o.val)
+  end
   return o
 end
 
@@ -577,6 +594,7 @@ function GUARD.put_back(g)
 end
 
 GUARD.__close = function(g) g:put_back() end
+M._GUARD = GUARD -- lrengine.verify's trainer is guarded the same way
 
 function M.range_test(opts)
   -- a mistake in the options is reported at the caller's line (the user's
@@ -679,7 +697,27 @@ function M.range_test(opts)
         suggestions = runs[r].suggestions }
     end
   end
-  return results.new(fields)
+  local res = results.new(fields)
+  if o.verify then
+    local vo = copy(o.verify)
+    vo.trainer, vo.result, vo.val = trainer, res, o.val
+    if vo.progress == nil and o.progress == true then vo.progress = true end
+    local okv, v = pcall(require("lrengine.verify").verify, vo)
+    if not okv then
+      if type(v) == "string" and v:find("interrupted!", 1, true) then error(v, 0) end
+      registry.raise_at(v, 2, "range_test: ")
+    end
+    res.verification = v
+  end
+  return res
+end
+
+--- lrengine.verify's verify: train each candidate learning rate for the
+-- same budget from the trainer's state, then restore it.
+function M.verify(opts)
+  local ok, v = pcall(require("lrengine.verify").verify, opts)
+  if not ok then error(v, 2) end
+  return v
 end
 
 return M

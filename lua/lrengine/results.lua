@@ -27,6 +27,9 @@ and
                  differ where the device lacks the one asked for); absent
                  when the trainer does not say (no precision() method)
   seed, device, engine_version, lua_version, created (UTC, ISO 8601)
+  verification   with range_test{verify = ...}: lrengine.verify's record
+                 (candidates with their validation loss, accuracy and
+                 training loss over the trials, the winner)
 
 Methods: result:save_json(path), result:save_csv(path),
 result:suggest(names [, opts]) (re-runs heuristics on the saved curve,
@@ -230,6 +233,33 @@ local function check_fields(r, where)
       opt_integer(e, "runs", en .. ".runs", where, 1)
       opt_string(e, "reason", en .. ".reason", where)
     end
+  end
+  local v = opt_object(r, "verification", "verification", where,
+    "an object ({candidates =, winner =, ...})")
+  if v ~= nil then
+    local cs = v.candidates
+    if type(cs) ~= "table" or not is_array(cs) then
+      bad_field(where, "verification.candidates", "an array of candidates ({lr =, ...})", cs)
+    end
+    for i, c in ipairs(cs) do
+      local cn = string.format("verification.candidates[%d]", i)
+      if type(c) ~= "table" or is_array(c) then bad_field(where, cn, "an object ({lr =, ...})", c) end
+      if type(c.lr) ~= "number" then bad_field(where, cn .. ".lr", "a number", c.lr) end
+      for _, f in ipairs { "val_loss", "accuracy", "train_loss" } do
+        local e = opt_object(c, f, cn .. "." .. f, where, "an object ({median =, min =, max =})")
+        if e ~= nil then
+          for _, g in ipairs { "median", "min", "max" } do opt_number(e, g, cn .. "." .. f .. "." .. g, where) end
+        end
+      end
+      opt_integer(c, "diverged", cn .. ".diverged", where, 0)
+    end
+    opt_integer(v, "winner", "verification.winner", where, 1)
+    if v.winner ~= nil and v.winner > #cs then
+      error(string.format("%s: field 'verification.winner' is %d, but there are %d candidates",
+        where, v.winner, #cs), 0)
+    end
+    for _, k in ipairs { "steps", "repeats" } do opt_integer(v, k, "verification." .. k, where, 1) end
+    for _, k in ipairs { "schedule", "metric" } do opt_string(v, k, "verification." .. k, where) end
   end
   local runs = r.runs
   if runs ~= nil then
