@@ -57,6 +57,7 @@ static const char usage_text[] =
     "       " PROGNAME " [options] suggest FILE.json|FILE.csv [--heuristic NAME]... [--json]\n"
     "                [--smoothing ema|debiased|none] [--skip-start N] [--skip-end N]\n"
     "       " PROGNAME " [options] plot FILE.json|FILE.csv [-o OUT.png|svg|pdf]\n"
+    "       " PROGNAME " [options] merge FILE.json... -o GRID.json\n"
     "Runs a Lua 5.4 script with the lrengine engine loaded (require \"lrengine\").\n"
     "Everything after the script's name is the script's, options too: its\n"
     "arguments are arg[1], arg[2], ... (and ...), as under lua. A script that\n"
@@ -78,6 +79,8 @@ static const char usage_text[] =
     "  --precision P    matmul precision of trainers: fp32, tf32 or bf16 (default\n"
     "                   fp32); a device without it warns and runs fp32\n"
     "  -q, --quiet      ask scripts to print less\n"
+    "  --grid-index I   run value I alone of the script's finder.grid (what\n"
+    "                   grid{jobs = N} and a cluster's array jobs run)\n"
     "  --traceback      a traceback with every Lua error (by default a mistake in\n"
     "                   a sweep's table or a subcommand's input is one line)\n"
     "  -h, --help       show this help and exit\n"
@@ -91,9 +94,10 @@ static const char usage_text[] =
 
 /* The subcommands (lrengine.cli.COMMANDS), and the long options, for "did
  * you mean" */
-static const char *const commands[] = {"suggest", "plot", NULL};
-static const char *const long_options[] = {"--device", "--seed",    "--threads", "--precision",
-                                           "--quiet",  "--help",    "--version", "--traceback",
+static const char *const commands[] = {"suggest", "plot", "merge", NULL};
+static const char *const long_options[] = {"--device",    "--seed",      "--threads",
+                                           "--precision", "--quiet",     "--help",
+                                           "--version",   "--traceback", "--grid-index",
                                            NULL};
 
 /* What the command line asked for. */
@@ -109,6 +113,7 @@ typedef struct host {
     int quiet;
     int status;          /* the exit status */
     lre_precision precision; /* trainers' default (--precision) */
+    long long grid_index;    /* --grid-index (0: none) */
 } host;
 
 static lua_State *globalL = NULL;
@@ -656,6 +661,13 @@ static int collectargs(host *h) {
             if (p == LRE_PRECISION_COUNT)
                 return usage_error(h, "unknown precision '%s' (fp32, tf32 or bf16)", v);
             h->precision = (lre_precision)p;
+        } else if (isopt(a, "--grid-index")) {
+            long long n;
+            if ((v = optvalue(h, &i, "--grid-index")) == NULL)
+                return usage_error(h, "'%s' needs an argument", "--grid-index");
+            if ((n = parsenum(v, (unsigned long long)INT_MAX)) < 1)
+                return usage_error(h, "--grid-index needs an integer >= 1, got '%s'", v);
+            h->grid_index = n;
         } else if (isopt(a, "--threads")) {
             long long n;
             if ((v = optvalue(h, &i, "--threads")) == NULL)
@@ -712,6 +724,7 @@ static int pmain(lua_State *L) {
     luaL_openlibs(L);
     lrelua_setoptions(L, &h->opts, h->quiet);
     lrelua_setprecision(L, h->precision);
+    lrelua_setgridindex(L, h->grid_index);
     preload_core(L);
     setpaths(L);
     createargtable(L, h->argv, h->argc, h->script);
@@ -742,7 +755,7 @@ int main(int argc, char **argv) {
         return EXIT_LUA;
     }
     host h = {argc, argv, argc, 0, 0, 0, 0, lre_ctx_opts_default(), 0, EXIT_SUCCESS,
-              LRE_PRECISION_FP32};
+              LRE_PRECISION_FP32, 0};
     /* past a file-size limit (ulimit -f) a write fails with EFBIG, which is
      * reported, instead of the signal killing the command mid-file */
     setsignal(SIGXFSZ, SIG_IGN);

@@ -81,6 +81,8 @@ uint64_t lrelua_defaultseed(lua_State *L);
 /* The precision of trainers made without one (--precision, given by the
  * host before any script runs; configure{precision=}); fp32 unless set. */
 void lrelua_setprecision(lua_State *L, lre_precision p);
+/* --grid-index N: lrengine.grid runs value N alone (0: every value) */
+void lrelua_setgridindex(lua_State *L, long long i);
 lre_precision lrelua_defaultprecision(lua_State *L);
 /* Sets the state's context: its objects live in ctx from now on (the
  * public lrelua_use_ctx runs this under lua_pcall); raises an error naming

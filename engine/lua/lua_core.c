@@ -28,6 +28,7 @@ typedef struct ctxbox {
     int quiet;
     int host;     /* options came from the `lrengine` command */
     int given;    /* ctx came from a C host (lrelua_use_ctx), not made here */
+    long long grid_index; /* --grid-index (0: none): lrengine.grid runs that value alone */
     uint64_t accounted; /* the engine's live bytes the collector was last told of */
 } ctxbox;
 
@@ -48,6 +49,7 @@ static ctxbox *getbox(lua_State *L) {
         b->precision = LRE_PRECISION_FP32;
         b->quiet = b->host = b->given = 0;
         b->accounted = 0;
+        b->grid_index = 0;
         if (luaL_getmetatable(L, CTXBOX) == LUA_TNIL)
             lrelua_newboxclass(L, &ctxbox_class, NULL, NULL);
         lua_pop(L, 1);
@@ -94,6 +96,8 @@ void lrelua_setprecision(lua_State *L, lre_precision p) {
     if ((unsigned)p >= LRE_PRECISION_COUNT) luaL_error(L, "unknown precision %d", (int)p);
     getbox(L)->precision = p;
 }
+
+void lrelua_setgridindex(lua_State *L, long long i) { getbox(L)->grid_index = i; }
 
 lre_precision lrelua_defaultprecision(lua_State *L) {
     return getbox(L)->precision;
@@ -170,7 +174,8 @@ static int core_configure(lua_State *L) {
     return 0;
 }
 
-/* core.options() -> {device=, seed=, threads=, quiet=, precision=, host=} */
+/* core.options() -> {device=, seed=, threads=, quiet=, precision=, host=,
+ * grid_index= (only when --grid-index was given)} */
 static int core_options(lua_State *L) {
     ctxbox *b = getbox(L);
     lua_createtable(L, 0, 6);
@@ -186,6 +191,10 @@ static int core_options(lua_State *L) {
     lua_setfield(L, -2, "quiet");
     lua_pushboolean(L, b->host);
     lua_setfield(L, -2, "host");
+    if (b->grid_index > 0) {
+        lua_pushinteger(L, (lua_Integer)b->grid_index);
+        lua_setfield(L, -2, "grid_index");
+    }
     return 1;
 }
 

@@ -596,9 +596,59 @@ function M.plot(args)
   return 0
 end
 
+-- --------------------------------------------------------------- merge
+
+local MERGE_USAGE = [[
+usage: lrengine merge FILE.json... -o GRID.json
+
+Puts the results of a grid's values, each run alone (lrengine --grid-index
+I script.lua, a cluster's array job per value), into one grid file: the
+values in their order, the best marked (the lowest minimum of the smoothed
+curve), the summary printed. Every FILE must be one value of the same
+grid, each value once.
+
+  -o, --output GRID.json   the merged grid (required)
+  -h, --help               this text
+
+Exit status: 0 done, 1 a file could not be read or does not belong,
+2 a usage error.]]
+
+function M.merge(args)
+  local files, out = {}, nil
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    if a == "-h" or a == "--help" then
+      io.write(MERGE_USAGE, "\n")
+      return 0
+    elseif a == "-o" or a == "--output" or key == "--output" then
+      out = value or args[i + 1]
+      if not value then i = i + 1 end
+      if out == nil or out == "" then return usage("merge: '-o' needs a file name", "merge") end
+    elseif a:sub(1, 1) == "-" then
+      return unknown_option("merge", a, { "-o", "--output", "--help" })
+    else
+      files[#files + 1] = a
+    end
+    i = i + 1
+  end
+  if #files == 0 then return usage("merge: no files given", "merge") end
+  if not out then return usage("merge: no output file: -o GRID.json", "merge") end
+  local grid = require "lrengine.grid"
+  local ok, g = pcall(grid.merge, files)
+  if ok then ok, g = pcall(function() M.ensure_dir(out) g:save_json(out) return g end) end
+  if not ok then
+    io.stderr:write("lrengine: ", (tostring(g):gsub("^[^\n]-%.lua:%d+: ", "")), "\n")
+    return 1
+  end
+  if not quiet() then io.write(g:summary(), "\n", "grid: ", out, "\n") end
+  return 0
+end
+
 -- ------------------------------------------------------------ dispatch
 
-M.COMMANDS = { suggest = M.suggest, plot = M.plot }
+M.COMMANDS = { suggest = M.suggest, plot = M.plot, merge = M.merge }
 
 --- Runs subcommand `cmd` with the array `args`; returns the exit status.
 function M.main(cmd, args)

@@ -712,6 +712,14 @@ function M.range_test(opts)
   return res
 end
 
+--- lrengine.grid's grid: one range test per value of weight decay (or
+-- another hyper-parameter), from the same initial weights.
+function M.grid(opts)
+  local ok, g = pcall(require("lrengine.grid").grid, opts)
+  if not ok then error(g, 2) end
+  return g
+end
+
 --- lrengine.verify's verify: train each candidate learning rate for the
 -- same budget from the trainer's state, then restore it.
 function M.verify(opts)
