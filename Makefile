@@ -10,6 +10,7 @@
 #                     build-asan/ (clang if present, else gcc), CPU-only
 #   make valgrind     the C tests under valgrind
 #   make bench        build and run scripts/bench_*.c and scripts/bench_*.lua
+#   make run-examples run every examples/*.lua
 #                     (and torch-lr-finder's, where TORCH_PYTHON imports it)
 #   make bench-cuda   the CUDA backend's figures (scripts/bench_cuda.c)
 #   make fuzz         libFuzzer targets of every parser, FUZZ_SECONDS (60) each
@@ -514,6 +515,14 @@ endif
 demo: deps
 	@$(SUBMAKE) cli
 	$(CLI) examples/fashion_mnist.lua
+
+# Every Lua example, one after the other (each prints its report and writes
+# under out/): about two minutes on two cores, most of it the CNN, ResNet,
+# verification and weight-decay-map examples
+.PHONY: run-examples
+run-examples: deps
+	@$(SUBMAKE) cli
+	@set -e; for s in examples/*.lua; do echo "== $$s"; $(CLI) -q $$s; done
 
 # ---- install ---------------------------------------------------------------
 # Installs into a temporary prefix, builds examples/embed.c with pkg-config
