@@ -247,6 +247,9 @@ function M.grid(opts)
   end
   local res
   if o.jobs > 1 then
+    if not host.host then
+      fail("jobs > 1 needs the lrengine command (it re-runs the script with --grid-index)", 1)
+    end
     res = run_jobs(o)
   else
     res = {}
