@@ -243,9 +243,10 @@ static int relu_follows(const lre_model *m, int i)
 
 /* Readies the backend for every GEMM (and oneDNN normalisation) the
  * trainer's steps and its passes over its own data will run (full and
- * short micro-batches, evaluate's chunks), in the trainer's precision: the first step then creates nothing
- * a later one would not. A pass over another dataset may still prepare its
- * last chunk's shape on its first call. */
+ * short micro-batches, evaluate's chunks), in the trainer's precision:
+ * the first step then creates nothing a later one would not. A pass over
+ * another dataset may still prepare its last chunk's shape on its first
+ * call. */
 static lre_status prepare_gemms(lre_trainer *t)
 {
     lre_ctx *ctx = t->ctx;
