@@ -887,7 +887,9 @@ static lre_status run_nprim(lre_dnnl *d, nprim *q, const void *const ptr[NA_COUN
  * keep that path checked and measured. */
 int lre_dnnl_norm_serves(int64_t a, int64_t b, int64_t c)
 {
-    return a <= INT32_MAX && b <= INT32_MAX && c <= INT32_MAX && a * b <= INT32_MAX / (c ? c : 1);
+    /* an empty batch runs the loops, which do nothing */
+    return a >= 1 && b >= 1 && c >= 1 && a <= INT32_MAX && b <= INT32_MAX && c <= INT32_MAX &&
+           a * b <= INT32_MAX / c;
 }
 
 lre_status lre_dnnl_norm_prepare(lre_dnnl *d, int batch, int64_t a, int64_t b, int64_t c,
