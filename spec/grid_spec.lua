@@ -97,6 +97,35 @@ describe("grid", function()
     assert.matches("not a grid", why)
   end)
 
+  it("draws one curve per value, a suggestion on each, the best thicker", function()
+    local plot = require "lrengine.plot"
+    local t, val = setup()
+    local g = finder.grid { trainer = t, weight_decay = { 0, 1e-3, 0.3 }, range_test = opts(val) }
+    local spec = plot.grid_spec(g)
+    assert.are.equal(3, #spec.curves)
+    assert.is_true(spec.per_curve)
+    assert.are.equal(g.best, spec.main_curve)
+    assert.matches("%(best%)$", spec.curves[g.best].label)
+    assert.are.equal("weight_decay = 0.001" .. (g.best == 2 and " (best)" or ""), spec.curves[2].label)
+    for i, s in ipairs(spec.suggestions) do
+      assert.are.equal(i, s.curve)
+      assert.are.equal(g.results[i].suggestions.steepest.lr, s.lr)
+    end
+    assert.are.equal(g.best, spec.chosen)
+    assert.are.equal("valley", plot.grid_spec(g, { chosen = "valley" }).suggestions[1].name)
+    local path = cmd.tmpfile() .. ".png"
+    cmd.remove_later(path)
+    g:plot(path)
+    local f = assert(io.open(path, "rb"))
+    assert.are.equal("\x89PNG", f:read(4))
+    f:close()
+    -- different schedules cannot share the x axis
+    g.results[2].lrs[3] = g.results[2].lrs[3] * 2
+    local ok, err = pcall(plot.grid_spec, g)
+    assert.is_false(ok)
+    assert.matches("ran different schedules", err)
+  end)
+
   it("refuses bad options with a clear message", function()
     local t, val = setup()
     local cases = {
@@ -173,6 +202,14 @@ if not lre.options().grid_index then g:save_json(arg[3]) end
     code, _, err = cmd.run(table.concat({ "--grid-index", "4", q(script), "1", q(dir .. "/c"), "x" }, " "))
     assert.are_not.equal(0, code)
     assert.matches("grid: %-%-grid%-index 4, but the grid has 3 values", err)
+    local png = merged .. ".png"
+    cmd.remove_later(png)
+    code, out, err = cmd.run("plot " .. q(merged) .. " -o " .. q(png))
+    assert.are.equal(0, code, err)
+    assert.matches("plot: ", out)
+    code, out = cmd.run("plot " .. q(merged))
+    assert.are.equal(0, code)
+    assert.matches("weight_decay%s+steepest%s+valley", out)
     code, _, err = cmd.run("merge -o " .. q(merged))
     assert.are.equal(2, code)
     assert.matches("merge: no files given", err)

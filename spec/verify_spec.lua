@@ -256,6 +256,35 @@ describe("range_test{verify = ...}", function()
     end
   end)
 
+  it("draws the verification as the figure's third panel, the winner ringed", function()
+    local plot = require "lrengine.plot"
+    local t, val = setup()
+    local r = finder.range_test { trainer = t, val = val, start_lr = 1e-5, end_lr = 10,
+      num_iter = 30, suggest = { "steepest" }, verify = { candidates = { 1e-3, 1e-2, 1e30 }, steps = 5 } }
+    local spec = plot.spec(r)
+    assert.are.equal(3, #spec.verify)
+    local v = r.verification
+    for i, c in ipairs(v.candidates) do
+      assert.are.equal(c.lr, spec.verify[i].lr)
+      if c.val_loss then
+        assert.are.equal(c.val_loss.median, spec.verify[i].y)
+        assert.are.equal(c.val_loss.min, spec.verify[i].lo)
+      else
+        assert.is_true(spec.verify[i].y ~= spec.verify[i].y) -- diverged: NaN, drawn on the edge
+      end
+    end
+    assert.are.equal(v.winner, spec.verify_winner)
+    assert.are.equal("val loss, 5 steps", spec.verify_label)
+    assert.is_nil(plot.spec(r, { verification = false }).verify)
+    local path = tmpname(".svg")
+    r:plot(path)
+    local f = assert(io.open(path))
+    local svg = f:read("a")
+    f:close()
+    os.remove(path)
+    assert.matches("verification by training: 3 candidates, the winner", svg)
+  end)
+
   it("checks the verify options before the test runs", function()
     local t, val = setup()
     local ok, err = pcall(finder.range_test, { trainer = t, val = val, num_iter = 5,

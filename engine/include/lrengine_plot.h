@@ -28,6 +28,13 @@
  *     at lr[i], as the user's matplotlib note draws it; with delta =
  *     LRE_PLOT_DELTA_CENTRAL the central one (numpy.gradient: what
  *     pytorch-lr-finder's suggestion minimises). The axis label says which.
+ *   - optional third panel (verify): each candidate learning rate of a
+ *     verification by training at its score, with its spread as a
+ *     whisker, the winner ringed; a candidate that diverged sits on the
+ *     top edge as a triangle.
+ *   - a grid of range tests: up to LRE_PLOT_MAX_CURVES curves (one per
+ *     value), per_curve set, each suggestion on its own curve in the
+ *     curve's colour, main_curve (the best) thicker.
  *   - The y range comes from finite values only and its top is capped at
  *     the starting loss plus twice its fall (fastai and pytorch-lr-finder
  *     cut the diverging end the same way); points off the scale, infinite
@@ -56,7 +63,7 @@
 extern "C" {
 #endif
 
-#define LRE_PLOT_MAX_CURVES 2
+#define LRE_PLOT_MAX_CURVES 8
 
 typedef enum lre_plot_format {
     LRE_PLOT_AUTO = 0, /* from the path's extension: .png, .svg, .pdf */
@@ -85,6 +92,14 @@ typedef struct lre_plot_suggestion {
     size_t index;           /* 0-based step of the curve it points at      */
 } lre_plot_suggestion;
 
+/* One candidate of a verification by training (the third panel): its
+ * learning rate, its score (say the validation loss after one epoch: the
+ * median over its trials; not finite when every trial diverged) and the
+ * spread of the score (lo..hi; NaN: none). */
+typedef struct lre_plot_point {
+    double lr, y, lo, hi;
+} lre_plot_point;
+
 /* Which change in loss the bottom panel draws. */
 typedef enum lre_plot_delta {
     LRE_PLOT_DELTA_FORWARD = 0, /* loss[i+1] - loss[i] at lr[i] (the note's) */
@@ -112,6 +127,24 @@ typedef struct lre_plot_data {
     const char *title;             /* first title line (NULL: a default)    */
     const char *subtitle;          /* second, smaller line (NULL: none)     */
     lre_plot_delta delta;          /* the bottom panel (default: forward)   */
+    /* The curve the suggestions (curve 0), the stop and the bottom panel
+     * read, drawn thicker (default 0). A grid of range tests (one curve per
+     * value) sets the best one. */
+    int main_curve;
+    /* 1: a grid's figure: suggestion i marks curve suggestion_curves[i],
+     * in that curve's colour (the chosen still in red), and the stop is not
+     * marked (each curve stopped on its own). Default 0: every suggestion
+     * on main_curve. */
+    int per_curve;
+    const int *suggestion_curves;  /* num_suggestions, with per_curve       */
+    /* Optional: a third panel below the others, on the same x axis, the
+     * verification by training: num_verify candidates, verify_winner
+     * ringed ((size_t)-1, the default: none), verify_label its y axis
+     * ("val loss after 1 epoch"; NULL: "score"). */
+    const lre_plot_point *verify;
+    size_t num_verify;
+    size_t verify_winner;
+    const char *verify_label;
 } lre_plot_data;
 
 typedef struct lre_plot_opts {

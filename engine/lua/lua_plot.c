@@ -6,9 +6,13 @@
  *   core.plot(path, spec)
  *     spec = {
  *       lrs = {...},                                   -- n numbers
- *       curves = { {label=, raw={...}, smoothed={...},  -- 1 or 2
+ *       curves = { {label=, raw={...}, smoothed={...},  -- 1 to 8
  *                   band_lo={...}, band_hi={...}, band_label=}, ... },
- *       suggestions = { {name=, lr=, index=}, ... },   -- index 1-based
+ *       suggestions = { {name=, lr=, index=, curve=}, ... },  -- 1-based
+ *       main_curve = 1,      -- the curve of the suggestions and the bottom panel
+ *       per_curve = false,   -- a grid: each suggestion on its own `curve`
+ *       verify = { {lr=, y=, lo=, hi=}, ... },  -- the third panel (optional)
+ *       verify_winner = 1, verify_label = "val loss after 1 epoch",
  *       chosen = 1,          -- which suggestion is red (0: none)
  *       log_x = true, stop_reason = "diverged", planned_steps = 100,
  *       delta = "forward"|"central",   -- the bottom panel's difference
@@ -87,12 +91,12 @@ static int l_plot(lua_State *L)
     static const char *const valid[] = {
         "lrs", "curves", "suggestions", "chosen", "log_x", "stop_reason", "planned_steps",
         "title", "subtitle", "format", "width", "height", "dpi", "font_size", "raw_points",
-        "delta", NULL};
+        "delta", "main_curve", "per_curve", "verify", "verify_winner", "verify_label", NULL};
     const char *path = lrelua_checkpath(L, 1, FN);
     luaL_checktype(L, 2, LUA_TTABLE);
     lrelua_checkopts(L, 2, FN, valid);
     lua_settop(L, 2);
-    luaL_checkstack(L, 32, "plot spec");
+    luaL_checkstack(L, 64, "plot spec"); /* 8 curves: a table and 4 blocks each */
 
     lre_plot_data d = lre_plot_data_default();
     lre_plot_opts o = lre_plot_opts_default();
@@ -102,11 +106,13 @@ static int l_plot(lua_State *L)
     if (n == 0) return luaL_error(L, FN ": the curve has no points (lrs is empty)");
 
     if (lua_getfield(L, 2, "curves") != LUA_TTABLE)
-        return luaL_error(L, FN ": spec.curves must be an array of 1 or 2 curves");
+        return luaL_error(L, FN ": spec.curves must be an array of 1 to %d curves",
+                          LRE_PLOT_MAX_CURVES);
     int curves = lua_gettop(L);
     lua_Integer nc = luaL_len(L, curves);
     if (nc < 1 || nc > LRE_PLOT_MAX_CURVES)
-        return luaL_error(L, FN ": spec.curves has %d curves, expected 1 or 2", (int)nc);
+        return luaL_error(L, FN ": spec.curves has %d curves, expected 1 to %d", (int)nc,
+                          LRE_PLOT_MAX_CURVES);
     d.num_curves = (int)nc;
     for (int c = 0; c < d.num_curves; c++) {
         char where[32];
@@ -132,12 +138,18 @@ static int l_plot(lua_State *L)
         /* the blocks and the curve table stay on the stack until the end */
     }
 
+    lua_Integer mc = lrelua_optinteger(L, 2, FN, "main_curve", 1);
+    if (mc < 1 || mc > d.num_curves)
+        return luaL_error(L, FN ": spec.main_curve = %d is outside 1..%d", (int)mc, d.num_curves);
+    d.main_curve = (int)mc - 1;
+    d.per_curve = lrelua_optboolean(L, 2, FN, "per_curve", 0);
     int st = lua_getfield(L, 2, "suggestions");
     if (st == LUA_TTABLE) {
         int sidx = lua_gettop(L);
         size_t ns = (size_t)luaL_len(L, sidx);
         lre_plot_suggestion *s =
             (lre_plot_suggestion *)lua_newuserdatauv(L, (ns ? ns : 1) * sizeof *s, 0);
+        int *sc = (int *)lua_newuserdatauv(L, (ns ? ns : 1) * sizeof *sc, 0);
         for (size_t i = 0; i < ns; i++) {
             char where[40];
             snprintf(where, sizeof where, "suggestions[%d]", (int)i + 1);
@@ -152,13 +164,46 @@ static int l_plot(lua_State *L)
                 return luaL_error(L, FN ": spec.%s.index = %d is outside 1..%d", where, (int)idx,
                                   (int)n);
             s[i].index = (size_t)(idx - 1);
+            lua_Integer cv = lrelua_optinteger(L, e, FN, "curve", mc);
+            if (cv < 1 || cv > d.num_curves)
+                return luaL_error(L, FN ": spec.%s.curve = %d is outside 1..%d", where, (int)cv,
+                                  d.num_curves);
+            sc[i] = (int)cv - 1;
             /* keep the table (and its name) referenced: it is in the spec */
             lua_pop(L, 1);
         }
         d.suggestions = s;
         d.num_suggestions = ns;
+        d.suggestion_curves = sc;
     } else if (st != LUA_TNIL) {
         return luaL_error(L, FN ": spec.suggestions must be an array");
+    }
+
+    int vt = lua_getfield(L, 2, "verify");
+    if (vt == LUA_TTABLE) {
+        int vidx = lua_gettop(L);
+        size_t nv = (size_t)luaL_len(L, vidx);
+        lre_plot_point *v = (lre_plot_point *)lua_newuserdatauv(L, (nv ? nv : 1) * sizeof *v, 0);
+        for (size_t i = 0; i < nv; i++) {
+            if (lua_geti(L, vidx, (lua_Integer)i + 1) != LUA_TTABLE)
+                return luaL_error(L, FN ": spec.verify[%d] is %s, expected {lr=, y=, lo=, hi=}",
+                                  (int)i + 1, lrelua_typephrase(L, -1));
+            int e = lua_gettop(L);
+            v[i].lr = lrelua_optnumber(L, e, FN, "lr", NAN);
+            v[i].y = lrelua_optnumber(L, e, FN, "y", NAN);
+            v[i].lo = lrelua_optnumber(L, e, FN, "lo", NAN);
+            v[i].hi = lrelua_optnumber(L, e, FN, "hi", NAN);
+            lua_pop(L, 1);
+        }
+        d.verify = v;
+        d.num_verify = nv;
+        lua_Integer w = lrelua_optinteger(L, 2, FN, "verify_winner", 0);
+        if (w < 0 || (size_t)w > nv)
+            return luaL_error(L, FN ": spec.verify_winner = %d is outside 0..%d", (int)w, (int)nv);
+        d.verify_winner = w > 0 ? (size_t)(w - 1) : (size_t)-1;
+        d.verify_label = optstring(L, 2, "verify_label", "spec");
+    } else if (vt != LUA_TNIL) {
+        return luaL_error(L, FN ": spec.verify must be an array of {lr=, y=, lo=, hi=}");
     }
 
     lua_Integer chosen = lrelua_optinteger(L, 2, FN, "chosen", 1);

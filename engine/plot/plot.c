@@ -97,7 +97,10 @@ typedef struct rgb {
 
 #define HEX(h) {((h) >> 16 & 255) / 255.0, ((h) >> 8 & 255) / 255.0, ((h) & 255) / 255.0}
 
-static const rgb C_CURVE[LRE_PLOT_MAX_CURVES] = {HEX(0x1f77b4), HEX(0xff7f0e)};
+/* matplotlib's tab10 without its red (the chosen suggestion's) */
+static const rgb C_CURVE[LRE_PLOT_MAX_CURVES] = {HEX(0x1f77b4), HEX(0xff7f0e), HEX(0x2ca02c),
+                                                 HEX(0x9467bd), HEX(0x8c564b), HEX(0xe377c2),
+                                                 HEX(0x7f7f7f), HEX(0x17becf)};
 static const rgb C_CHOSEN = HEX(0xd62728);
 /* the other suggestions: matplotlib's tab10 without the curves' and red */
 static const rgb C_SUGGEST[] = {HEX(0x2ca02c), HEX(0x9467bd), HEX(0x8c564b), HEX(0xe377c2),
@@ -511,13 +514,13 @@ typedef struct fig {
     double W, H, fs;
     const lre_plot_data *d;
     const lre_plot_opts *o;
-    const double *main;   /* curves[0]'s smoothed loss, else its raw loss */
+    const double *main;   /* main_curve's smoothed loss, else its raw loss */
     double *grad;         /* n: change in `main` per step (NaN: none) */
     double ytop_lo, ytop_hi;
     int have_top, have_grad;
-    axis x, yt, yb;
-    rect top, bot;
-    ticks xt, ytt, ybt;
+    axis x, yt, yb, yv;
+    rect top, bot, ver;   /* ver: the verification panel (h 0: none) */
+    ticks xt, ytt, ybt, yvt;
     /* where things were drawn in the top panel, for placing the legend */
     double *px, *py;
     size_t np, npcap;
@@ -1058,9 +1061,10 @@ static void x_range(fig *f)
     }
     f->x.kind = log_x ? AX_LOG : AX_LIN;
     double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < d->n; i++) {
-        if (!ax_ok(&f->x, d->lrs[i])) continue;
-        double t = ax_fwd(&f->x, d->lrs[i]);
+    for (size_t i = 0; i < d->n + d->num_verify; i++) { /* the candidates too */
+        double v = i < d->n ? d->lrs[i] : d->verify[i - d->n].lr;
+        if (!ax_ok(&f->x, v)) continue;
+        double t = ax_fwd(&f->x, v);
         lo = fmin(lo, t);
         hi = fmax(hi, t);
     }
@@ -1259,13 +1263,20 @@ static void note(fig *f, const rect *p, const char *s)
     text(f, p->x + p->w / 2, p->y + p->h / 2, s, f->fs, 0, 0.5, VA_CENTER, C_SUBTLE);
 }
 
-/* The first earlier suggestion at the same step and lr as suggestion i,
- * else (size_t)-1. */
+/* The curve suggestion i marks */
+static int sugg_curve(const lre_plot_data *d, size_t i)
+{
+    return d->per_curve ? d->suggestion_curves[i] : d->main_curve;
+}
+
+/* The first earlier suggestion at the same step and lr (and curve) as
+ * suggestion i, else (size_t)-1. */
 static size_t same_as_earlier(const lre_plot_data *d, size_t i)
 {
     for (size_t j = 0; j < i; j++)
         if (d->suggestions[j].index == d->suggestions[i].index &&
-            d->suggestions[j].lr == d->suggestions[i].lr)
+            d->suggestions[j].lr == d->suggestions[i].lr &&
+            sugg_curve(d, j) == sugg_curve(d, i))
             return j;
     return (size_t)-1;
 }
@@ -1282,6 +1293,10 @@ static rgb suggestion_colour(const lre_plot_data *d, size_t i, marker *m)
     if (i == d->chosen) {
         if (m) *m = M_CIRCLE;
         return C_CHOSEN;
+    }
+    if (d->per_curve) { /* a grid: its curve's colour */
+        if (m) *m = M_CIRCLE;
+        return C_CURVE[sugg_curve(d, i)];
     }
     size_t k = i > d->chosen && d->chosen < d->num_suggestions ? i - 1 : i;
     if (m) *m = SUGGEST_MARKERS[k % N_SUGGEST_MARKERS];
@@ -1376,7 +1391,7 @@ static void draw_top(fig *f)
         const double *v = d->curves[c].smoothed;
         if (!v) continue;
         set_rgb(f, C_CURVE[c], 1);
-        cairo_set_line_width(cr, c == 0 ? 1.5 : 1.2);
+        cairo_set_line_width(cr, c == d->main_curve ? (d->per_curve ? 2.2 : 1.5) : 1.2);
         polyline(f, v, &f->yt, p, 1);
     }
     cairo_restore(cr);
@@ -1392,12 +1407,14 @@ static void draw_top(fig *f)
         double x = ax_map(&f->x, s->lr);
         int off;
         double r = (chosen ? 0.5 : 0.42) * f->fs;
-        double y = top_y_inset(f, s->index < d->n ? f->main[s->index] : NAN, &off, r);
+        const lre_plot_curve *sc = &d->curves[sugg_curve(d, i)];
+        const double *sv = sc->smoothed ? sc->smoothed : sc->raw;
+        double y = top_y_inset(f, s->index < d->n ? sv[s->index] : NAN, &off, r);
         draw_marker(f, m, x, y, r, col);
         remember(f, x, y);
     }
     size_t last = d->n - 1;
-    if (ax_ok(&f->x, d->lrs[last])) {
+    if (!d->per_curve && ax_ok(&f->x, d->lrs[last])) {
         int off;
         double x = ax_map(&f->x, d->lrs[last]);
         double v = f->main[last];
@@ -1435,7 +1452,8 @@ static void draw_bottom(fig *f)
     double cap = ax_inv(&f->yb, f->yb.t1), capl = ax_inv(&f->yb, f->yb.t0);
     /* the line through the values ('o-' in the user's note); clipped at the
      * panel, with the values off the scale marked on its edge */
-    set_rgb(f, C_CURVE[0], 0.9);
+    const rgb gc = C_CURVE[d->main_curve];
+    set_rgb(f, gc, 0.9);
     cairo_set_line_width(cr, 0.9);
     polyline(f, f->grad, &f->yb, p, 0);
     double rr = d->n <= 200 ? 0.19 * f->fs : 0.1 * f->fs;
@@ -1450,7 +1468,7 @@ static void draw_bottom(fig *f)
         cairo_new_sub_path(cr);
         cairo_arc(cr, x, y, rr, 0, 2 * PI);
     }
-    set_rgb(f, C_CURVE[0], 1);
+    set_rgb(f, gc, 1);
     cairo_fill(cr);
     free(seen.seen);
     dots_init(&seen, f, p, 0);
@@ -1459,7 +1477,7 @@ static void draw_bottom(fig *f)
         if (!finite(g) || !ax_ok(&f->x, d->lrs[i]) || !(g > cap || g < capl)) continue;
         double x = ax_map(&f->x, d->lrs[i]);
         if (dots_new(&seen, p, x, g > cap ? p->y : p->y + p->h))
-            offscale(f, x, g > cap, p, C_CURVE[0], 0.8);
+            offscale(f, x, g > cap, p, gc, 0.8);
     }
     free(seen.seen);
     cairo_restore(cr);
@@ -1479,6 +1497,83 @@ static void draw_bottom(fig *f)
             if (ty < p->y + 0.6 * f->fs) ty = y + 1.0 * f->fs;
             text_halo(f, right ? x + 0.5 * f->fs : x - 0.5 * f->fs, ty, name, ls, 1,
                       right ? 0 : 1, VA_CENTER, C_CHOSEN);        }
+    }
+}
+
+/* ------------------------------------------------------- verification */
+
+/* The score axis of the verification panel: the finite scores and their
+ * spreads, padded; none finite: 0..1 */
+static void yver_range(fig *f)
+{
+    const lre_plot_data *d = f->d;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < d->num_verify; i++) {
+        const lre_plot_point *q = &d->verify[i];
+        const double v[3] = {q->y, q->lo, q->hi};
+        for (int k = 0; k < 3; k++)
+            if (finite(v[k]) && (k == 0 || finite(q->y))) {
+                lo = fmin(lo, v[k]);
+                hi = fmax(hi, v[k]);
+            }
+    }
+    if (!(lo <= hi)) {
+        lo = 0;
+        hi = 1;
+    } else if (hi - lo < 1e-12 * fmax(1, fabs(hi))) {
+        double w = fmax(fabs(lo) * 0.05, 1e-6);
+        lo -= w;
+        hi += w;
+    }
+    f->yv.kind = AX_LIN;
+    f->yv.t0 = lo;
+    f->yv.t1 = hi;
+    ax_pad(&f->yv, 0.12, 0.12);
+}
+
+/* Each candidate at its score with its spread as a whisker; a candidate
+ * without a finite score (every trial diverged) as a triangle on the top
+ * edge; the winner ringed in the chosen colour. */
+static void draw_verify(fig *f)
+{
+    const lre_plot_data *d = f->d;
+    const rect *p = &f->ver;
+    cairo_t *cr = f->cr;
+    grid_and_frame(f, p, &f->yvt, &f->yv);
+    chosen_line(f, p);
+    double r = 0.3 * f->fs, cap = 0.3 * f->fs;
+    for (size_t i = 0; i < d->num_verify; i++) {
+        const lre_plot_point *q = &d->verify[i];
+        if (!ax_ok(&f->x, q->lr)) continue;
+        double x = ax_map(&f->x, q->lr);
+        if (!finite(q->y)) {
+            offscale(f, x, 1, p, C_STOP, 0.9);
+            continue;
+        }
+        if (finite(q->lo) && finite(q->hi)) {
+            double y0 = ax_map(&f->yv, q->lo), y1 = ax_map(&f->yv, q->hi);
+            set_rgb(f, C_CURVE[0], 0.8);
+            cairo_set_line_width(cr, 0.8);
+            cairo_move_to(cr, x, y0);
+            cairo_line_to(cr, x, y1);
+            cairo_move_to(cr, x - cap, y0);
+            cairo_line_to(cr, x + cap, y0);
+            cairo_move_to(cr, x - cap, y1);
+            cairo_line_to(cr, x + cap, y1);
+            cairo_stroke(cr);
+        }
+        double y = ax_map(&f->yv, q->y);
+        cairo_new_path(cr);
+        cairo_arc(cr, x, y, r, 0, 2 * PI);
+        set_rgb(f, C_CURVE[0], 1);
+        cairo_fill(cr);
+        if (i == d->verify_winner) {
+            cairo_new_path(cr);
+            cairo_arc(cr, x, y, 2.2 * r, 0, 2 * PI);
+            set_rgb(f, C_CHOSEN, 1);
+            cairo_set_line_width(cr, 1.1);
+            cairo_stroke(cr);
+        }
     }
 }
 
@@ -1583,7 +1678,9 @@ static void draw_legend(fig *f, const entry *e, int n)
         double sx = bx + pad + (col ? colw[0] + 1.2 * f->fs : 0);
         if (e[i].kind == SW_CURVE) {
             double rr = 0.24 * f->fs;
-            for (int k = 0; k < 3; k++) {
+            const lre_plot_curve *cv = &f->d->curves[e[i].curve];
+            /* the raw points' dots where the figure draws them */
+            for (int k = 0; k < 3 && cv->raw && f->o->raw_points; k++) {
                 cairo_new_sub_path(cr);
                 cairo_arc(cr, sx + sw * (0.17 + 0.33 * k), cy + (k == 1 ? -0.28 : 0.22) * f->fs, rr,
                           0, 2 * PI);
@@ -1591,7 +1688,9 @@ static void draw_legend(fig *f, const entry *e, int n)
             set_rgb(f, e[i].colour, 0.4);
             cairo_fill(cr);
             set_rgb(f, e[i].colour, 1);
-            cairo_set_line_width(cr, e[i].curve == 0 ? 1.5 : 1.2);
+            cairo_set_line_width(cr, e[i].curve == f->d->main_curve
+                                         ? (f->d->per_curve ? 2.2 : 1.5)
+                                         : 1.2);
             cairo_move_to(cr, sx, cy);
             cairo_line_to(cr, sx + sw, cy);
             cairo_stroke(cr);
@@ -1652,7 +1751,8 @@ static int legend_entries(fig *f, entry *e)
         snprintf(e[n].label, sizeof e[n].label, "%s",
                  d->curves[c].label && *d->curves[c].label ? d->curves[c].label
                  : c == 0                                  ? "loss"
-                                                           : "second curve");
+                                                           : "another curve");
+        e[n].bold = d->per_curve && c == d->main_curve;
         utf8_tail(e[n].label);
         if (d->curves[c].band_lo && d->curves[c].band_hi) {
             n++;
@@ -1691,6 +1791,7 @@ static int legend_entries(fig *f, entry *e)
         utf8_tail(e[n].label);
         n++;
     }
+    if (d->per_curve) return n; /* a grid: each curve stopped on its own */
     memset(&e[n], 0, sizeof e[n]);
     e[n].kind = SW_MARKER;
     e[n].colour = C_STOP;
@@ -1734,12 +1835,17 @@ static int draw(fig *f)
     double xlab_h = 1.05 * fs, xtick_h = 0.45 * fs + 0.35 * fs + 1.25 * fs;
     double bottom = f->H - pad * 0.8 - xlab_h - 0.4 * fs - xtick_h;
     double gap = 0.7 * fs;
-    double area = bottom - y - gap;
+    const int ver = d->num_verify > 0;
+    double area = bottom - y - gap * (ver ? 2 : 1);
     if (area < 4 * fs) area = 4 * fs; /* tiny canvases: overlap rather than fail */
     f->top.y = y;
-    f->top.h = area * 0.63;
+    f->top.h = area * (ver ? 0.5 : 0.63);
     f->bot.y = y + f->top.h + gap;
-    f->bot.h = area - f->top.h;
+    f->bot.h = ver ? area * 0.25 : area - f->top.h;
+    if (ver) {
+        f->ver.y = f->bot.y + f->bot.h + gap;
+        f->ver.h = area - f->top.h - f->bot.h;
+    }
 
     if (!compute_grad(f)) return 0;
     x_range(f);
@@ -1749,6 +1855,12 @@ static int draw(fig *f)
     f->yt.p1 = f->top.y;
     f->yb.p0 = f->bot.y + f->bot.h;
     f->yb.p1 = f->bot.y;
+    if (ver) {
+        yver_range(f);
+        f->yv.p0 = f->ver.y + f->ver.h;
+        f->yv.p1 = f->ver.y;
+        lin_ticks(&f->yvt, &f->yv, (int)fmax(4, fmin(5, f->ver.h / (1.6 * fs))));
+    }
     /* about one label per 2.6 font sizes of height (never fewer than 4) */
     lin_ticks(&f->ytt, &f->yt, (int)fmax(4, fmin(7, f->top.h / (2.6 * fs))));
     symlog_ticks(&f->ybt, &f->yb, (int)fmax(4, f->bot.h / (1.5 * fs)));
@@ -1757,11 +1869,12 @@ static int draw(fig *f)
     double lab = 0.92 * fs;
     double ylab_x = pad * 0.6;
     double tickw = fmax(max_tick_w(f, &f->ytt, lab), max_tick_w(f, &f->ybt, lab));
+    if (ver) tickw = fmax(tickw, max_tick_w(f, &f->yvt, lab));
     double left = ylab_x + 1.3 * fs + tickw + 0.45 * fs + 0.3 * fs;
     double right = f->W - pad * 1.2;
     if (right - left < 4 * fs) right = left + 4 * fs;
-    f->top.x = f->bot.x = left;
-    f->top.w = f->bot.w = right - left;
+    f->top.x = f->bot.x = f->ver.x = left;
+    f->top.w = f->bot.w = f->ver.w = right - left;
     f->x.p0 = left;
     f->x.p1 = right;
     /* the span of t0..t1 on the x axis is pad-adjusted already */
@@ -1778,7 +1891,17 @@ static int draw(fig *f)
     draw_top(f);
     frame(f, &f->top, &f->ytt, &f->yt, 0);
     draw_bottom(f);
-    frame(f, &f->bot, &f->ybt, &f->yb, 1);
+    frame(f, &f->bot, &f->ybt, &f->yb, !ver);
+    if (ver) {
+        draw_verify(f);
+        frame(f, &f->ver, &f->yvt, &f->yv, 1);
+        const char *vl = d->verify_label && *d->verify_label ? d->verify_label : "score";
+        char vlab[160];
+        snprintf(vlab, sizeof vlab, "%s", vl);
+        utf8_tail(vlab);
+        ellipsize(f, vlab, sizeof vlab, fs, 0, f->ver.h);
+        ylabel(f, &f->ver, ylab_x, vlab);
+    }
     ylabel(f, &f->top, ylab_x, "loss");
     {
         /* the bottom label says which difference it is, as long as fits */
@@ -1819,6 +1942,7 @@ lre_plot_data lre_plot_data_default(void)
     memset(&d, 0, sizeof d);
     d.log_x = 1;
     d.chosen = 0;
+    d.verify_winner = (size_t)-1;
     return d;
 }
 
@@ -1919,9 +2043,11 @@ static const char *shown(const char *s, char *out, size_t cap)
  * metadata) must be valid UTF-8. */
 static lre_status check_text(const lre_plot_data *d, char *errbuf, size_t size)
 {
-    static const char *const nth[LRE_PLOT_MAX_CURVES] = {"first", "second"};
+    static const char *const nth[LRE_PLOT_MAX_CURVES] = {"first", "second", "third", "fourth",
+                                                         "fifth", "sixth", "seventh", "eighth"};
     const struct { const char *s, *name; } top[] = {
-        {d->title, "title"}, {d->subtitle, "subtitle"}, {d->stop_reason, "stop_reason"}};
+        {d->title, "title"}, {d->subtitle, "subtitle"}, {d->stop_reason, "stop_reason"},
+        {d->verify_label, "verify_label"}};
     size_t bad;
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
         if (top[i].s && (bad = utf8_bad(top[i].s)))
@@ -1952,8 +2078,17 @@ static lre_status check(const lre_plot_data *d, const lre_plot_opts *o, lre_plot
     if (d->n == 0) return fail(errbuf, size, LRE_EINVAL, "plot: the curve has no points");
     if (!d->lrs) return fail(errbuf, size, LRE_EINVAL, "plot: lrs is NULL");
     if (d->num_curves < 1 || d->num_curves > LRE_PLOT_MAX_CURVES)
-        return fail(errbuf, size, LRE_EINVAL, "plot: num_curves is %d, expected 1 or %d",
+        return fail(errbuf, size, LRE_EINVAL, "plot: num_curves is %d, expected 1 to %d",
                     d->num_curves, LRE_PLOT_MAX_CURVES);
+    if (d->main_curve < 0 || d->main_curve >= d->num_curves)
+        return fail(errbuf, size, LRE_EINVAL, "plot: main_curve is %d, expected 0 to %d",
+                    d->main_curve, d->num_curves - 1);
+    if (d->num_verify && !d->verify)
+        return fail(errbuf, size, LRE_EINVAL, "plot: %zu verify points but the array is NULL",
+                    d->num_verify);
+    if (d->verify_winner != (size_t)-1 && d->verify_winner >= d->num_verify)
+        return fail(errbuf, size, LRE_EINVAL, "plot: verify_winner is %zu, but there are %zu "
+                    "verify points", d->verify_winner, d->num_verify);
     for (int c = 0; c < d->num_curves; c++)
         if (!d->curves[c].raw && !d->curves[c].smoothed)
             return fail(errbuf, size, LRE_EINVAL, "plot: curve %d has neither raw nor smoothed "
@@ -1968,6 +2103,13 @@ static lre_status check(const lre_plot_data *d, const lre_plot_opts *o, lre_plot
     if (d->num_suggestions && !d->suggestions)
         return fail(errbuf, size, LRE_EINVAL, "plot: %zu suggestions but the array is NULL",
                     d->num_suggestions);
+    if (d->per_curve && d->num_suggestions && !d->suggestion_curves)
+        return fail(errbuf, size, LRE_EINVAL, "plot: per_curve without suggestion_curves");
+    for (size_t i = 0; d->per_curve && i < d->num_suggestions; i++)
+        if (d->suggestion_curves[i] < 0 || d->suggestion_curves[i] >= d->num_curves)
+            return fail(errbuf, size, LRE_EINVAL, "plot: suggestion '%s' marks curve %d of %d",
+                        d->suggestions[i].name ? d->suggestions[i].name : "?",
+                        d->suggestion_curves[i], d->num_curves);
     for (size_t i = 0; i < d->num_suggestions; i++)
         if (d->suggestions[i].index >= d->n)
             return fail(errbuf, size, LRE_EINVAL, "plot: suggestion '%s' points at step %zu "
@@ -2032,11 +2174,21 @@ static void describe(const lre_plot_data *d, membuf *b, int xml)
         sep = ", ";
     }
     char why[160];
-    stop_label(d, why, sizeof why);
-    snprintf(tmp, sizeof tmp, "; %s; below, the change in loss per step (%s differences).", why,
+    if (d->per_curve) snprintf(why, sizeof why, "%d curves, the best thicker", d->num_curves);
+    else stop_label(d, why, sizeof why);
+    snprintf(tmp, sizeof tmp, "; %s; below, the change in loss per step (%s differences)", why,
              d->delta == LRE_PLOT_DELTA_CENTRAL ? "central" : "forward");
     if (xml) xml_escape(b, tmp);
     else membuf_add(b, tmp, strlen(tmp));
+    if (d->num_verify) {
+        char lr[32] = "none";
+        if (d->verify_winner < d->num_verify) fmt_lr(lr, sizeof lr, d->verify[d->verify_winner].lr);
+        snprintf(tmp, sizeof tmp, "; then the verification by training: %zu candidates, the "
+                 "winner %s", d->num_verify, lr);
+        if (xml) xml_escape(b, tmp);
+        else membuf_add(b, tmp, strlen(tmp));
+    }
+    membuf_add(b, ".", 1);
 }
 
 /* Inserts <title> and <desc> right after the root element's start tag. */
@@ -2088,7 +2240,7 @@ lre_status lre_plot_render(const lre_plot_data *data, const lre_plot_opts *opts,
     f.d = data;
     f.o = &o;
     f.fs = o.font_size > 0 ? o.font_size : 8;
-    const lre_plot_curve *c0 = &data->curves[0];
+    const lre_plot_curve *c0 = &data->curves[data->main_curve];
     f.main = c0->smoothed ? c0->smoothed : c0->raw;
 
     membuf buf = {0};

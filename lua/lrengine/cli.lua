@@ -469,8 +469,11 @@ end
 
 local PLOT_USAGE = [[
 usage: lrengine plot FILE.json|FILE.csv [-o OUT.png|OUT.svg|OUT.pdf] [options]
-  Draws a saved range test (no retraining). Without -o, prints a chart in
-  the terminal instead.
+  Draws a saved range test (no retraining); with its verification by
+  training, a third panel. A grid file (lrengine merge, g:save_json) is
+  drawn one curve per value, each with its chosen suggestion, the best
+  value highlighted. Without -o, prints a chart in the terminal instead
+  (for a grid, its summary).
   -o, --output PATH  the figure; the format comes from the extension; '-' is
                      standard output (PNG unless --format says otherwise); a
                      FIFO or a device such as /dev/null is written in place
@@ -559,6 +562,24 @@ function M.plot(args)
   for _, h in ipairs(heuristics) do
     local err = heuristic_error(h)
     if err then return plot_usage(err) end
+  end
+  -- a grid (lrengine merge, g:save_json): one curve per value
+  local gok, g = pcall(require("lrengine.grid").load, file)
+  if gok and g then
+    if #heuristics > 0 then return plot_usage("--heuristic applies to a result, not a grid") end
+    if not out then
+      io.write(g:summary(), "\n")
+      return 0
+    end
+    opts.raw_points = nil
+    local pok, perr = pcall(plot.plot_grid, g, out, opts)
+    if not pok then
+      local msg = tostring(perr):gsub("^[^\n]-%.lua:%d+: ", "")
+      io.stderr:write("lrengine: ", msg, "\n")
+      return msg:match("^plot: chosen = ") and 2 or 1
+    end
+    if not quiet() then (out == "-" and io.stderr or io.stdout):write("plot: ", out, "\n") end
+    return 0
   end
   local r = load_result(file)
   if not r then return 1 end

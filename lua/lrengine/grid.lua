@@ -335,6 +335,13 @@ local function plain(g)
     scores = g.scores, missing = g.missing }, results = rs }
 end
 
+--- The figure (lrengine.plot.plot_grid): one curve per value.
+function Grid:plot(path, opts)
+  local ok, err = pcall(require("lrengine.plot").plot_grid, self, path, opts)
+  if not ok then error(err, 2) end
+  return path
+end
+
 function Grid:to_json() return require("lrengine.core").json_encode(plain(self), true) end
 
 function Grid:save_json(path)

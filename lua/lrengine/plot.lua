@@ -37,6 +37,17 @@ name and renamed, so a failure never leaves a partial file.
           pytorch-lr-finder's suggestion takes the minimum of. The axis
           label says which.
 
+  third   with result.verification (lrengine.verify): each candidate
+          learning rate at its median validation loss after the budget,
+          min–max whiskers, a diverged one on the top edge, the winner
+          ringed; the same x axis (opts.verification = false: none).
+
+plot.plot_grid(g, path, opts) (also g:plot(path), `lrengine plot
+grid.json -o OUT`) draws a grid of range tests (lrengine.grid): a curve
+per value, each value's chosen suggestion on its curve in its colour, the
+best value thicker with its suggestion in red; plot.grid_spec(g, opts) is
+its spec.
+
 A result without suggestions (a curve from another tool: `lrengine plot
 theirs.csv`) gets those `lrengine suggest` prints — every registered
 heuristic on the saved curve — with steepest chosen; the result itself is
@@ -56,6 +67,7 @@ opts (all optional):
   log_x           force the x axis scale (default: linear only for the
                   "linear" schedule)
   format          "png" | "svg" | "pdf" (default: from the extension)
+  verification    false leaves out the verification panel
 ]]
 
 local M = {}
@@ -416,8 +428,33 @@ local DELTAS = { forward = true, central = true }
 local OPTS = {
   width = "number", height = "number", dpi = "number", font_size = "number", title = "string",
   subtitle = "string", chosen = "string", raw_points = "boolean", log_x = "boolean",
-  format = "string", delta = "string",
+  format = "string", delta = "string", verification = "boolean",
 }
+
+-- The verification by training (result.verification) as the third
+-- panel's points: each candidate at the median of its score, its min–max
+-- the whisker (NaN where every trial diverged), the winner, and the y
+-- axis' label ("val loss, 1 epoch").
+local function verify_panel(v)
+  if type(v) ~= "table" or type(v.candidates) ~= "table" or #v.candidates == 0 then return nil end
+  local metric = v.metric == "train_loss" and "train_loss" or "val_loss"
+  local pts = {}
+  for i, c in ipairs(v.candidates) do
+    local m = type(c) == "table" and c[metric] or nil
+    pts[i] = { lr = type(c) == "table" and c.lr or 0 / 0,
+      y = type(m) == "table" and m.median or 0 / 0,
+      lo = type(m) == "table" and m.min or 0 / 0, hi = type(m) == "table" and m.max or 0 / 0 }
+  end
+  local budget
+  if type(v.epochs) == "number" then
+    budget = string.format("%g epoch%s", v.epochs, v.epochs == 1 and "" or "s")
+  elseif math.type(math.tointeger(v.steps)) == "integer" then
+    budget = string.format("%d steps", math.tointeger(v.steps))
+  end
+  local label = (metric == "val_loss" and "val loss" or "train loss")
+    .. (budget and (", " .. budget) or "")
+  return pts, math.tointeger(v.winner) or 0, label
+end
 
 
 -- The spec; errors at `level` (error's, counted from make_spec).
@@ -445,6 +482,8 @@ local function make_spec(result, opts, level)
   for i, s in ipairs(list) do sugg[i] = { name = s.name, lr = s.lr, index = index_of(lrs, s) } end
   local log_x = opts.log_x
   if log_x == nil then log_x = not (type(result.config) == "table" and result.config.schedule == "linear") end
+  local vpts, vwin, vlabel
+  if opts.verification ~= false then vpts, vwin, vlabel = verify_panel(result.verification) end
   local planned = type(result.config) == "table" and math.tointeger(result.config.num_iter) or nil
   local stop = runs and runs.stop_reason or result.stop_reason
   if stop == nil and result.curve == "external" then stop = "external" end
@@ -454,7 +493,105 @@ local function make_spec(result, opts, level)
     title = opts.title or title, subtitle = opts.subtitle or subtitle,
     format = opts.format, width = opts.width, height = opts.height, dpi = opts.dpi,
     font_size = opts.font_size, raw_points = opts.raw_points, delta = opts.delta or "forward",
+    verify = vpts, verify_winner = vwin, verify_label = vlabel,
   }
+end
+
+-- ------------------------------------------------------------- a grid
+
+local GRID_OPTS = {
+  width = "number", height = "number", dpi = "number", font_size = "number", title = "string",
+  subtitle = "string", chosen = "string", log_x = "boolean", format = "string", delta = "string",
+}
+
+-- The spec of a grid's figure (lrengine.grid): one curve per value (its
+-- driving loss, smoothed), each value's `chosen` suggestion on its curve,
+-- the best value's curve thicker and its suggestion in red, the bottom
+-- panel that curve's change per step.
+local function make_grid_spec(g, opts, level)
+  opts = opts or {}
+  if type(g) ~= "table" or type(g.results) ~= "table" or #g.results == 0 then
+    error("plot: expected a grid (lrengine.grid) with results", level)
+  end
+  local nv = #g.results
+  if nv > 8 then
+    error(string.format("plot: a grid figure draws at most 8 values, this grid has %d", nv), level)
+  end
+  if opts.delta ~= nil and not DELTAS[opts.delta] then
+    error(string.format("plot: delta = '%s': expected \"forward\" or \"central\"",
+      tostring(opts.delta)), level)
+  end
+  local longest = g.results[1]
+  for _, r in ipairs(g.results) do
+    check_result("plot", r, level)
+    if #r.lrs > #longest.lrs then longest = r end
+  end
+  local lrs = longest.lrs
+  for i, r in ipairs(g.results) do
+    for k = 1, #r.lrs do
+      if math.abs(r.lrs[k] - lrs[k]) > 1e-9 * math.abs(lrs[k]) then
+        error(string.format("plot: the grid's range tests ran different schedules (value %d's "
+          .. "step %d is at lr %g, value %s's at %g)", i, k, r.lrs[k], tostring(g.values[1]), lrs[k]),
+          level)
+      end
+    end
+  end
+  local best = math.tointeger(g.best)
+  local n = #lrs
+  local curves, sugg, chosen = {}, {}, 0
+  for i, r in ipairs(g.results) do
+    local sm = type(r.smoothed) == "table" and #r.smoothed == #r.lrs and r.smoothed or r.losses
+    local v = {}
+    for k = 1, n do v[k] = sm[k] or 0 / 0 end
+    local label = string.format("%s = %s", g.name or "value", tostring(g.values[i]))
+    if best == i then label = label .. " (best)" end
+    curves[i] = { label = label, smoothed = v }
+    local list = ordered_suggestions(r)
+    local at = chosen_of(list, r, opts.chosen)
+    if at == nil then
+      error(string.format("plot: chosen = '%s' is not a suggestion of value %d", opts.chosen, i), level)
+    end
+    if at > 0 then
+      local s = list[at]
+      sugg[#sugg + 1] = { name = s.name, lr = s.lr, index = index_of(r.lrs, s), curve = i }
+      if best == i then chosen = #sugg end
+    end
+  end
+  local first = g.results[1]
+  local _, subtitle = M.describe(first)
+  local log_x = opts.log_x
+  if log_x == nil then log_x = not (type(first.config) == "table" and first.config.schedule == "linear") end
+  return {
+    lrs = lrs, curves = curves, suggestions = sugg, chosen = chosen, per_curve = true,
+    main_curve = best or 1, log_x = log_x,
+    title = opts.title or string.format("Range tests over %s", g.name or "a grid"),
+    subtitle = opts.subtitle or subtitle, format = opts.format, width = opts.width,
+    height = opts.height, dpi = opts.dpi, font_size = opts.font_size, raw_points = false,
+    delta = opts.delta or "forward",
+  }
+end
+
+--- The spec of a grid's figure (exposed for tests).
+function M.grid_spec(g, opts)
+  check_opts("plot.grid_spec", opts, GRID_OPTS, 2)
+  return make_grid_spec(g, opts, 3)
+end
+
+--- Draws a grid (lrengine.grid: g:plot(path) too) into `path`: one curve
+-- per value, each with its suggestion, the best value highlighted.
+function M.plot_grid(g, path, opts)
+  if type(path) ~= "string" or path == "" then
+    error("plot: path must be a non-empty string ending in .png, .svg or .pdf", 2)
+  end
+  check_opts("plot", opts, GRID_OPTS, 2)
+  if not (opts and opts.format) and not core().plot_format(path) then
+    error(string.format("plot: cannot tell the format of '%s': use a .png, .svg or .pdf name",
+      path), 2)
+  end
+  local spec = make_grid_spec(g, opts, 3)
+  local ok, err = pcall(core().plot, path, spec)
+  if not ok then error(err, 2) end
+  return path
 end
 
 --- The spec core.plot draws (exposed for tests and custom front ends).

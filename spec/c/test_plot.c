@@ -312,6 +312,90 @@ static void test_delta_and_band(void)
           "status %d: %s", st, err);
 }
 
+/* The verification panel (each candidate at its score, the winner
+ * ringed) and a grid's figure (a curve per value, a suggestion on each). */
+static void test_verify_and_grid(void)
+{
+    char desc[1024], err[256];
+    lre_plot_suggestion s = {"steepest", lrs[40], 40};
+    lre_plot_point v[3] = {{lrs[30], 0.61, 0.60, 0.63}, {lrs[40], 0.55, 0.52, 0.58},
+                           {lrs[75], NAN, NAN, NAN}}; /* the last diverged */
+    lre_plot_data plain = data(&s, 1), ver = data(&s, 1);
+    CHECK(lre_plot_data_default().verify_winner == (size_t)-1 && plain.num_verify == 0,
+          "verify: no panel and no winner by default", "winner %zu", plain.verify_winner);
+    ver.verify = v;
+    ver.num_verify = 3;
+    ver.verify_winner = 1;
+    ver.verify_label = "val loss, 1 epoch";
+    svg_desc(&ver, desc, sizeof desc);
+    CHECK(strstr(desc, "verification by training: 3 candidates, the winner 3.6e-3") != NULL,
+          "verify: the figure names the candidates and the winner", "desc: %s", desc);
+    int same = same_render(&plain, &ver, err, sizeof err);
+    CHECK(same == 0, "verify: the panel is drawn (a NaN score included)", "same %d (%s)", same, err);
+    lre_plot_data other = ver;
+    other.verify_winner = 0;
+    same = same_render(&ver, &other, err, sizeof err);
+    CHECK(same == 0, "verify: the ring follows the winner", "same %d (%s)", same, err);
+    unsigned char *out = NULL;
+    size_t len = 0;
+    other.verify_winner = 3;
+    lre_status st = lre_plot_render(&other, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+    CHECK(st == LRE_EINVAL && strstr(err, "verify_winner is 3, but there are 3"),
+          "verify: a winner past the candidates is refused", "status %d: %s", st, err);
+    other.verify_winner = (size_t)-1;
+    other.verify = NULL;
+    st = lre_plot_render(&other, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+    CHECK(st == LRE_EINVAL && strstr(err, "3 verify points but the array is NULL"),
+          "verify: a count without points is refused", "status %d: %s", st, err);
+
+    /* a grid of four values: each its own curve, a suggestion on each, the
+     * third the best */
+    static double g[4][N];
+    for (int c = 0; c < 4; c++)
+        for (int i = 0; i < N; i++) g[c][i] = i < 60 + 5 * c ? smooth[i] + 0.05 * c : NAN;
+    lre_plot_suggestion gs[4] = {{"steepest", lrs[40], 40}, {"steepest", lrs[42], 42},
+                                 {"steepest", lrs[38], 38}, {"steepest", lrs[40], 40}};
+    int gc[4] = {0, 1, 2, 3};
+    lre_plot_data grid = data(gs, 4);
+    grid.num_curves = 4;
+    for (int c = 0; c < 4; c++) {
+        grid.curves[c].label = c == 2 ? "weight_decay = 1e-3 (best)" : "weight_decay";
+        grid.curves[c].raw = NULL;
+        grid.curves[c].smoothed = g[c];
+    }
+    grid.per_curve = 1;
+    grid.suggestion_curves = gc;
+    grid.main_curve = 2;
+    grid.chosen = 2;
+    svg_desc(&grid, desc, sizeof desc);
+    CHECK(strstr(desc, "4 curves, the best thicker") && !strstr(desc, "diverged"),
+          "grid: four curves, no stop named", "desc: %s", desc);
+    lre_plot_data grid0 = grid;
+    grid0.main_curve = 0;
+    same = same_render(&grid, &grid0, err, sizeof err);
+    CHECK(same == 0, "grid: the best curve is drawn thicker", "same %d (%s)", same, err);
+    int bad[4] = {0, 1, 4, 3};
+    grid0.suggestion_curves = bad;
+    st = lre_plot_render(&grid0, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+    CHECK(st == LRE_EINVAL && strstr(err, "marks curve 4 of 4"),
+          "grid: a suggestion on a curve that is not there is refused", "status %d: %s", st, err);
+    grid0.suggestion_curves = NULL;
+    st = lre_plot_render(&grid0, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+    CHECK(st == LRE_EINVAL && strstr(err, "per_curve without suggestion_curves"),
+          "grid: per_curve without the curves of the suggestions is refused", "status %d: %s",
+          st, err);
+    grid0 = grid;
+    grid0.main_curve = 4;
+    st = lre_plot_render(&grid0, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+    CHECK(st == LRE_EINVAL && strstr(err, "main_curve is 4, expected 0 to 3"),
+          "grid: a main curve that is not there is refused", "status %d: %s", st, err);
+    grid0 = grid;
+    grid0.num_curves = LRE_PLOT_MAX_CURVES + 1;
+    st = lre_plot_render(&grid0, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+    CHECK(st == LRE_EINVAL && strstr(err, "num_curves is 9, expected 1 to 8"),
+          "grid: more curves than the figure has colours are refused", "status %d: %s", st, err);
+}
+
 /* ------------------------------------------------------------ ticks */
 
 /* A label as a number: U+2212 is '-', "×10^k" is "ek", a bare "10^k" is
@@ -812,6 +896,7 @@ int main(void)
     test_ticks();
     test_stop_words();
     test_delta_and_band();
+    test_verify_and_grid();
     test_long_curves();
     test_long_utf8_text();
     return chk_done("test_plot");
