@@ -285,6 +285,28 @@ describe("range_test{verify = ...}", function()
     assert.matches("verification by training: 3 candidates, the winner", svg)
   end)
 
+  it("runs from a declarative sweep under the command, which prints the table", function()
+    local cmd = require "spec.command"
+    local out = tmpname(".json")
+    local script = cmd.tmpfile(string.format([[
+local lre = require "lrengine"
+local rows, labels = {}, {}
+for i = 1, 300 do rows[i] = { (i %% 3) + 0.01 * (i %% 7), -(i %% 3) }; labels[i] = i %% 3 end
+local ds = lre.data.from_tables(rows, labels)
+return { data = ds, val = ds, model = { 2, 16, 3, activation = "relu" }, num_iter = 20,
+  start_lr = 1e-4, end_lr = 10, suggest = { "steepest" },
+  verify = { candidates = { 1e-3, 1e-1 }, steps = 10 }, output = %q }
+]], out))
+    local code, stdout, err = cmd.run("-q " .. cmd.shell_quote(script))
+    assert.are.equal(0, code, err)
+    assert.matches("verification: 10 steps, constant schedule, 1 run per candidate", stdout)
+    assert.matches("\nwinner: ", stdout)
+    local back = results.load(out)
+    os.remove(out)
+    assert.are.equal(2, #back.verification.candidates)
+    cmd.cleanup()
+  end)
+
   it("checks the verify options before the test runs", function()
     local t, val = setup()
     local ok, err = pcall(finder.range_test, { trainer = t, val = val, num_iter = 5,
