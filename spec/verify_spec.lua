@@ -307,6 +307,52 @@ return { data = ds, val = ds, model = { 2, 16, 3, activation = "relu" }, num_ite
     cmd.cleanup()
   end)
 
+  it("verifies from the state the test started from, also with keep_state", function()
+    local t, val = setup()
+    local twin = setup()
+    local plain = finder.verify { trainer = twin, val = val, candidates = { 1e-2 }, steps = 6 }
+    local r = finder.range_test { trainer = t, val = val, num_iter = 10, keep_state = true,
+      suggest = { "steepest" }, verify = { candidates = { 1e-2 }, steps = 6 } }
+    assert.are.same(plain.candidates[1].trials, r.verification.candidates[1].trials)
+    assert.are.equal(10, t:steps()) -- left where the test ended (keep_state)
+  end)
+
+  it("keeps the range test's result on the error when the verification fails", function()
+    local t, val = setup()
+    local calls = 0
+    local proxy = setmetatable({
+      step = function(_, lr)
+        calls = calls + 1
+        if calls == 14 then error("the device fell over", 0) end
+        return t:step(lr)
+      end,
+    }, { __index = function(_, k) return function(_, ...) return t[k](t, ...) end end })
+    local ok, err = pcall(finder.range_test, { trainer = proxy, val = val, num_iter = 10,
+      suggest = { "steepest" }, verify = { candidates = { 1e-2 }, steps = 6 } })
+    assert.is_false(ok)
+    assert.matches("^range_test: the device fell over %(the range test's result is in err.result%)",
+      tostring(err))
+    assert.are.equal(10, #err.result.lrs)
+    assert.is_nil(err.result.verification)
+    assert.are.equal(0, t:steps())
+  end)
+
+  it("merges given candidates of the same lr, and refuses chosen with them", function()
+    local t, val = setup()
+    local v = finder.verify { trainer = t, val = val, steps = 2,
+      candidates = { 1e-2, { lr = 1e-2, from = "mine" }, 3e-2 } }
+    assert.are.equal(2, #v.candidates)
+    assert.are.same({ "given", "mine" }, v.candidates[1].from)
+    local ok, err = pcall(finder.verify, { trainer = t, candidates = { 1 }, chosen = "steepest" })
+    assert.is_false(ok)
+    assert.matches("chosen picks among a result's suggestions: not with candidates", err)
+    local r = results.new { lrs = { 1 }, losses = { 1 }, suggestions = {
+      steepest = { lr = 1 }, valley = { reason = "too short" } } }
+    ok, err = pcall(finder.verify, { trainer = t, result = r, chosen = "valley" })
+    assert.is_false(ok)
+    assert.matches("chosen = 'valley' gave no learning rate %(too short%)", err)
+  end)
+
   it("checks the verify options before the test runs", function()
     local t, val = setup()
     local ok, err = pcall(finder.range_test, { trainer = t, val = val, num_iter = 5,
@@ -317,6 +363,11 @@ return { data = ds, val = ds, model = { 2, 16, 3, activation = "relu" }, num_ite
     ok, err = pcall(finder.range_test, { trainer = t, num_iter = 5, verify = { val = val } })
     assert.is_false(ok)
     assert.matches("verify.val: the range test's own val is used", err)
+    ok, err = pcall(finder.range_test, { trainer = t, num_iter = 5, suggest = { "steepest" },
+      verify = { chosen = "valley" } })
+    assert.is_false(ok)
+    assert.matches("chosen = 'valley' is not among the heuristics asked for %(steepest%)", err)
+    assert.are.equal(0, t:steps())
   end)
 
   it("refuses a saved verification of the wrong shape, naming the field", function()

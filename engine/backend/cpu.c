@@ -562,7 +562,7 @@ static lre_status cpu_adaptive_avg_pool_backward(void *state, float *dx, const f
 #ifdef LRE_WITH_DNNL
 /* Does oneDNN's primitive serve this normalisation (the table in
  * cpu_dnnl.c: layer norm, and batch norm's training forward on vectors,
- * S = 1; every batch norm forward when oneDNN is forced,
+ * S = 1; every batch norm's training forward when oneDNN is forced,
  * LRE_CPU_GEMM=onednn), or the C loops (the rest; everything with
  * LRE_CPU_GEMM=openblas, as in a build without oneDNN)? Either computes
  * in fp32 in every precision, as PyTorch's autocast keeps layer norm. */

@@ -826,7 +826,7 @@ out:
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (s == LRE_EDEVICE)
         return lre_backend_fail(d->env, LRE_EDEVICE,
-                                "onednn: no %s of %lld x %lld x %lld", 
+                                "onednn: no %s of %lld x %lld x %lld",
                                 q->kind == NORM_BN_FWD   ? "batch norm"
                                 : q->kind == NORM_LN_FWD ? "layer norm"
                                                          : "layer norm backward",

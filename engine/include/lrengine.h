@@ -321,8 +321,9 @@ lre_status lre_adaptive_avg_pool2d_backward(lre_ctx *ctx, lre_tensor *dx, const 
  * (rstd = 1/sqrt(var + eps), the variance biased); w and b (n) the affine
  * map, or both NULL. The backward writes dx (or NULL) and, with w, dw and
  * db (+)= (accumulate) their sums over the groups. The CPU runs oneDNN's
- * layer-norm primitives (float sums, vectorised) where built with it, else
- * (and with LRE_CPU_GEMM=openblas) loops summing in order in double. */
+ * layer-norm primitives (float sums, vectorised) where built with it
+ * (sizes within int; a backward without dx runs the loops), else (and
+ * with LRE_CPU_GEMM=openblas) loops summing in order in double. */
 lre_status lre_layer_norm_forward(lre_ctx *ctx, lre_tensor *y, lre_tensor *mean,
                                   lre_tensor *rstd, const lre_tensor *x, const lre_tensor *w,
                                   const lre_tensor *b, int64_t n, float eps);
@@ -333,9 +334,10 @@ lre_status lre_layer_norm_backward(lre_ctx *ctx, lre_tensor *dx, lre_tensor *dw,
 
 /* torch.nn.BatchNorm1d/2d over x (B, C·S): C channels of S values per
  * row (S = 1 for BatchNorm1d on vectors, H·W for BatchNorm2d). Training:
- * each channel's mean and biased variance over its B·S values (on a CPU
- * with oneDNN its batch-norm primitive, float sums; else sums in double),
- * and the running statistics (C, or NULL) moved by momentum with
+ * each channel's mean and biased variance over its B·S values (sums in
+ * double; on a CPU with oneDNN, the training forward of S = 1 runs its
+ * batch-norm primitive, float sums, and so does every training forward
+ * with LRE_CPU_GEMM=onednn), and the running statistics (C, or NULL) moved by momentum with
  * the unbiased variance; evaluation: the running ones. mean and rstd (C)
  * = the ones used, kept for the backward; w, b (C) the affine map or
  * NULL. The backward (of training) writes dx (or NULL) and, with w, dw
@@ -833,9 +835,10 @@ int64_t lre_trainer_steps(const lre_trainer *t);   /* optimizer steps taken */
 int64_t lre_trainer_epoch(const lre_trainer *t);
 int64_t lre_trainer_cursor(const lre_trainer *t);  /* rows consumed this epoch */
 int64_t lre_trainer_batch_size(const lre_trainer *t);
-/* Optimizer steps in one pass over the training data: its batches (the
- * last short one counted unless drop_last) over accumulation_steps,
- * rounded up. */
+/* Optimizer steps that cover one pass over the training data: its batches
+ * (the last short one counted unless drop_last) over accumulation_steps,
+ * rounded up (with accumulation, the last step may take micro-batches of
+ * the next epoch). */
 int64_t lre_trainer_steps_per_epoch(const lre_trainer *t);
 int lre_trainer_accumulation_steps(const lre_trainer *t);
 /* Micro-batches per step from now on (>= 1); no buffer depends on it.

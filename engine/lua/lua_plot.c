@@ -157,6 +157,10 @@ static int l_plot(lua_State *L)
                 return luaL_error(L, FN ": spec.%s is %s, expected {name=, lr=, index=}", where,
                                   lrelua_typephrase(L, -1));
             int e = lua_gettop(L);
+            static const char *const skeys[] = {"name", "lr", "index", "curve", NULL};
+            char fw[64];
+            snprintf(fw, sizeof fw, FN ": spec.%s", where);
+            lrelua_checkopts(L, e, fw, skeys);
             s[i].name = optstring(L, e, "name", where);
             s[i].lr = lrelua_optnumber(L, e, FN, "lr", NAN);
             lua_Integer idx = lrelua_optinteger(L, e, FN, "index", 0);
@@ -189,6 +193,16 @@ static int l_plot(lua_State *L)
                 return luaL_error(L, FN ": spec.verify[%d] is %s, expected {lr=, y=, lo=, hi=}",
                                   (int)i + 1, lrelua_typephrase(L, -1));
             int e = lua_gettop(L);
+            static const char *const vkeys[] = {"lr", "y", "lo", "hi", NULL};
+            char where[40];
+            snprintf(where, sizeof where, "verify[%d]", (int)i + 1);
+            char fw[64];
+            snprintf(fw, sizeof fw, FN ": spec.%s", where);
+            lrelua_checkopts(L, e, fw, vkeys);
+            if (lua_getfield(L, e, "lr") != LUA_TNUMBER || lua_getfield(L, e, "y") != LUA_TNUMBER)
+                return luaL_error(L, FN ": spec.%s needs numbers lr and y (y NaN: diverged)",
+                                  where);
+            lua_pop(L, 2);
             v[i].lr = lrelua_optnumber(L, e, FN, "lr", NAN);
             v[i].y = lrelua_optnumber(L, e, FN, "y", NAN);
             v[i].lo = lrelua_optnumber(L, e, FN, "lo", NAN);
@@ -204,6 +218,9 @@ static int l_plot(lua_State *L)
         d.verify_label = optstring(L, 2, "verify_label", "spec");
     } else if (vt != LUA_TNIL) {
         return luaL_error(L, FN ": spec.verify must be an array of {lr=, y=, lo=, hi=}");
+    } else if (lua_getfield(L, 2, "verify_winner") != LUA_TNIL ||
+               lua_getfield(L, 2, "verify_label") != LUA_TNIL) {
+        return luaL_error(L, FN ": spec.verify_winner and verify_label go with spec.verify");
     }
 
     lua_Integer chosen = lrelua_optinteger(L, 2, FN, "chosen", 1);

@@ -1528,7 +1528,7 @@ static void yver_range(fig *f)
     f->yv.kind = AX_LIN;
     f->yv.t0 = lo;
     f->yv.t1 = hi;
-    ax_pad(&f->yv, 0.12, 0.12);
+    ax_pad(&f->yv, 0.2, 0.2); /* room for the winner's ring */
 }
 
 /* Each candidate at its score with its spread as a whisker; a candidate
@@ -1552,7 +1552,7 @@ static void draw_verify(fig *f)
         }
         if (finite(q->lo) && finite(q->hi)) {
             double y0 = ax_map(&f->yv, q->lo), y1 = ax_map(&f->yv, q->hi);
-            set_rgb(f, C_CURVE[0], 0.8);
+            set_rgb(f, C_CURVE[d->main_curve], 0.8);
             cairo_set_line_width(cr, 0.8);
             cairo_move_to(cr, x, y0);
             cairo_line_to(cr, x, y1);
@@ -1565,7 +1565,7 @@ static void draw_verify(fig *f)
         double y = ax_map(&f->yv, q->y);
         cairo_new_path(cr);
         cairo_arc(cr, x, y, r, 0, 2 * PI);
-        set_rgb(f, C_CURVE[0], 1);
+        set_rgb(f, C_CURVE[d->main_curve], 1);
         cairo_fill(cr);
         if (i == d->verify_winner) {
             cairo_new_path(cr);
@@ -2086,7 +2086,7 @@ static lre_status check(const lre_plot_data *d, const lre_plot_opts *o, lre_plot
     if (d->num_verify && !d->verify)
         return fail(errbuf, size, LRE_EINVAL, "plot: %zu verify points but the array is NULL",
                     d->num_verify);
-    if (d->verify_winner != (size_t)-1 && d->verify_winner >= d->num_verify)
+    if (d->num_verify && d->verify_winner != (size_t)-1 && d->verify_winner >= d->num_verify)
         return fail(errbuf, size, LRE_EINVAL, "plot: verify_winner is %zu, but there are %zu "
                     "verify points", d->verify_winner, d->num_verify);
     for (int c = 0; c < d->num_curves; c++)

@@ -268,7 +268,7 @@ static lre_status prepare_gemms(lre_trainer *t)
             for (int k = 0; k < 2; k++) {
                 const int64_t per_row = l->in / l->norm_n;
                 CHECK(lre_layer_norm_prepare(ctx, step_rows[k] * per_row, l->norm_n, l->wn > 0,
-                                             l->eps, 1));
+                                             l->eps, i > t->first_param)); /* dx: not the first */
                 CHECK(lre_layer_norm_prepare(ctx, pass_rows[k] * per_row, l->norm_n, l->wn > 0,
                                              l->eps, 0));
             }

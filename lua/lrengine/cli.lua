@@ -563,8 +563,18 @@ function M.plot(args)
     local err = heuristic_error(h)
     if err then return plot_usage(err) end
   end
-  -- a grid (lrengine merge, g:save_json): one curve per value
-  local gok, g = pcall(require("lrengine.grid").load, file)
+  -- a grid (lrengine merge, g:save_json): one curve per value. Only a
+  -- file that can be read twice is looked at first (a pipe is read once,
+  -- as a result)
+  local gok, g = true, nil
+  local fh = io.open(file, "rb")
+  local seekable = fh and fh:seek("end") ~= nil
+  if fh then fh:close() end
+  if seekable then gok, g = pcall(require("lrengine.grid").load, file) end
+  if not gok and not tostring(g):find(": cannot read: ", 1, true) then
+    io.stderr:write("lrengine: ", (tostring(g):gsub("^[^\n]-%.lua:%d+: ", "")), "\n")
+    return 1
+  end
   if gok and g then
     if #heuristics > 0 then return plot_usage("--heuristic applies to a result, not a grid") end
     if not out then

@@ -40,10 +40,13 @@ lrengine.finder — the learning-rate range test (Smith, arXiv 1506.01186).
                                 -- heuristic in `suggest` is an error
     on_step = fn(state),        -- called after each step (progress, logging)
     verify = { epochs = 1 },    -- then train each suggestion (and 1/3x, 3x the
-                                -- chosen one) from the same state for that
-                                -- budget: finder.verify's options
-                                -- (lrengine.verify), its record in
-                                -- result.verification
+                                -- chosen one) from the state the test
+                                -- started from, for that budget:
+                                -- finder.verify's options (lrengine.verify),
+                                -- its record in result.verification; the
+                                -- batch orders from `seed` when given. If the
+                                -- verification fails, the error carries the
+                                -- test's result (err.result)
     keep_state = false,         -- true: leave the trainer where the test ended
     repeats = 1,                -- k > 1: k tests with different batch orders
     reinit = false,             -- with repeats: also a new initialisation each run
@@ -516,7 +519,9 @@ local function validate(opts)
       end
     end
     -- its options are checked now, not after the test
-    checked("verify", require("lrengine.verify").check, o.verify, o.trainer, o.val)
+    local names = {}
+    for _, h in ipairs(o._heuristics) do names[#names + 1] = h.name end
+    checked("verify", require("lrengine.verify").check, o.verify, o.trainer, o.val, names)
   end
   return o
 end
@@ -699,13 +704,25 @@ function M.range_test(opts)
   end
   local res = results.new(fields)
   if o.verify then
+    -- from the state the test started from (with keep_state, the trainer
+    -- is put back where the test ended afterwards)
+    local ended
+    if o.keep_state then
+      ended = trainer:snapshot()
+      trainer:restore(snap)
+    end
     local vo = copy(o.verify)
     vo.trainer, vo.result, vo.val = trainer, res, o.val
+    if vo.seed == nil then vo.seed = o.seed end
     if vo.progress == nil and o.progress == true then vo.progress = true end
     local okv, v = pcall(require("lrengine.verify").verify, vo)
+    if ended then trainer:restore(ended) end
     if not okv then
-      if type(v) == "string" and v:find("interrupted!", 1, true) then error(v, 0) end
-      registry.raise_at(v, 2, "range_test: ")
+      -- the range test's result is not lost: it rides on the error
+      local msg = tostring(v):gsub("^[^\n]-%.lua:%d+: ", "")
+      if not msg:find("interrupted!", 1, true) then msg = "range_test: " .. msg end
+      error(setmetatable({ message = msg .. " (the range test's result is in err.result)",
+        result = res, cause = v }, Interrupted), 2)
     end
     res.verification = v
   end
@@ -716,7 +733,7 @@ end
 -- another hyper-parameter), from the same initial weights.
 function M.grid(opts)
   local ok, g = pcall(require("lrengine.grid").grid, opts)
-  if not ok then error(g, 2) end
+  if not ok then error((tostring(g):gsub("^[^\n]-%.lua:%d+: ", "")), 2) end
   return g
 end
 

@@ -29,11 +29,13 @@ the same initial weights. finder.grid is this module's grid.
   print(g:summary())            -- a table: value, suggestions, score
   g:save_json("out/grid.json"); grid.load("out/grid.json"); g:plot(path)
 
-Under `lrengine --grid-index i script.lua`, grid runs value i alone,
-writes <dir>/<name>-<i>.json and returns a grid of that one value: so a
+Under `lrengine --grid-index i script.lua`, the script's first grid call
+runs value i alone, writes <dir>/<name>-<i>.json and ends the process
+(status 0; the rest of the script is the parent's business): so a
 cluster's array job runs one value per task, and `lrengine merge
 <dir>/*.json -o grid.json` (grid.merge) puts them together; `lrengine
-plot grid.json` draws them (one curve per value).
+plot grid.json` draws them (one curve per value). A script may call grid
+more than once, but jobs > 1 and --grid-index serve its first call only.
 ]]
 
 local results = require "lrengine.results"
@@ -122,6 +124,12 @@ local function validate(opts)
     if type(v) ~= "number" and type(v) ~= "string" and type(v) ~= "boolean" then
       fail(string.format("values[%d] must be a number, string or boolean, got %s", i, type(v)), 3)
     end
+    if o.name == "weight_decay" and not o.build and not (finite(v) and v >= 0) then
+      fail(string.format("weight_decay[%d] = %s must be a finite number >= 0", i, tostring(v)), 3)
+    end
+    if o.name == "batch_size" and not o.build and not (math.type(v) == "integer" and v >= 1) then
+      fail(string.format("batch_size[%d] = %s must be an integer >= 1", i, tostring(v)), 3)
+    end
   end
   if o.range_test ~= nil and type(o.range_test) ~= "table" then
     fail("range_test must be a table of range_test's options", 3)
@@ -174,24 +182,29 @@ local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'
 -- its options (arg's negative indices, without an earlier --grid-index),
 -- --grid-index i -q, the script and its arguments.
 local function command_for(i)
-  if type(arg) ~= "table" or type(arg[0]) ~= "string" then
-    fail("jobs > 1 needs a script run by the lrengine command (arg[0])", 4)
-  end
   local lo = 0
-  while arg[lo - 1] ~= nil do lo = lo - 1 end
-  local parts = {}
-  local k = lo
+  while type(arg) == "table" and arg[lo - 1] ~= nil do lo = lo - 1 end
+  local script = type(arg) == "table" and arg[0] or nil
+  if lo == 0 or type(script) ~= "string" or script == "-" then
+    fail("jobs > 1 needs a script file run by the lrengine command (it is re-run with "
+      .. "--grid-index; standard input or -e alone cannot be)", 4)
+  end
+  local f = io.open(script, "r")
+  if not f then fail("jobs > 1: cannot re-run the script '" .. script .. "': not readable", 4) end
+  f:close()
+  -- the program, --grid-index, then its options but --grid-index, -i and --
+  local parts = { shell_quote(arg[lo]), "--grid-index " .. i, "-q" }
+  local k = lo + 1
   while k < 0 do
     local a = arg[k]
     if a == "--grid-index" then
       k = k + 1
-    elseif not (type(a) == "string" and a:match("^%-%-grid%-index=")) then
+    elseif not (a == "-i" or a == "--" or a:match("^%-%-grid%-index=")) then
       parts[#parts + 1] = shell_quote(a)
     end
     k = k + 1
   end
-  parts[#parts + 1] = "--grid-index " .. i .. " -q"
-  parts[#parts + 1] = shell_quote(arg[0])
+  parts[#parts + 1] = shell_quote(script)
   for j = 1, #arg do parts[#parts + 1] = shell_quote(arg[j]) end
   return table.concat(parts, " ")
 end
@@ -200,55 +213,76 @@ end
 -- file; their results are read back.
 local function run_jobs(o)
   require("lrengine.cli").ensure_dir(file_of(o, 1))
-  local res, running, next_i = {}, {}, 1
+  local res, running, next_i, failure = {}, {}, 1, nil
+  -- waits for a child; the first failure is kept, the others still waited for
   local function finish(job)
     job.pipe:read("a")
-    local ok, _, code = job.pipe:close()
+    local ok, how, code = job.pipe:close()
     local path = file_of(o, job.i)
-    if not ok then
-      local log = io.open(job.log, "r")
-      local text = log and log:read("a") or ""
-      if log then log:close() end
-      fail(string.format("value %d (%s = %s) failed (exit %s): %s", job.i, o.name,
-        tostring(o.values[job.i]), tostring(code), text:gsub("%s+$", ""):sub(-2000)), 4)
-    end
+    local log = io.open(job.log, "r")
+    local text = log and log:read("a") or ""
+    if log then log:close() end
     os.remove(job.log)
-    res[job.i] = results.load(path)
+    local why
+    if not ok then
+      why = string.format("%s %s", how == "signal" and "killed by signal" or "exit", tostring(code))
+    elseif not io.open(path, "r") then
+      why = "it wrote no result (" .. path .. ")"
+    else
+      local lok, r = pcall(results.load, path)
+      if lok then res[job.i] = r else why = tostring(r) end
+    end
+    if why and not failure then
+      failure = string.format("value %d (%s = %s) failed, %s: %s", job.i, o.name,
+        tostring(o.values[job.i]), why, (text:gsub("%s+$", ""):sub(-2000)))
+    end
   end
   while next_i <= #o.values or #running > 0 do
-    while next_i <= #o.values and #running < o.jobs do
-      local log = file_of(o, next_i):gsub("%.json$", ".log")
+    while not failure and next_i <= #o.values and #running < o.jobs do
+      local path = file_of(o, next_i)
+      os.remove(path) -- an earlier run's file is never taken for this one's
+      local log = path:gsub("%.json$", ".log")
       local cmd = command_for(next_i) .. " > " .. shell_quote(log) .. " 2>&1"
       running[#running + 1] = { i = next_i, log = log, pipe = assert(io.popen(cmd, "r")) }
       next_i = next_i + 1
     end
+    if #running == 0 then break end
     finish(table.remove(running, 1))
   end
+  if failure then fail(failure, 4) end
   return res
 end
+
+local calls = 0 -- grid calls of this process: --grid-index and jobs serve the first
 
 --- Runs the grid; see the module comment.
 function M.grid(opts)
   local okv, o = pcall(validate, opts)
   if not okv then error((tostring(o):gsub("^[^\n]-%.lua:%d+: ", "")), 2) end
+  calls = calls + 1
   local okc, core = pcall(require, "lrengine.core")
   local host = okc and type(core.options) == "function" and core.options() or {}
   local rule_name = type(o.best) == "string" and o.best or "custom"
   local only = host.grid_index
   if only then
     if only > #o.values then
-      fail(string.format("--grid-index %d, but the grid has %d values", only, #o.values), 1)
+      fail(string.format("--grid-index %d, but the grid has %d values", only, #o.values), 2)
     end
     local r = run_value(o, only)
     local path = file_of(o, only)
     require("lrengine.cli").ensure_dir(path)
     r:save_json(path)
+    if host.host then os.exit(0, true) end -- the value's task is done (module comment)
     return assemble(o.name, { o.values[only] }, { r }, o._rule, rule_name)
   end
   local res
   if o.jobs > 1 then
     if not host.host then
-      fail("jobs > 1 needs the lrengine command (it re-runs the script with --grid-index)", 1)
+      fail("jobs > 1 needs the lrengine command (it re-runs the script with --grid-index)", 2)
+    end
+    if calls > 1 then
+      fail("jobs > 1 serves a script's first grid call only (its processes re-run the script, "
+        .. "whose first grid takes --grid-index)", 2)
     end
     res = run_jobs(o)
   else
@@ -261,25 +295,34 @@ end
 --- A grid from the files of its values' runs (--grid-index, array jobs):
 -- every file a result of the same grid (the same name and count), each
 -- value once. `best` as grid's (default "min_smoothed").
+local function mfail(msg) error("merge: " .. msg, 0) end
+
 function M.merge(paths, best)
-  if type(paths) ~= "table" or #paths == 0 then fail("merge: no files given", 2) end
+  if type(paths) ~= "table" or #paths == 0 then mfail("no files given") end
   local by, name, count = {}, nil, nil
   for _, p in ipairs(paths) do
+    local gok, whole = pcall(M.load, p)
+    if gok and whole then
+      mfail(string.format("%s is a whole grid already (merge takes the files of its values)", p))
+    end
     local r = results.load(p)
     local g = r.grid
     if type(g) ~= "table" or type(g.name) ~= "string" or math.type(math.tointeger(g.index)) ~= "integer" then
-      fail(string.format("merge: %s is not one value of a grid (no 'grid' field: run with "
-        .. "--grid-index)", p), 2)
+      mfail(string.format("%s is not one value of a grid (no 'grid' field: run with "
+        .. "--grid-index)", p))
     end
     local i = math.tointeger(g.index)
     if name and g.name ~= name then
-      fail(string.format("merge: %s is of the grid over %s, the others over %s", p, g.name, name), 2)
+      mfail(string.format("%s is of the grid over %s, the others over %s", p, g.name, name))
     end
     if count and g.count ~= count then
-      fail(string.format("merge: %s is of a grid of %s values, the others of %s", p,
-        tostring(g.count), tostring(count)), 2)
+      mfail(string.format("%s is of a grid of %s values, the others of %s", p,
+        tostring(g.count), tostring(count)))
     end
-    if by[i] then fail(string.format("merge: value %d is in %s and in %s", i, by[i].path, p), 2) end
+    if i < 1 or (g.count and i > g.count) then
+      mfail(string.format("%s is value %d of a grid of %s", p, i, tostring(g.count)))
+    end
+    if by[i] then mfail(string.format("value %d is in %s and in %s", i, by[i].path, p)) end
     name, count = g.name, g.count
     by[i] = { r = r, path = p }
   end
@@ -289,7 +332,7 @@ function M.merge(paths, best)
   local values, res = {}, {}
   for k, i in ipairs(idx) do values[k], res[k] = by[i].r.grid.value, by[i].r end
   local rule = best == nil and M.min_smoothed or best
-  if type(rule) ~= "function" then fail("merge: best must be a function(result) -> score", 2) end
+  if type(rule) ~= "function" then mfail("best must be a function(result) -> score") end
   local g = assemble(name, values, res, rule, best == nil and "min_smoothed" or "custom")
   if count and #idx < count then g.missing = count - #idx end
   return g
@@ -358,16 +401,21 @@ function M.load(path)
   local text = f:read("a")
   f:close()
   local ok, t = pcall(require("lrengine.core").json_decode, text)
-  if not ok or type(t) ~= "table" or type(t.grid) ~= "table" or type(t.results) ~= "table" then
+  if not ok or type(t) ~= "table" or type(t.grid) ~= "table" or t.results == nil then
     return nil, path .. ": not a grid (no 'grid' and 'results' fields)"
+  end
+  if type(t.results) ~= "table" or #t.results == 0 then
+    error(path .. ": field 'results' must be a non-empty array of results", 0)
   end
   local res = {}
   for i, r in ipairs(t.results) do res[i] = results.new(r, string.format("%s: results[%d]", path, i)) end
   local g = setmetatable({ name = t.grid.name, values = t.grid.values, results = res,
     best = math.tointeger(t.grid.best), rule = t.grid.rule, scores = {},
     missing = t.grid.missing }, Grid)
+  local NONFINITE = { Infinity = math.huge, ["-Infinity"] = -math.huge, NaN = 0 / 0 }
   for i, r in ipairs(res) do
-    local s = t.grid.scores and t.grid.scores[i]
+    local s = type(t.grid.scores) == "table" and t.grid.scores[i] or nil
+    if type(s) == "string" then s = NONFINITE[s] end
     g.scores[i] = type(s) == "number" and s or M.min_smoothed(r)
   end
   return g

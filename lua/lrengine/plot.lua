@@ -449,7 +449,8 @@ local function verify_panel(v)
   if type(v.epochs) == "number" then
     budget = string.format("%g epoch%s", v.epochs, v.epochs == 1 and "" or "s")
   elseif math.type(math.tointeger(v.steps)) == "integer" then
-    budget = string.format("%d steps", math.tointeger(v.steps))
+    local k = math.tointeger(v.steps)
+    budget = string.format("%d step%s", k, k == 1 and "" or "s")
   end
   local label = (metric == "val_loss" and "val loss" or "train loss")
     .. (budget and (", " .. budget) or "")
@@ -531,8 +532,7 @@ local function make_grid_spec(g, opts, level)
     for k = 1, #r.lrs do
       if math.abs(r.lrs[k] - lrs[k]) > 1e-9 * math.abs(lrs[k]) then
         error(string.format("plot: the grid's range tests ran different schedules (value %d's "
-          .. "step %d is at lr %g, value %s's at %g)", i, k, r.lrs[k], tostring(g.values[1]), lrs[k]),
-          level)
+          .. "step %d is at lr %g, the longest test's at %g)", i, k, r.lrs[k], lrs[k]), level)
       end
     end
   end

@@ -24,7 +24,9 @@ then restore it. (finder.verify is this module's verify; range_test{verify
     seed = nil,                 -- default: the trainer's seed
     schedule = "constant",      -- "constant" | "onecycle" (the candidate the
                                 -- peak: torch's OneCycleLR, pct_start 0.3,
-                                -- div_factor 25, final_div_factor 1e4, cosine)
+                                -- div_factor 25, final_div_factor 1e4, cosine;
+                                -- the learning rate only, no momentum cycling;
+                                -- under 4 steps its warm-up is cut short)
                                 -- | fn(step, total, lr) -> lr
     progress = nil,             -- true: a progress line per trial on stderr
   }
@@ -113,19 +115,24 @@ local function default_candidates(result, chosen)
     out[#out + 1] = { lr = lr, from = { from } }
   end
   local first
+  local with_lr = {}
   for _, n in ipairs(names) do
     local s = result.suggestions[n]
     if type(s) == "table" and finite(s.lr) and s.lr > 0 then
       add(s.lr, n)
       first = first or n
+      with_lr[#with_lr + 1] = n
     end
   end
   local pick = chosen or first
   if chosen ~= nil then
     local s = result.suggestions[chosen]
-    if type(s) ~= "table" or not finite(s.lr) then
+    if type(s) ~= "table" then
       fail(string.format("chosen = '%s' is not a suggestion of the result (it has: %s)",
-        tostring(chosen), #names > 0 and table.concat(names, ", ") or "none"), 3)
+        tostring(chosen), #with_lr > 0 and table.concat(with_lr, ", ") or "none"), 3)
+    elseif not (finite(s.lr) and s.lr > 0) then
+      fail(string.format("chosen = '%s' gave no learning rate (%s)", chosen,
+        tostring(s.reason or s.error or "no suggestion")), 3)
     end
   end
   if not pick then fail("the result has no suggestion to verify: give candidates", 3) end
@@ -140,6 +147,15 @@ local function given_candidates(list)
     fail("candidates must be a non-empty array of learning rates or {lr =, from =} tables", 3)
   end
   local out = {}
+  local function add(lr, from) -- the same lr twice is one candidate, from both
+    for _, c in ipairs(out) do
+      if math.abs(c.lr - lr) <= 1e-9 * lr then
+        c.from[#c.from + 1] = from
+        return
+      end
+    end
+    out[#out + 1] = { lr = lr, from = { from } }
+  end
   for i, c in ipairs(list) do
     local lr, from = c, nil
     if type(c) == "table" then lr, from = c.lr, c.from end
@@ -150,7 +166,7 @@ local function given_candidates(list)
     if from ~= nil and type(from) ~= "string" then
       fail(string.format("candidates[%d].from must be a string, got %s", i, type(from)), 3)
     end
-    out[#out + 1] = { lr = lr, from = { from or "given" } }
+    add(lr, from or "given")
   end
   return out
 end
@@ -206,6 +222,9 @@ local function validate(opts)
   if o.chosen ~= nil and type(o.chosen) ~= "string" then
     fail("chosen must be a heuristic's name, got " .. type(o.chosen), 3)
   end
+  if o.chosen ~= nil and o.candidates ~= nil then
+    fail("chosen picks among a result's suggestions: not with candidates", 3)
+  end
   if o.progress ~= nil and type(o.progress) ~= "boolean" then
     fail("progress must be a boolean, got " .. type(o.progress), 3)
   end
@@ -217,11 +236,22 @@ end
 
 --- The options of a verification to come (range_test{verify = ...}),
 -- checked now: raises the error verify would.
-function M.check(opts, trainer, val)
+function M.check(opts, trainer, val, suggest_names)
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   o.trainer, o.val = trainer, val
-  if o.candidates == nil then o.candidates = { 1 } end
+  if o.chosen ~= nil and type(o.chosen) == "string" and suggest_names then
+    local known = false
+    for _, n in ipairs(suggest_names) do known = known or n == o.chosen end
+    if not known then
+      fail(string.format("chosen = '%s' is not among the heuristics asked for (%s)", o.chosen,
+        table.concat(suggest_names, ", ")), 2)
+    end
+  end
+  if o.candidates == nil and o.chosen == nil then o.candidates = { 1 } end
+  if o.candidates == nil then
+    o.result = { suggestions = { [o.chosen] = { lr = 1 } } }
+  end
   validate(o)
 end
 

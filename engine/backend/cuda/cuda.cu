@@ -794,7 +794,8 @@ lre_status cuda_act_backward(void *state, lre_act a, float param, float *dx, con
 const int RED = 256; /* threads of a reducing block (a power of two) */
 
 /* The block's sum of v (every thread passes one value), in a fixed tree
- * order; valid in thread 0. sh: RED doubles of shared memory. */
+ * order; returned to every thread (read after a barrier: the norms'
+ * kernels use it in all their threads). sh: RED doubles of shared memory. */
 __device__ double block_sum(double v, double *sh)
 {
     sh[threadIdx.x] = v;
