@@ -348,6 +348,20 @@ static void test_verify_and_grid(void)
     CHECK(st == LRE_EINVAL && strstr(err, "3 verify points but the array is NULL"),
           "verify: a count without points is refused", "status %d: %s", st, err);
 
+    /* a zeroed lre_plot_data (not lre_plot_data_default) draws as before:
+     * verify_winner 0 with no verify points is no error */
+    lre_plot_data zero;
+    memset(&zero, 0, sizeof zero);
+    zero.n = N;
+    zero.lrs = lrs;
+    zero.curves[0].smoothed = smooth;
+    zero.num_curves = 1;
+    st = lre_plot_render(&zero, NULL, LRE_PLOT_PNG, &out, &len, err, sizeof err);
+    CHECK(st == LRE_OK, "verify: a zero-initialised lre_plot_data still draws", "status %d: %s",
+          st, err);
+    free(out);
+    out = NULL;
+
     /* a grid of four values: each its own curve, a suggestion on each, the
      * third the best */
     static double g[4][N];
