@@ -85,6 +85,18 @@ M.SCHEDULES = {
   onecycle = onecycle,
 }
 
+-- Adds a candidate to `out`: the same lr (to 1e-9) twice is one
+-- candidate, from both.
+local function add_candidate(out, lr, from)
+  for _, c in ipairs(out) do
+    if math.abs(c.lr - lr) <= 1e-9 * lr then
+      c.from[#c.from + 1] = from
+      return
+    end
+  end
+  out[#out + 1] = { lr = lr, from = { from } }
+end
+
 -- The suggestions of `result` as candidates: one per distinct lr, with the
 -- names that gave it; and 1/3x and 3x the chosen one.
 local function default_candidates(result, chosen)
@@ -105,15 +117,7 @@ local function default_candidates(result, chosen)
   table.sort(rest)
   for _, n in ipairs(rest) do names[#names + 1] = n end
   local out = {}
-  local function add(lr, from)
-    for _, c in ipairs(out) do
-      if math.abs(c.lr - lr) <= 1e-9 * lr then
-        c.from[#c.from + 1] = from
-        return
-      end
-    end
-    out[#out + 1] = { lr = lr, from = { from } }
-  end
+  local function add(lr, from) add_candidate(out, lr, from) end
   local first
   local with_lr = {}
   for _, n in ipairs(names) do
@@ -147,15 +151,6 @@ local function given_candidates(list)
     fail("candidates must be a non-empty array of learning rates or {lr =, from =} tables", 3)
   end
   local out = {}
-  local function add(lr, from) -- the same lr twice is one candidate, from both
-    for _, c in ipairs(out) do
-      if math.abs(c.lr - lr) <= 1e-9 * lr then
-        c.from[#c.from + 1] = from
-        return
-      end
-    end
-    out[#out + 1] = { lr = lr, from = { from } }
-  end
   for i, c in ipairs(list) do
     local lr, from = c, nil
     if type(c) == "table" then lr, from = c.lr, c.from end
@@ -166,7 +161,7 @@ local function given_candidates(list)
     if from ~= nil and type(from) ~= "string" then
       fail(string.format("candidates[%d].from must be a string, got %s", i, type(from)), 3)
     end
-    add(lr, from or "given")
+    add_candidate(out, lr, from or "given")
   end
   return out
 end
