@@ -387,6 +387,9 @@ describe("dataset:reshape", function()
     assert.are.equal(12, r:size())
     assert.truthy(tostring(r):find("12 rows of 3x2x2", 1, true), tostring(r))
     assert.are.same({ 3, 2, 2 }, r:scale(0.5):subset(5):shape())
+    local ok, err = pcall(r.subset, r, 1, 5)
+    assert.is_false(ok)
+    assert.matches("subset takes n %(the first n rows%) or a list of indices, got 2 arguments", err)
     assert.are.same({ 12 }, ds:shape()) -- the original keeps its own
     -- the same values: a trainer sees the same loss on either
     local function loss(d)

@@ -255,6 +255,10 @@ static int ds_split(lua_State *L) {
 static int ds_subset(lua_State *L) {
     lre_dataset *d = lrelua_checkdataset(L, 1);
     int64_t size = lre_dataset_size(d);
+    /* ds:subset(first, last) is not a range: say so rather than take n = first */
+    if (lua_gettop(L) > 2)
+        return luaL_error(L, "subset takes n (the first n rows) or a list of indices, got %d "
+                          "arguments", lua_gettop(L) - 1);
     lre_dataset *out = NULL;
     lrelua_obj *box;
     if (lua_type(L, 2) == LUA_TTABLE) {
