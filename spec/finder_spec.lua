@@ -7,20 +7,7 @@ local results = require "lrengine.results"
 local BIN = os.getenv("LRENGINE_BIN") or "build/lrengine"
 
 -- Three separable blobs in 3-D: a curve that falls, then blows up.
-local function blobs(n, seed)
-  local rows, labels = {}, {}
-  local x = seed or 1
-  local function rnd() -- a small LCG: the data must not depend on math.random
-    x = (x * 1103515245 + 12345) % 2147483648
-    return x / 2147483648
-  end
-  for i = 1, n do
-    local c = i % 3
-    rows[i] = { rnd() + 2 * c, rnd() - c, rnd() }
-    labels[i] = c
-  end
-  return lre.data.from_tables(rows, labels)
-end
+local blobs = require "spec.blobs"
 
 local function setup(seed, opt)
   local ds = blobs(600, 7)

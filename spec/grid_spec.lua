@@ -9,29 +9,16 @@ local cmd = require "spec.command"
 
 teardown(cmd.cleanup)
 
-local SETUP = [[
+local SETUP = string.format([[
 local lre = require "lrengine"
-local function blobs(n, seed)
-  local rows, labels = {}, {}
-  local x = seed or 1
-  local function rnd()
-    x = (x * 1103515245 + 12345) % 2147483648
-    return x / 2147483648
-  end
-  for i = 1, n do
-    local c = i % 3
-    rows[i] = { rnd() + 2 * c, rnd() - c, rnd() }
-    labels[i] = c
-  end
-  return lre.data.from_tables(rows, labels)
-end
+local blobs = dofile(%q)
 local function setup()
   local train, val = blobs(600, 7):split(0.8, 1)
   local model = lre.nn.sequential { lre.nn.linear(3, 32), lre.nn.relu(), lre.nn.linear(32, 3) }
   return lre.trainer { model = model, data = train, batch_size = 32, seed = 1,
     optimizer = lre.optim.adam {} }, val
 end
-]]
+]], cmd.absolute("spec/blobs.lua"))
 
 local setup = load(SETUP .. "return setup")()
 
